@@ -1,0 +1,23 @@
+# Decides whether the CUDA backend is built (AE_HAVE_CUDA) from AE_CUDA=AUTO|ON|OFF.
+# No GPU is needed to compile: CI builds the CUDA sources on machines without one.
+set(AE_HAVE_CUDA OFF)
+if(NOT AE_CUDA STREQUAL "OFF")
+  include(CheckLanguage)
+  if(NOT DEFINED CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
+    set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
+  endif()
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+      set(CMAKE_CUDA_ARCHITECTURES 90)   # Hopper: the H100/H200 the benchmarks run on
+    endif()
+    enable_language(CUDA)
+    set(CMAKE_CUDA_STANDARD 20)
+    set(CMAKE_CUDA_STANDARD_REQUIRED ON)
+    find_package(CUDAToolkit REQUIRED)
+    set(AE_HAVE_CUDA ON)
+  elseif(AE_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "AE_CUDA=ON but no CUDA compiler was found (set CMAKE_CUDA_COMPILER)")
+  endif()
+endif()
+message(STATUS "ae: CUDA backend ${AE_HAVE_CUDA}")

@@ -1,0 +1,100 @@
+#include "core/autograd.h"
+
+#include <unordered_map>
+#include <unordered_set>
+
+#include "core/error.h"
+#include "core/ops.h"
+
+namespace ae {
+
+namespace {
+thread_local bool t_grad_enabled = true;
+}
+
+bool grad_enabled() { return t_grad_enabled; }
+NoGradGuard::NoGradGuard() : previous_(t_grad_enabled) { t_grad_enabled = false; }
+NoGradGuard::~NoGradGuard() { t_grad_enabled = previous_; }
+
+Tensor record(Tensor out, const char* op, std::vector<Tensor> inputs, BackwardFn backward) {
+  if (!grad_enabled()) return out;
+  bool any = false;
+  for (const Tensor& t : inputs) any = any || (t.defined() && t.requires_grad());
+  if (!any) return out;
+  out.impl()->requires_grad = true;
+  out.impl()->grad_fn =
+      std::make_shared<Node>(Node{op, std::move(inputs), std::move(backward)});
+  return out;
+}
+
+namespace {
+
+// Tensors reachable from root through grad_fn edges, each after every tensor computed from it.
+std::vector<std::shared_ptr<TensorImpl>> topological_order(const Tensor& root) {
+  std::vector<std::shared_ptr<TensorImpl>> order;
+  std::unordered_set<TensorImpl*> seen{root.impl()};
+  // Iterative post-order DFS: deep graphs (long chains of ops) must not overflow the stack.
+  std::vector<std::pair<std::shared_ptr<TensorImpl>, size_t>> stack{{root.impl_ptr(), 0}};
+  while (!stack.empty()) {
+    auto& [impl, next] = stack.back();
+    const Node* node = impl->grad_fn.get();
+    if (node && next < node->inputs.size()) {
+      const Tensor& in = node->inputs[next++];
+      if (in.defined() && in.requires_grad() && seen.insert(in.impl()).second)
+        stack.push_back({in.impl_ptr(), 0});
+      continue;
+    }
+    order.push_back(impl);
+    stack.pop_back();
+  }
+  return order;  // post-order: inputs before outputs
+}
+
+void accumulate(std::unordered_map<TensorImpl*, Tensor>& grads, TensorImpl* key, const Tensor& g) {
+  auto [it, fresh] = grads.try_emplace(key, g);
+  if (!fresh) it->second = add(it->second, g);
+}
+
+}  // namespace
+
+void run_backward(const Tensor& root, const Tensor& grad) {
+  AE_CHECK(root.defined(), "backward: undefined tensor");
+  AE_CHECK(root.requires_grad(), "backward: ", root.str(), " does not require grad");
+  Tensor seed = grad;
+  if (!seed.defined()) {
+    AE_CHECK(root.numel() == 1, "backward: ", root.str(),
+             " is not a scalar; pass the gradient of the output");
+    seed = Tensor::ones(root.shape(), root.dtype(), root.device());
+  }
+  AE_CHECK(seed.shape() == root.shape() && seed.dtype() == root.dtype() &&
+               seed.device() == root.device(),
+           "backward: gradient ", seed.str(), " for output ", root.str());
+
+  NoGradGuard no_grad;  // backward builds no graph (double backward is not supported)
+  std::vector<std::shared_ptr<TensorImpl>> order = topological_order(root);
+  std::unordered_map<TensorImpl*, Tensor> grads{{root.impl(), seed}};
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    const std::shared_ptr<TensorImpl>& impl = *it;
+    auto found = grads.find(impl.get());
+    if (found == grads.end()) continue;
+    Tensor g = std::move(found->second);
+    grads.erase(found);
+    if (!impl->grad_fn) {  // a leaf: accumulate into .grad
+      impl->grad = impl->grad ? add(Tensor(impl->grad), g).impl_ptr() : g.impl_ptr();
+      continue;
+    }
+    const Node& node = *impl->grad_fn;
+    std::vector<Tensor> in_grads = node.backward(g, Tensor(impl), node);
+    AE_CHECK(in_grads.size() == node.inputs.size(), "backward of ", node.op, ": ",
+             in_grads.size(), " gradients for ", node.inputs.size(), " inputs");
+    for (size_t i = 0; i < in_grads.size(); ++i) {
+      if (!node.needs_grad(i) || !in_grads[i].defined()) continue;
+      AE_CHECK(in_grads[i].shape() == node.inputs[i].shape(), "backward of ", node.op,
+               ": gradient ", in_grads[i].shape(), " for input ", i, " of shape ",
+               node.inputs[i].shape());
+      accumulate(grads, node.inputs[i].impl(), in_grads[i]);
+    }
+  }
+}
+
+}  // namespace ae

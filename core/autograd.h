@@ -1,0 +1,45 @@
+// Reverse-mode autograd over a tape. Each recorded op leaves a Node on its output: the inputs it
+// read and a backward function that maps the output's gradient to the inputs' gradients.
+// backward() visits tensors in reverse topological order and sums gradients where a tensor is
+// used more than once (tied weights: W feeds the encoder and, transposed, the decoder).
+#pragma once
+#include <functional>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace ae {
+
+struct Node;
+// Returns one gradient per input of the node (undefined where node.needs_grad(i) is false).
+// `y` is the op's output (passed in, not captured, so a node never owns its output).
+using BackwardFn = std::function<std::vector<Tensor>(const Tensor& dy, const Tensor& y,
+                                                     const Node& node)>;
+
+struct Node {
+  const char* op;
+  std::vector<Tensor> inputs;
+  BackwardFn backward;
+  bool needs_grad(size_t i) const { return inputs[i].defined() && inputs[i].requires_grad(); }
+};
+
+// True unless a NoGradGuard is alive on this thread.
+bool grad_enabled();
+
+class NoGradGuard {
+ public:
+  NoGradGuard();
+  ~NoGradGuard();
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
+// Records `op` on `out` when grad mode is on and any input requires a gradient; returns out.
+Tensor record(Tensor out, const char* op, std::vector<Tensor> inputs, BackwardFn backward);
+
+void run_backward(const Tensor& root, const Tensor& grad);
+
+}  // namespace ae

@@ -1,0 +1,100 @@
+// Every differentiable op of ae. Each is defined once, in core/ops/<family>.cpp, with its
+// forward and its backward side by side; the forward dispatches to the tensor's backend.
+//
+// Shape rules are explicit, never silent: binary ops take equal shapes, or a 1-D bias of the
+// last dimension's size on the right (row broadcast); anything else is an ae::Error that names
+// the op and both shapes.
+#pragma once
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace ae {
+
+// --- elementwise: one kernel per list in kernels/types.h ----------------------------------------
+Tensor unary(UnaryOp op, const Tensor& x, UnaryParams p = {});
+Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b);
+
+inline Tensor neg(const Tensor& x) { return unary(UnaryOp::neg, x); }
+inline Tensor exp(const Tensor& x) { return unary(UnaryOp::exp, x); }
+inline Tensor log(const Tensor& x) { return unary(UnaryOp::log, x); }
+inline Tensor square(const Tensor& x) { return unary(UnaryOp::square, x); }
+inline Tensor sqrt(const Tensor& x) { return unary(UnaryOp::sqrt, x); }
+inline Tensor abs(const Tensor& x) { return unary(UnaryOp::abs, x); }
+inline Tensor pow(const Tensor& x, double exponent) { return unary(UnaryOp::pow, x, {exponent}); }
+inline Tensor clamp(const Tensor& x, double lo, double hi) {
+  return unary(UnaryOp::clamp, x, {lo, hi});
+}
+inline Tensor affine(const Tensor& x, double scale, double shift) {
+  return unary(UnaryOp::affine, x, {scale, shift});
+}
+inline Tensor sigmoid(const Tensor& x) { return unary(UnaryOp::sigmoid, x); }
+inline Tensor tanh(const Tensor& x) { return unary(UnaryOp::tanh, x); }
+inline Tensor relu(const Tensor& x) { return unary(UnaryOp::relu, x); }
+inline Tensor leaky_relu(const Tensor& x, double slope = 0.01) {
+  return unary(UnaryOp::leaky_relu, x, {slope});
+}
+inline Tensor softplus(const Tensor& x) { return unary(UnaryOp::softplus, x); }
+inline Tensor identity(const Tensor& x) { return unary(UnaryOp::identity, x); }
+
+inline Tensor add(const Tensor& a, const Tensor& b) { return binary(BinaryOp::add, a, b); }
+inline Tensor sub(const Tensor& a, const Tensor& b) { return binary(BinaryOp::sub, a, b); }
+inline Tensor mul(const Tensor& a, const Tensor& b) { return binary(BinaryOp::mul, a, b); }
+inline Tensor div(const Tensor& a, const Tensor& b) { return binary(BinaryOp::div, a, b); }
+// Tensor-scalar forms are the affine op.
+inline Tensor add(const Tensor& a, double s) { return affine(a, 1, s); }
+inline Tensor sub(const Tensor& a, double s) { return affine(a, 1, -s); }
+inline Tensor mul(const Tensor& a, double s) { return affine(a, s, 0); }
+inline Tensor div(const Tensor& a, double s) { return affine(a, 1 / s, 0); }
+
+inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+inline Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+inline Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+inline Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+inline Tensor operator+(const Tensor& a, double s) { return add(a, s); }
+inline Tensor operator-(const Tensor& a, double s) { return sub(a, s); }
+inline Tensor operator*(const Tensor& a, double s) { return mul(a, s); }
+inline Tensor operator*(double s, const Tensor& a) { return mul(a, s); }
+inline Tensor operator/(const Tensor& a, double s) { return div(a, s); }
+inline Tensor operator-(const Tensor& a) { return neg(a); }
+
+// --- linear algebra -------------------------------------------------------------------------
+// a (m, k) @ b (k, n) -> (m, n); trans_a / trans_b read a stored (k, m) / b stored (n, k).
+Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
+Tensor transpose(const Tensor& x);  // (rows, cols) -> (cols, rows)
+
+// --- reductions -----------------------------------------------------------------------------
+Tensor sum(const Tensor& x);                             // all elements -> shape ()
+Tensor sum(const Tensor& x, int axis, bool keepdim = false);
+Tensor mean(const Tensor& x);
+Tensor mean(const Tensor& x, int axis, bool keepdim = false);
+
+// --- shape ----------------------------------------------------------------------------------
+Tensor reshape(const Tensor& x, const Shape& shape);     // shares storage
+Tensor slice(const Tensor& x, int64_t start, int64_t stop);  // rows [start, stop) of dim 0
+Tensor concat(const std::vector<Tensor>& xs, int axis);
+
+// --- losses ---------------------------------------------------------------------------------
+// How an elementwise loss is reduced. batch_mean sums over the features of each sample and
+// averages over the batch (dim 0): the reduction every ae model uses.
+enum class Reduction : uint8_t { none, sum, mean, batch_mean };
+
+Tensor loss(LossOp op, const Tensor& pred, const Tensor& target, Reduction r);
+inline Tensor mse_loss(const Tensor& pred, const Tensor& target, Reduction r = Reduction::mean) {
+  return loss(LossOp::squared_error, pred, target, r);
+}
+// ½ Σ (pred - target)²: the squared error of a Gaussian with unit variance (-log p up to a constant).
+Tensor half_sse_loss(const Tensor& pred, const Tensor& target);
+inline Tensor bce_loss(const Tensor& prob, const Tensor& target, Reduction r = Reduction::mean) {
+  return loss(LossOp::bce, prob, target, r);
+}
+inline Tensor bce_with_logits_loss(const Tensor& logits, const Tensor& target,
+                                   Reduction r = Reduction::mean) {
+  return loss(LossOp::bce_with_logits, logits, target, r);
+}
+inline Tensor l1_loss(const Tensor& pred, const Tensor& target, Reduction r = Reduction::mean) {
+  return loss(LossOp::absolute_error, pred, target, r);
+}
+Tensor reduce(const Tensor& x, Reduction r);
+
+}  // namespace ae

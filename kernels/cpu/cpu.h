@@ -1,0 +1,38 @@
+// The CPU reference backend: plain loops, float64 accumulation where it is cheap, no threads,
+// so that results are exact to the formula and reproducible. Entry semantics: kernels/backend.h.
+#pragma once
+#include "kernels/backend.h"
+
+#include <type_traits>
+
+namespace ae::cpu {
+
+// Calls f with the element type of dt as a typed null pointer: f(static_cast<float*>(nullptr)).
+template <class F>
+void dispatch(DType dt, F&& f) {
+  if (dt == DType::f32) f(static_cast<float*>(nullptr));
+  else f(static_cast<double*>(nullptr));
+}
+template <class Tag>
+using elem_t = std::remove_pointer_t<Tag>;
+
+void unary_forward(UnaryOp op, DType dt, const void* x, void* y, int64_t n, UnaryParams p, Stream);
+void unary_backward(UnaryOp op, DType dt, const void* x, const void* y, const void* dy, void* dx,
+                    int64_t n, UnaryParams p, Stream);
+void binary_forward(BinaryOp op, DType dt, const void* a, const void* b, void* y, int64_t rows,
+                    int64_t cols, Broadcast bc, Stream);
+void loss_forward(LossOp op, DType dt, const void* pred, const void* target, void* y, int64_t n,
+                  Stream);
+void loss_backward(LossOp op, DType dt, const void* pred, const void* target, const void* dy,
+                   void* dpred, int64_t n, Stream);
+
+void gemm(DType dt, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
+          const void* a, const void* b, double beta, void* c, Stream);
+void transpose(DType dt, const void* x, void* y, int64_t rows, int64_t cols, Stream);
+
+void reduce_sum(DType dt, const void* x, void* y, int64_t outer, int64_t n, int64_t inner,
+                double scale, Stream);
+void expand(DType dt, const void* x, void* y, int64_t outer, int64_t n, int64_t inner,
+            double scale, Stream);
+
+}  // namespace ae::cpu

@@ -1,0 +1,75 @@
+#include <algorithm>
+#include <thread>
+#include <vector>
+
+#include "kernels/cpu/cpu.h"
+
+namespace ae::cpu {
+
+namespace {
+
+// op(X) stored densely as (rows, cols): a transposed copy when `trans`, else X itself.
+template <class T>
+const T* dense(const T* x, bool trans, int64_t rows, int64_t cols, std::vector<T>& scratch) {
+  if (!trans) return x;
+  scratch.resize(static_cast<size_t>(rows * cols));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) scratch[r * cols + c] = x[c * rows + r];
+  return scratch.data();
+}
+
+// Rows [r0, r1) of C = alpha A B + beta C with A (m, k) and B (k, n) dense. The i-p-j order
+// streams rows of B; each row of C is summed in the same order whatever the split, so the
+// result does not depend on the number of threads.
+template <class T>
+void gemm_rows(int64_t r0, int64_t r1, int64_t n, int64_t k, T alpha, const T* a, const T* b,
+               T beta, T* c) {
+  std::vector<T> acc(static_cast<size_t>(n));
+  for (int64_t i = r0; i < r1; ++i) {
+    std::fill(acc.begin(), acc.end(), T(0));
+    const T* ai = a + i * k;
+    for (int64_t p = 0; p < k; ++p) {
+      const T aip = ai[p];
+      const T* bp = b + p * n;
+      for (int64_t j = 0; j < n; ++j) acc[j] += aip * bp[j];
+    }
+    T* ci = c + i * n;
+    for (int64_t j = 0; j < n; ++j) ci[j] = alpha * acc[j] + (beta == T(0) ? T(0) : beta * ci[j]);
+  }
+}
+
+}  // namespace
+
+void gemm(DType dt, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
+          const void* a, const void* b, double beta, void* c, Stream) {
+  dispatch(dt, [&](auto* tag) {
+    using T = elem_t<decltype(tag)>;
+    std::vector<T> sa, sb;
+    const T* da = dense(static_cast<const T*>(a), trans_a, m, k, sa);
+    const T* db = dense(static_cast<const T*>(b), trans_b, k, n, sb);
+    T* dc = static_cast<T*>(c);
+    // Split rows over the cores once the product is large enough to pay for the threads.
+    int64_t threads = std::min<int64_t>(std::max(1u, std::thread::hardware_concurrency()), m);
+    if (m * n * k < (int64_t(1) << 20)) threads = 1;
+    std::vector<std::thread> pool;
+    int64_t per = threads ? (m + threads - 1) / threads : 0;
+    for (int64_t t = 1; t < threads; ++t) {
+      int64_t r0 = t * per, r1 = std::min(m, r0 + per);
+      if (r0 < r1) pool.emplace_back(gemm_rows<T>, r0, r1, n, k, T(alpha), da, db, T(beta), dc);
+    }
+    gemm_rows<T>(0, std::min(m, per), n, k, T(alpha), da, db, T(beta), dc);
+    for (auto& th : pool) th.join();
+  });
+}
+
+void transpose(DType dt, const void* x, void* y, int64_t rows, int64_t cols, Stream) {
+  dispatch(dt, [&](auto* tag) {
+    using T = elem_t<decltype(tag)>;
+    const T* xs = static_cast<const T*>(x);
+    T* ys = static_cast<T*>(y);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c) ys[c * rows + r] = xs[r * cols + c];
+  });
+}
+
+}  // namespace ae::cpu

@@ -1,0 +1,125 @@
+// The scalar formula of every elementwise op and loss, written once and compiled for both the
+// CPU backend and the CUDA kernels (host and device), so the two backends differ only in how
+// they walk memory. The formulas themselves are checked by the float64 gradchecks on the CPU.
+#pragma once
+#include <cmath>
+
+#include "kernels/types.h"
+
+#if defined(__CUDACC__)
+#define AE_HD __host__ __device__ __forceinline__
+#else
+#define AE_HD inline
+#endif
+
+namespace ae::math {
+
+// Float overloads on the host (the device has its own): float math stays in float.
+using std::exp, std::log, std::log1p, std::sqrt, std::fabs, std::pow, std::tanh;
+
+template <class T>
+AE_HD T sigmoid(T x) {  // stable on both tails: exp of a non-positive number only
+  if (x >= T(0)) return T(1) / (T(1) + exp(-x));
+  T e = exp(x);
+  return e / (T(1) + e);
+}
+
+template <class T>
+AE_HD T softplus(T x) {  // log(1 + e^x) = max(x, 0) + log1p(e^-|x|)
+  return (x > T(0) ? x : T(0)) + log1p(exp(-fabs(x)));
+}
+
+template <class T>
+AE_HD T unary_forward(UnaryOp op, T x, T a, T b) {
+  switch (op) {
+    case UnaryOp::neg: return -x;
+    case UnaryOp::exp: return exp(x);
+    case UnaryOp::log: return log(x);
+    case UnaryOp::square: return x * x;
+    case UnaryOp::sqrt: return sqrt(x);
+    case UnaryOp::abs: return fabs(x);
+    case UnaryOp::pow: return pow(x, a);
+    case UnaryOp::clamp: return x < a ? a : (x > b ? b : x);
+    case UnaryOp::affine: return a * x + b;
+    case UnaryOp::sigmoid: return sigmoid(x);
+    case UnaryOp::tanh: return tanh(x);
+    case UnaryOp::relu: return x > T(0) ? x : T(0);
+    case UnaryOp::leaky_relu: return x > T(0) ? x : a * x;
+    case UnaryOp::softplus: return softplus(x);
+    case UnaryOp::identity: return x;
+  }
+  return x;
+}
+
+// dx = dy * f'(x), with y = f(x) available. Conventions at kinks: abs'(0) = relu'(0) = 0;
+// clamp passes the gradient where a <= x <= b.
+template <class T>
+AE_HD T unary_backward(UnaryOp op, T x, T y, T dy, T a, T b) {
+  switch (op) {
+    case UnaryOp::neg: return -dy;
+    case UnaryOp::exp: return dy * y;
+    case UnaryOp::log: return dy / x;
+    case UnaryOp::square: return T(2) * x * dy;
+    case UnaryOp::sqrt: return dy / (T(2) * y);
+    case UnaryOp::abs: return x > T(0) ? dy : (x < T(0) ? -dy : T(0));
+    case UnaryOp::pow: return dy * a * pow(x, a - T(1));
+    case UnaryOp::clamp: return (x >= a && x <= b) ? dy : T(0);
+    case UnaryOp::affine: return a * dy;
+    case UnaryOp::sigmoid: return dy * y * (T(1) - y);
+    case UnaryOp::tanh: return dy * (T(1) - y * y);
+    case UnaryOp::relu: return x > T(0) ? dy : T(0);
+    case UnaryOp::leaky_relu: return x > T(0) ? dy : a * dy;
+    case UnaryOp::softplus: return dy * sigmoid(x);
+    case UnaryOp::identity: return dy;
+  }
+  return dy;
+}
+
+template <class T>
+AE_HD T binary_forward(BinaryOp op, T a, T b) {
+  switch (op) {
+    case BinaryOp::add: return a + b;
+    case BinaryOp::sub: return a - b;
+    case BinaryOp::mul: return a * b;
+    case BinaryOp::div: return a / b;
+  }
+  return a;
+}
+
+template <class T>
+AE_HD T clamp_prob_log(T p) {  // log(max(p, eps)): finite at p = 0
+  return log(p > T(kProbEps) ? p : T(kProbEps));
+}
+
+template <class T>
+AE_HD T loss_forward(LossOp op, T p, T t) {
+  switch (op) {
+    case LossOp::squared_error: return (p - t) * (p - t);
+    case LossOp::bce: return -(t * clamp_prob_log(p) + (T(1) - t) * clamp_prob_log(T(1) - p));
+    case LossOp::bce_with_logits:  // max(z, 0) - z t + log(1 + e^-|z|)
+      return (p > T(0) ? p : T(0)) - p * t + log1p(exp(-fabs(p)));
+    case LossOp::absolute_error: return fabs(p - t);
+  }
+  return p;
+}
+
+// dp = dy * dl/dp
+template <class T>
+AE_HD T loss_backward(LossOp op, T p, T t, T dy) {
+  switch (op) {
+    case LossOp::squared_error: return dy * T(2) * (p - t);
+    case LossOp::bce: {
+      T p0 = p > T(kProbEps) ? p : T(kProbEps);
+      T p1 = (T(1) - p) > T(kProbEps) ? (T(1) - p) : T(kProbEps);
+      return dy * (-t / p0 + (T(1) - t) / p1);
+    }
+    case LossOp::bce_with_logits: return dy * (sigmoid(p) - t);
+    case LossOp::absolute_error: {
+      T d = p - t;
+      return d > T(0) ? dy : (d < T(0) ? -dy : T(0));
+    }
+  }
+  return dy;
+}
+
+}  // namespace ae::math
