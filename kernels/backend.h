@@ -64,6 +64,13 @@ struct Backend {
   void (*copy_block)(DType dt, const void* src, int64_t src_ld, void* dst, int64_t dst_ld,
                      int64_t rows, int64_t cols, Stream);
 
+  // --- optimizer updates, in place over one parameter and its state (velocity may be null when
+  // momentum is 0) ----------------------------------------------------------------------------
+  void (*adam_update)(DType dt, void* p, const void* g, void* m, void* v, int64_t n, AdamParams,
+                      Stream);
+  void (*sgd_update)(DType dt, void* p, const void* g, void* velocity, int64_t n, SgdParams,
+                     Stream);
+
   // --- randomness: cuRAND's Philox4_32_10 stream for (seed, subsequence 0, offset) ------------
   // y[i] is the i-th curand_uniform / curand_normal after curand_init(seed, 0, offset).
   void (*rand_uniform)(DType dt, void* y, int64_t n, uint64_t seed, uint64_t offset, Stream);

@@ -122,4 +122,26 @@ AE_HD T loss_backward(LossOp op, T p, T t, T dy) {
   return dy;
 }
 
+// One Adam/AdamW step on one element (see AdamParams); updates p, m, v in place.
+template <class T>
+AE_HD void adam_update(T& p, T g, T& m, T& v, const AdamParams& a) {
+  if (!a.decoupled) g += T(a.weight_decay) * p;
+  m = T(a.beta1) * m + T(1 - a.beta1) * g;
+  v = T(a.beta2) * v + T(1 - a.beta2) * g * g;
+  T update = (m / T(a.bias_correction1)) / (sqrt(v / T(a.bias_correction2)) + T(a.eps));
+  if (a.decoupled) update += T(a.weight_decay) * p;
+  p -= T(a.lr) * update;
+}
+
+// One SGD step on one element (see SgdParams); updates p and the velocity in place.
+template <class T>
+AE_HD void sgd_update(T& p, T g, T& velocity, const SgdParams& s) {
+  g += T(s.weight_decay) * p;
+  if (s.momentum != 0) {
+    velocity = T(s.momentum) * velocity + g;
+    g = s.nesterov ? g + T(s.momentum) * velocity : velocity;
+  }
+  p -= T(s.lr) * g;
+}
+
 }  // namespace ae::math

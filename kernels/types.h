@@ -59,6 +59,20 @@ struct UnaryParams {
 //   none: the same (rows, cols)   row: a vector of cols, the same for every row (a bias)
 enum class Broadcast : uint8_t { none, row };
 
+// Optimizer hyper-parameters for one update (one step t) of the fused update kernels.
+// Adam: g' = g + wd p (L2, when !decoupled); m = b1 m + (1-b1) g'; v = b2 v + (1-b2) g'^2;
+//       p -= lr (m / c1) / (sqrt(v / c2) + eps) + (decoupled ? lr wd p : 0), c1 = 1-b1^t, c2 = 1-b2^t.
+struct AdamParams {
+  double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0;
+  bool decoupled = false;  // AdamW
+  double bias_correction1 = 1, bias_correction2 = 1;
+};
+// SGD (PyTorch's convention): g' = g + wd p; v = mu v + g'; p -= lr (nesterov ? g' + mu v : v).
+struct SgdParams {
+  double lr = 1e-2, momentum = 0, weight_decay = 0;
+  bool nesterov = false;
+};
+
 enum class CopyKind : uint8_t { host_to_device, device_to_host, device_to_device };
 
 // The probability clamp of the cross-entropy losses: log(p) is evaluated at max(p, kProbEps)

@@ -94,6 +94,8 @@ const Backend& cpu_backend() {
       cpu::reduce_sum,
       cpu::expand,
       cpu::copy_block,
+      cpu::adam_update,
+      cpu::sgd_update,
       cpu::rand_uniform,
       cpu::rand_normal,
   };

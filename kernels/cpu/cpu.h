@@ -35,4 +35,8 @@ void reduce_sum(DType dt, const void* x, void* y, int64_t outer, int64_t n, int6
 void expand(DType dt, const void* x, void* y, int64_t outer, int64_t n, int64_t inner,
             double scale, Stream);
 
+void adam_update(DType dt, void* p, const void* g, void* m, void* v, int64_t n, AdamParams a,
+                 Stream);
+void sgd_update(DType dt, void* p, const void* g, void* velocity, int64_t n, SgdParams s, Stream);
+
 }  // namespace ae::cpu

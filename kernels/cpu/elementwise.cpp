@@ -63,4 +63,27 @@ void loss_backward(LossOp op, DType dt, const void* pred, const void* target, co
   });
 }
 
+void adam_update(DType dt, void* p, const void* g, void* m, void* v, int64_t n, AdamParams a,
+                 Stream) {
+  dispatch(dt, [&](auto* tag) {
+    using T = elem_t<decltype(tag)>;
+    T* ps = static_cast<T*>(p);
+    const T* gs = static_cast<const T*>(g);
+    T* ms = static_cast<T*>(m);
+    T* vs = static_cast<T*>(v);
+    for (int64_t i = 0; i < n; ++i) math::adam_update<T>(ps[i], gs[i], ms[i], vs[i], a);
+  });
+}
+
+void sgd_update(DType dt, void* p, const void* g, void* velocity, int64_t n, SgdParams s, Stream) {
+  dispatch(dt, [&](auto* tag) {
+    using T = elem_t<decltype(tag)>;
+    T* ps = static_cast<T*>(p);
+    const T* gs = static_cast<const T*>(g);
+    T* vs = static_cast<T*>(velocity);
+    T unused = 0;  // no velocity buffer is needed without momentum
+    for (int64_t i = 0; i < n; ++i) math::sgd_update<T>(ps[i], gs[i], vs ? vs[i] : unused, s);
+  });
+}
+
 }  // namespace ae::cpu

@@ -64,18 +64,22 @@ float uniform_from_bits(uint32_t x) {
 }
 
 // _curand_box_muller on the device:
-//   u = x * 2^-32 + 2^-33              exact as above
-//   v = fma(y, 2^-32 * 2pi, half that)  nvcc contracts y * C + C/2 into fma.rn.f32; std::fma
-//                                       gives the same float
-//   r = sqrtf(-2 * logf(u))             device logf errs <= 1 ulp (CUDA guide); here the log is
-//                                       computed in double and rounded once (<= 0.5 ulp); sqrt
-//                                       is correctly rounded on both sides
-//   (sin v, cos v) * r                  device: __sincosf, abs error <= 2^-21.41 on [-pi, pi]
-//                                       (CUDA guide); v reaches 2pi, where the hardware's
-//                                       reduction to turns adds < 2^-24 turn = 3.75e-7; here:
-//                                       correctly rounded (<= 2^-25 abs)
-// So |cuda - cpu| <= r * (2^-20 [sin/cos] + 2^-22 [r] + 2^-23 [final roundings] + 2^-25)
-//                  < 1.5 * 2^-20 * r  (r = the radius, < 6.7 since u >= 2^-33).
+//   u = x * 2^-32 + 2^-33               exact as above
+//   v = fma(y, 2^-32 * 2pi, half that)   nvcc contracts y * C + C/2 into fma.rn.f32; std::fma
+//                                        gives the same float
+//   r = sqrtf(-2 * logf(u))              device logf errs <= 1 ulp (CUDA guide); here the log is
+//                                        computed in double and rounded once (<= 0.5 ulp); sqrt
+//                                        is correctly rounded on both sides
+//   (sin v, cos v) * r                   device: __sincosf, the hardware approximation; here sin
+//                                        and cos in double, rounded once (<= 2^-25 abs)
+// Bound on |cuda - cpu| / r, in units of 2^-20:
+//   __sincosf: <= 2^-21.41 on [-pi, pi] (CUDA guide); v reaches 2pi, where the hardware's
+//     reduction to turns, v * float(1/2pi) rounded toward zero, can add the constant's error
+//     (4.1e-8 relative, 2.6e-7 at 2pi) and one more ulp of a turn (2pi * 2^-24 = 3.8e-7):  1.04
+//   r: 1.5 ulp of log, halved by the sqrt, plus two sqrt roundings: < 2^-22                  0.25
+//   the final multiply, rounded on both sides: <= 2^-23                                     0.125
+//   the CPU's sin/cos rounding: <= 2^-25                                                    0.03
+// Total < 1.45 * 2^-20 * r; ae states 1.5 * 2^-20 * r (r < 6.7, since u >= 2^-33).
 std::array<float, 2> box_muller(uint32_t x, uint32_t y) {
   const float u = uniform_from_bits(x);
   const float v = std::fma(static_cast<float>(y), kTwoPow32InvTwoPi, kTwoPow32InvTwoPi / 2);
