@@ -12,6 +12,12 @@ if(NOT AE_CUDA STREQUAL "OFF")
       set(CMAKE_CUDA_ARCHITECTURES 90)   # Hopper: the H100/H200 the benchmarks run on
     endif()
     enable_language(CUDA)
+    # CMake 3.25 predates nvcc's C++20 support, so it is told the flag.
+    if(NOT DEFINED CMAKE_CUDA20_STANDARD_COMPILE_OPTION)
+      set(CMAKE_CUDA20_STANDARD_COMPILE_OPTION "-std=c++20")
+      set(CMAKE_CUDA20_EXTENSION_COMPILE_OPTION "-std=c++20")
+      list(APPEND CMAKE_CUDA_COMPILE_FEATURES cuda_std_20)
+    endif()
     set(CMAKE_CUDA_STANDARD 20)
     set(CMAKE_CUDA_STANDARD_REQUIRED ON)
     find_package(CUDAToolkit REQUIRED)

@@ -1,5 +1,6 @@
 #include "core/autograd.h"
 
+#include <cmath>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -10,13 +11,27 @@ namespace ae {
 
 namespace {
 thread_local bool t_grad_enabled = true;
+bool g_anomaly_detection = false;
+
+// Throws naming the op and the first non-finite element when anomaly detection is on.
+void check_finite(const Tensor& t, const char* op, const char* what) {
+  if (!g_anomaly_detection || !t.defined()) return;
+  std::vector<double> v = t.to_vector();
+  for (size_t i = 0; i < v.size(); ++i)
+    AE_CHECK(std::isfinite(v[i]), "anomaly: ", op, " produced ", v[i], " in its ", what,
+             " (element ", i, " of ", t.shape(), ")");
 }
+}  // namespace
+
+void set_anomaly_detection(bool on) { g_anomaly_detection = on; }
+bool anomaly_detection() { return g_anomaly_detection; }
 
 bool grad_enabled() { return t_grad_enabled; }
 NoGradGuard::NoGradGuard() : previous_(t_grad_enabled) { t_grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { t_grad_enabled = previous_; }
 
 Tensor record(Tensor out, const char* op, std::vector<Tensor> inputs, BackwardFn backward) {
+  check_finite(out, op, "output");
   if (!grad_enabled()) return out;
   bool any = false;
   for (const Tensor& t : inputs) any = any || (t.defined() && t.requires_grad());
@@ -92,6 +107,7 @@ void run_backward(const Tensor& root, const Tensor& grad) {
       AE_CHECK(in_grads[i].shape() == node.inputs[i].shape(), "backward of ", node.op,
                ": gradient ", in_grads[i].shape(), " for input ", i, " of shape ",
                node.inputs[i].shape());
+      check_finite(in_grads[i], node.op, "gradient");
       accumulate(grads, node.inputs[i].impl(), in_grads[i]);
     }
   }

@@ -37,6 +37,12 @@ class NoGradGuard {
   bool previous_;
 };
 
+// Anomaly detection (off by default; one flag test per op when off): every op's output and
+// every gradient backward() computes is checked, and the first NaN or Inf throws an ae::Error
+// naming the op. Checking reads values back to the host, so it is for finding faults, not speed.
+void set_anomaly_detection(bool on);
+bool anomaly_detection();
+
 // Records `op` on `out` when grad mode is on and any input requires a gradient; returns out.
 Tensor record(Tensor out, const char* op, std::vector<Tensor> inputs, BackwardFn backward);
 

@@ -79,7 +79,7 @@ float uniform_from_bits(uint32_t x) {
 //   r: 1.5 ulp of log, halved by the sqrt, plus two sqrt roundings: < 2^-22                  0.25
 //   the final multiply, rounded on both sides: <= 2^-23                                     0.125
 //   the CPU's sin/cos rounding: <= 2^-25                                                    0.03
-// Total < 1.45 * 2^-20 * r; ae states 1.5 * 2^-20 * r (r < 6.7, since u >= 2^-33).
+// Total < 1.45 * 2^-20 * r; ae states 1.5 * 2^-20 * r (r <= 6.77, since u >= 2^-33).
 std::array<float, 2> box_muller(uint32_t x, uint32_t y) {
   const float u = uniform_from_bits(x);
   const float v = std::fma(static_cast<float>(y), kTwoPow32InvTwoPi, kTwoPow32InvTwoPi / 2);

@@ -9,7 +9,7 @@
 // Agreement with the CUDA backend (kernels/cuda/random.h):
 //   rand_bits, rand_uniform: bit-identical.
 //   rand_normal: |cuda - cpu| <= 1.5 * 2^-20 * r, where r = sqrt(-2 log u) is the radius of the
-//     Box-Muller pair the value belongs to (r < 6.7 for every draw). cuRAND's device code uses
+//     Box-Muller pair the value belongs to (r <= 6.77 for every draw). cuRAND's device code uses
 //     the hardware __sincosf approximation, which no CPU can reproduce exactly; the CPU evaluates
 //     the same float formula with correctly rounded log, sin and cos. The bound is derived in
 //     random.cpp next to the formula.

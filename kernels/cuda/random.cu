@@ -19,8 +19,8 @@ namespace ae::cu {
 namespace {
 
 constexpr int kThreads = 256;
-// One curand_init costs two Philox blocks; four curand4 calls amortise it (1.5 blocks per 4 draws
-// instead of 3), which keeps the kernel bound by memory rather than by integer multiplies.
+// curand_init computes two Philox blocks (one per skipahead) and each curand4 one more; four
+// curand4 calls per curand_init cost 1.5 blocks per 4 draws instead of 3.
 constexpr int kGroupsPerThread = 4;
 constexpr int64_t kDrawsPerThread = 4 * kGroupsPerThread;
 constexpr int64_t kMaxBlocks = int64_t{1} << 20;  // larger fills loop (grid stride)

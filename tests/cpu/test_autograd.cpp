@@ -171,3 +171,30 @@ TEST(Generator, WindowsAreDisjointAndReproducible) {
 
 }  // namespace
 }  // namespace ae
+
+namespace ae {
+namespace {
+
+struct AnomalyOn {
+  AnomalyOn() { set_anomaly_detection(true); }
+  ~AnomalyOn() { set_anomaly_detection(false); }
+};
+
+TEST(Anomaly, NamesTheOpThatMadeANaNInTheForward) {
+  Tensor x = Tensor::from_host(std::vector<double>{1, -1}, {2}, Device::cpu());
+  EXPECT_NO_THROW(log(x));  // off by default: NaN flows silently
+  AnomalyOn on;
+  EXPECT_THAT(testing::error_of([&] { log(x); }),
+              ::testing::HasSubstr("anomaly: log produced nan in its output (element 1 of (2))"));
+}
+
+TEST(Anomaly, NamesTheOpWhoseGradientIsNotFinite) {
+  Tensor x = Tensor::from_host(std::vector<double>{0, 4}, {2}, Device::cpu()).requires_grad_();
+  AnomalyOn on;
+  Tensor y = sum(sqrt(x));  // finite forward; the gradient 1/(2 sqrt(0)) is inf
+  EXPECT_THAT(testing::error_of([&] { y.backward(); }),
+              ::testing::HasSubstr("anomaly: sqrt produced inf in its gradient"));
+}
+
+}  // namespace
+}  // namespace ae
