@@ -18,7 +18,8 @@ void check_finite(const Tensor& t, const char* op, const char* what) {
   if (!g_anomaly_detection || !t.defined()) return;
   std::vector<double> v = t.to_vector();
   for (size_t i = 0; i < v.size(); ++i)
-    AE_CHECK(std::isfinite(v[i]), "anomaly: ", op, " produced ", v[i], " in its ", what,
+    AE_CHECK(std::isfinite(v[i]), "anomaly: ", op, " produced ",
+             std::isnan(v[i]) ? "nan" : (v[i] > 0 ? "inf" : "-inf"), " in its ", what,
              " (element ", i, " of ", t.shape(), ")");
 }
 }  // namespace
