@@ -97,4 +97,27 @@ inline Tensor l1_loss(const Tensor& pred, const Tensor& target, Reduction r = Re
 }
 Tensor reduce(const Tensor& x, Reduction r);
 
+// --- fused ops: one kernel where the unfused sequence would take several (core/ops/fused.cpp) --
+// `act` is one of identity, sigmoid, tanh, relu, leaky_relu (slope p.a), softplus.
+//
+// A linear layer y = act(x op(W) + b): x (rows, in); W stored (out, in) when trans_w (the usual
+// layer) or (in, out) when not (a tied decoder reusing its encoder's weight); b (out) or undefined.
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b, UnaryOp act = UnaryOp::identity,
+              UnaryParams p = {}, bool trans_w = true);
+// KL sparsity of a sigmoid code h (rows, cols) towards a target mean activation rho: a scalar,
+// sum_j KL(rho || rho_hat_j) with rho_hat_j the batch mean of unit j (clamped by kRhoEps).
+Tensor kl_sparsity(const Tensor& h, double rho);
+// Contractive penalty ||J_x(h)||_F^2 of a layer h = act(x Wᵀ + b), W (code, in), averaged over the
+// batch, in closed form from h and W (no Jacobian is formed): 1/rows sum_i sum_k act'(h_ik)^2 |W_k|^2.
+Tensor contractive_penalty(const Tensor& h, const Tensor& w, UnaryOp act, UnaryParams p = {});
+// The reparameterization trick: z = mu + exp(logvar / 2) * eps, eps the Philox normals of
+// (seed, offset) (the same on every device), and the closed-form KL(q(z|x) || N(0, I)) summed over
+// features and averaged over the batch, from one kernel. eps is recomputed in backward, not stored.
+struct Reparameterized {
+  Tensor z;   // (rows, cols)
+  Tensor kl;  // scalar
+};
+Reparameterized reparameterize(const Tensor& mu, const Tensor& logvar, uint64_t seed,
+                               uint64_t offset);
+
 }  // namespace ae

@@ -75,6 +75,47 @@ struct Backend {
   // y[i] is the i-th curand_uniform / curand_normal after curand_init(seed, 0, offset).
   void (*rand_uniform)(DType dt, void* y, int64_t n, uint64_t seed, uint64_t offset, Stream);
   void (*rand_normal)(DType dt, void* y, int64_t n, uint64_t seed, uint64_t offset, Stream);
+
+  // --- fused kernels: the hot spots of an autoencoder's training step -------------------------
+  // Scalars marked (1) are one-element device buffers, so nothing waits for the host. `act` is
+  // an activation of AE_UNARY_OPS (identity, sigmoid, tanh, relu, leaky_relu, softplus) whose
+  // derivative is taken from its output y (see math::activation_grad).
+  //
+  // Linear layer epilogue, in place after the GEMM z = x Wᵀ: y (rows, cols) = act(z + b); b
+  // (cols) may be null (no bias).
+  void (*bias_act_forward)(UnaryOp act, DType dt, void* y, const void* b, int64_t rows,
+                           int64_t cols, UnaryParams, Stream);
+  // dz = dy * act'(y); db (cols) = column sums of dz (skipped when db is null).
+  void (*bias_act_backward)(UnaryOp act, DType dt, const void* y, const void* dy, void* dz,
+                            void* db, int64_t rows, int64_t cols, UnaryParams, Stream);
+  // KL sparsity of a sigmoid code h (rows, cols): rho_hat (cols) = column means of h clamped to
+  // [kRhoEps, 1 - kRhoEps]; loss (1) = sum_j rho log(rho / rho_hat_j) + (1-rho) log((1-rho) / (1-rho_hat_j)).
+  void (*kl_sparsity_forward)(DType dt, const void* h, int64_t rows, int64_t cols, double rho,
+                              void* rho_hat, void* loss, Stream);
+  // dh (rows, cols) = dloss(1) / rows * (-rho / rho_hat_j + (1-rho) / (1-rho_hat_j)).
+  void (*kl_sparsity_backward)(DType dt, const void* rho_hat, const void* dloss, int64_t rows,
+                               int64_t cols, double rho, void* dh, Stream);
+  // Contractive penalty of a layer h = act(x Wᵀ + b), h (rows, code), W (code, in):
+  // w_sq (code) = sum_j W_kj^2; loss (1) = 1/rows sum_i sum_k act'(h_ik)^2 w_sq_k.
+  void (*contractive_forward)(UnaryOp act, DType dt, const void* h, const void* w, int64_t rows,
+                              int64_t code, int64_t in, UnaryParams, void* w_sq, void* loss,
+                              Stream);
+  // dh = dloss(1) / rows * d(act'(h)^2)/dh * w_sq_k;
+  // dw (code, in) = dloss(1) * 2/rows * (sum_i act'(h_ik)^2) * W_kj. Either output may be null.
+  void (*contractive_backward)(UnaryOp act, DType dt, const void* h, const void* w,
+                               const void* w_sq, const void* dloss, int64_t rows, int64_t code,
+                               int64_t in, UnaryParams, void* dh, void* dw, Stream);
+  // VAE sampling: z = mu + exp(logvar / 2) * eps with eps the Philox normals of (seed, offset)
+  // (the rand_normal stream), and kl (1) = -1/(2 rows) sum (1 + logvar - mu^2 - exp(logvar)).
+  void (*reparameterize_forward)(DType dt, const void* mu, const void* logvar, void* z, void* kl,
+                                 int64_t rows, int64_t cols, uint64_t seed, uint64_t offset,
+                                 Stream);
+  // eps recomputed from (seed, offset): dmu = dz + dkl(1) mu / rows;
+  // dlogvar = dz eps exp(logvar / 2) / 2 + dkl(1) (exp(logvar) - 1) / (2 rows). A null dz or
+  // dkl counts as zero.
+  void (*reparameterize_backward)(DType dt, const void* mu, const void* logvar, const void* dz,
+                                  const void* dkl, int64_t rows, int64_t cols, uint64_t seed,
+                                  uint64_t offset, void* dmu, void* dlogvar, Stream);
 };
 
 const Backend& cpu_backend();

@@ -15,7 +15,7 @@
 namespace ae::math {
 
 // Float overloads on the host (the device has its own): float math stays in float.
-using std::exp, std::log, std::log1p, std::sqrt, std::fabs, std::pow, std::tanh;
+using std::exp, std::expm1, std::log, std::log1p, std::sqrt, std::fabs, std::pow, std::tanh;
 
 template <class T>
 AE_HD T sigmoid(T x) {  // stable on both tails: exp of a non-positive number only
@@ -73,6 +73,32 @@ AE_HD T unary_backward(UnaryOp op, T x, T y, T dy, T a, T b) {
     case UnaryOp::identity: return dy;
   }
   return dy;
+}
+
+// The derivative act'(z) of an activation written through its output y = act(z), so backward
+// passes need only the layer's output. a is leaky_relu's slope.
+template <class T>
+AE_HD T activation_grad(UnaryOp act, T y, T a) {
+  switch (act) {
+    case UnaryOp::sigmoid: return y * (T(1) - y);
+    case UnaryOp::tanh: return T(1) - y * y;
+    case UnaryOp::relu: return y > T(0) ? T(1) : T(0);
+    case UnaryOp::leaky_relu: return y > T(0) ? T(1) : a;
+    case UnaryOp::softplus: return -expm1(-y);  // sigmoid(z) = 1 - e^-y
+    default: return T(1);                      // identity
+  }
+}
+
+// d/dy of activation_grad(y)^2: what the contractive penalty sends back to the layer's output.
+template <class T>
+AE_HD T activation_grad_sq_derivative(UnaryOp act, T y, T a) {
+  T s = activation_grad(act, y, a);
+  switch (act) {
+    case UnaryOp::sigmoid: return T(2) * s * (T(1) - T(2) * y);
+    case UnaryOp::tanh: return T(2) * s * (T(-2) * y);
+    case UnaryOp::softplus: return T(2) * s * exp(-y);
+    default: return T(0);  // piecewise constant
+  }
 }
 
 template <class T>

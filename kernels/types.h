@@ -78,5 +78,7 @@ enum class CopyKind : uint8_t { host_to_device, device_to_host, device_to_device
 // The probability clamp of the cross-entropy losses: log(p) is evaluated at max(p, kProbEps)
 // and log(1-p) at max(1-p, kProbEps), so p = 0 or 1 gives a large but finite loss.
 inline constexpr double kProbEps = 1e-12;
+// The clamp of the KL-sparsity mean activation rho_hat, so the penalty stays finite.
+inline constexpr double kRhoEps = 1e-6;
 
 }  // namespace ae

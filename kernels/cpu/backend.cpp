@@ -98,6 +98,14 @@ const Backend& cpu_backend() {
       cpu::sgd_update,
       cpu::rand_uniform,
       cpu::rand_normal,
+      cpu::bias_act_forward,
+      cpu::bias_act_backward,
+      cpu::kl_sparsity_forward,
+      cpu::kl_sparsity_backward,
+      cpu::contractive_forward,
+      cpu::contractive_backward,
+      cpu::reparameterize_forward,
+      cpu::reparameterize_backward,
   };
   return table;
 }

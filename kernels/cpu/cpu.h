@@ -39,4 +39,24 @@ void adam_update(DType dt, void* p, const void* g, void* m, void* v, int64_t n, 
                  Stream);
 void sgd_update(DType dt, void* p, const void* g, void* velocity, int64_t n, SgdParams s, Stream);
 
+// fused.cpp
+void bias_act_forward(UnaryOp act, DType dt, void* y, const void* b, int64_t rows, int64_t cols,
+                      UnaryParams p, Stream);
+void bias_act_backward(UnaryOp act, DType dt, const void* y, const void* dy, void* dz, void* db,
+                       int64_t rows, int64_t cols, UnaryParams p, Stream);
+void kl_sparsity_forward(DType dt, const void* h, int64_t rows, int64_t cols, double rho,
+                         void* rho_hat, void* loss, Stream);
+void kl_sparsity_backward(DType dt, const void* rho_hat, const void* dloss, int64_t rows,
+                          int64_t cols, double rho, void* dh, Stream);
+void contractive_forward(UnaryOp act, DType dt, const void* h, const void* w, int64_t rows,
+                         int64_t code, int64_t in, UnaryParams p, void* w_sq, void* loss, Stream);
+void contractive_backward(UnaryOp act, DType dt, const void* h, const void* w, const void* w_sq,
+                          const void* dloss, int64_t rows, int64_t code, int64_t in,
+                          UnaryParams p, void* dh, void* dw, Stream);
+void reparameterize_forward(DType dt, const void* mu, const void* logvar, void* z, void* kl,
+                            int64_t rows, int64_t cols, uint64_t seed, uint64_t offset, Stream);
+void reparameterize_backward(DType dt, const void* mu, const void* logvar, const void* dz,
+                             const void* dkl, int64_t rows, int64_t cols, uint64_t seed,
+                             uint64_t offset, void* dmu, void* dlogvar, Stream);
+
 }  // namespace ae::cpu
