@@ -1,0 +1,204 @@
+#include "models/io/csv.h"
+
+#include <charconv>
+#include <cmath>
+#include <limits>
+#include <string_view>
+
+#include "core/error.h"
+
+namespace ae::io {
+namespace {
+
+bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && is_blank(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_blank(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+// Splits one line into fields. Quoted fields keep their inner spaces and delimiters.
+std::vector<std::string> split_fields(std::string_view line, char delim, const std::string& where) {
+  std::vector<std::string> fields;
+  size_t i = 0;
+  for (;;) {
+    while (i < line.size() && is_blank(line[i]) && line[i] != delim) ++i;
+    std::string field;
+    if (i < line.size() && line[i] == '"') {
+      ++i;
+      bool closed = false;
+      while (i < line.size()) {
+        if (line[i] == '"') {
+          if (i + 1 < line.size() && line[i + 1] == '"') {
+            field += '"';
+            i += 2;
+            continue;
+          }
+          ++i;
+          closed = true;
+          break;
+        }
+        field += line[i++];
+      }
+      AE_CHECK(closed, where, ": unterminated quoted field (quoted fields cannot span lines)");
+      while (i < line.size() && is_blank(line[i]) && line[i] != delim) ++i;
+      AE_CHECK(i == line.size() || line[i] == delim, where, ": unexpected '", line[i],
+               "' after a closing quote");
+    } else {
+      size_t end = line.find(delim, i);
+      if (end == std::string_view::npos) end = line.size();
+      field = std::string(trim(line.substr(i, end - i)));
+      i = end;
+    }
+    fields.push_back(std::move(field));
+    if (i >= line.size()) break;
+    ++i;  // the delimiter; a trailing one yields a last empty field
+    if (i == line.size()) {
+      fields.emplace_back();
+      break;
+    }
+  }
+  return fields;
+}
+
+enum class Parse { Ok, NotNumber, NotFinite, OutOfRange };
+
+// Parses a whole field as a float32 value: decimal or exponent form, optional sign.
+Parse parse_float(std::string_view s, float& out) {
+  std::string_view body = s;
+  if (!body.empty() && body.front() == '+') {  // from_chars rejects a leading '+'
+    body.remove_prefix(1);
+    if (!body.empty() && (body.front() == '+' || body.front() == '-')) return Parse::NotNumber;
+  }
+  if (body.empty()) return Parse::NotNumber;
+  double v = 0;
+  auto [end, ec] = std::from_chars(body.data(), body.data() + body.size(), v);
+  if (end != body.data() + body.size()) return Parse::NotNumber;
+  if (ec == std::errc::result_out_of_range) return Parse::OutOfRange;
+  if (ec != std::errc()) return Parse::NotNumber;
+  if (!std::isfinite(v)) return Parse::NotFinite;
+  if (std::fabs(v) > std::numeric_limits<float>::max()) return Parse::OutOfRange;
+  out = static_cast<float>(v);
+  return Parse::Ok;
+}
+
+struct Row {
+  int64_t line;
+  std::vector<std::string> fields;
+};
+
+}  // namespace
+
+CsvTable parse_csv(const std::string& text, const std::string& name, const CsvOptions& options) {
+  AE_CHECK(options.delimiter != '"' && options.delimiter != '\n' && options.delimiter != '#', name,
+           ": invalid CSV delimiter '", options.delimiter, "'");
+  AE_CHECK(!(options.label_name && options.label_index), name,
+           ": give the label column by name or by index, not both");
+
+  // Split into non-comment, non-blank rows, remembering 1-based line numbers for messages.
+  std::vector<Row> rows;
+  int64_t line_no = 0;
+  size_t pos = text.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;  // skip a UTF-8 byte order mark
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    std::string_view line(text.data() + pos, end - pos);
+    pos = end + 1;
+    ++line_no;
+    std::string_view content = trim(line);
+    if (content.empty() || content.front() == '#') continue;
+    rows.push_back({line_no, split_fields(line, options.delimiter, cat(name, ":", line_no))});
+  }
+  AE_CHECK(!rows.empty(), name, ": no data rows (the file is empty or only comments)");
+
+  // Auto: a header has a field that is not a number at all; "nan" or "1e99" in the first row is
+  // bad data, reported as such below rather than taken for a header.
+  bool has_header = options.header == CsvHeader::Yes;
+  if (options.header == CsvHeader::Auto) {
+    float unused = 0;
+    for (const std::string& f : rows[0].fields)
+      if (parse_float(f, unused) == Parse::NotNumber) has_header = true;
+  }
+
+  const size_t ncols = rows[0].fields.size();
+  std::vector<std::string> names;
+  if (has_header) {
+    names = rows[0].fields;
+  } else {
+    for (size_t c = 0; c < ncols; ++c) names.push_back(std::to_string(c));
+  }
+
+  std::optional<size_t> label;
+  if (options.label_name) {
+    AE_CHECK(has_header, name, ": label column '", *options.label_name,
+             "' given by name, but the file has no header row");
+    for (size_t c = 0; c < ncols; ++c) {
+      if (names[c] != *options.label_name) continue;
+      AE_CHECK(!label, name, ": label column '", *options.label_name,
+               "' appears more than once in the header");
+      label = c;
+    }
+    if (!label) {
+      std::string known;
+      for (size_t c = 0; c < ncols; ++c) known += (c ? ", '" : "'") + names[c] + "'";
+      fail(cat(name, ": label column '", *options.label_name,
+               "' is not in the header (columns: ", known, ")"));
+    }
+  }
+  if (options.label_index) {
+    const int64_t i = *options.label_index;
+    AE_CHECK(i >= 0 && i < static_cast<int64_t>(ncols), name, ": label column index ", i,
+             " is out of range for ", ncols, " columns");
+    label = static_cast<size_t>(i);
+  }
+
+  CsvTable table;
+  for (size_t c = 0; c < ncols; ++c) {
+    if (label && c == *label)
+      table.label_column = names[c];
+    else
+      table.columns.push_back(names[c]);
+  }
+
+  const size_t first = has_header ? 1 : 0;
+  AE_CHECK(rows.size() > first, name, ": no data rows after the header on line ", rows[0].line);
+  const int64_t nrows = static_cast<int64_t>(rows.size() - first);
+  const int64_t nfeat = static_cast<int64_t>(table.columns.size());
+  table.features.shape = {nrows, nfeat};
+  table.features.data.reserve(static_cast<size_t>(nrows * nfeat));
+  if (label) table.labels.reserve(static_cast<size_t>(nrows));
+
+  for (size_t r = first; r < rows.size(); ++r) {
+    const Row& row = rows[r];
+    AE_CHECK(row.fields.size() == ncols, name, ":", row.line, ": ", row.fields.size(),
+             " fields, expected ", ncols);
+    for (size_t c = 0; c < ncols; ++c) {
+      const std::string& f = row.fields[c];
+      float v = 0;
+      switch (parse_float(f, v)) {
+        case Parse::Ok: break;
+        case Parse::NotNumber:
+          fail(cat(name, ":", row.line, ": column '", names[c], "': '", f, "' is not a number"));
+        case Parse::NotFinite:
+          fail(cat(name, ":", row.line, ": column '", names[c], "': ", f,
+                   " is not a finite number"));
+        case Parse::OutOfRange:
+          fail(cat(name, ":", row.line, ": column '", names[c], "': ", f,
+                   " is out of float32 range"));
+      }
+      if (label && c == *label)
+        table.labels.push_back(v);
+      else
+        table.features.data.push_back(v);
+    }
+  }
+  return table;
+}
+
+CsvTable read_csv(const std::string& path, const CsvOptions& options, uint64_t max_bytes) {
+  const Bytes bytes = read_file_inflated(path, max_bytes);
+  return parse_csv(std::string(bytes.begin(), bytes.end()), path, options);
+}
+
+}  // namespace ae::io

@@ -1,0 +1,191 @@
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "models/io/csv.h"
+#include "tests/common/io_testing.h"
+
+namespace ae::io {
+namespace {
+
+using test::contains;
+using test::error_of;
+using test::TempDir;
+
+using Floats = std::vector<float>;
+using Names = std::vector<std::string>;
+
+TEST(IoCsv, HeaderIsDetectedAndNamesTheColumns) {
+  const CsvTable t = parse_csv("x1,x2,x3\n1,2,3\n4.5,-5e-1,+6\n", "t.csv");
+  EXPECT_EQ(t.columns, (Names{"x1", "x2", "x3"}));
+  EXPECT_EQ(t.features.shape, (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(t.features.data, (Floats{1, 2, 3, 4.5f, -0.5f, 6}));
+  EXPECT_TRUE(t.labels.empty());
+  EXPECT_TRUE(t.label_column.empty());
+}
+
+TEST(IoCsv, NoHeaderIsDetectedAndColumnsAreNumbered) {
+  const CsvTable t = parse_csv("1,2\n3,4\n", "t.csv");
+  EXPECT_EQ(t.columns, (Names{"0", "1"}));
+  EXPECT_EQ(t.features.data, (Floats{1, 2, 3, 4}));
+}
+
+TEST(IoCsv, HeaderOptionOverridesDetection) {
+  CsvOptions yes;
+  yes.header = CsvHeader::Yes;
+  const CsvTable t = parse_csv("10,20\n3,4\n", "t.csv", yes);  // numeric names
+  EXPECT_EQ(t.columns, (Names{"10", "20"}));
+  EXPECT_EQ(t.features.data, (Floats{3, 4}));
+  CsvOptions no;
+  no.header = CsvHeader::No;
+  const std::string msg = error_of([&] { parse_csv("a,b\n3,4\n", "t.csv", no); });
+  EXPECT_EQ(msg, "t.csv:1: column '0': 'a' is not a number");
+}
+
+TEST(IoCsv, LabelByNameIsRemovedFromFeatures) {
+  CsvOptions o;
+  o.label_name = "digit";
+  const CsvTable t = parse_csv("p0,digit,p1\n0.5,7,0.25\n1,2,0\n", "t.csv", o);
+  EXPECT_EQ(t.columns, (Names{"p0", "p1"}));
+  EXPECT_EQ(t.label_column, "digit");
+  EXPECT_EQ(t.features.shape, (std::vector<int64_t>{2, 2}));
+  EXPECT_EQ(t.features.data, (Floats{0.5f, 0.25f, 1, 0}));
+  EXPECT_EQ(t.labels, (Floats{7, 2}));
+}
+
+TEST(IoCsv, LabelByIndexWorksWithoutHeader) {
+  CsvOptions o;
+  o.label_index = 0;
+  const CsvTable t = parse_csv("3,1,2\n4,5,6\n", "t.csv", o);
+  EXPECT_EQ(t.labels, (Floats{3, 4}));
+  EXPECT_EQ(t.features.data, (Floats{1, 2, 5, 6}));
+  EXPECT_EQ(t.columns, (Names{"1", "2"}));
+  EXPECT_EQ(t.label_column, "0");
+}
+
+TEST(IoCsv, CommentsBlankLinesCrlfAndSpacesAreSkipped) {
+  const std::string text =
+      "# exported by a tool\r\n"
+      "\r\n"
+      "  a , b \r\n"
+      "   # an indented comment\n"
+      "1 , 2\r\n"
+      "\n"
+      "\t3,4";  // last line without a newline
+  const CsvTable t = parse_csv(text, "t.csv");
+  EXPECT_EQ(t.columns, (Names{"a", "b"}));
+  EXPECT_EQ(t.features.data, (Floats{1, 2, 3, 4}));
+}
+
+TEST(IoCsv, QuotedFieldsAndOtherDelimiters) {
+  const CsvTable t = parse_csv("\"len, cm\",\"say \"\"hi\"\"\"\n\"1.5\",2\n", "t.csv");
+  EXPECT_EQ(t.columns, (Names{"len, cm", "say \"hi\""}));
+  EXPECT_EQ(t.features.data, (Floats{1.5f, 2}));
+  CsvOptions semi;
+  semi.delimiter = ';';
+  EXPECT_EQ(parse_csv("a;b\n1.5;2\n", "t.csv", semi).features.data, (Floats{1.5f, 2}));
+  EXPECT_EQ(error_of([&] { parse_csv("a;b\n1,5;2\n", "t.csv", semi); }),
+            "t.csv:2: column 'a': '1,5' is not a number");
+}
+
+TEST(IoCsv, TabDelimitedFileFromDisk) {
+  TempDir dir;
+  test::write_raw(dir.path("d.tsv"), std::string("\xEF\xBB\xBFu\tv\tlabel\n1\t2\t0\n3\t4\t1\n"));
+  CsvOptions o;
+  o.delimiter = '\t';
+  o.label_name = "label";
+  const CsvTable t = read_csv(dir.path("d.tsv"), o);
+  EXPECT_EQ(t.columns, (Names{"u", "v"}));  // the byte order mark is not part of "u"
+  EXPECT_EQ(t.labels, (Floats{0, 1}));
+  EXPECT_EQ(t.features.data, (Floats{1, 2, 3, 4}));
+}
+
+#if AE_HAVE_ZLIB
+TEST(IoCsv, GzipFile) {
+  TempDir dir;
+  const std::string text = "a,b\n1,2\n";
+  test::write_raw(dir.path("t.csv.gz"), test::gzip(Bytes(text.begin(), text.end())));
+  EXPECT_EQ(read_csv(dir.path("t.csv.gz")).features.data, (Floats{1, 2}));
+}
+#endif
+
+TEST(IoCsv, FixtureFileWithLabelByName) {
+  CsvOptions o;
+  o.label_name = "species";
+  const CsvTable t = read_csv(std::string(AE_SOURCE_DIR) + "/tests/data/io_small.csv", o);
+  EXPECT_EQ(t.columns, (Names{"sepal_length", "sepal_width", "petal, length"}));
+  EXPECT_EQ(t.features.shape, (std::vector<int64_t>{4, 3}));
+  EXPECT_EQ(t.features.rows(), 4);
+  EXPECT_EQ(t.features.cols(), 3);
+  EXPECT_EQ(t.features.data,
+            (Floats{5.1f, 3.5f, 1.4f, 4.9f, 3.0f, 1.4f, 7.0f, 3.2f, 4.7f, 6.3f, 3.3f, 6.0f}));
+  EXPECT_EQ(t.labels, (Floats{0, 0, 1, 2}));
+}
+
+TEST(IoCsv, RaggedRowNamesLineAndCounts) {
+  TempDir dir;
+  const std::string path = dir.path("r.csv");
+  test::write_raw(path, std::string("a,b,c,d,e,f,g\n# note\n1,2,3,4,5,6,7\n1,2,3,4,5\n"));
+  EXPECT_EQ(error_of([&] { read_csv(path); }), path + ":4: 5 fields, expected 7");
+}
+
+TEST(IoCsv, UnparsableNumberNamesColumnAndText) {
+  EXPECT_EQ(error_of([] { parse_csv("x1,x2,x3\n1,2,3\n4,5,abc\n", "f.csv"); }),
+            "f.csv:3: column 'x3': 'abc' is not a number");
+  EXPECT_EQ(error_of([] { parse_csv("x1,x2\n1,\n", "f.csv"); }),
+            "f.csv:2: column 'x2': '' is not a number");
+  EXPECT_EQ(error_of([] { parse_csv("x1\n1.5.2\n", "f.csv"); }),
+            "f.csv:2: column 'x1': '1.5.2' is not a number");
+  EXPECT_EQ(error_of([] { parse_csv("x1\n+-1\n", "f.csv"); }),
+            "f.csv:2: column 'x1': '+-1' is not a number");
+  EXPECT_EQ(error_of([] { parse_csv("x1\n0x10\n", "f.csv"); }),
+            "f.csv:2: column 'x1': '0x10' is not a number");
+}
+
+TEST(IoCsv, NonFiniteValuesAreRefused) {
+  EXPECT_EQ(error_of([] { parse_csv("x1,x2,x3\n1,2,nan\n", "f.csv"); }),
+            "f.csv:2: column 'x3': nan is not a finite number");
+  EXPECT_EQ(error_of([] { parse_csv("x1,x2\n-inf,2\n", "f.csv"); }),
+            "f.csv:2: column 'x1': -inf is not a finite number");
+  // A NaN in the first row is bad data, not a sign of a header.
+  EXPECT_EQ(error_of([] { parse_csv("1,NaN\n", "f.csv"); }),
+            "f.csv:1: column '1': NaN is not a finite number");
+  EXPECT_EQ(error_of([] { parse_csv("x\n1e39\n", "f.csv"); }),
+            "f.csv:2: column 'x': 1e39 is out of float32 range");
+}
+
+TEST(IoCsv, LabelColumnErrors) {
+  CsvOptions by_name;
+  by_name.label_name = "y";
+  EXPECT_EQ(error_of([&] { parse_csv("a,b\n1,2\n", "f.csv", by_name); }),
+            "f.csv: label column 'y' is not in the header (columns: 'a', 'b')");
+  EXPECT_EQ(error_of([&] { parse_csv("1,2\n", "f.csv", by_name); }),
+            "f.csv: label column 'y' given by name, but the file has no header row");
+  EXPECT_EQ(error_of([&] { parse_csv("y,y\n1,2\n", "f.csv", by_name); }),
+            "f.csv: label column 'y' appears more than once in the header");
+  CsvOptions by_index;
+  by_index.label_index = 2;
+  EXPECT_EQ(error_of([&] { parse_csv("1,2\n", "f.csv", by_index); }),
+            "f.csv: label column index 2 is out of range for 2 columns");
+  CsvOptions both = by_name;
+  both.label_index = 0;
+  EXPECT_TRUE(contains(error_of([&] { parse_csv("y\n1\n", "f.csv", both); }), "not both"));
+}
+
+TEST(IoCsv, EmptyInputsAndBadQuotes) {
+  EXPECT_EQ(error_of([] { parse_csv("# only a comment\n\n", "e.csv"); }),
+            "e.csv: no data rows (the file is empty or only comments)");
+  EXPECT_EQ(error_of([] { parse_csv("\n# c\na,b\n", "e.csv"); }),
+            "e.csv: no data rows after the header on line 3");
+  EXPECT_EQ(error_of([] { parse_csv("a\n\"1\n", "q.csv"); }),
+            "q.csv:2: unterminated quoted field (quoted fields cannot span lines)");
+  EXPECT_EQ(error_of([] { parse_csv("a\n\"1\"x\n", "q.csv"); }),
+            "q.csv:2: unexpected 'x' after a closing quote");
+  const std::string missing = "/nonexistent/ae/data.csv";
+  EXPECT_EQ(error_of([&] { read_csv(missing); }),
+            missing + ": cannot open: No such file or directory");
+}
+
+}  // namespace
+}  // namespace ae::io
