@@ -1,0 +1,75 @@
+#include "models/schedule.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+
+#include "core/error.h"
+
+namespace ae::models {
+
+const char* lr_schedule_name(LrScheduleKind k) {
+  switch (k) {
+    case LrScheduleKind::constant: return "constant";
+    case LrScheduleKind::step: return "step";
+    case LrScheduleKind::cosine: return "cosine";
+  }
+  fail(cat("lr_schedule_name: unknown schedule ", static_cast<int>(k)));
+}
+
+LrScheduleKind parse_lr_schedule(const std::string& name) {
+  for (LrScheduleKind k : {LrScheduleKind::constant, LrScheduleKind::step, LrScheduleKind::cosine})
+    if (name == lr_schedule_name(k)) return k;
+  fail(cat("parse_lr_schedule: unknown schedule '", name, "' (constant, step, cosine)"));
+}
+
+double LrSchedule::at(double base_lr, int64_t epoch) const {
+  AE_CHECK(epoch >= 0, "LrSchedule: negative epoch ", epoch);
+  switch (kind) {
+    case LrScheduleKind::constant: return base_lr;
+    case LrScheduleKind::step:
+      AE_CHECK(step_size > 0, "LrSchedule: step_size must be positive, got ", step_size);
+      return base_lr * std::pow(gamma, static_cast<double>(epoch / step_size));
+    case LrScheduleKind::cosine: {
+      AE_CHECK(total > 0, "LrSchedule: cosine total must be positive, got ", total);
+      double t = static_cast<double>(std::min(epoch, total)) / static_cast<double>(total);
+      return min_lr + (base_lr - min_lr) * 0.5 * (1 + std::cos(std::numbers::pi * t));
+    }
+  }
+  fail("LrSchedule: unknown kind");
+}
+
+const char* beta_schedule_name(BetaScheduleKind k) {
+  switch (k) {
+    case BetaScheduleKind::constant: return "constant";
+    case BetaScheduleKind::warmup: return "warmup";
+    case BetaScheduleKind::cyclical: return "cyclical";
+  }
+  fail(cat("beta_schedule_name: unknown schedule ", static_cast<int>(k)));
+}
+
+BetaScheduleKind parse_beta_schedule(const std::string& name) {
+  for (BetaScheduleKind k :
+       {BetaScheduleKind::constant, BetaScheduleKind::warmup, BetaScheduleKind::cyclical})
+    if (name == beta_schedule_name(k)) return k;
+  fail(cat("parse_beta_schedule: unknown schedule '", name, "' (constant, warmup, cyclical)"));
+}
+
+double BetaSchedule::at(int64_t step) const {
+  AE_CHECK(step >= 0, "BetaSchedule: negative step ", step);
+  switch (kind) {
+    case BetaScheduleKind::constant: return value;
+    case BetaScheduleKind::warmup:
+      AE_CHECK(warmup_steps > 0, "BetaSchedule: warmup_steps must be positive, got ", warmup_steps);
+      return value * std::min(1.0, static_cast<double>(step) / static_cast<double>(warmup_steps));
+    case BetaScheduleKind::cyclical: {
+      AE_CHECK(period > 0 && ratio > 0 && ratio <= 1, "BetaSchedule: cyclical needs period > 0 ",
+               "and ratio in (0, 1], got period ", period, " ratio ", ratio);
+      double tau = static_cast<double>(step % period) / static_cast<double>(period);
+      return value * std::min(1.0, tau / ratio);
+    }
+  }
+  fail("BetaSchedule: unknown kind");
+}
+
+}  // namespace ae::models

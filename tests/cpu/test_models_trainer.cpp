@@ -1,0 +1,155 @@
+// The trainer: deterministic runs, shuffling, per-term loss reports, validation, early stopping
+// with the best parameters restored, and the per-epoch callback.
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "models/data.h"
+#include "models/trainer.h"
+#include "models/vae.h"
+#include "tests/common/testing.h"
+#include "tests/cpu/test_models_util.h"
+
+namespace ae::models {
+namespace {
+
+using test::quick_trainer;
+
+// Synthetic 8x8 shapes (models/data.h): small and fast.
+Tensor shapes(int64_t n, uint64_t seed) {
+  ShapesOptions o;
+  o.samples = n;
+  o.seed = seed;
+  return make_shapes(o).x;
+}
+
+// A denoising, sparse model: its training draws noise, so determinism covers the generator too.
+AutoencoderConfig noisy_sparse() {
+  AutoencoderConfig c;
+  c.widths = {64, 24, 8};
+  c.noise = {NoiseKind::masking, 0.2};
+  c.penalty = CodePenalty::kl_sparsity;
+  c.penalty_weight = 0.5;
+  c.l2 = 1e-4;
+  return c;
+}
+
+std::vector<std::vector<float>> trained_params(uint64_t model_seed, uint64_t shuffle_seed) {
+  Autoencoder model(noisy_sparse(), model_seed, Device::cpu());
+  TrainerConfig t = quick_trainer(3, 3e-3, shuffle_seed);
+  t.clip_norm = 5;
+  Trainer(t).fit(model, shapes(500, 1), shapes(100, 2));
+  std::vector<std::vector<float>> out;
+  for (const Parameter& p : model.parameters()) out.push_back(p.value.to_floats());
+  return out;
+}
+
+TEST(ModelsTrainer, SameSeedsGiveBitIdenticalParameters) {
+  auto a = trained_params(1, 1), b = trained_params(1, 1);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i], b[i]) << "parameter " << i;
+  EXPECT_NE(trained_params(2, 1), a);  // another model seed
+  EXPECT_NE(trained_params(1, 2), a);  // another batch order
+}
+
+TEST(ModelsTrainer, ShuffleIsAPermutationFixedBySeed) {
+  std::mt19937_64 r1(5), r2(5), r3(6);
+  std::vector<int64_t> a = shuffled_indices(1000, r1), b = shuffled_indices(1000, r2);
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, shuffled_indices(1000, r3));
+  std::vector<int64_t> sorted = a;
+  std::sort(sorted.begin(), sorted.end());
+  std::vector<int64_t> iota(1000);
+  std::iota(iota.begin(), iota.end(), 0);
+  EXPECT_EQ(sorted, iota);
+  EXPECT_NE(a, iota);
+}
+
+TEST(ModelsTrainer, ReportsEachLossTermEveryEpoch) {
+  Autoencoder model(noisy_sparse(), 3, Device::cpu());
+  std::vector<int64_t> seen;
+  TrainerConfig t = quick_trainer(4);
+  t.lr_schedule = {LrScheduleKind::step, 2, 0.5};
+  t.on_epoch = [&](const EpochReport& r) { seen.push_back(r.epoch); };
+  Tensor train = shapes(600, 4), val = shapes(200, 5);
+  TrainResult r = Trainer(t).fit(model, train, val);
+  EXPECT_EQ(seen, (std::vector<int64_t>{0, 1, 2, 3}));
+  ASSERT_EQ(r.history.size(), 4u);
+  for (const EpochReport& e : r.history) {
+    EXPECT_TRUE(e.has_val);
+    EXPECT_GT(e.train.penalty, 0);
+    EXPECT_EQ(e.train.kl, 0);
+    EXPECT_NEAR(e.train.total, e.train.reconstruction + e.train.penalty, 1e-5 * e.train.total);
+    EXPECT_NEAR(e.val.total, e.val.reconstruction + e.val.penalty, 1e-5 * e.val.total);
+    EXPECT_EQ(e.steps, (e.epoch + 1) * 10);  // 600 samples in batches of 64
+  }
+  EXPECT_DOUBLE_EQ(r.history[1].lr, 3e-3);
+  EXPECT_DOUBLE_EQ(r.history[2].lr, 1.5e-3);
+  EXPECT_LT(r.history.back().val.reconstruction, r.history.front().val.reconstruction);
+  // The model ends with the best epoch's parameters, whose validation loss was reported.
+  EXPECT_NEAR(evaluate(model, val).total, r.history[r.best_epoch].val.total, 1e-6 * r.best_loss);
+  EXPECT_EQ(r.best_loss, r.history[r.best_epoch].val.total);
+}
+
+TEST(ModelsTrainer, VaeReportsKl) {
+  VaeConfig c;
+  c.widths = {64, 32};
+  c.latent = 4;
+  Vae vae(c, 1, Device::cpu());
+  TrainResult r = Trainer(quick_trainer(2)).fit(vae, shapes(300, 6), shapes(100, 7));
+  for (const EpochReport& e : r.history) {
+    EXPECT_GT(e.train.kl, 0);
+    EXPECT_NEAR(e.train.total, e.train.reconstruction + e.train.kl, 1e-5 * e.train.total);
+  }
+}
+
+TEST(ModelsTrainer, EarlyStoppingWithoutProgress) {
+  Autoencoder model(noisy_sparse(), 4, Device::cpu());
+  TrainerConfig t = quick_trainer(10, 0);  // lr 0: the validation loss never improves
+  t.patience = 2;
+  TrainResult r = Trainer(t).fit(model, shapes(200, 8), shapes(100, 9));
+  EXPECT_TRUE(r.stopped_early);
+  EXPECT_EQ(r.best_epoch, 0);
+  EXPECT_EQ(r.history.size(), 3u);  // epoch 0, then two without a lower loss
+}
+
+TEST(ModelsTrainer, RestoresTheBestEpochsParameters) {
+  Autoencoder model(noisy_sparse(), 5, Device::cpu());
+  std::vector<std::vector<float>> snapshots;  // the parameters after each epoch
+  // 30 training shapes and a large step: the model overfits and the validation loss turns up.
+  TrainerConfig t = quick_trainer(8, 0.05);
+  t.on_epoch = [&](const EpochReport&) {
+    std::vector<float> all;
+    for (const Parameter& p : model.parameters()) {
+      std::vector<float> v = p.value.to_floats();
+      all.insert(all.end(), v.begin(), v.end());
+    }
+    snapshots.push_back(all);
+  };
+  TrainResult r = Trainer(t).fit(model, shapes(30, 10), shapes(100, 11));
+  std::vector<float> final_params;
+  for (const Parameter& p : model.parameters()) {
+    std::vector<float> v = p.value.to_floats();
+    final_params.insert(final_params.end(), v.begin(), v.end());
+  }
+  ASSERT_GE(r.best_epoch, 0);
+  ASSERT_LT(r.best_epoch, 7);  // so the last epoch's parameters were replaced
+  EXPECT_EQ(final_params, snapshots[r.best_epoch]);
+  double best = r.history[r.best_epoch].val.total;
+  for (const EpochReport& e : r.history) EXPECT_GE(e.val.total, best);
+}
+
+TEST(ModelsTrainer, EvaluateAveragesOverSamples) {
+  Autoencoder model(noisy_sparse(), 6, Device::cpu());
+  Tensor x = shapes(300, 12);
+  // Without a batch-dependent term the average over batches of 64 equals one batch of all.
+  AutoencoderConfig plain_config = noisy_sparse();
+  plain_config.penalty = CodePenalty::none;
+  Autoencoder plain(plain_config, 6, Device::cpu());
+  EXPECT_NEAR(evaluate(plain, x, 64).total, read(plain.loss(x, {})).total, 1e-4);
+  EXPECT_NE(ae::testing::error_of([&] { evaluate(model, Tensor::zeros(Shape{3}, DType::f32, Device::cpu())); }).find("samples"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace ae::models
