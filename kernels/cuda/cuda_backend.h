@@ -23,9 +23,26 @@ struct DeviceInfo {
 // Streams from stream(device) are known; any other stream is taken to be on the current device.
 const DeviceInfo& activate(Stream s);
 
-// Scratch memory ordered on `s` (for multi-pass reductions); released with free_scratch.
-void* alloc_scratch(size_t bytes, Stream s);
-void free_scratch(void* ptr, Stream s);
+// Scratch memory from the pool of the stream's device, ordered on the stream (multi-pass
+// reductions, the terms of a penalty); released, stream-ordered, when the scope ends. Errors
+// while releasing are reported on stderr (a destructor does not throw).
+class Scratch {
+ public:
+  Scratch(size_t bytes, Stream s);
+  ~Scratch();
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+
+  void* get() const { return ptr_; }
+  template <class T>
+  T* as() const {
+    return static_cast<T*>(ptr_);
+  }
+
+ private:
+  void* ptr_ = nullptr;
+  Stream stream_;
+};
 
 // --- fills and casts, data movement (fill_copy.cu) --------------------------------------------
 void fill(DType dt, void* y, int64_t n, double value, Stream s);
@@ -46,6 +63,30 @@ void loss_forward(LossOp op, DType dt, const void* pred, const void* target, voi
                   Stream s);
 void loss_backward(LossOp op, DType dt, const void* pred, const void* target, const void* dy,
                    void* dpred, int64_t n, Stream s);
+void adam_update(DType dt, void* p, const void* g, void* m, void* v, int64_t n, AdamParams a,
+                 Stream s);
+void sgd_update(DType dt, void* p, const void* g, void* velocity, int64_t n, SgdParams sp,
+                Stream s);
+
+// --- fused kernels (fused.cu) -----------------------------------------------------------------
+void bias_act_forward(UnaryOp act, DType dt, void* y, const void* b, int64_t rows, int64_t cols,
+                      UnaryParams p, Stream s);
+void bias_act_backward(UnaryOp act, DType dt, const void* y, const void* dy, void* dz, void* db,
+                       int64_t rows, int64_t cols, UnaryParams p, Stream s);
+void kl_sparsity_forward(DType dt, const void* h, int64_t rows, int64_t cols, double rho,
+                         void* rho_hat, void* loss, Stream s);
+void kl_sparsity_backward(DType dt, const void* rho_hat, const void* dloss, int64_t rows,
+                          int64_t cols, double rho, void* dh, Stream s);
+void contractive_forward(UnaryOp act, DType dt, const void* h, const void* w, int64_t rows,
+                         int64_t code, int64_t in, UnaryParams p, void* w_sq, void* loss, Stream s);
+void contractive_backward(UnaryOp act, DType dt, const void* h, const void* w, const void* w_sq,
+                          const void* dloss, int64_t rows, int64_t code, int64_t in,
+                          UnaryParams p, void* dh, void* dw, Stream s);
+void reparameterize_forward(DType dt, const void* mu, const void* logvar, void* z, void* kl,
+                            int64_t rows, int64_t cols, uint64_t seed, uint64_t offset, Stream s);
+void reparameterize_backward(DType dt, const void* mu, const void* logvar, const void* dz,
+                             const void* dkl, int64_t rows, int64_t cols, uint64_t seed,
+                             uint64_t offset, void* dmu, void* dlogvar, Stream s);
 
 // --- linear algebra (gemm.cpp) ----------------------------------------------------------------
 void gemm(DType dt, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,

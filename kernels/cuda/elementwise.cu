@@ -1,51 +1,14 @@
-// Elementwise ops and losses. The scalar formulas are kernels/scalar_math.h, shared with the CPU
-// backend; these kernels only walk memory: grid-stride, 64-bit indices, 16-byte packs when every
-// pointer is 16-byte aligned. One kernel per (dtype, op), the op a template argument so that its
-// switch folds away. Outputs may alias inputs (each element is read before it is written).
+// Elementwise ops, losses and the optimizer updates. The scalar formulas are kernels/scalar_math.h,
+// shared with the CPU backend; these kernels only walk memory: grid-stride, 64-bit indices,
+// 16-byte packs when every pointer is 16-byte aligned. One kernel per (dtype, op), the op a
+// template argument so that its switch folds away. Outputs may alias inputs (each element is read
+// before it is written).
 #include "kernels/cuda/launch.cuh"
 #include "kernels/scalar_math.h"
 
 namespace ae::cu {
 
 namespace {
-
-template <class T, int N>
-struct Inputs {
-  const T* p[N];
-};
-
-// y[i] = f({in_0[i], ..., in_{N-1}[i]}) for i < n.
-template <class T, int N, class F>
-__device__ __forceinline__ void map_elements(Inputs<T, N> in, T* y, int64_t n, bool packed,
-                                             const F& f) {
-  constexpr int V = Pack<T>::kSize;
-  const int64_t stride = grid_threads();
-  int64_t done = 0;
-  if (packed) {
-    const int64_t packs = n / V;
-    for (int64_t p = global_thread(); p < packs; p += stride) {
-      Pack<T> src[N];
-#pragma unroll
-      for (int k = 0; k < N; ++k) src[k] = reinterpret_cast<const Pack<T>*>(in.p[k])[p];
-      Pack<T> out;
-#pragma unroll
-      for (int j = 0; j < V; ++j) {
-        T v[N];
-#pragma unroll
-        for (int k = 0; k < N; ++k) v[k] = src[k].v[j];
-        out.v[j] = f(v);
-      }
-      reinterpret_cast<Pack<T>*>(y)[p] = out;
-    }
-    done = packs * V;
-  }
-  for (int64_t i = done + global_thread(); i < n; i += stride) {
-    T v[N];
-#pragma unroll
-    for (int k = 0; k < N; ++k) v[k] = in.p[k][i];
-    y[i] = f(v);
-  }
-}
 
 template <class T, UnaryOp Op>
 __global__ void unary_forward_kernel(Inputs<T, 1> x, T* y, int64_t n, T a, T b, bool packed) {
@@ -99,10 +62,62 @@ __global__ void binary_kernel(const T* a, const T* b, T* y, int64_t n, int64_t c
     y[i] = math::binary_forward<T>(Op, a[i], b[row ? mod_index(i, cols, small) : i]);
 }
 
-bool all_aligned(std::initializer_list<const void*> ptrs) {
-  for (const void* p : ptrs)
-    if (!is_aligned16(p)) return false;
-  return true;
+// One optimizer step per element, in place: p, m, v (Adam) or p, velocity (SGD) are read and
+// written back. A null velocity (SGD without momentum) reads as zero and is never written.
+template <class T>
+__global__ void adam_kernel(T* p, const T* g, T* m, T* v, int64_t n, AdamParams a, bool packed) {
+  constexpr int V = Pack<T>::kSize;
+  const int64_t stride = grid_threads();
+  int64_t done = 0;
+  if (packed) {
+    const int64_t packs = n / V;
+    for (int64_t q = global_thread(); q < packs; q += stride) {
+      Pack<T> pp = reinterpret_cast<Pack<T>*>(p)[q];
+      const Pack<T> pg = reinterpret_cast<const Pack<T>*>(g)[q];
+      Pack<T> pm = reinterpret_cast<Pack<T>*>(m)[q];
+      Pack<T> pv = reinterpret_cast<Pack<T>*>(v)[q];
+#pragma unroll
+      for (int j = 0; j < V; ++j) math::adam_update<T>(pp.v[j], pg.v[j], pm.v[j], pv.v[j], a);
+      reinterpret_cast<Pack<T>*>(p)[q] = pp;
+      reinterpret_cast<Pack<T>*>(m)[q] = pm;
+      reinterpret_cast<Pack<T>*>(v)[q] = pv;
+    }
+    done = packs * V;
+  }
+  for (int64_t i = done + global_thread(); i < n; i += stride) {
+    T pi = p[i], mi = m[i], vi = v[i];
+    math::adam_update<T>(pi, g[i], mi, vi, a);
+    p[i] = pi;
+    m[i] = mi;
+    v[i] = vi;
+  }
+}
+
+template <class T>
+__global__ void sgd_kernel(T* p, const T* g, T* velocity, int64_t n, SgdParams sp, bool packed) {
+  constexpr int V = Pack<T>::kSize;
+  const int64_t stride = grid_threads();
+  int64_t done = 0;
+  if (packed) {
+    const int64_t packs = n / V;
+    for (int64_t q = global_thread(); q < packs; q += stride) {
+      Pack<T> pp = reinterpret_cast<Pack<T>*>(p)[q];
+      const Pack<T> pg = reinterpret_cast<const Pack<T>*>(g)[q];
+      Pack<T> pv{};
+      if (velocity) pv = reinterpret_cast<Pack<T>*>(velocity)[q];
+#pragma unroll
+      for (int j = 0; j < V; ++j) math::sgd_update<T>(pp.v[j], pg.v[j], pv.v[j], sp);
+      reinterpret_cast<Pack<T>*>(p)[q] = pp;
+      if (velocity) reinterpret_cast<Pack<T>*>(velocity)[q] = pv;
+    }
+    done = packs * V;
+  }
+  for (int64_t i = done + global_thread(); i < n; i += stride) {
+    T pi = p[i], vi = velocity ? velocity[i] : T(0);
+    math::sgd_update<T>(pi, g[i], vi, sp);
+    p[i] = pi;
+    if (velocity) velocity[i] = vi;
+  }
 }
 
 }  // namespace
@@ -111,7 +126,7 @@ void unary_forward(UnaryOp op, DType dt, const void* x, void* y, int64_t n, Unar
                    Stream s) {
   if (n <= 0) return;
   const DeviceInfo& dev = activate(s);
-  const bool packed = all_aligned({x, y});
+  const bool packed = all_aligned16({x, y});
   dispatch_dtype(dt, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     const unsigned grid = grid_for(packed ? n / Pack<T>::kSize + 1 : n, dev);
@@ -134,7 +149,7 @@ void unary_backward(UnaryOp op, DType dt, const void* x, const void* y, const vo
                     int64_t n, UnaryParams p, Stream s) {
   if (n <= 0) return;
   const DeviceInfo& dev = activate(s);
-  const bool packed = all_aligned({x, y, dy, dx});
+  const bool packed = all_aligned16({x, y, dy, dx});
   dispatch_dtype(dt, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     const unsigned grid = grid_for(packed ? n / Pack<T>::kSize + 1 : n, dev);
@@ -162,7 +177,7 @@ void binary_forward(BinaryOp op, DType dt, const void* a, const void* b, void* y
   const bool row = bc == Broadcast::row;
   dispatch_dtype(dt, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    const bool packed = all_aligned({a, b, y}) && (!row || cols % Pack<T>::kSize == 0);
+    const bool packed = all_aligned16({a, b, y}) && (!row || cols % Pack<T>::kSize == 0);
     const unsigned grid = grid_for(packed ? n / Pack<T>::kSize + 1 : n, dev);
     auto cs = static_cast<cudaStream_t>(s);
     auto ta = static_cast<const T*>(a);
@@ -185,7 +200,7 @@ void loss_forward(LossOp op, DType dt, const void* pred, const void* target, voi
                   Stream s) {
   if (n <= 0) return;
   const DeviceInfo& dev = activate(s);
-  const bool packed = all_aligned({pred, target, y});
+  const bool packed = all_aligned16({pred, target, y});
   dispatch_dtype(dt, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     const unsigned grid = grid_for(packed ? n / Pack<T>::kSize + 1 : n, dev);
@@ -208,7 +223,7 @@ void loss_backward(LossOp op, DType dt, const void* pred, const void* target, co
                    void* dpred, int64_t n, Stream s) {
   if (n <= 0) return;
   const DeviceInfo& dev = activate(s);
-  const bool packed = all_aligned({pred, target, dy, dpred});
+  const bool packed = all_aligned16({pred, target, dy, dpred});
   dispatch_dtype(dt, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     const unsigned grid = grid_for(packed ? n / Pack<T>::kSize + 1 : n, dev);
@@ -226,6 +241,35 @@ void loss_backward(LossOp op, DType dt, const void* pred, const void* target, co
     }
   });
   AE_CUDA_CHECK_LAUNCH("cuda loss_backward ", op_name(op), " (", dtype_name(dt), ", n=", n, ")");
+}
+
+void adam_update(DType dt, void* p, const void* g, void* m, void* v, int64_t n, AdamParams a,
+                 Stream s) {
+  if (n <= 0) return;
+  const DeviceInfo& dev = activate(s);
+  const bool packed = all_aligned16({p, g, m, v});
+  dispatch_dtype(dt, [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    adam_kernel<T><<<grid_for(packed ? n / Pack<T>::kSize + 1 : n, dev), kThreads, 0,
+                     static_cast<cudaStream_t>(s)>>>(static_cast<T*>(p), static_cast<const T*>(g),
+                                                     static_cast<T*>(m), static_cast<T*>(v), n, a,
+                                                     packed);
+  });
+  AE_CUDA_CHECK_LAUNCH("cuda adam_update (", dtype_name(dt), ", n=", n, ")");
+}
+
+void sgd_update(DType dt, void* p, const void* g, void* velocity, int64_t n, SgdParams sp,
+                Stream s) {
+  if (n <= 0) return;
+  const DeviceInfo& dev = activate(s);
+  const bool packed = all_aligned16({p, g}) && (velocity == nullptr || is_aligned16(velocity));
+  dispatch_dtype(dt, [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    sgd_kernel<T><<<grid_for(packed ? n / Pack<T>::kSize + 1 : n, dev), kThreads, 0,
+                    static_cast<cudaStream_t>(s)>>>(static_cast<T*>(p), static_cast<const T*>(g),
+                                                    static_cast<T*>(velocity), n, sp, packed);
+  });
+  AE_CUDA_CHECK_LAUNCH("cuda sgd_update (", dtype_name(dt), ", n=", n, ")");
 }
 
 }  // namespace ae::cu

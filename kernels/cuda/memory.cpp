@@ -8,6 +8,7 @@
 // the process, which also keeps tensors freed during static destruction safe.
 #include <atomic>
 #include <cstdint>
+#include <cstdio>
 #include <mutex>
 
 #include "kernels/cuda/check.h"
@@ -189,8 +190,17 @@ void synchronize(Stream s) {
   AE_CUDA_CHECK(cudaStreamSynchronize(static_cast<cudaStream_t>(s)), "cuda synchronize");
 }
 
-void* alloc_scratch(size_t bytes, Stream s) { return alloc(bytes, activate(s).index, s); }
+Scratch::Scratch(size_t bytes, Stream s) : stream_(s) {
+  ptr_ = alloc(bytes, activate(s).index, s);
+}
 
-void free_scratch(void* ptr, Stream s) { free(ptr, activate(s).index, s); }
+Scratch::~Scratch() {
+  if (ptr_ == nullptr) return;
+  try {
+    free(ptr_, activate(stream_).index, stream_);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ae: releasing CUDA scratch memory failed: %s\n", e.what());
+  }
+}
 
 }  // namespace ae::cu

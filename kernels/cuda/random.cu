@@ -5,6 +5,7 @@
 // on even elements of the output, as with sequential curand_normal calls, because every thread
 // starts on a multiple of 4.
 #include "kernels/cuda/random.h"
+#include "kernels/cuda/cuda_backend.h"
 
 #include <cuda_runtime.h>
 #include <curand_kernel.h>
@@ -64,6 +65,7 @@ void check_args(const char* op, const void* y, int64_t n, uint64_t offset, uint6
 template <Dist D, class T>
 void launch(const char* op, T* y, int64_t n, uint64_t seed, uint64_t offset, Stream stream) {
   if (n == 0) return;
+  activate(stream);  // launch on the stream's device
   const int64_t threads_needed = (n + kDrawsPerThread - 1) / kDrawsPerThread;
   const int64_t blocks = std::min((threads_needed + kThreads - 1) / kThreads, kMaxBlocks);
   rand_kernel<D, T><<<static_cast<unsigned>(blocks), kThreads, 0,

@@ -1,0 +1,92 @@
+// GEMM through cuBLAS. ae's matrices are row-major; cuBLAS is column-major. A row-major (r, c)
+// matrix with leading dimension c is, read column-major, its transpose (c, r) with the same
+// leading dimension. So C = op(A) op(B) (row-major) is computed as the column-major product
+// C^T = op(B)^T op(A)^T, i.e. cuBLAS is called with the operands swapped and m, n exchanged:
+//   cublas<t>gemm(op_b, op_a, n, m, k, alpha, B, ldb, A, lda, beta, C, n)
+// where lda = trans_a ? m : k and ldb = trans_b ? k : n are the row lengths as stored.
+//
+// Float32 products use CUBLAS_DEFAULT_MATH: full float32 arithmetic, never TF32 (so the results
+// stay within float32 rounding of the CPU reference). One handle per device, created on first
+// use and bound to the device's stream; it is never destroyed (the process owns it until exit,
+// when tearing it down could run after the CUDA runtime itself is gone).
+#include <climits>
+#include <mutex>
+
+#include "kernels/cuda/check.h"
+#include "kernels/cuda/cuda_backend.h"
+
+namespace ae::cu {
+
+namespace {
+
+constexpr int kMaxDevices = 64;
+
+struct Handle {
+  std::once_flag once;
+  cublasHandle_t handle = nullptr;
+  cudaStream_t bound = nullptr;  // the stream the handle was last bound to
+};
+
+cublasHandle_t handle_for(const DeviceInfo& dev, cudaStream_t s) {
+  static Handle handles[kMaxDevices];
+  Handle& h = handles[dev.index];
+  std::call_once(h.once, [&] {
+    // activate() has made dev current: the handle belongs to it.
+    AE_CUBLAS_CHECK(cublasCreate(&h.handle), "cuda gemm: creating the cuBLAS handle on cuda:",
+                    dev.index);
+    AE_CUBLAS_CHECK(cublasSetMathMode(h.handle, CUBLAS_DEFAULT_MATH),
+                    "cuda gemm: cuBLAS math mode on cuda:", dev.index);
+    AE_CUBLAS_CHECK(cublasSetStream(h.handle, s), "cuda gemm: binding the cuBLAS handle on cuda:",
+                    dev.index);
+    h.bound = s;
+  });
+  if (h.bound != s) {
+    AE_CUBLAS_CHECK(cublasSetStream(h.handle, s), "cuda gemm: binding the cuBLAS handle on cuda:",
+                    dev.index);
+    h.bound = s;
+  }
+  return h.handle;
+}
+
+bool fits_int(int64_t v) { return v >= 0 && v <= INT_MAX; }
+
+}  // namespace
+
+void gemm(DType dt, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
+          const void* a, const void* b, double beta, void* c, Stream s) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {
+    // An empty product: C = beta * C, and with beta == 0 C is overwritten, not read (BLAS).
+    if (beta == 0) fill(dt, c, m * n, 0.0, s);
+    else unary_forward(UnaryOp::affine, dt, c, c, m * n, UnaryParams{beta, 0}, s);
+    return;
+  }
+  AE_CHECK(fits_int(m) && fits_int(n) && fits_int(k),
+           "cuda gemm (m=", m, ", n=", n, ", k=", k, "): dimensions above 2^31 - 1");
+  const DeviceInfo& dev = activate(s);
+  auto cs = static_cast<cudaStream_t>(s);
+  cublasHandle_t handle = handle_for(dev, cs);
+
+  const cublasOperation_t op_a = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const cublasOperation_t op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const int im = int(m), in = int(n), ik = int(k);
+  const int lda = trans_a ? im : ik;
+  const int ldb = trans_b ? ik : in;
+  if (dt == DType::f32) {
+    const float fa = float(alpha), fb = float(beta);
+    AE_CUBLAS_CHECK(cublasSgemm(handle, op_b, op_a, in, im, ik, &fa, static_cast<const float*>(b),
+                                ldb, static_cast<const float*>(a), lda, &fb,
+                                static_cast<float*>(c), in),
+                    "cuda gemm (m=", m, ", n=", n, ", k=", k, ", trans_a=", trans_a,
+                    ", trans_b=", trans_b, ", float32)");
+  } else {
+    AE_CUBLAS_CHECK(cublasDgemm(handle, op_b, op_a, in, im, ik, &alpha,
+                                static_cast<const double*>(b), ldb,
+                                static_cast<const double*>(a), lda, &beta,
+                                static_cast<double*>(c), in),
+                    "cuda gemm (m=", m, ", n=", n, ", k=", k, ", trans_a=", trans_a,
+                    ", trans_b=", trans_b, ", float64)");
+  }
+}
+
+}  // namespace ae::cu
