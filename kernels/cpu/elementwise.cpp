@@ -81,8 +81,10 @@ void sgd_update(DType dt, void* p, const void* g, void* velocity, int64_t n, Sgd
     T* ps = static_cast<T*>(p);
     const T* gs = static_cast<const T*>(g);
     T* vs = static_cast<T*>(velocity);
-    T unused = 0;  // no velocity buffer is needed without momentum
-    for (int64_t i = 0; i < n; ++i) math::sgd_update<T>(ps[i], gs[i], vs ? vs[i] : unused, s);
+    for (int64_t i = 0; i < n; ++i) {
+      T none = 0;  // no velocity buffer: a fresh zero per element, as on the GPU
+      math::sgd_update<T>(ps[i], gs[i], vs ? vs[i] : none, s);
+    }
   });
 }
 
