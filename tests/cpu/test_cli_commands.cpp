@@ -1,0 +1,187 @@
+// Every ae subcommand end to end, on a small part of MNIST and on a CSV table, plus the other
+// ways of giving data (raw IDX files, NPY).
+#ifdef AE_CLI_PATH
+#include <cmath>
+#include <regex>
+
+#include "core/random.h"
+#include "models/io/file.h"
+#include "models/io/npy.h"
+#include "tests/cpu/test_cli_util.h"
+
+namespace ae::testing_cli {
+namespace {
+
+const std::string kMnist = AE_MNIST_DIR;
+
+bool have_mnist() { return fs::exists(kMnist + "/t10k-images-idx3-ubyte.gz"); }
+
+// The number after `label` in text ("ROC AUC 0.8123" -> 0.8123), NaN when absent.
+double number_after(const std::string& text, const std::string& label) {
+  const size_t at = text.find(label);
+  if (at == std::string::npos) return NAN;
+  return std::strtod(text.c_str() + at + label.size(), nullptr);
+}
+
+// Rows of a CSV with a header: 8 features near a 2-D plane for classes 0 and 1, and class 2 off
+// it (another plane), with a label column in the middle and comment lines.
+std::string plane_csv(int rows, uint64_t seed) {
+  Generator gen(seed);
+  const std::vector<float> u = gen.rand({rows, 4}).to_floats();
+  const std::vector<float> e = gen.randn({rows, 8}).to_floats();
+  std::string csv = "# two factors mixed into eight features\nf0,f1,f2,f3,class,f4,f5,f6,f7\n";
+  for (int i = 0; i < rows; ++i) {
+    const int label = i % 10 == 9 ? 2 : i % 2;
+    const double a = 4 * u[4 * i] - 2, b = 4 * u[4 * i + 1] - 2;
+    std::string line;
+    for (int j = 0; j < 8; ++j) {
+      // Normal classes: x_j = a cos(j) + b sin(j); class 2 mixes the factors another way.
+      const double v = label == 2 ? a * std::sin(3.0 * j) + b * std::cos(2.0 * j) + 1.5
+                                  : a * std::cos(0.7 * j) + b * std::sin(0.7 * j) + 0.3 * label;
+      char field[32];
+      std::snprintf(field, sizeof field, "%.5f", v + 0.05 * e[8 * i + j]);
+      line += (j ? "," : "") + std::string(field);
+      if (j == 3) line += "," + std::to_string(label);
+    }
+    csv += line + "\n";
+    if (i == rows / 2) csv += "# halfway\n";
+  }
+  return csv;
+}
+
+using CliCommands = CliTest;
+
+TEST_F(CliCommands, EverySubcommandOnMnist) {
+  if (!have_mnist()) GTEST_SKIP() << "no MNIST at " << kMnist;
+  const std::string data = " --data '" + kMnist + "' --limit 1000";
+  ok("train" + data + " --epochs 1 --out vae -q");
+  ok("train --model dae --code 16 --data '" + kMnist + "' --limit 2000 --exclude-labels 7 "
+     "--epochs 5 --out dae -q");
+
+  Result r = ok("eval vae");
+  EXPECT_NE(r.out.find("mnist-t10k[validation] (100 samples)"), std::string::npos) << r.out;
+  EXPECT_GT(number_after(r.out, "kl "), 0) << r.out;
+  EXPECT_GT(number_after(r.out, "squared reconstruction error per sample: "), 0) << r.out;
+
+  ok("reconstruct vae -n 16");
+  const auto [w, h] = png_size(path("vae/reconstructions.png"));
+  EXPECT_EQ(h, 2u * (28 + 2) * 2) << "two rows of 28-pixel digits, padded, drawn twice as large";
+  EXPECT_GT(w, 16u * 28 * 2);
+
+  r = ok("sample vae -n 25 --seed 3");
+  EXPECT_GT(png_size(path("vae/samples.png")).first, 0u);
+  EXPECT_EQ(png_size(path("vae/traversal.png")).second, (12u * 28 + 13) * 2) << "a 12 x 12 grid";
+
+  r = ok("denoise dae --noise masking --noise-level 0.5");
+  // The denoising autoencoder undoes part of the damage.
+  EXPECT_LT(number_after(r.out, "restored "), number_after(r.out, "corrupted ")) << r.out;
+  EXPECT_EQ(png_size(path("dae/denoise.png")).second, 3u * 30 * 2);
+
+  // Trained without the 7s, the model reconstructs them worse than the rest.
+  r = ok("score dae --split all --anomaly-labels 7");
+  EXPECT_GT(number_after(r.out, "ROC AUC "), 0.55) << r.out;
+  EXPECT_EQ(count_lines(read_text(path("dae/scores.csv"))), 2001u);
+
+  r = ok("encode vae --split all -o codes.npy");
+  const io::Array codes = io::read_npy(path("codes.npy").string());
+  EXPECT_EQ(codes.shape, (std::vector<int64_t>{1000, 2}));
+  EXPECT_EQ(read_text(path("codes.csv")).rfind("z1,z2,label\n", 0), 0u);
+
+  r = ok("pca dae");
+  EXPECT_NE(r.out.find("PCA, 16 components"), std::string::npos) << r.out;
+  EXPECT_GT(number_after(r.out, "ratio model / PCA: "), 0) << r.out;
+  EXPECT_TRUE(fs::exists(path("dae/pca.png")));
+
+  r = ok("info vae");
+  // 784-256-64-(2, 2)-64-256-784 with biases.
+  const int64_t params = (784 * 256 + 256) + (256 * 64 + 64) + 2 * (64 * 2 + 2) + (2 * 64 + 64) +
+                         (64 * 256 + 256) + (256 * 784 + 784);
+  EXPECT_NE(r.out.find(std::to_string(params)), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("encoder.0.weight"), std::string::npos) << r.out;
+  r = ok("info --model ae --hidden 32 --code 4");
+  EXPECT_NE(r.out.find(std::to_string(64 * 32 + 32 + 32 * 4 + 4 + 4 * 32 + 32 + 32 * 64 + 64)),
+            std::string::npos)
+      << r.out;
+}
+
+TEST_F(CliCommands, EverySubcommandOnCsv) {
+  write_text(path("plane.csv"), plane_csv(600, 5));
+  const std::string data = " --data plane.csv --label-column class --normalize standardize";
+  // A linear autoencoder: one layer each way, no activation.
+  ok("train --model ae --hidden none --code 2 --code-activation identity" + data +
+     " --exclude-labels 2 --epochs 40 --batch-size 32 --out ae -q");
+  Result r = ok("eval ae");
+  EXPECT_NE(r.out.find("plane.csv[validation]"), std::string::npos) << r.out;
+  ok("reconstruct ae");
+  // Rows of 8 values drawn as strips.
+  EXPECT_GT(png_size(path("ae/reconstructions.png")).first, 0u);
+  ok("denoise ae --noise gaussian --noise-level 0.5");
+
+  // The threshold flags about the contamination's share of the training data itself.
+  r = ok("score ae --split train --contamination 0.1 -o train-scores.csv");
+  const std::string scores = read_text(path("train-scores.csv"));
+  const size_t rows = count_lines(scores) - 1;
+  size_t flagged = 0;
+  std::stringstream in(scores);
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, "index,score,anomaly,label");
+  while (std::getline(in, line)) flagged += line.find(",1,") != std::string::npos;
+  EXPECT_NEAR(static_cast<double>(flagged) / static_cast<double>(rows), 0.1, 0.02) << r.out;
+  // Class 2 lies off the plane the model learned: its samples score far higher.
+  r = ok("score ae --split all --anomaly-labels 2");
+  EXPECT_GT(number_after(r.out, "ROC AUC "), 0.9) << r.out;
+  EXPECT_GT(number_after(r.out, "recall "), 0.8) << r.out;
+
+  ok("encode ae --split all");
+  const io::Array codes = io::read_npy(path("ae/codes.npy").string());
+  EXPECT_EQ(codes.shape, (std::vector<int64_t>{600, 2}));
+  EXPECT_EQ(count_lines(read_text(path("ae/codes.csv"))), 601u);
+
+  // On its training data, a linear autoencoder with a 2-D code trained on squared error spans
+  // the top two principal components at best: its error comes close to PCA's from above.
+  r = ok("pca ae --split train");
+  EXPECT_GE(number_after(r.out, "ratio model / PCA: "), 0.999) << r.out;
+  EXPECT_LT(number_after(r.out, "ratio model / PCA: "), 1.2) << r.out;
+
+  // A VAE on the same table samples and walks its latent space.
+  ok("train --hidden 16" + data + " --epochs 3 --out vae -q");
+  ok("sample vae -n 8");
+  EXPECT_GT(png_size(path("vae/traversal.png")).first, 0u);
+  r = ok("info vae");
+  EXPECT_NE(r.out.find("normaliser: standardize"), std::string::npos) << r.out;
+}
+
+TEST_F(CliCommands, OtherDataFormats) {
+  if (have_mnist()) {
+    // Raw (not gzip'd) IDX files; the labels file beside the images is found by its name.
+    for (const char* name : {"t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"}) {
+      const io::Bytes raw = io::read_file_inflated(kMnist + "/" + name + ".gz");
+      io::write_file_atomic(path(name).string(), raw);
+    }
+    Result r = ok("train --data t10k-images-idx3-ubyte --limit 300 --epochs 1 --out idx");
+    EXPECT_NE(r.out.find("270 training and 30 validation"), std::string::npos) << r.out;
+    ok("encode idx --split all");
+    EXPECT_NE(read_text(path("idx/codes.csv")).find(",label\n"), std::string::npos);
+  }
+  // NPY samples with an NPY labels file.
+  Generator gen(9);
+  const std::vector<float> x = gen.rand({200, 6}).to_floats();
+  std::vector<int64_t> labels(200);
+  for (int i = 0; i < 200; ++i) labels[i] = i % 3;
+  io::write_npy(path("x.npy").string(), {200, 6}, x.data());
+  io::write_npy(path("y.npy").string(), {200}, labels.data());
+  ok("train --data x.npy --labels y.npy --model ae --code 2 --epochs 2 --validation 0.2 --out npy -q");
+  Result r = ok("score npy --split all --anomaly-labels 0");
+  EXPECT_NE(r.out.find("anomalies (labels 0): 67 of 200"), std::string::npos) << r.out;
+  // CSV without a header, label by index, a different delimiter.
+  write_text(path("plain.txt"), "0.1;0.2;1\n0.3;0.4;0\n0.5;0.6;1\n0.7;0.8;0\n0.2;0.1;1\n");
+  ok("train --data plain.txt --delimiter ';' --label-column 2 --header no --model ae --code 1 "
+     "--hidden none --epochs 1 --validation 0 --out txt -q");
+  r = ok("info txt");
+  EXPECT_NE(r.out.find("\"widths\":[2,1]"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace ae::testing_cli
+#endif  // AE_CLI_PATH

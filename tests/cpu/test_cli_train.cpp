@@ -1,0 +1,164 @@
+// ae train end to end: the run folder, exact resume, repeating a run from its config.json, and
+// the checkpoint's byte layout against the safetensors specification.
+#ifdef AE_CLI_PATH
+#include <nlohmann/json.hpp>
+
+#include "models/checkpoint.h"
+#include "models/io/safetensors.h"
+#include "tests/cpu/test_cli_util.h"
+
+namespace ae::testing_cli {
+namespace {
+
+// Small and quick: a few hundred synthetic shapes.
+const std::string kSmall = " --shapes-samples 600 --batch-size 32 --no-pictures -q";
+
+// Every tensor of two checkpoint files, byte for byte, and their training state.
+void expect_same_checkpoint(const fs::path& a, const fs::path& b) {
+  const io::SafeTensorsFile fa = io::read_safetensors(a.string());
+  const io::SafeTensorsFile fb = io::read_safetensors(b.string());
+  ASSERT_EQ(fa.tensors.size(), fb.tensors.size());
+  for (const io::SafeTensor& t : fa.tensors) {
+    const io::SafeTensor* u = fb.find(t.name);
+    ASSERT_NE(u, nullptr) << t.name;
+    EXPECT_EQ(t.shape, u->shape) << t.name;
+    EXPECT_TRUE(t.bytes == u->bytes) << t.name << " differs";
+  }
+  for (const char* key : {"ae.epoch", "ae.step", "ae.rng_offset", "ae.best_loss", "ae.best_epoch",
+                          "ae.optimizer_steps", "ae.model"})
+    EXPECT_EQ(fa.metadata.at(key), fb.metadata.at(key)) << key;
+}
+
+using CliTrain = CliTest;
+
+TEST_F(CliTrain, WritesTheRunFolder) {
+  ok("train --epochs 3 --shapes-samples 600 --batch-size 32 --out run -q");
+  for (const char* f : {"config.json", "metrics.csv", "metrics.json", "latest.safetensors",
+                        "best.safetensors", "loss.png", "latent.png", "reconstructions.png",
+                        "samples.png"})
+    EXPECT_TRUE(fs::exists(path("run") / f)) << f;
+  // One row per epoch, each loss term separately, for training and validation.
+  const std::string csv = read_text(path("run/metrics.csv"));
+  EXPECT_EQ(count_lines(csv), 4u) << csv;
+  EXPECT_EQ(csv.rfind("epoch,train_total,train_reconstruction,train_kl,val_total,"
+                      "val_reconstruction,val_kl,lr,steps,seconds,samples_per_second\n", 0), 0u)
+      << csv;
+  const nlohmann::json metrics = nlohmann::json::parse(read_text(path("run/metrics.json")));
+  ASSERT_EQ(metrics["epochs"].size(), 3u);
+  // The VAE learns: the validation loss falls from the first epoch to the last.
+  EXPECT_LT(metrics["epochs"][2]["val"]["total"].get<double>(),
+            metrics["epochs"][0]["val"]["total"].get<double>());
+  EXPECT_EQ(metrics["epochs"][2]["steps"].get<int64_t>(), 3 * ((540 + 31) / 32));
+  // The pictures have a size worth looking at.
+  const auto [w, h] = png_size(path("run/loss.png"));
+  EXPECT_EQ(w, 640u);
+  EXPECT_EQ(h, 420u);
+  EXPECT_GT(png_size(path("run/reconstructions.png")).first, 0u);
+  // Not a terminal and quiet: nothing on stdout.
+  const Result r = ok("train --epochs 1 --shapes-samples 200 --out run2");
+  EXPECT_NE(r.out.find("epoch 1/1"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find('\r'), std::string::npos) << "no progress bar off a terminal";
+}
+
+// Training 4 epochs straight and 2 + 2 with --resume give the same bytes: parameters,
+// optimizer moments, noise position.
+TEST_F(CliTrain, ResumeContinuesExactly) {
+  for (const std::string model : {"vae", "dae"}) {
+    SCOPED_TRACE(model);
+    ok("train --model " + model + " --epochs 4 --out straight-" + model + kSmall);
+    ok("train --model " + model + " --epochs 2 --out split-" + model + kSmall);
+    ok("train --resume split-" + model + " --epochs 4 -q --no-pictures");
+    expect_same_checkpoint(path("straight-" + model + "/latest.safetensors"),
+                           path("split-" + model + "/latest.safetensors"));
+    expect_same_checkpoint(path("straight-" + model + "/best.safetensors"),
+                           path("split-" + model + "/best.safetensors"));
+    // The metrics continue too: four rows, the same losses.
+    const nlohmann::json a = nlohmann::json::parse(read_text(path("straight-" + model + "/metrics.json")));
+    const nlohmann::json b = nlohmann::json::parse(read_text(path("split-" + model + "/metrics.json")));
+    ASSERT_EQ(b["epochs"].size(), 4u);
+    for (int e = 0; e < 4; ++e) EXPECT_EQ(a["epochs"][e]["val"], b["epochs"][e]["val"]) << e;
+    // config.json now says 4 epochs, so --config repeats the whole run.
+    EXPECT_EQ(nlohmann::json::parse(read_text(path("split-" + model + "/config.json")))["train"]["epochs"], 4);
+  }
+  // A finished run says so and changes nothing.
+  const std::vector<uint8_t> before = read_bytes(path("split-vae/latest.safetensors"));
+  const Result r = ok("train --resume split-vae");
+  EXPECT_NE(r.out.find("finished its 4 epochs"), std::string::npos) << r.out;
+  EXPECT_TRUE(before == read_bytes(path("split-vae/latest.safetensors")));
+}
+
+TEST_F(CliTrain, ConfigRepeatsTheRun) {
+  ok("train --model ae --hidden 32 --code 3 --lr 0.003 --epochs 2 --seed 7 --data-seed 3 --out a" + kSmall);
+  ok("train --config a/config.json --out b -q --no-pictures");
+  expect_same_checkpoint(path("a/latest.safetensors"), path("b/latest.safetensors"));
+  // Flags override the file.
+  ok("train --config a/config.json --code 4 --out c -q --no-pictures");
+  const models::Checkpoint c = models::read_checkpoint(path("c/latest.safetensors").string());
+  EXPECT_EQ(c.spec.code_width(), 4);
+  EXPECT_EQ(c.spec.autoencoder.widths, (std::vector<int64_t>{64, 32, 4}));
+}
+
+// The checkpoint's bytes read against the format: an 8-byte little-endian header size N, N
+// bytes of JSON padded with spaces, then the tensors, back to back, with offsets relative to
+// the end of the header; every metadata value a string.
+TEST_F(CliTrain, CheckpointFollowsTheSafetensorsLayout) {
+  ok("train --epochs 1 --out run" + kSmall);
+  const std::vector<uint8_t> bytes = read_bytes(path("run/latest.safetensors"));
+  ASSERT_GT(bytes.size(), 8u);
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = n << 8 | bytes[i];
+  ASSERT_LE(8 + n, bytes.size());
+  EXPECT_EQ((8 + n) % 8, 0u) << "the header is padded to 8 bytes";
+  const std::string header(bytes.begin() + 8, bytes.begin() + 8 + static_cast<int64_t>(n));
+  EXPECT_EQ(header.front(), '{');
+  const nlohmann::json j = nlohmann::json::parse(header);
+  ASSERT_TRUE(j.contains("__metadata__"));
+  for (const auto& [key, value] : j["__metadata__"].items()) EXPECT_TRUE(value.is_string()) << key;
+  // Offsets tile the data buffer exactly, in file order, with F32 sizes.
+  std::vector<std::pair<uint64_t, uint64_t>> spans;
+  for (const auto& [name, t] : j.items()) {
+    if (name == "__metadata__") continue;
+    EXPECT_EQ(t["dtype"], "F32") << name;
+    uint64_t count = 1;
+    for (const auto& d : t["shape"]) count *= d.get<uint64_t>();
+    const uint64_t begin = t["data_offsets"][0], end = t["data_offsets"][1];
+    EXPECT_EQ(end - begin, 4 * count) << name;
+    spans.emplace_back(begin, end);
+  }
+  std::sort(spans.begin(), spans.end());
+  uint64_t at = 0;
+  for (const auto& [begin, end] : spans) {
+    EXPECT_EQ(begin, at);
+    at = end;
+  }
+  EXPECT_EQ(8 + n + at, bytes.size()) << "no bytes after the last tensor";
+  // The names a PyTorch user sees, and the training state.
+  for (const char* name : {"encoder.0.weight", "encoder.0.bias", "mu.weight", "logvar.weight",
+                           "decoder.0.weight", "optimizer.m.encoder.0.weight",
+                           "optimizer.v.decoder.1.bias"})
+    EXPECT_TRUE(j.contains(name)) << name;
+  EXPECT_EQ(j["encoder.0.weight"]["shape"], nlohmann::json::parse("[256, 64]"));
+  EXPECT_EQ(j["__metadata__"]["ae.epoch"], "1");
+  EXPECT_EQ(nlohmann::json::parse(j["__metadata__"]["ae.model"].get<std::string>())["kind"], "vae");
+}
+
+// When Python's safetensors package is installed, it reads ae's checkpoint.
+TEST_F(CliTrain, PythonSafetensorsReadsTheCheckpoint) {
+  if (std::system("python3 -c 'import safetensors' >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "python3 with the safetensors package is not installed";
+  ok("train --epochs 1 --out run" + kSmall);
+  const std::string script =
+      "import json, safetensors\n"
+      "with safetensors.safe_open('run/latest.safetensors', 'np') as f:\n"
+      "    meta = f.metadata()\n"
+      "    w = f.get_tensor('encoder.0.weight')\n"
+      "    print(w.shape[0], w.shape[1], json.loads(meta['ae.model'])['kind'], meta['ae.epoch'])\n";
+  write_text(path("read.py"), script);
+  const std::string command = "cd '" + dir_.string() + "' && python3 read.py > py.out 2>&1";
+  ASSERT_EQ(std::system(command.c_str()), 0) << read_text(path("py.out"));
+  EXPECT_EQ(read_text(path("py.out")), "256 64 vae 1\n");
+}
+
+}  // namespace
+}  // namespace ae::testing_cli
+#endif  // AE_CLI_PATH

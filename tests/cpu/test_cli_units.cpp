@@ -1,0 +1,281 @@
+// The pieces under the command line, tested on their own: anomaly statistics, plot
+// rasterisation, checkpoints (models/checkpoint.h) and the run configuration.
+#ifdef AE_CLI_PATH
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "core/autograd.h"
+#include "core/error.h"
+#include "core/ops.h"
+#include "core/random.h"
+#include "models/checkpoint.h"
+#include "models/plot.h"
+#include "models/trainer.h"
+#include "models/metrics.h"
+#include "tools/config.h"
+
+namespace ae {
+namespace {
+
+namespace fs = std::filesystem;
+
+// --- anomaly statistics --------------------------------------------------------------------
+
+TEST(CliAnomaly, QuantileInterpolatesLikeNumpy) {
+  // numpy.quantile([4, 1, 3, 2], q) for q = 0, 0.5, 0.9, 1: 1, 2.5, 3.7, 4.
+  EXPECT_DOUBLE_EQ(models::quantile({4, 1, 3, 2}, 0), 1);
+  EXPECT_DOUBLE_EQ(models::quantile({4, 1, 3, 2}, 0.5), 2.5);
+  EXPECT_NEAR(models::quantile({4, 1, 3, 2}, 0.9), 3.7, 1e-12);
+  EXPECT_DOUBLE_EQ(models::quantile({4, 1, 3, 2}, 1), 4);
+  EXPECT_DOUBLE_EQ(models::quantile({7}, 0.3), 7);
+  EXPECT_THROW(models::quantile({}, 0.5), Error);
+  EXPECT_THROW(models::quantile({1, NAN}, 0.5), Error);
+}
+
+TEST(CliAnomaly, RocAucCountsPairsAndTies) {
+  // sklearn.metrics.roc_auc_score([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) = 0.75.
+  EXPECT_DOUBLE_EQ(models::roc_auc({0.1, 0.4, 0.35, 0.8}, {false, false, true, true}), 0.75);
+  EXPECT_DOUBLE_EQ(models::roc_auc({1, 2, 3, 4}, {false, false, true, true}), 1.0);
+  EXPECT_DOUBLE_EQ(models::roc_auc({4, 3, 2, 1}, {false, false, true, true}), 0.0);
+  // Ties count half: every pair tied gives 0.5.
+  EXPECT_DOUBLE_EQ(models::roc_auc({1, 1, 1, 1}, {false, true, false, true}), 0.5);
+  // One positive tied with one of two negatives and above the other: (1 + 0.5) / 2.
+  EXPECT_DOUBLE_EQ(models::roc_auc({2, 1, 2}, {true, false, false}), 0.75);
+  EXPECT_THROW(models::roc_auc({1, 2}, {true, true}), Error);
+}
+
+TEST(CliAnomaly, ConfusionAtTheThreshold) {
+  const models::Confusion c =
+      models::confusion_at({0.1, 0.5, 0.9, 0.7, 0.2}, {false, false, true, false, true}, 0.5);
+  // Flagged (> 0.5): 0.9 (anomaly) and 0.7 (normal); the anomaly at 0.2 is missed.
+  EXPECT_EQ(c.true_positives, 1);
+  EXPECT_EQ(c.false_positives, 1);
+  EXPECT_EQ(c.true_negatives, 2);
+  EXPECT_EQ(c.false_negatives, 1);
+  EXPECT_DOUBLE_EQ(c.precision(), 0.5);
+  EXPECT_DOUBLE_EQ(c.recall(), 0.5);
+  EXPECT_DOUBLE_EQ(c.f1(), 0.5);
+  EXPECT_DOUBLE_EQ(models::confusion_at({0.1}, {true}, 1.0).precision(), 0.0);
+}
+
+// --- plots ----------------------------------------------------------------------------------
+
+void expect_ticks(const std::vector<double>& got, const std::vector<double>& want) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-12) << i;
+}
+
+TEST(CliPlot, NiceTicks) {
+  expect_ticks(models::nice_ticks(0, 1, 5), {0, 0.2, 0.4, 0.6, 0.8, 1});
+  expect_ticks(models::nice_ticks(3.2, 71, 4), {20, 40, 60});
+  expect_ticks(models::nice_ticks(-1, 1, 2), {-1, 0, 1});
+  EXPECT_THROW(models::nice_ticks(1, 1, 5), Error);
+  EXPECT_EQ(models::tick_label(0.05, 0.05), "0.05");
+  EXPECT_EQ(models::tick_label(1200, 200), "1200");
+  EXPECT_EQ(models::tick_label(1e-5, 1e-5), "1e-05");
+  EXPECT_EQ(models::tick_label(2.5, 0.5), "2.5");
+}
+
+// The colour of pixel (x, y) of an RGB image.
+models::Rgb at(const io::Image& im, int x, int y) {
+  const uint8_t* p = im.pixels.data() + (static_cast<size_t>(y) * im.width + x) * 3;
+  return {p[0], p[1], p[2]};
+}
+bool same(models::Rgb a, models::Rgb b) { return a.r == b.r && a.g == b.g && a.b == b.b; }
+int64_t count_color(const io::Image& im, models::Rgb c) {
+  int64_t n = 0;
+  for (int y = 0; y < im.height; ++y)
+    for (int x = 0; x < im.width; ++x) n += same(at(im, x, y), c);
+  return n;
+}
+
+TEST(CliPlot, CanvasDrawsAndClips) {
+  models::Canvas canvas(20, 10, {255, 255, 255});
+  const models::Rgb red{255, 0, 0};
+  canvas.line(-5, 2, 30, 2, red);  // clipped at both ends
+  for (int x = 0; x < 20; ++x) EXPECT_TRUE(same(at(canvas.image(), x, 2), red)) << x;
+  EXPECT_TRUE(same(at(canvas.image(), 5, 3), {255, 255, 255}));
+  canvas.blend(0, 0, {0, 0, 0}, 0.5);
+  EXPECT_TRUE(same(at(canvas.image(), 0, 0), {128, 128, 128}));
+  canvas.text(0, 3, "1", {0, 0, 255});
+  // '1' is lit at its top centre (column 2 of row 0) and not at column 0 of row 0.
+  EXPECT_TRUE(same(at(canvas.image(), 2, 3), {0, 0, 255}));
+  EXPECT_TRUE(same(at(canvas.image(), 0, 3), {255, 255, 255}));
+  EXPECT_EQ(models::Canvas::text_width("ab"), 11);
+}
+
+TEST(CliPlot, CurvesAndScatterUseThePalette) {
+  models::Curve c{"train", {1, 2, 3}, {3, 2, 1}};
+  const io::Image curves = models::plot_curves({c}, {});
+  EXPECT_EQ(curves.width, 640);
+  EXPECT_EQ(curves.height, 420);
+  EXPECT_EQ(curves.channels, 3);
+  EXPECT_GT(count_color(curves, models::palette_color(0)), 100) << "the curve is drawn";
+  EXPECT_EQ(count_color(curves, models::palette_color(1)), 0) << "one curve, one colour";
+
+  std::vector<double> x, y;
+  std::vector<int64_t> labels;
+  for (int i = 0; i < 40; ++i) {
+    x.push_back(i % 2 ? 1.0 + 0.01 * i : -1.0);
+    y.push_back(0.05 * i);
+    labels.push_back(i % 2 ? 8 : 3);  // two labels: the first two palette colours
+  }
+  const io::Image scatter = models::plot_scatter(x, y, labels, {});
+  EXPECT_GT(count_color(scatter, models::palette_color(0)), 20);
+  EXPECT_GT(count_color(scatter, models::palette_color(1)), 20);
+  EXPECT_THROW(models::plot_scatter({1, 2}, {1}, {}, {}), Error);
+
+  io::Image row;
+  row.width = 4, row.height = 2, row.channels = 1;
+  row.pixels.assign(8, 200);
+  const io::Image stacked = models::captioned_rows({"a", "b"}, {row, row}, 3);
+  EXPECT_EQ(stacked.height, 12);
+  EXPECT_EQ(stacked.width, models::Canvas::text_width("a") + 12 + 12);
+}
+
+// --- checkpoints ----------------------------------------------------------------------------
+
+class CliCheckpoint : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("ae_ckpt_" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string file(const std::string& name) const { return (dir_ / name).string(); }
+  fs::path dir_;
+};
+
+models::ModelSpec small_spec(models::ModelKind kind) {
+  models::ModelSpec s;
+  s.kind = kind;
+  s.seed = 11;
+  s.vae.widths = {6, 5};
+  s.vae.latent = 2;
+  s.autoencoder.widths = {6, 4, 3};
+  s.autoencoder.noise.kind = models::NoiseKind::gaussian;
+  s.autoencoder.noise.level = 0.1;
+  return s;
+}
+
+// A few Adam steps, so that moments and the noise stream have moved.
+void train_steps(models::Model& model, models::Optimizer& opt, const Tensor& x, int steps) {
+  for (int i = 0; i < steps; ++i) {
+    models::Losses l = model.loss(x, {true, opt.steps()});
+    opt.zero_grad();
+    l.total.backward();
+    opt.step();
+  }
+}
+
+std::vector<Tensor> values(const models::Model& m) {
+  std::vector<Tensor> out;
+  for (const models::Parameter& p : m.parameters()) out.push_back(p.value);
+  return out;
+}
+
+TEST_F(CliCheckpoint, SaveAndRestoreContinueIdentically) {
+  const Tensor x = Tensor::rand({8, 6}, 3, 0, DType::f32, Device::cpu());
+  for (models::ModelKind kind : {models::ModelKind::autoencoder, models::ModelKind::vae}) {
+    SCOPED_TRACE(models::model_kind_name(kind));
+    const models::ModelSpec spec = small_spec(kind);
+    auto a = models::build_model(spec, Device::cpu());
+    models::Optimizer opt_a(values(*a), {});
+    train_steps(*a, opt_a, x, 3);
+    models::TrainingState state{2, 3, 1, 0.25};
+    models::save_checkpoint(file("c.safetensors"), spec, *a, &opt_a, state);
+
+    const models::Checkpoint c = models::read_checkpoint(file("c.safetensors"));
+    EXPECT_EQ(models::model_spec_json(c.spec), models::model_spec_json(spec));
+    EXPECT_EQ(c.state.epoch, 2);
+    EXPECT_EQ(c.state.best_epoch, 1);
+    EXPECT_EQ(c.state.best_loss, 0.25);
+    EXPECT_EQ(c.rng_offset, a->generator().offset());
+    auto b = models::load_model(c, Device::cpu());
+    models::Optimizer opt_b(values(*b), {});
+    models::restore_optimizer(c, *b, opt_b);
+    EXPECT_EQ(opt_b.steps(), 3);
+    // Three more steps on each: the same numbers to the bit.
+    train_steps(*a, opt_a, x, 3);
+    train_steps(*b, opt_b, x, 3);
+    const std::vector<Tensor> pa = values(*a), pb = values(*b);
+    for (size_t i = 0; i < pa.size(); ++i) EXPECT_EQ(pa[i].to_floats(), pb[i].to_floats()) << i;
+  }
+}
+
+TEST_F(CliCheckpoint, MismatchesAreNamed) {
+  const models::ModelSpec spec = small_spec(models::ModelKind::autoencoder);
+  auto model = models::build_model(spec, Device::cpu());
+  models::save_checkpoint(file("c.safetensors"), spec, *model, nullptr, {});
+  models::ModelSpec wider = spec;
+  wider.autoencoder.widths = {6, 7, 3};
+  auto other = models::build_model(wider, Device::cpu());
+  const models::Checkpoint c = models::read_checkpoint(file("c.safetensors"));
+  try {
+    models::restore_model(c, *other);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("c.safetensors"), std::string::npos) << m;
+    EXPECT_NE(m.find("encoder.0.weight"), std::string::npos) << m;
+    EXPECT_NE(m.find("(4, 6)"), std::string::npos) << m;
+    EXPECT_NE(m.find("(7, 6)"), std::string::npos) << m;
+  }
+  // A model description with a field too many, and a file that is not an ae checkpoint.
+  EXPECT_THROW(models::parse_model_spec(R"({"kind": "vae", "extra": 1})", "x"), Error);
+  io::write_safetensors(file("plain.safetensors"), {io::safetensor_f32("w", {1}, std::vector<float>{1}.data())});
+  try {
+    models::read_checkpoint(file("plain.safetensors"));
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("ae.format"), std::string::npos) << e.what();
+  }
+}
+
+// --- configuration --------------------------------------------------------------------------
+
+TEST(CliConfig, JsonRoundTripAndPresets) {
+  cli::RunConfig c = cli::preset("dae");
+  EXPECT_EQ(c.model.noise, "masking");
+  EXPECT_GT(c.model.noise_level, 0);
+  c.train.lr = 0.0123;
+  c.data.exclude_labels.values = {0, 7};
+  c.model.hidden = {};
+  const cli::json j = cli::to_json(c);
+  EXPECT_EQ(j["train"]["lr"], 0.0123);
+  EXPECT_EQ(j["data"]["exclude_labels"], cli::json::parse("[0, 7]"));
+  cli::RunConfig back = cli::preset("vae");
+  cli::apply_json(back, j, "x.json");
+  EXPECT_EQ(cli::to_json(back), j);
+  EXPECT_NO_THROW(cli::validate(back));
+
+  auto message = [](const cli::json& bad) {
+    cli::RunConfig r;
+    try {
+      cli::apply_json(r, bad, "run.json");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(message(cli::json::parse(R"({"train": {"lr": "fast"}})")),
+            "run.json: field 'train.lr' must be a number, got \"fast\"");
+  EXPECT_EQ(message(cli::json::parse(R"({"model": {"widths": [3]}})")),
+            "run.json: unknown field 'model.widths'");
+  EXPECT_EQ(message(cli::json::parse(R"({"model": {"hidden": [0]}})")),
+            "run.json: field 'model.hidden' must hold positive integers, got 0");
+  EXPECT_THROW(cli::preset("gan"), Error);
+
+  cli::RunConfig v;
+  v.train.lr = -1;
+  EXPECT_THROW(cli::validate(v), Error);
+  v = cli::RunConfig{};
+  v.model.noise = "masking";  // the VAE takes no input noise
+  EXPECT_THROW(cli::validate(v), Error);
+}
+
+}  // namespace
+}  // namespace ae
+#endif  // AE_CLI_PATH

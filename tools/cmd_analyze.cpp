@@ -1,0 +1,199 @@
+// ae eval, encode, score and pca: numbers about a trained model on data.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <set>
+
+#include "core/autograd.h"
+#include "core/error.h"
+#include "core/ops.h"
+#include "models/io/npy.h"
+#include "models/pca.h"
+#include "models/trainer.h"
+#include "models/metrics.h"
+#include "tools/commands.h"
+#include "tools/pictures.h"
+#include "tools/run_folder.h"
+#include "tools/session.h"
+
+namespace ae::cli {
+namespace {
+using models::Confusion;
+using models::confusion_at;
+using models::quantile;
+using models::roc_auc;
+
+std::string fixed(double v, int digits = 4) {
+  char text[48];
+  std::snprintf(text, sizeof text, "%.*f", digits, v);
+  return text;
+}
+
+double mean_of(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x;
+  return v.empty() ? 0 : s / static_cast<double>(v.size());
+}
+
+// The output path: --out when given, else `file` in the run folder.
+std::string output_path(const RunArgs& a, const LoadedRun& run, const std::string& file) {
+  return a.out.empty() ? join_path(run.folder, file) : a.out;
+}
+
+}  // namespace
+
+int run_eval(RunArgs& a) {
+  LoadedRun run = load_run(a);
+  std::string what;
+  const models::Dataset data = analysis_data(a, run, what);
+  const models::LossValues loss = models::evaluate(*run.model, data.x);
+  const std::vector<double> errors = per_sample_error(*run.model, data.x);
+  const models::ModelSpec& spec = run.checkpoint.spec;
+  const std::vector<std::string> terms = loss_terms(spec);
+
+  std::printf("%s (after epoch %lld) on %s\n", run.checkpoint.path.c_str(),
+              static_cast<long long>(run.checkpoint.state.epoch), what.c_str());
+  std::printf("loss per sample:");
+  for (const std::string& t : terms) std::printf("  %s %s", t.c_str(), fixed(term(loss, t)).c_str());
+  std::printf("\nsquared reconstruction error per sample: %s\n", fixed(mean_of(errors)).c_str());
+  if (!a.out.empty()) {
+    json out = {{"checkpoint", run.checkpoint.path},
+                {"data", what},
+                {"samples", data.size()},
+                {"squared_error", mean_of(errors)}};
+    for (const std::string& t : terms) out["loss"][t] = term(loss, t);
+    write_text(a.out, out.dump(2) + "\n");
+    std::printf("wrote %s\n", a.out.c_str());
+  }
+  return 0;
+}
+
+int run_encode(RunArgs& a) {
+  LoadedRun run = load_run(a);
+  std::string what;
+  const models::Dataset data = analysis_data(a, run, what);
+  const Tensor codes = encode(*run.model, run.checkpoint.spec, data.x).to(Device::cpu()).to(DType::f32);
+  const int64_t n = codes.size(0), k = codes.size(1);
+  const std::vector<float> v = codes.to_floats();
+
+  // --out names the .npy file; the CSV goes beside it.
+  std::string npy = output_path(a, run, "codes.npy");
+  std::string stem = npy.size() > 4 && npy.substr(npy.size() - 4) == ".npy" ? npy.substr(0, npy.size() - 4) : npy;
+  if (stem == npy) npy += ".npy";
+  const std::string csv_path = stem + ".csv";
+  io::write_npy(npy, {n, k}, v.data());
+  std::string csv;
+  for (int64_t j = 0; j < k; ++j) csv += cat(j ? "," : "", "z", j + 1);
+  csv += data.has_labels() ? ",label\n" : "\n";
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < k; ++j) {
+      char text[32];
+      std::snprintf(text, sizeof text, "%s%.9g", j ? "," : "", v[i * k + j]);
+      csv += text;
+    }
+    csv += data.has_labels() ? cat(",", data.labels[i], "\n") : "\n";
+  }
+  write_text(csv_path, csv);
+  std::printf("encoded %s: codes (%lld, %lld) -> %s, %s\n", what.c_str(), static_cast<long long>(n),
+              static_cast<long long>(k), npy.c_str(), csv_path.c_str());
+  return 0;
+}
+
+int run_score(ScoreArgs& s) {
+  RunArgs& a = s.run;
+  AE_CHECK(s.contamination > 0 && s.contamination < 1, "--contamination must lie in (0, 1), got ",
+           s.contamination);
+  LoadedRun run = load_run(a);
+  std::string what;
+  const models::Dataset data = analysis_data(a, run, what);
+  // The threshold comes from the training data: the score above which the top `contamination`
+  // fraction of training samples lies.
+  const std::vector<double> train_scores = per_sample_error(*run.model, training_data(run).x);
+  const double threshold = quantile(train_scores, 1 - s.contamination);
+  const std::vector<double> scores = per_sample_error(*run.model, data.x);
+
+  std::vector<bool> positive;
+  if (!s.anomaly_labels.empty()) {
+    AE_CHECK(data.has_labels(), "--anomaly-labels needs labelled data; ", what, " has no labels");
+    const std::set<int64_t> anomalies(s.anomaly_labels.begin(), s.anomaly_labels.end());
+    for (int64_t l : data.labels) positive.push_back(anomalies.count(l) > 0);
+  }
+  std::string csv = data.has_labels() ? "index,score,anomaly,label\n" : "index,score,anomaly\n";
+  int64_t flagged = 0;
+  for (size_t i = 0; i < scores.size(); ++i) {
+    const bool anomaly = scores[i] > threshold;
+    flagged += anomaly;
+    char text[64];
+    std::snprintf(text, sizeof text, "%zu,%.9g,%d", i, scores[i], anomaly ? 1 : 0);
+    csv += text;
+    csv += data.has_labels() ? cat(",", data.labels[i], "\n") : "\n";
+  }
+  const std::string out = output_path(a, run, "scores.csv");
+  write_text(out, csv);
+
+  std::printf("scored %s with %s\n", what.c_str(), run.checkpoint.path.c_str());
+  std::printf("threshold %s: the %s quantile of %zu training scores (contamination %g)\n",
+              fixed(threshold).c_str(), fixed(1 - s.contamination, 3).c_str(), train_scores.size(),
+              s.contamination);
+  std::printf("flagged %lld of %zu samples (%.1f%%)\n", static_cast<long long>(flagged), scores.size(),
+              100.0 * static_cast<double>(flagged) / static_cast<double>(scores.size()));
+  if (!positive.empty()) {
+    const int64_t n_pos = std::count(positive.begin(), positive.end(), true);
+    std::set<int64_t> present(data.labels.begin(), data.labels.end());
+    std::string listed;
+    for (int64_t l : present) listed += cat(listed.empty() ? "" : ", ", l);
+    AE_CHECK(n_pos > 0 && n_pos < static_cast<int64_t>(positive.size()), "--anomaly-labels: ",
+             n_pos == 0 ? "none" : "all", " of the ", positive.size(), " samples of ", what,
+             " carry those labels (it has labels ", listed,
+             "); ROC AUC needs both anomalies and normal samples");
+    const Confusion c = confusion_at(scores, positive, threshold);
+    std::printf("anomalies (labels");
+    for (int64_t l : s.anomaly_labels) std::printf(" %lld", static_cast<long long>(l));
+    std::printf("): %lld of %zu\n", static_cast<long long>(n_pos), positive.size());
+    std::printf("ROC AUC %s  precision %s  recall %s  F1 %s\n", fixed(roc_auc(scores, positive)).c_str(),
+                fixed(c.precision()).c_str(), fixed(c.recall()).c_str(), fixed(c.f1()).c_str());
+  }
+  std::printf("wrote %s\n", out.c_str());
+  return 0;
+}
+
+int run_pca(RunArgs& a) {
+  LoadedRun run = load_run(a);
+  std::string what;
+  const models::Dataset data = analysis_data(a, run, what);
+  const models::Dataset train = training_data(run);
+  const models::ModelSpec& spec = run.checkpoint.spec;
+  const int64_t k = std::min({spec.code_width(), train.features(), train.size()});
+  const models::Pca pca = models::Pca::fit(train.x, k);
+  const double pca_error = pca.reconstruction_error(data.x);
+  const double model_error = mean_of(per_sample_error(*run.model, data.x));
+  double explained = 0;
+  for (double r : pca.explained_variance_ratio()) explained += r;
+
+  std::printf("squared reconstruction error per sample on %s (model space):\n", what.c_str());
+  std::printf("  PCA, %lld components (fitted on %lld training samples, %.1f%% of their variance): %s\n",
+              static_cast<long long>(k), static_cast<long long>(train.size()), 100 * explained,
+              fixed(pca_error).c_str());
+  std::printf("  %s, code %lld (%s): %s\n", run.config.model.kind.c_str(),
+              static_cast<long long>(spec.code_width()), run.checkpoint.path.c_str(),
+              fixed(model_error).c_str());
+  std::printf("  ratio model / PCA: %s\n", fixed(model_error / pca_error, 3).c_str());
+
+  // Originals, PCA's reconstructions and the model's, side by side.
+  const int64_t n = std::min<int64_t>(data.size(), a.count > 0 ? a.count : 12);
+  const Tensor shown = slice(data.x, 0, n);
+  NoGradGuard no_grad;
+  const Tensor by_pca = pca.reconstruct(shown.to(DType::f64)).to(DType::f32);
+  const Tensor by_model = reconstruct_all(*run.model, shown);
+  const std::string out = output_path(a, run, "pca.png");
+  const auto [lo, hi] = picture_range(spec, run.normalizer);
+  write_rows_png(out,
+                 {{"original", to_data_space(run, shown)},
+                  {cat("PCA k=", k), to_data_space(run, by_pca)},
+                  {run.config.model.kind, to_data_space(run, by_model)}},
+                 picture_shape(run.image_h, run.image_w, data.features()), n, lo, hi);
+  std::printf("wrote %s\n", out.c_str());
+  return 0;
+}
+
+}  // namespace ae::cli

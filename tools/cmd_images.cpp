@@ -1,0 +1,156 @@
+// ae reconstruct, sample and denoise: pictures of what a trained model does.
+#include <algorithm>
+#include <cstdio>
+
+#include "core/autograd.h"
+#include "core/error.h"
+#include "core/ops.h"
+#include "models/noise.h"
+#include "tools/commands.h"
+#include "tools/pictures.h"
+#include "tools/run_folder.h"
+#include "tools/session.h"
+
+namespace ae::cli {
+namespace {
+
+std::string output_path(const RunArgs& a, const LoadedRun& run, const std::string& file) {
+  return a.out.empty() ? join_path(run.folder, file) : a.out;
+}
+
+double mean_squared_error(const Tensor& a, const Tensor& b) {
+  NoGradGuard no_grad;
+  return mean(sum(square(a - b), 1)).item();
+}
+
+}  // namespace
+
+int run_reconstruct(RunArgs& a) {
+  LoadedRun run = load_run(a);
+  std::string what;
+  const models::Dataset data = analysis_data(a, run, what);
+  const int64_t n = std::min<int64_t>(data.size(), a.count > 0 ? a.count : 16);
+  const int64_t cols = std::min<int64_t>(n, 16);
+  const Tensor originals = slice(data.x, 0, n);
+  const Tensor recon = reconstruct_all(*run.model, originals);
+  // Pairs of rows, originals above their reconstructions, `cols` samples at a time.
+  std::vector<PictureRow> rows;
+  for (int64_t start = 0; start < n; start += cols) {
+    const int64_t stop = std::min(n, start + cols);
+    rows.push_back({"original", to_data_space(run, slice(originals, start, stop))});
+    rows.push_back({"reconstruction", to_data_space(run, slice(recon, start, stop))});
+  }
+  const auto [lo, hi] = picture_range(run.checkpoint.spec, run.normalizer);
+  const std::string out = output_path(a, run, "reconstructions.png");
+  write_rows_png(out, rows, picture_shape(run.image_h, run.image_w, data.features()), cols, lo, hi);
+  std::printf("%lld samples of %s, squared error per sample %.4f -> %s\n", static_cast<long long>(n),
+              what.c_str(), mean_squared_error(recon, originals), out.c_str());
+  return 0;
+}
+
+int run_sample(RunArgs& a) {
+  LoadedRun run = load_run(a);
+  const models::ModelSpec& spec = run.checkpoint.spec;
+  AE_CHECK(spec.kind == models::ModelKind::vae, run.checkpoint.path, " holds an ",
+           models::model_kind_name(spec.kind), "; sampling needs a VAE (ae train --model vae)");
+  auto& vae = static_cast<models::Vae&>(*run.model);
+  const PictureShape shape = picture_shape(run.image_h, run.image_w, spec.input_width());
+  const auto [lo, hi] = picture_range(run.checkpoint.spec, run.normalizer);
+  NoGradGuard no_grad;
+
+  const int64_t n = a.count > 0 ? a.count : 64;
+  Generator gen(a.seed);
+  const Tensor samples = vae.sample(n, gen);
+  const std::string out = output_path(a, run, "samples.png");
+  const int64_t cols = n <= 16 ? n : n <= 64 ? 8 : 16;
+  write_rows_png(out, {{"", to_data_space(run, samples)}}, shape, cols, lo, hi);
+  std::printf("%lld samples from the prior (seed %llu) -> %s\n", static_cast<long long>(n),
+              static_cast<unsigned long long>(a.seed), out.c_str());
+
+  // The decoder along the latent axes: a grid over the plane for a 2-D code, one row per
+  // dimension (the others at 0) for a larger one. z runs over [-2.5, 2.5], where the prior
+  // puts 99% of its mass per dimension.
+  const int64_t latent = spec.code_width();
+  constexpr int64_t kSteps = 12;
+  constexpr double kSpan = 2.5;
+  auto at = [](int64_t i) { return -kSpan + 2 * kSpan * static_cast<double>(i) / (kSteps - 1); };
+  std::vector<double> z;
+  int64_t rows = 0;
+  if (latent == 2) {
+    for (int64_t r = 0; r < kSteps; ++r)
+      for (int64_t c = 0; c < kSteps; ++c) z.insert(z.end(), {at(c), -at(r)});  // z2 up
+    rows = kSteps;
+  } else {
+    rows = std::min<int64_t>(latent, 10);
+    for (int64_t d = 0; d < rows; ++d)
+      for (int64_t c = 0; c < kSteps; ++c) {
+        std::vector<double> point(static_cast<size_t>(latent), 0.0);
+        point[d] = at(c);
+        z.insert(z.end(), point.begin(), point.end());
+      }
+  }
+  const Tensor codes = Tensor::from_host(z, {rows * kSteps, latent}, Device::cpu())
+                           .to(run.device)
+                           .to(run.model->dtype());
+  const Tensor decoded = to_data_space(run, vae.decode(codes));
+  std::vector<PictureRow> picture;
+  if (latent == 2) {
+    picture.push_back({"", decoded});
+  } else {
+    for (int64_t d = 0; d < rows; ++d)
+      picture.push_back({cat("z", d + 1), slice(decoded, d * kSteps, (d + 1) * kSteps)});
+  }
+  const std::string traversal = a.out.empty() ? join_path(run.folder, "traversal.png")
+                                              : a.out.substr(0, a.out.rfind('.')) + "-traversal.png";
+  write_rows_png(traversal, picture, shape, kSteps, lo, hi);
+  std::printf("latent traversal (%s, z in [-%.1f, %.1f]) -> %s\n",
+              latent == 2 ? "the z1-z2 plane" : cat("the first ", rows, " axes").c_str(), kSpan,
+              kSpan, traversal.c_str());
+  return 0;
+}
+
+int run_denoise(DenoiseArgs& d) {
+  RunArgs& a = d.run;
+  LoadedRun run = load_run(a);
+  std::string what;
+  const models::Dataset data = analysis_data(a, run, what);
+  const models::ModelSpec& spec = run.checkpoint.spec;
+
+  // The corruption: as asked, else the model's own training noise, else 30% masking.
+  models::NoiseConfig noise;
+  if (spec.kind == models::ModelKind::autoencoder) noise = spec.autoencoder.noise;
+  if (!d.noise.empty()) noise.kind = models::parse_noise(d.noise);
+  if (noise.kind == models::NoiseKind::none) noise.kind = models::NoiseKind::masking;
+  if (d.level >= 0) noise.level = d.level;
+  if (noise.level <= 0) noise.level = 0.3;
+  if (spec.kind == models::ModelKind::vae || spec.autoencoder.noise.kind == models::NoiseKind::none) {
+    // Salt and pepper take the data's extremes.
+    const std::vector<float> v = data.x.to_floats();
+    const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+    noise.low = *lo, noise.high = *hi;
+  }
+
+  NoGradGuard no_grad;
+  Generator gen(a.seed);
+  const Tensor clean = data.x;
+  const Tensor corrupted = models::corrupt(clean, noise, gen);
+  const Tensor restored = reconstruct_all(*run.model, corrupted);
+  const double before = mean_squared_error(corrupted, clean);
+  const double after = mean_squared_error(restored, clean);
+
+  const int64_t n = std::min<int64_t>(data.size(), a.count > 0 ? a.count : 12);
+  const auto [lo, hi] = picture_range(run.checkpoint.spec, run.normalizer);
+  const std::string out = output_path(a, run, "denoise.png");
+  write_rows_png(out,
+                 {{"clean", to_data_space(run, slice(clean, 0, n))},
+                  {"corrupted", to_data_space(run, slice(corrupted, 0, n))},
+                  {"restored", to_data_space(run, slice(restored, 0, n))}},
+                 picture_shape(run.image_h, run.image_w, data.features()), n, lo, hi);
+  std::printf("%s noise, level %g, on %s\n", models::noise_name(noise.kind), noise.level, what.c_str());
+  std::printf("squared error per sample to the clean data: corrupted %.4f, restored %.4f\n", before,
+              after);
+  std::printf("wrote %s\n", out.c_str());
+  return 0;
+}
+
+}  // namespace ae::cli

@@ -1,0 +1,273 @@
+// ae train: the training loop of the command line, one epoch at a time so that each epoch ends
+// with its metrics, pictures and checkpoints written, and `--resume` continues exactly where the
+// last finished epoch left off: parameters, optimizer moments and step count, the model's noise
+// stream position, and the batch order (epoch e walks the permutation seeded by (seed, e)).
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+
+#include "core/autograd.h"
+#include "core/error.h"
+#include "core/ops.h"
+#include "models/checkpoint.h"
+#include "models/trainer.h"
+#include "tools/commands.h"
+#include "tools/dataset.h"
+#include "tools/pictures.h"
+#include "tools/progress.h"
+#include "tools/run_folder.h"
+#include "tools/session.h"
+
+namespace ae::cli {
+namespace {
+
+// The settings a resumed run may change: how long it goes on and where it runs.
+bool resumable_flag(const std::string& flag) { return flag == "--epochs" || flag == "--device"; }
+
+models::OptimizerConfig optimizer_config(const TrainSettings& t) {
+  models::OptimizerConfig o;
+  o.kind = models::parse_optimizer(t.optimizer);
+  o.lr = t.lr;
+  o.momentum = t.momentum;
+  o.nesterov = t.nesterov;
+  o.beta1 = t.adam_beta1;
+  o.beta2 = t.adam_beta2;
+  o.eps = t.adam_eps;
+  o.weight_decay = t.weight_decay;
+  return o;
+}
+
+models::LrSchedule lr_schedule(const TrainSettings& t) {
+  models::LrSchedule s;
+  s.kind = models::parse_lr_schedule(t.lr_schedule);
+  s.step_size = t.lr_step_size;
+  s.gamma = t.lr_gamma;
+  s.total = t.lr_cosine_epochs > 0 ? t.lr_cosine_epochs : t.epochs;
+  s.min_lr = t.lr_min;
+  return s;
+}
+
+// Running sums of the loss terms over an epoch, weighted by batch size; kept on the device and
+// read only when the progress display or the epoch's end asks.
+struct LossSums {
+  Tensor total, reconstruction, penalty, kl;
+  int64_t count = 0;
+
+  void add(const models::Losses& l, int64_t batch) {
+    auto acc = [batch](Tensor& into, const Tensor& t) {
+      const Tensor w = t.detach() * static_cast<double>(batch);
+      into = into.defined() ? into + w : w;
+    };
+    acc(total, l.total);
+    acc(reconstruction, l.reconstruction);
+    acc(penalty, l.penalty);
+    acc(kl, l.kl);
+    count += batch;
+  }
+  models::LossValues mean() const {
+    if (count == 0) return {};
+    const models::LossValues v = models::read(models::Losses{total, reconstruction, penalty, kl});
+    const double n = static_cast<double>(count);
+    return {v.total / n, v.reconstruction / n, v.penalty / n, v.kl / n};
+  }
+};
+
+// The configuration of this run: from the run folder when resuming, else defaults, --config
+// and flags.
+RunConfig resolve_config(TrainArgs& a, std::string& config_source) {
+  json file;
+  const bool have_file = !a.config_file.empty() || !a.resume.empty();
+  if (!a.resume.empty()) {
+    AE_CHECK(a.config_file.empty(), "--resume takes the configuration of ", a.resume,
+             "; it cannot be combined with --config");
+    AE_CHECK(a.out.empty(), "--resume continues in ", a.resume, "; it cannot be combined with --out");
+    for (const std::string& flag : a.flags.given())
+      AE_CHECK(resumable_flag(flag), flag, " cannot change a resumed run (its settings are in ",
+               join_path(a.resume, kConfigFile), "); only --epochs and --device can");
+    AE_CHECK(std::filesystem::is_directory(a.resume), "--resume ", a.resume,
+             ": no such run folder");
+    config_source = join_path(a.resume, kConfigFile);
+  } else if (!a.config_file.empty()) {
+    config_source = a.config_file;
+  }
+  if (have_file) file = read_json_file(config_source);
+  RunConfig config = preset(requested_model_kind(a.flags, have_file ? &file : nullptr));
+  if (have_file) apply_json(config, file, config_source);
+  a.flags.apply(config);
+  validate(config);
+  return config;
+}
+
+// The pictures of a finished run, drawn with the model as it is now.
+void write_pictures(const std::string& folder, models::Model& model, const models::ModelSpec& spec,
+                    const PreparedData& data, const std::string& title, Progress& progress) {
+  NoGradGuard no_grad;
+  const models::Dataset& shown = data.val.size() > 0 ? data.val : data.train;
+  const PictureShape shape = picture_shape(shown.image_h, shown.image_w, shown.features());
+  const auto [lo, hi] = picture_range(spec, data.normalizer);
+  auto to_data_space = [&](const Tensor& x) { return cli::to_data_space(data.normalizer, x); };
+  // Originals above their reconstructions.
+  const int64_t n = std::min<int64_t>(shown.size(), 12);
+  const Tensor originals = slice(shown.x, 0, n);
+  const Tensor recon = model.reconstruct(originals.to(model.device()).to(model.dtype()));
+  write_rows_png(join_path(folder, "reconstructions.png"),
+                 {{"original", to_data_space(originals)}, {"reconstruction", to_data_space(recon)}},
+                 shape, n, lo, hi);
+  // The latent space, coloured by label.
+  const int64_t m = std::min<int64_t>(shown.size(), 5000);
+  const Tensor codes = encode(model, spec, slice(shown.x, 0, m));
+  std::vector<int64_t> labels;
+  if (shown.has_labels()) labels.assign(shown.labels.begin(), shown.labels.begin() + m);
+  write_latent_png(join_path(folder, "latent.png"), codes, labels, title + ": code");
+  // A VAE's samples from the prior.
+  if (spec.kind == models::ModelKind::vae) {
+    Generator gen(spec.seed + 1);
+    const Tensor samples = static_cast<models::Vae&>(model).sample(64, gen);
+    write_rows_png(join_path(folder, "samples.png"), {{"", to_data_space(samples)}}, shape, 8, lo, hi);
+  }
+  progress.note(cat("pictures: ", join_path(folder, "loss.png"), ", latent.png, reconstructions.png",
+                    spec.kind == models::ModelKind::vae ? ", samples.png" : ""));
+}
+
+}  // namespace
+
+int run_train(TrainArgs& a) {
+  std::string config_source;
+  RunConfig config = resolve_config(a, config_source);
+  const bool resuming = !a.resume.empty();
+
+  const PreparedData data = prepare_data(config.data);
+  const models::ModelSpec spec =
+      model_spec(config, data.train.features(), data.low, data.high, data.name);
+  const Device device = choose_device(config.device);
+
+  // The model and optimizer are built before anything is written, so that a setting they
+  // refuse leaves no half-made run folder behind.
+  std::unique_ptr<models::Model> model = models::build_model(spec, device);
+  std::vector<Tensor> params;
+  for (const models::Parameter& p : model->parameters()) params.push_back(p.value);
+  models::Optimizer optimizer(params, optimizer_config(config.train));
+  const models::LrSchedule schedule = lr_schedule(config.train);
+  const std::vector<std::string> terms = loss_terms(spec);
+
+  std::string folder;
+  models::TrainingState state;
+  std::vector<EpochMetrics> history;
+  if (resuming) {
+    folder = a.resume;
+    // A run stopped before its first checkpoint starts again from its configuration.
+    const std::string latest = join_path(folder, kLatestCheckpoint);
+    if (std::filesystem::exists(latest) || std::filesystem::exists(join_path(folder, kMetricsJson))) {
+      const models::Checkpoint checkpoint = models::read_checkpoint(latest);
+      AE_CHECK(models::model_spec_json(checkpoint.spec) == models::model_spec_json(spec),
+               checkpoint.path, ": its model ", models::model_spec_json(checkpoint.spec),
+               " differs from the one its configuration and data give now ",
+               models::model_spec_json(spec), " (has the data changed?)");
+      models::restore_model(checkpoint, *model);
+      models::restore_optimizer(checkpoint, *model, optimizer);
+      state = checkpoint.state;
+      // Metrics written after the checkpoint's epoch (a run stopped between the two) are dropped.
+      for (const EpochMetrics& m : read_metrics(folder))
+        if (m.epoch <= state.epoch) history.push_back(m);
+    }
+  } else {
+    folder = a.out.empty() ? default_run_folder(config.model.kind) : a.out;
+    create_run_folder(folder);
+  }
+  // Saved before training starts, so an interrupted run can be resumed or repeated.
+  write_text(join_path(folder, kConfigFile), to_json(config).dump(2) + "\n");
+
+  const models::CheckpointExtras extras = run_extras(config, data.normalizer, data.train, data.name);
+  const std::string title = cat(config.model.kind, " on ", data.name);
+  Progress progress(Progress::choose(a.quiet), config.train.epochs, data.train.size(), terms);
+  const int64_t parameters = models::parameter_count(model->parameters());
+  progress.note(cat(resuming ? "resuming " : "training ", title, " (", spec.input_width(), " -> ",
+                    spec.code_width(), ", ", parameters, " parameters) on ", device.str(), ": ",
+                    data.train.size(), " training and ", data.val.size(), " validation samples; ",
+                    resuming ? cat("epoch ", state.epoch + 1, " of ", config.train.epochs)
+                             : cat(config.train.epochs, config.train.epochs == 1 ? " epoch" : " epochs"),
+                    " -> ", folder));
+  if (state.epoch >= config.train.epochs) {
+    progress.note(cat(folder, " has finished its ", state.epoch, " epochs; pass --epochs N (N > ",
+                      state.epoch, ") to train on"));
+    return 0;
+  }
+
+  models::BatchIterator batches(data.train, config.train.batch_size, device, config.seed);
+  const bool has_val = data.val.size() > 0;
+  for (int64_t epoch = state.epoch; epoch < config.train.epochs; ++epoch) {
+    const auto start = std::chrono::steady_clock::now();
+    optimizer.set_lr(schedule.at(config.train.lr, epoch));
+    batches.seek_epoch(epoch);
+    progress.begin_epoch(epoch);
+    LossSums sums;
+    models::Batch batch;
+    while (batches.next(batch)) {
+      const Tensor x = batch.x.to(model->dtype());
+      const models::Losses l = model->loss(x, models::LossContext{true, optimizer.steps()});
+      optimizer.zero_grad();
+      l.total.backward();
+      if (config.train.clip_norm > 0) models::clip_grad_norm(params, config.train.clip_norm);
+      optimizer.step();
+      sums.add(l, x.size(0));
+      if (progress.due()) progress.update(sums.count, sums.mean());
+    }
+    EpochMetrics m;
+    m.epoch = epoch + 1;
+    m.train = sums.mean();
+    AE_CHECK(std::isfinite(m.train.total), "training diverged in epoch ", epoch + 1, ": the loss is ",
+             m.train.total, "; lower --lr (now ", optimizer.lr(), ") or set --clip-norm",
+             state.epoch > 0 ? cat("; ", join_path(folder, kLatestCheckpoint), " holds epoch ",
+                                   state.epoch)
+                             : std::string());
+    if (has_val) {
+      m.val = models::evaluate(*model, data.val.x);
+      m.has_val = true;
+    }
+    m.lr = optimizer.lr();
+    m.steps = optimizer.steps();
+    m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    m.samples_per_second = m.seconds > 0 ? static_cast<double>(data.train.size()) / m.seconds : 0;
+
+    state.epoch = epoch + 1;
+    state.step = optimizer.steps();
+    const bool best = has_val && m.val.total < state.best_loss;
+    if (best) {
+      state.best_loss = m.val.total;
+      state.best_epoch = epoch;
+    }
+    history.push_back(m);
+    // Metrics first: a run stopped before its checkpoint is written redoes this epoch on
+    // resume, and the metrics row is dropped then.
+    write_metrics(folder, history, terms);
+    if (!a.no_pictures) write_loss_png(join_path(folder, "loss.png"), history, terms, title);
+    models::save_checkpoint(join_path(folder, kLatestCheckpoint), spec, *model, &optimizer, state,
+                            extras);
+    if (best)
+      models::save_checkpoint(join_path(folder, kBestCheckpoint), spec, *model, &optimizer, state,
+                              extras);
+    progress.end_epoch(m, best);
+
+    if (config.train.patience > 0 && has_val && epoch - state.best_epoch >= config.train.patience) {
+      progress.note(cat("stopping early: no better validation loss for ", config.train.patience,
+                        " epochs (best: epoch ", state.best_epoch + 1, ")"));
+      break;
+    }
+  }
+
+  if (!a.no_pictures) {
+    // The pictures show the model the other commands load by default: the best one.
+    if (has_val && state.best_epoch + 1 != state.epoch) {
+      const models::Checkpoint best = models::read_checkpoint(join_path(folder, kBestCheckpoint));
+      models::restore_model(best, *model);
+    }
+    write_pictures(folder, *model, spec, data, title, progress);
+  }
+  if (has_val)
+    progress.note(cat("best validation loss ", state.best_loss, " at epoch ", state.best_epoch + 1,
+                      ": ", join_path(folder, kBestCheckpoint)));
+  progress.note(cat("run folder: ", std::filesystem::absolute(folder).lexically_normal().string()));
+  return 0;
+}
+
+}  // namespace ae::cli

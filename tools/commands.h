@@ -1,0 +1,61 @@
+// The subcommands of `ae`. main.cpp declares their flags; each command's function reads the
+// parsed arguments, calls models/ and writes its outputs. Every function returns the exit code;
+// failures are thrown as ae::Error and main prints them as one line, "ae: <message>", exit 2.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "tools/config.h"
+
+namespace ae::cli {
+
+struct TrainArgs {
+  std::string config_file;  // --config
+  std::string out;          // --out
+  std::string resume;       // --resume
+  bool quiet = false;
+  bool no_pictures = false;
+  ConfigFlags flags;
+};
+int run_train(TrainArgs& args);
+
+// What the analysis commands share: which run, which checkpoint, which data.
+struct RunArgs {
+  std::string run;                  // a run folder or a .safetensors file
+  std::string checkpoint = "best";  // best or latest, when `run` is a folder
+  std::string split = "val";        // val, train or all: the run's own data, when no --data
+  std::string out;                  // the output file (or folder), default in the run folder
+  int64_t count = 0;                // how many samples to show or use (0: the command's default)
+  uint64_t seed = 0;                // noise and sampling draws
+  ConfigFlags data_flags;           // --data and how to read it, --device
+};
+
+int run_eval(RunArgs& args);
+int run_reconstruct(RunArgs& args);
+int run_sample(RunArgs& args);
+int run_encode(RunArgs& args);
+int run_pca(RunArgs& args);
+
+struct DenoiseArgs {
+  RunArgs run;
+  std::string noise;     // empty: the model's training noise, else masking for a plain model
+  double level = -1;     // < 0: the model's level, else 0.3
+};
+int run_denoise(DenoiseArgs& args);
+
+struct ScoreArgs {
+  RunArgs run;
+  double contamination = 0.1;
+  std::vector<int64_t> anomaly_labels;  // these classes are the anomalies (for AUC, precision)
+};
+int run_score(ScoreArgs& args);
+
+struct InfoArgs {
+  std::string run;  // optional: a run folder or checkpoint to describe
+  std::string checkpoint = "best";
+  std::string config_file;
+  ConfigFlags flags;  // a model described by flags, for its parameter count
+};
+int run_info(InfoArgs& args);
+
+}  // namespace ae::cli

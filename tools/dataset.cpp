@@ -1,0 +1,225 @@
+#include "tools/dataset.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+
+#include "core/autograd.h"
+#include "core/error.h"
+#include "models/io/file.h"
+
+namespace ae::cli {
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+io::CsvOptions csv_options(const DataSettings& d) {
+  io::CsvOptions o;
+  o.delimiter = d.delimiter.at(0);
+  o.header = d.header == "yes" ? io::CsvHeader::Yes : d.header == "no" ? io::CsvHeader::No
+                                                                        : io::CsvHeader::Auto;
+  if (!d.label_column.empty()) {
+    const bool numeric = std::all_of(d.label_column.begin(), d.label_column.end(),
+                                     [](char c) { return c >= '0' && c <= '9'; });
+    if (numeric)
+      o.label_index = std::stoll(d.label_column);
+    else
+      o.label_name = d.label_column;
+  }
+  return o;
+}
+
+// The smallest and largest value of x (n, features) on the host.
+std::pair<double, double> value_range(const Tensor& x) {
+  const std::vector<float> v = x.to_floats();
+  const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+  return {*lo, *hi};
+}
+
+models::Dataset normalised(const models::Dataset& d, const std::optional<models::Normalizer>& norm) {
+  if (!norm) return d;
+  NoGradGuard no_grad;
+  return norm->apply(d);
+}
+
+// d without the samples whose label is in `excluded`.
+models::Dataset without_labels(const models::Dataset& d, const LabelList& excluded) {
+  AE_CHECK(d.has_labels(), "--exclude-labels needs labelled data; ", d.name, " has no labels");
+  std::vector<int64_t> keep;
+  for (int64_t i = 0; i < d.size(); ++i)
+    if (std::find(excluded.values.begin(), excluded.values.end(), d.labels[i]) == excluded.values.end())
+      keep.push_back(i);
+  AE_CHECK(!keep.empty(), "--exclude-labels leaves none of the ", d.size(), " samples of ", d.name);
+  return models::select(d, keep);
+}
+
+}  // namespace
+
+std::string detect_format(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) return "idx";
+  std::string name = lower(fs::path(path).filename().string());
+  if (ends_with(name, ".gz")) name.resize(name.size() - 3);
+  if (ends_with(name, ".csv") || ends_with(name, ".tsv") || ends_with(name, ".txt")) return "csv";
+  if (ends_with(name, ".npy")) return "npy";
+  if (name.find("ubyte") != std::string::npos || name.find(".idx") != std::string::npos ||
+      name.find("idx1") != std::string::npos || name.find("idx3") != std::string::npos)
+    return "idx";
+  // Unknown name: look at the first bytes (this also reports a missing file by name).
+  io::InputFile file(path);
+  uint8_t head[6] = {};
+  const size_t n = std::min<uint64_t>(file.size(), sizeof head);
+  file.read_at(0, head, n);
+  if (n >= 6 && head[0] == 0x93 && head[1] == 'N' && head[2] == 'U' && head[3] == 'M') return "npy";
+  if (n >= 4 && head[0] == 0 && head[1] == 0 && head[2] >= 0x08 && head[2] <= 0x0E && head[3] >= 1 &&
+      head[3] <= 4)
+    return "idx";
+  fail(cat(path, ": cannot tell the data format from the name or the first bytes; pass --format "
+           "idx, csv or npy"));
+}
+
+models::Dataset load_data(const DataSettings& d) {
+  models::Dataset data;
+  if (d.path.empty()) {
+    models::ShapesOptions o;
+    o.samples = d.shapes_samples;
+    o.seed = d.seed;
+    o.noise = d.shapes_noise;
+    data = models::make_shapes(o);
+  } else {
+    AE_CHECK(std::filesystem::exists(d.path), d.path, ": cannot open: No such file or directory");
+    const std::string format = d.format == "auto" ? detect_format(d.path) : d.format;
+    if (format == "csv") {
+      AE_CHECK(d.labels.empty(), "--labels is for IDX and NPY data; a CSV file names its label "
+               "column with --label-column");
+      data = models::load_csv(d.path, csv_options(d));
+    } else {
+      AE_CHECK(d.label_column.empty(), "--label-column is for CSV data; ", d.path, " is ", format);
+      if (format == "npy") {
+        data = models::load_npy(d.path, d.labels);
+      } else {
+        // Folders and "*-ubyte" files are MNIST-style 8-bit pictures, scaled to [0, 1]; other
+        // IDX files are read as they are.
+        const std::string name = std::filesystem::path(d.path).filename().string();
+        if (std::filesystem::is_directory(d.path) || name.find("ubyte") != std::string::npos)
+          data = models::load_mnist(d.path, d.labels);
+        else
+          data = models::load_idx(d.path, d.labels);
+      }
+    }
+  }
+  models::validate(data);
+  if (d.limit > 0 && d.limit < data.size()) data = models::subset(data, d.limit);
+  return data;
+}
+
+PreparedData prepare_data(const DataSettings& d) {
+  const models::Dataset all = load_data(d);
+  PreparedData out;
+  out.name = all.name;
+  if (d.validation > 0) {
+    AE_CHECK(all.size() >= 2, all.name, ": ", all.size(), " sample cannot be split for validation; "
+             "pass --validation 0");
+    auto [train, val] = models::split(all, d.validation, d.seed);
+    out.train = std::move(train);
+    out.val = std::move(val);
+  } else {
+    out.train = all;
+  }
+  if (!d.exclude_labels.values.empty()) {
+    out.train = without_labels(out.train, d.exclude_labels);
+    if (out.val.size() > 0) out.val = without_labels(out.val, d.exclude_labels);
+  }
+  if (d.normalize != "none")
+    out.normalizer = models::fit_normalizer(out.train.x, models::parse_norm_kind(d.normalize));
+  out.train = normalised(out.train, out.normalizer);
+  if (out.val.size() > 0) out.val = normalised(out.val, out.normalizer);
+  std::tie(out.low, out.high) = value_range(out.train.x);
+  return out;
+}
+
+PreparedData reload_data(const DataSettings& d, const std::optional<models::Normalizer>& norm) {
+  DataSettings raw = d;
+  raw.normalize = "none";
+  PreparedData out = prepare_data(raw);
+  out.normalizer = norm;
+  out.train = normalised(out.train, norm);
+  if (out.val.size() > 0) out.val = normalised(out.val, norm);
+  std::tie(out.low, out.high) = value_range(out.train.x);
+  return out;
+}
+
+models::Dataset load_for_model(const DataSettings& d, const std::optional<models::Normalizer>& norm,
+                               int64_t input_width) {
+  models::Dataset data = load_data(d);
+  AE_CHECK(data.features() == input_width, data.name, ": ", data.features(),
+           " features per sample, the model expects ", input_width);
+  return normalised(data, norm);
+}
+
+models::ModelSpec model_spec(const RunConfig& c, int64_t features, double low, double high,
+                             const std::string& data_name) {
+  const ModelSettings& m = c.model;
+  const bool in_unit = low >= 0 && high <= 1;
+  models::DataKind kind;
+  if (m.data_kind == "auto") {
+    kind = in_unit ? models::DataKind::binary : models::DataKind::real;
+  } else {
+    kind = models::parse_data_kind(m.data_kind);
+    AE_CHECK(kind != models::DataKind::binary || in_unit, "--data-kind binary needs values in "
+             "[0, 1], but the training samples of ", data_name, " hold values in [", low, ", ", high,
+             "] after --normalize ",
+             c.data.normalize, "; use --normalize min_max or --data-kind real");
+  }
+  const DType dtype = m.dtype == "float64" ? DType::f64 : DType::f32;
+  std::vector<int64_t> widths{features};
+  widths.insert(widths.end(), m.hidden.begin(), m.hidden.end());
+
+  models::ModelSpec spec;
+  spec.seed = c.seed;
+  if (m.kind == "vae") {
+    spec.kind = models::ModelKind::vae;
+    models::VaeConfig& v = spec.vae;
+    v.widths = widths;
+    v.latent = m.code;
+    v.hidden = models::parse_activation(m.activation);
+    v.data = kind;
+    v.beta.kind = models::parse_beta_schedule(m.beta_schedule);
+    v.beta.value = m.beta;
+    v.beta.warmup_steps = m.beta_warmup;
+    v.beta.period = m.beta_period;
+    v.beta.ratio = m.beta_ratio;
+    v.dtype = dtype;
+  } else {
+    spec.kind = models::ModelKind::autoencoder;
+    models::AutoencoderConfig& a = spec.autoencoder;
+    a.widths = widths;
+    a.widths.push_back(m.code);
+    a.hidden = models::parse_activation(m.activation);
+    a.code = models::parse_activation(m.code_activation);
+    a.data = kind;
+    a.tied = m.tied;
+    a.l2 = m.l2;
+    a.l1 = m.l1;
+    a.penalty = models::parse_code_penalty(m.penalty);
+    a.penalty_weight = m.penalty_weight;
+    a.sparsity_target = m.sparsity_target;
+    a.noise.kind = models::parse_noise(m.noise);
+    a.noise.level = m.noise_level;
+    // Salt and pepper take the data's own extremes.
+    a.noise.low = low;
+    a.noise.high = high;
+    a.dtype = dtype;
+  }
+  return spec;
+}
+
+}  // namespace ae::cli

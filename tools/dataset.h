@@ -1,0 +1,47 @@
+// The data of a run: loading by format, the validation split, the normaliser fitted on the
+// training split, and the model description that follows from data and settings.
+#pragma once
+#include <optional>
+#include <string>
+
+#include "models/checkpoint.h"
+#include "models/data.h"
+#include "tools/config.h"
+
+namespace ae::cli {
+
+// The format of `path` for --format auto: a folder or an "*-ubyte*" / "*.idx*" file is IDX,
+// "*.csv[.gz]", "*.tsv", "*.txt" are CSV, "*.npy" is NPY; otherwise the first bytes decide.
+std::string detect_format(const std::string& path);
+
+// The samples as stored (no split, no normalisation), the first data.limit of them when set.
+models::Dataset load_data(const DataSettings& data);
+
+struct PreparedData {
+  std::string name;       // the whole set's, for titles ("shapes", "mnist-t10k")
+  models::Dataset train;  // normalised
+  models::Dataset val;    // normalised; size() 0 without a validation split
+  std::optional<models::Normalizer> normalizer;  // none for --normalize none
+  double low = 0, high = 1;  // the range of the normalised training data
+};
+
+// load_data, then the seeded split, the classes of --exclude-labels taken out of both parts,
+// and the normaliser fitted on the training part.
+PreparedData prepare_data(const DataSettings& data);
+
+// The same split of the same data again (for the analysis commands), normalised with the
+// run's saved normaliser instead of a refit.
+PreparedData reload_data(const DataSettings& data, const std::optional<models::Normalizer>& norm);
+
+// Other data for a trained model: loaded, normalised with the run's normaliser, its width
+// checked against the model's input (an error names the file and both widths).
+models::Dataset load_for_model(const DataSettings& data,
+                               const std::optional<models::Normalizer>& norm, int64_t input_width);
+
+// The model a configuration describes for data of `features` columns in [low, high]. The data
+// kind "auto" becomes binary when the data lies in [0, 1], else real; "binary" with data
+// outside [0, 1] is an error naming the range.
+models::ModelSpec model_spec(const RunConfig& config, int64_t features, double low, double high,
+                             const std::string& data_name);
+
+}  // namespace ae::cli

@@ -1,0 +1,187 @@
+// ae: the command line. Declares the subcommands and their flags (CLI11), runs the chosen one and
+// turns every failure into one line on stderr, "ae: <message>", with exit code 2.
+#include <unistd.h>
+
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "core/error.h"
+#include "tools/commands.h"
+
+using namespace ae::cli;
+
+namespace {
+
+// The flags every analysis command shares.
+void add_run_args(CLI::App& cmd, RunArgs& a, const char* out_help) {
+  cmd.add_option("run", a.run, "a run folder (runs/<name>) or a .safetensors checkpoint")
+      ->required();
+  cmd.add_option("--checkpoint", a.checkpoint, "best or latest (for a run folder)")
+      ->capture_default_str();
+  cmd.add_option("--split", a.split,
+                 "without --data: the run's validation (val), training (train) or whole (all) data")
+      ->capture_default_str();
+  cmd.add_option("-o,--out", a.out, out_help);
+  a.data_flags.add_to(cmd, Scope::data_source);
+}
+
+std::string examples(std::initializer_list<const char*> lines) {
+  std::string out = "\nExamples:\n";
+  for (const char* l : lines) out += std::string("  ") + l + "\n";
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"ae: train and inspect autoencoders (plain, denoising, sparse, contractive, "
+               "variational)",
+               "ae"};
+  app.require_subcommand(1);
+  app.footer(examples({"ae train                                  # VAE on the built-in shapes",
+                       "ae train --data ../shared/data/mnist --epochs 5",
+                       "ae reconstruct runs/<name>",
+                       "ae <command> --help                       # each command's flags"}));
+
+  TrainArgs train;
+  CLI::App* c_train = app.add_subcommand("train", "train a model; writes a run folder with "
+                                                  "metrics, checkpoints and pictures");
+  c_train->add_option("--config", train.config_file,
+                      "a JSON configuration (a run's config.json repeats that run); flags override it");
+  c_train->add_option("-o,--out", train.out, "the run folder (default runs/<model>-<time>)");
+  c_train->add_option("--resume", train.resume,
+                      "continue the run in this folder from its latest.safetensors");
+  c_train->add_flag("-q,--quiet", train.quiet, "print nothing but errors");
+  c_train->add_flag("--no-pictures", train.no_pictures, "skip the PNG pictures");
+  train.flags.add_to(*c_train, Scope::all);
+  c_train->footer(examples({
+      "ae train                                          # VAE, 2-D code, on the synthetic shapes",
+      "ae train --data ../shared/data/mnist --epochs 10 --out runs/mnist-vae",
+      "ae train --model dae --data ../shared/data/mnist --code 32 --noise-level 0.4",
+      "ae train --data table.csv --label-column class --normalize standardize --model ae",
+      "ae train --config runs/mnist-vae/config.json --out runs/again   # the same run again",
+      "ae train --resume runs/mnist-vae --epochs 20                     # 10 more epochs"}));
+
+  RunArgs eval, reconstruct, sample, encode, pca;
+  DenoiseArgs denoise;
+  ScoreArgs score;
+
+  CLI::App* c_eval = app.add_subcommand("eval", "the losses of a trained model on data");
+  add_run_args(*c_eval, eval, "also write the numbers as JSON to this file");
+  c_eval->footer(examples({"ae eval runs/mnist-vae", "ae eval runs/mnist-vae --split train",
+                           "ae eval runs/mnist-vae/latest.safetensors --data other-digits/"}));
+
+  CLI::App* c_rec = app.add_subcommand("reconstruct", "PNG grid: originals above their reconstructions");
+  add_run_args(*c_rec, reconstruct, "the PNG file (default <run>/reconstructions.png)");
+  c_rec->add_option("-n,--count", reconstruct.count, "samples to show (default 16)");
+  c_rec->footer(examples({"ae reconstruct runs/mnist-vae -n 32 -o rec.png"}));
+
+  CLI::App* c_sample = app.add_subcommand(
+      "sample", "VAE: PNG grid of samples from the prior, and a latent traversal grid");
+  add_run_args(*c_sample, sample,
+               "the PNG file (default <run>/samples.png; the traversal goes beside it)");
+  c_sample->add_option("-n,--count", sample.count, "samples to draw (default 64)");
+  c_sample->add_option("--seed", sample.seed, "seed of the prior draws")->capture_default_str();
+  c_sample->footer(examples({"ae sample runs/mnist-vae -n 100 --seed 7"}));
+
+  CLI::App* c_denoise = app.add_subcommand("denoise", "PNG rows: clean, corrupted and restored samples");
+  add_run_args(*c_denoise, denoise.run, "the PNG file (default <run>/denoise.png)");
+  c_denoise->add_option("-n,--count", denoise.run.count, "samples to show (default 12)");
+  c_denoise->add_option("--seed", denoise.run.seed, "seed of the corruption")->capture_default_str();
+  c_denoise->add_option("--noise", denoise.noise,
+                        "gaussian, salt_and_pepper, masking or dropout (default: the model's "
+                        "training noise, else masking)");
+  c_denoise->add_option("--noise-level", denoise.level,
+                        "σ for gaussian, the corrupted fraction for the others (default: the "
+                        "model's, else 0.3)");
+  c_denoise->footer(examples({"ae denoise runs/mnist-dae --noise gaussian --noise-level 0.5"}));
+
+  CLI::App* c_score = app.add_subcommand(
+      "score", "anomaly scores: per-sample reconstruction error, a threshold from the training "
+               "data, CSV out, ROC AUC for labelled anomalies");
+  add_run_args(*c_score, score.run, "the CSV file (default <run>/scores.csv)");
+  c_score->add_option("--contamination", score.contamination,
+                      "expected fraction of anomalies: the threshold is the (1 - c) quantile "
+                      "of the training scores")
+      ->capture_default_str();
+  c_score->add_option("--anomaly-labels", score.anomaly_labels,
+                      "labels of the anomalous classes, e.g. 7 or 3,8: reports ROC AUC, "
+                      "precision and recall")
+      ->delimiter(',');
+  c_score->footer(examples({"ae score runs/mnist-ae --split all --anomaly-labels 7",
+                            "ae score runs/sensors --data new-readings.csv -o flagged.csv"}));
+
+  CLI::App* c_encode = app.add_subcommand("encode", "codes of the data to .npy and .csv");
+  add_run_args(*c_encode, encode,
+               "the .npy file (default <run>/codes.npy; the CSV goes beside it)");
+  c_encode->footer(examples({"ae encode runs/mnist-vae --split all -o codes.npy"}));
+
+  CLI::App* c_pca = app.add_subcommand(
+      "pca", "the PCA baseline with the model's code size, beside the model's error");
+  add_run_args(*c_pca, pca, "the PNG file (default <run>/pca.png)");
+  c_pca->add_option("-n,--count", pca.count, "samples to show (default 12)");
+  c_pca->footer(examples({"ae pca runs/mnist-ae"}));
+
+  InfoArgs info;
+  CLI::App* c_info = app.add_subcommand(
+      "info", "the build, the devices, and a model summary with parameter counts");
+  c_info->add_option("run", info.run, "a run folder or checkpoint to describe (default: the model "
+                                      "the flags describe)");
+  c_info->add_option("--checkpoint", info.checkpoint, "best or latest")->capture_default_str();
+  c_info->add_option("--config", info.config_file, "a JSON configuration");
+  info.flags.add_to(*c_info, Scope::all);
+  c_info->footer(examples({"ae info", "ae info runs/mnist-vae",
+                           "ae info --model ae --data ../shared/data/mnist --hidden 512,128 --code 32"}));
+
+  // CLI11 would call an unknown command "not expected"; name it and the commands instead.
+  if (argc == 1 || argv[1][0] != '-') {
+    std::string names;
+    bool known = false;
+    for (const CLI::App* sub : app.get_subcommands({})) {
+      known = known || (argc > 1 && sub->get_name() == argv[1]);
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+    }
+    if (argc == 1) {
+      std::fprintf(stderr, "ae: no command given (%s; ae --help explains them)\n", names.c_str());
+      return 2;
+    }
+    if (!known) {
+      std::fprintf(stderr, "ae: unknown command '%s' (%s)\n", argv[1], names.c_str());
+      return 2;
+    }
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::string where = "ae";
+    for (const CLI::App* sub : app.get_subcommands()) where += " " + sub->get_name();
+    std::fprintf(stderr, "ae: %s (see %s --help)\n", e.what(), where.c_str());
+    return 2;
+  }
+
+  try {
+    if (c_train->parsed()) return run_train(train);
+    if (c_eval->parsed()) return run_eval(eval);
+    if (c_rec->parsed()) return run_reconstruct(reconstruct);
+    if (c_sample->parsed()) return run_sample(sample);
+    if (c_denoise->parsed()) return run_denoise(denoise);
+    if (c_score->parsed()) return run_score(score);
+    if (c_encode->parsed()) return run_encode(encode);
+    if (c_pca->parsed()) return run_pca(pca);
+    if (c_info->parsed()) return run_info(info);
+  } catch (const std::exception& e) {
+    std::fflush(stdout);
+    if (isatty(STDERR_FILENO)) std::fputs("\r\033[K", stderr);  // over a progress bar
+    std::fprintf(stderr, "ae: %s\n", e.what());
+    return 2;
+  }
+  return 2;
+}

@@ -1,0 +1,145 @@
+#include "tools/session.h"
+
+#include <cstdlib>
+
+#include "core/autograd.h"
+#include "core/error.h"
+#include "core/ops.h"
+#include "tools/dataset.h"
+#include "tools/run_folder.h"
+
+namespace ae::cli {
+
+Device choose_device(const std::string& setting) {
+  if (setting == "auto") return default_device();
+  const Device d = Device::parse(setting);
+  AE_CHECK(!d.is_cuda() || d.index < cuda_device_count(), "--device ", setting, ": ",
+           cuda_device_count() == 0 ? "no usable CUDA device (ae was built without CUDA, or there "
+                                      "is no driver or GPU)"
+                                    : cat("only ", cuda_device_count(), " CUDA device(s)"));
+  return d;
+}
+
+models::CheckpointExtras run_extras(const RunConfig& config,
+                                    const std::optional<models::Normalizer>& norm,
+                                    const models::Dataset& data, const std::string& data_name) {
+  models::CheckpointExtras extras;
+  extras.metadata[kRunConfigKey] = to_json(config).dump();
+  extras.metadata[kImageHeightKey] = std::to_string(data.image_h);
+  extras.metadata[kImageWidthKey] = std::to_string(data.image_w);
+  extras.metadata[kDataNameKey] = data_name;
+  if (norm) {
+    extras.tensors = norm->to_safetensors();
+    for (const auto& [key, value] : norm->metadata()) extras.metadata[key] = value;
+  }
+  return extras;
+}
+
+LoadedRun load_run(const std::string& where, const std::string& which, const std::string& device) {
+  LoadedRun run;
+  const std::string path = find_checkpoint(where, which);
+  run.folder = run_folder_of(path);
+  run.checkpoint = models::read_checkpoint(path);
+  const models::Checkpoint& c = run.checkpoint;
+  const json config = [&] {
+    try {
+      return json::parse(c.metadata(kRunConfigKey));
+    } catch (const json::exception& e) {
+      fail(cat(path, ": metadata '", kRunConfigKey, "' is not valid JSON: ", e.what()));
+    }
+  }();
+  run.config = preset(requested_model_kind(ConfigFlags{}, &config));
+  apply_json(run.config, config, cat(path, ": metadata '", kRunConfigKey, "'"));
+  if (c.file.metadata.count("norm.kind")) run.normalizer = models::Normalizer::load(c.file);
+  auto size = [&](const char* key) {
+    const std::string& text = c.metadata(key);
+    char* end = nullptr;
+    const long long v = std::strtoll(text.c_str(), &end, 10);
+    AE_CHECK(!text.empty() && *end == '\0' && v >= 0 && v <= 1 << 20, path, ": metadata '", key,
+             "' must be a picture size, got '", text, "'");
+    return static_cast<int64_t>(v);
+  };
+  run.image_h = size(kImageHeightKey);
+  run.image_w = size(kImageWidthKey);
+  run.data_name = c.metadata(kDataNameKey);
+  run.device = choose_device(device);
+  run.model = models::load_model(c, run.device);
+  return run;
+}
+
+LoadedRun load_run(const RunArgs& a) {
+  RunConfig flags;  // device "auto" unless --device says otherwise
+  a.data_flags.apply(flags);
+  return load_run(a.run, a.checkpoint, flags.device);
+}
+
+Tensor encode(models::Model& model, const models::ModelSpec& spec, const Tensor& x) {
+  NoGradGuard no_grad;
+  const Tensor input = x.to(model.device()).to(model.dtype());
+  if (spec.kind == models::ModelKind::vae) return static_cast<models::Vae&>(model).encode(input).mu;
+  return static_cast<models::Autoencoder&>(model).encode(input);
+}
+
+models::Dataset analysis_data(const RunArgs& a, const LoadedRun& run, std::string& what) {
+  RunConfig config = run.config;
+  if (a.data_flags.was_given("--data")) config.data = DataSettings{};
+  a.data_flags.apply(config);
+  const int64_t width = run.checkpoint.spec.input_width();
+  if (a.data_flags.was_given("--data")) {
+    models::Dataset d = load_for_model(config.data, run.normalizer, width);
+    what = cat(d.name, " (", d.size(), " samples)");
+    return d;
+  }
+  AE_CHECK(a.split == "val" || a.split == "train" || a.split == "all", "--split: unknown value '",
+           a.split, "' (val, train, all)");
+  if (a.split == "all") {
+    models::Dataset d = load_for_model(config.data, run.normalizer, width);
+    what = cat(d.name, " (all ", d.size(), " samples)");
+    return d;
+  }
+  PreparedData data = reload_data(config.data, run.normalizer);
+  AE_CHECK(data.train.features() == width, data.train.name, ": ", data.train.features(),
+           " features per sample, the model expects ", width);
+  const bool val = a.split == "val" && data.val.size() > 0;
+  models::Dataset d = val ? data.val : data.train;
+  what = cat(d.name, " (", d.size(), " samples)");
+  return d;
+}
+
+models::Dataset training_data(const LoadedRun& run) {
+  return reload_data(run.config.data, run.normalizer).train;
+}
+
+Tensor reconstruct_all(models::Model& model, const Tensor& x) {
+  NoGradGuard no_grad;
+  constexpr int64_t kBatch = 1024;
+  std::vector<Tensor> parts;
+  for (int64_t start = 0; start < x.size(0); start += kBatch) {
+    const Tensor batch = slice(x, start, std::min(x.size(0), start + kBatch));
+    parts.push_back(model.reconstruct(batch.to(model.device()).to(model.dtype()))
+                        .to(Device::cpu())
+                        .to(DType::f32));
+  }
+  return parts.size() == 1 ? parts[0] : concat(parts, 0);
+}
+
+std::vector<double> per_sample_error(models::Model& model, const Tensor& x) {
+  NoGradGuard no_grad;
+  const Tensor host = x.to(Device::cpu()).to(DType::f32);
+  const Tensor error = sum(square(reconstruct_all(model, host) - host), 1);
+  return error.to_vector();
+}
+
+Tensor to_data_space(const std::optional<models::Normalizer>& norm, const Tensor& x) {
+  NoGradGuard no_grad;
+  const Tensor cpu = x.to(Device::cpu()).to(DType::f32);
+  return norm ? norm->invert(cpu) : cpu;
+}
+
+std::pair<double, double> picture_range(const models::ModelSpec& spec,
+                                        const std::optional<models::Normalizer>& norm) {
+  if (spec.data() == models::DataKind::binary && !norm) return {0, 1};
+  return {0, 0};
+}
+
+}  // namespace ae::cli

@@ -1,0 +1,77 @@
+// A trained run, loaded: its checkpoint, configuration, normaliser and model, ready for the
+// analysis commands.
+#pragma once
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/device.h"
+#include "models/checkpoint.h"
+#include "models/data.h"
+#include "tools/commands.h"
+#include "tools/config.h"
+
+namespace ae::cli {
+
+// Metadata keys ae train adds to its checkpoints (models/checkpoint.h reserves "ae.").
+inline constexpr const char* kRunConfigKey = "run.config";
+inline constexpr const char* kImageHeightKey = "data.image_h";
+inline constexpr const char* kImageWidthKey = "data.image_w";
+inline constexpr const char* kDataNameKey = "data.name";
+
+// "auto" picks ae's default device (AE_DEVICE, else CUDA when usable, else the CPU).
+Device choose_device(const std::string& setting);
+
+struct LoadedRun {
+  std::string folder;  // the run folder (where outputs go by default)
+  models::Checkpoint checkpoint;
+  RunConfig config;
+  std::optional<models::Normalizer> normalizer;
+  std::unique_ptr<models::Model> model;
+  Device device;
+  int64_t image_h = 0, image_w = 0;  // of the training data; 0 when not pictures
+  std::string data_name;
+};
+
+// `where` is a run folder or a checkpoint file; `which` best or latest.
+LoadedRun load_run(const std::string& where, const std::string& which, const std::string& device);
+// The run, checkpoint and --device of an analysis command.
+LoadedRun load_run(const RunArgs& args);
+
+// The checkpoint metadata and tensors ae train adds: the run configuration, the normaliser and
+// the data's picture size.
+models::CheckpointExtras run_extras(const RunConfig& config,
+                                    const std::optional<models::Normalizer>& norm,
+                                    const models::Dataset& data, const std::string& data_name);
+
+// The model's code for x (n, features): the autoencoder's code, the VAE's posterior mean.
+Tensor encode(models::Model& model, const models::ModelSpec& spec, const Tensor& x);
+
+// The data an analysis command works on: --data (read as its flags say, normalised with the
+// run's normaliser) when given, else the run's own data, the part --split names (val, train or
+// all; val falls back to train for a run without validation). `what` describes it for messages.
+models::Dataset analysis_data(const RunArgs& args, const LoadedRun& run, std::string& what);
+
+// The run's training split, normalised as in training (for thresholds and baselines).
+models::Dataset training_data(const LoadedRun& run);
+
+// Σ over features of (reconstruction − x)² for each row of x (n, features), in the model's
+// (normalised) space, computed in batches: (n) on the host.
+std::vector<double> per_sample_error(models::Model& model, const Tensor& x);
+
+// The model's reconstruction of x, in batches, on the host in float32.
+Tensor reconstruct_all(models::Model& model, const Tensor& x);
+
+// x (n, features) from the model's space back to the data's (the normaliser inverted), on the
+// host in float32.
+Tensor to_data_space(const std::optional<models::Normalizer>& norm, const Tensor& x);
+inline Tensor to_data_space(const LoadedRun& run, const Tensor& x) {
+  return to_data_space(run.normalizer, x);
+}
+
+// The values pictures map to black..white: [0, 1] for binary data that was not normalised,
+// else {0, 0}: the range of the values shown.
+std::pair<double, double> picture_range(const models::ModelSpec& spec,
+                                        const std::optional<models::Normalizer>& norm);
+
+}  // namespace ae::cli
