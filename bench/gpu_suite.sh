@@ -7,6 +7,9 @@
 #   1. here:            bash bench/prepare_gpu_carry.sh
 #   2. the device call: run(command="bash bench/gpu_suite.sh", carry=[".deps"], timeout_s=600)
 #
+# The training-step benchmarks against PyTorch are a second device call of their own (their
+# timings need most of one): bench/run_peers.sh, with the same carry.
+#
 # Full logs go to $OUT (returned by the device call): build.log, gpu_tests.log, bench.log.
 # Without $OUT (a local run) they go to build/gpu_suite/. Exit status: 0 when the build, the tests
 # and the benchmarks all succeed.

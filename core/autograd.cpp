@@ -1,6 +1,7 @@
 #include "core/autograd.h"
 
 #include <cmath>
+#include <mutex>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -21,6 +22,10 @@ void check_finite(const Tensor& t, const char* op, const char* what) {
     AE_CHECK(std::isfinite(v[i]), "anomaly: ", op, " produced ",
              std::isnan(v[i]) ? "nan" : (v[i] > 0 ? "inf" : "-inf"), " in its ", what,
              " (element ", i, " of ", t.shape(), ")");
+}
+void check_compatible_grad(const Tensor& into, const Tensor& g) {
+  AE_CHECK(into.shape() == g.shape() && into.dtype() == g.dtype() && into.device() == g.device(),
+           "backward: gradient ", g.str(), " for the gradient buffer ", into.str());
 }
 }  // namespace
 
@@ -71,7 +76,42 @@ void accumulate(std::unordered_map<TensorImpl*, Tensor>& grads, TensorImpl* key,
   if (!fresh) it->second = add(it->second, g);
 }
 
+std::mutex g_grad_storage_mutex;
+std::unordered_set<const Storage*> g_grad_storages;  // see register_grad_storage
+
+bool in_registered_storage(const TensorImpl& t) {
+  std::lock_guard<std::mutex> lock(g_grad_storage_mutex);
+  return !g_grad_storages.empty() && g_grad_storages.count(t.storage.get()) > 0;
+}
+
+// A leaf's gradient: added in place into a registered buffer, else summed into a new .grad.
+void accumulate_leaf(TensorImpl& leaf, const Tensor& g) {
+  if (!leaf.grad) {
+    leaf.grad = g.impl_ptr();
+    return;
+  }
+  Tensor into(leaf.grad);
+  if (!in_registered_storage(*leaf.grad)) {
+    leaf.grad = add(into, g).impl_ptr();
+    return;
+  }
+  check_compatible_grad(into, g);
+  backend(into.device())
+      .binary_forward(BinaryOp::add, into.dtype(), into.data(), g.data(), into.data(), 1,
+                      into.numel(), Broadcast::none, stream(into.device()));
+}
+
 }  // namespace
+
+void register_grad_storage(const Storage* storage) {
+  std::lock_guard<std::mutex> lock(g_grad_storage_mutex);
+  g_grad_storages.insert(storage);
+}
+
+void unregister_grad_storage(const Storage* storage) {
+  std::lock_guard<std::mutex> lock(g_grad_storage_mutex);
+  g_grad_storages.erase(storage);
+}
 
 void run_backward(const Tensor& root, const Tensor& grad) {
   AE_CHECK(root.defined(), "backward: undefined tensor");
@@ -96,7 +136,7 @@ void run_backward(const Tensor& root, const Tensor& grad) {
     Tensor g = std::move(found->second);
     grads.erase(found);
     if (!impl->grad_fn) {  // a leaf: accumulate into .grad
-      impl->grad = impl->grad ? add(Tensor(impl->grad), g).impl_ptr() : g.impl_ptr();
+      accumulate_leaf(*impl, g);
       continue;
     }
     const Node& node = *impl->grad_fn;

@@ -48,4 +48,12 @@ Tensor record(Tensor out, const char* op, std::vector<Tensor> inputs, BackwardFn
 
 void run_backward(const Tensor& root, const Tensor& grad);
 
+// Gradient buffers that backward() adds into in place (a flat optimizer's gradient buffer). A
+// leaf whose .grad lies in a registered storage keeps that .grad: each gradient backward()
+// computes for the leaf is added into it, instead of .grad being rebound to a new tensor. The
+// caller owns the storage, keeps it alive while registered, and promises that no other tensor's
+// gradient aliases it. Unregistered storage is treated like any other.
+void register_grad_storage(const Storage* storage);
+void unregister_grad_storage(const Storage* storage);
+
 }  // namespace ae

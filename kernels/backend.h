@@ -116,7 +116,46 @@ struct Backend {
   void (*reparameterize_backward)(DType dt, const void* mu, const void* logvar, const void* dz,
                                   const void* dkl, int64_t rows, int64_t cols, uint64_t seed,
                                   uint64_t offset, void* dmu, void* dlogvar, Stream);
+
+  // --- a training step without host synchronisation, replayable as a CUDA graph ---------------
+  // A replayed graph re-runs its kernels with the arguments they were captured with, so every
+  // value that changes from step to step is read on the device, from buffers the step updates.
+  //
+  // adam_update / sgd_update with the learning rate read from lr (1, float64) instead of a.lr /
+  // s.lr, and Adam's bias corrections 1 - beta1^t, 1 - beta2^t taken with t = *step (1, uint64)
+  // instead of a.bias_correction1/2. The same arithmetic as the by-value entries otherwise.
+  void (*adam_update_indirect)(DType dt, void* p, const void* g, void* m, void* v, int64_t n,
+                               AdamParams, const double* lr, const uint64_t* step, Stream);
+  void (*sgd_update_indirect)(DType dt, void* p, const void* g, void* velocity, int64_t n,
+                              SgdParams, const double* lr, Stream);
+  // counter (1, uint64) += value
+  void (*counter_add)(uint64_t* counter, uint64_t value, Stream);
+  // acc (n, float64) += weight * *values[i], i < n <= kMaxAccumulated: `values` is a host array
+  // of n device pointers to one-element tensors of dtype dt (the loss terms of a step). One
+  // launch for all of them, summed in float64.
+  void (*accumulate_scalars)(DType dt, const void* const* values, int n, double weight,
+                             double* acc, Stream);
+  // While `counter` (1, uint64, memory of `device`) is set, every Philox draw on `device`
+  // (rand_uniform, rand_normal and the draws of reparameterize_*) starts at offset + *counter,
+  // read when the kernel runs; nullptr restores the plain offsets. A captured step that draws
+  // noise then draws fresh noise on each replay as the counter advances.
+  void (*set_rand_offset_counter)(int device, const uint64_t* counter);
+  // float32 GEMMs on `device` in TF32 (tensor cores, inputs rounded to a 10-bit mantissa, float32
+  // accumulation) when on; off, the default, keeps full float32. The CPU always computes float32.
+  void (*set_tf32)(int device, bool on);
+
+  // Graph capture: the work ordered on `stream` between begin and end is recorded instead of
+  // run, then replayed as a whole by launch. begin returns false when the backend cannot capture
+  // (the CPU); inside a capture no call may wait for the device. end returns the executable
+  // graph, an opaque handle for launch and destroy.
+  bool (*graph_begin)(Stream);
+  void* (*graph_end)(Stream);
+  void (*graph_launch)(void* graph, Stream);
+  void (*graph_destroy)(void* graph);
 };
+
+// The most loss terms one accumulate_scalars call takes.
+inline constexpr int kMaxAccumulated = 8;
 
 const Backend& cpu_backend();
 // The CUDA table, or nullptr when ae was built without the CUDA backend.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <utility>
@@ -9,6 +10,7 @@
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/ops.h"
+#include "models/vae.h"
 
 namespace ae::models {
 
@@ -87,6 +89,274 @@ LossValues evaluate(Model& model, const Tensor& x, int64_t batch_size) {
   return sums.mean();
 }
 
+// --- modes and precision ------------------------------------------------------------------
+
+const char* step_mode_name(StepMode m) {
+  switch (m) {
+    case StepMode::eager: return "eager";
+    case StepMode::fused: return "fused";
+    case StepMode::graph: return "graph";
+  }
+  fail(cat("step_mode_name: unknown mode ", static_cast<int>(m)));
+}
+
+StepMode parse_step_mode(const std::string& name) {
+  for (StepMode m : {StepMode::eager, StepMode::fused, StepMode::graph})
+    if (name == step_mode_name(m)) return m;
+  fail(cat("parse_step_mode: unknown step mode '", name, "' (eager, fused, graph)"));
+}
+
+void set_matmul_precision(Device device, MatmulPrecision precision) {
+  backend(device).set_tf32(device.index, precision == MatmulPrecision::tf32);
+}
+
+// --- TrainStep -----------------------------------------------------------------------------
+
+namespace {
+
+OptimizerConfig with_layout(OptimizerConfig c, StepMode mode) {
+  c.flat = mode != StepMode::eager;
+  return c;
+}
+
+std::vector<Tensor> values_of(const Model& model) {
+  std::vector<Tensor> params;
+  for (const Parameter& p : model.parameters()) params.push_back(p.value);
+  return params;
+}
+
+// Resets the Philox offset counter of a device however the scope is left.
+class RandCounterScope {
+ public:
+  RandCounterScope(Device d, const Tensor& counter) : device_(d) {
+    backend(d).set_rand_offset_counter(d.index, static_cast<const uint64_t*>(counter.data()));
+  }
+  ~RandCounterScope() { backend(device_).set_rand_offset_counter(device_.index, nullptr); }
+  RandCounterScope(const RandCounterScope&) = delete;
+  RandCounterScope& operator=(const RandCounterScope&) = delete;
+
+ private:
+  Device device_;
+};
+
+}  // namespace
+
+TrainStep::TrainStep(Model& model, const OptimizerConfig& optimizer, StepOptions options)
+    : model_(model),
+      optimizer_(values_of(model), with_layout(optimizer, options.mode)),
+      options_(options),
+      mode_(options.mode) {
+  AE_CHECK(options_.clip_norm >= 0, "TrainStep: clip_norm must be >= 0, got ", options_.clip_norm);
+  if (mode_ == StepMode::eager) return;
+  sums_ = Tensor::zeros(Shape{5}, DType::f64, model_.device());
+  zero_ = Tensor::zeros(Shape{}, model_.dtype(), model_.device());
+  if (mode_ != StepMode::graph) return;
+  // What a graph would freeze although it changes from step to step, and is not read on the device.
+  if (anomaly_detection())
+    fall_back("anomaly detection reads every value back to the host");
+  else if (const auto* vae = dynamic_cast<const Vae*>(&model_);
+           vae && vae->config().beta.kind != BetaScheduleKind::constant)
+    fall_back(cat("the VAE's beta schedule (", beta_schedule_name(vae->config().beta.kind),
+                  ") changes with the step"));
+}
+
+TrainStep::~TrainStep() {
+  if (graph_ == nullptr) return;
+  try {
+    synchronize(model_.device());  // no replay may still be running
+    backend(model_.device()).graph_destroy(graph_);
+  } catch (const std::exception& e) {  // a destructor reports, it does not throw
+    std::fprintf(stderr, "ae: destroying the training step's graph failed: %s\n", e.what());
+  }
+}
+
+void TrainStep::fall_back(const std::string& why) {
+  mode_ = StepMode::fused;
+  note_ = cat("graph mode unavailable: ", why, "; running fused steps");
+}
+
+void TrainStep::run(const Tensor& x) {
+  AE_CHECK(x.defined() && x.ndim() == 2 && x.size(0) > 0, "TrainStep: the batch must be ",
+           "(batch, features), got ", x.defined() ? x.shape().str() : "undefined");
+  AE_CHECK(x.device() == model_.device() && x.dtype() == model_.dtype(), "TrainStep: batch ",
+           x.str(), " for a model in ", dtype_name(model_.dtype()), " on ", model_.device().str());
+  if (mode_ == StepMode::eager) return eager_step(x);
+  if (mode_ == StepMode::fused) return uncaptured_step(x);
+  // One fused step first: it creates what the step creates lazily (the cuBLAS handle and its
+  // workspace, the clip bound, the pool's blocks), which must not be allocated inside a capture.
+  // Its batch size is the one captured.
+  if (!input_.defined()) {
+    input_ = Tensor::empty(x.shape(), x.dtype(), x.device());
+    return uncaptured_step(x);
+  }
+  if (x.shape() != input_.shape()) return uncaptured_step(x);  // such as an epoch's last batch
+  backend(x.device()).copy(input_.data(), x.data(), x.nbytes(),
+                           x.device().is_cuda() ? CopyKind::device_to_device
+                                                : CopyKind::host_to_device,
+                           stream(x.device()));
+  if (!captured_) capture();
+  if (captured_) replay();
+  else uncaptured_step(input_);  // the capture failed and fell back
+}
+
+void TrainStep::eager_step(const Tensor& x) {
+  Losses l = model_.loss(x, LossContext{true, optimizer_.steps()});
+  optimizer_.zero_grad();
+  l.total.backward();
+  if (options_.clip_norm > 0)
+    eager_norm_sum_ += clip_grad_norm(optimizer_.params(), options_.clip_norm);
+  optimizer_.step();
+  NoGradGuard no_grad;
+  const Tensor terms[4] = {l.total, l.reconstruction, l.penalty, l.kl};
+  for (int i = 0; i < 4; ++i) {
+    if (!terms[i].defined()) continue;
+    Tensor w = terms[i].detach() * static_cast<double>(x.size(0));
+    eager_sums_[i] = eager_sums_[i].defined() ? eager_sums_[i] + w : w;
+  }
+  samples_ += x.size(0);
+  ++steps_;
+}
+
+void TrainStep::fused_step(const Tensor& x) {
+  const Backend& be = backend(model_.device());
+  const Stream s = stream(model_.device());
+  optimizer_.zero_grad();
+  {
+    // Every tensor of the step dies in this scope: inside a capture, memory the step allocates
+    // must be freed before the capture ends.
+    Losses l = model_.loss(x, LossContext{true, optimizer_.steps()});
+    l.total.backward();
+    const Tensor terms[4] = {l.total, l.reconstruction, l.penalty, l.kl};
+    const void* values[4];
+    for (int i = 0; i < 4; ++i) values[i] = terms[i].defined() ? terms[i].data() : zero_.data();
+    auto sums = static_cast<double*>(sums_.data());
+    be.accumulate_scalars(model_.dtype(), values, 4, static_cast<double>(x.size(0)), sums, s);
+    if (options_.clip_norm > 0) {
+      Tensor norm = optimizer_.clip_grad_norm_on_device(options_.clip_norm);
+      const void* norm_value[1] = {norm.data()};
+      be.accumulate_scalars(model_.dtype(), norm_value, 1, 1.0, sums + 4, s);
+    }
+  }
+  optimizer_.step();
+}
+
+void TrainStep::uncaptured_step(const Tensor& x) {
+  const uint64_t before = model_.generator().offset();
+  fused_step(x);
+  samples_ += x.size(0);
+  ++steps_;
+  // After a capture the replays find the generator's position in the counter: keep it there.
+  if (captured_)
+    backend(model_.device())
+        .counter_add(static_cast<uint64_t*>(rand_counter_.data()),
+                     model_.generator().offset() - before, stream(model_.device()));
+}
+
+void TrainStep::capture() {
+  const Device d = model_.device();
+  const Backend& be = backend(d);
+  const Stream s = stream(d);
+  Generator& gen = model_.generator();
+  capture_offset_ = gen.offset();
+  capture_steps_ = optimizer_.steps();
+  // The counter holds how far the generator has moved since the capture: 0 now. Adding 0 also
+  // loads the counter's kernel outside the capture (an SGD step has not run it yet).
+  rand_counter_ = Tensor::zeros(Shape{1}, DType::f64, d);  // 8 zero bytes: uint64 0
+  auto counter = static_cast<uint64_t*>(rand_counter_.data());
+  be.counter_add(counter, 0, s);
+  if (!be.graph_begin(s)) {
+    if (!options_.emulate_graph)
+      return fall_back(cat("the ", be.name, " backend cannot capture graphs"));
+    captured_ = true;  // emulated: each replay runs the step again (see StepOptions)
+    return;
+  }
+  std::string failure;
+  try {
+    RandCounterScope counted(d, rand_counter_);
+    fused_step(input_);
+    draws_per_step_ = gen.offset() - capture_offset_;
+    draws_known_ = true;
+    be.counter_add(counter, draws_per_step_, s);
+  } catch (const std::exception& e) {
+    failure = e.what();
+  }
+  void* graph = nullptr;
+  try {
+    graph = be.graph_end(s);  // ends the capture, also after a failure inside it
+  } catch (const std::exception& e) {
+    if (failure.empty()) failure = e.what();
+  }
+  // Capturing ran nothing: the host's view of the generator and the step count goes back to the
+  // capture, and the first replay is the captured step.
+  gen.set_offset(capture_offset_);
+  optimizer_.set_host_steps(capture_steps_);
+  if (!failure.empty()) {
+    if (graph != nullptr) be.graph_destroy(graph);
+    return fall_back(cat("capturing the step failed: ", failure));
+  }
+  graph_ = graph;
+  captured_ = true;
+}
+
+void TrainStep::replay() {
+  const Device d = model_.device();
+  const Backend& be = backend(d);
+  Generator& gen = model_.generator();
+  if (graph_ != nullptr) {
+    be.graph_launch(graph_, stream(d));
+  } else {
+    // Emulated: the captured step again, with the host-side values as the capture saw them.
+    const uint64_t offset = gen.offset();
+    const int64_t steps = optimizer_.steps();
+    gen.set_offset(capture_offset_);
+    optimizer_.set_host_steps(capture_steps_);
+    {
+      RandCounterScope counted(d, rand_counter_);
+      fused_step(input_);
+    }
+    const uint64_t drawn = gen.offset() - capture_offset_;
+    AE_CHECK(!draws_known_ || drawn == draws_per_step_, "TrainStep: the captured step drew ",
+             draws_per_step_, " random numbers, its replay ", drawn,
+             " (the model's draws must not depend on the step)");
+    draws_per_step_ = drawn;
+    draws_known_ = true;
+    be.counter_add(static_cast<uint64_t*>(rand_counter_.data()), draws_per_step_, stream(d));
+    gen.set_offset(offset);
+    optimizer_.set_host_steps(steps);
+  }
+  // The replay ran one step: the host's view follows the device's.
+  gen.set_offset(gen.offset() + draws_per_step_);
+  optimizer_.set_host_steps(optimizer_.steps() + 1);
+  samples_ += input_.size(0);
+  ++steps_;
+}
+
+StepTotals TrainStep::take_totals() {
+  StepTotals t;
+  t.samples = samples_;
+  t.steps = steps_;
+  if (samples_ > 0) {
+    const double n = static_cast<double>(samples_);
+    double sums[5] = {0, 0, 0, 0, 0};
+    if (mode_ == StepMode::eager) {
+      for (int i = 0; i < 4; ++i) sums[i] = eager_sums_[i].defined() ? eager_sums_[i].item() : 0;
+      sums[4] = eager_norm_sum_;
+    } else {
+      std::vector<double> v = sums_.to_vector();
+      std::copy(v.begin(), v.end(), sums);
+    }
+    t.mean = {sums[0] / n, sums[1] / n, sums[2] / n, sums[3] / n};
+    t.grad_norm = options_.clip_norm > 0 ? sums[4] / static_cast<double>(steps_) : 0;
+  }
+  for (Tensor& sum : eager_sums_) sum = Tensor();
+  eager_norm_sum_ = 0;
+  if (sums_.defined())
+    backend(sums_.device()).fill(DType::f64, sums_.data(), 5, 0.0, stream(sums_.device()));
+  samples_ = 0;
+  steps_ = 0;
+  return t;
+}
+
 TrainResult Trainer::fit(Model& model, const Tensor& train, const Tensor& val) const {
   const TrainerConfig& c = config_;
   check_data("training", train);
@@ -95,41 +365,35 @@ TrainResult Trainer::fit(Model& model, const Tensor& train, const Tensor& val) c
            "got ", c.epochs, " and ", c.batch_size);
   AE_CHECK(c.clip_norm >= 0 && c.patience >= 0, "Trainer: clip_norm and patience must be >= 0");
 
-  std::vector<Tensor> params;
-  for (const Parameter& p : model.parameters()) params.push_back(p.value);
-  Optimizer optimizer(params, c.optimizer);
+  TrainStep step(model, c.optimizer, StepOptions{c.step_mode, c.clip_norm});
+  TrainResult result;
+  result.note = step.note();
+  if (!result.note.empty() && c.on_note) c.on_note(result.note);
+  std::vector<Tensor> params = step.optimizer().params();  // handles: they share the parameters
   std::mt19937_64 rng(c.shuffle_seed);
   Tensor host = train.to(Device::cpu()).to(model.dtype());
   const int64_t n = host.size(0);
 
-  TrainResult result;
   std::vector<Tensor> best;  // the best epoch's parameters (restore_best with validation)
   int64_t since_best = 0;
   for (int64_t epoch = 0; epoch < c.epochs; ++epoch) {
     auto start = std::chrono::steady_clock::now();
-    optimizer.set_lr(c.lr_schedule.at(c.optimizer.lr, epoch));
+    step.set_lr(c.lr_schedule.at(c.optimizer.lr, epoch));
     Tensor data = gather_rows(host, shuffled_indices(n, rng), model.device());
-
-    LossSums sums;
-    double norm_sum = 0;
-    int64_t batches = 0;
-    for (int64_t b = 0; b < n; b += c.batch_size) {
-      int64_t stop = std::min(n, b + c.batch_size);
-      Losses l = model.loss(slice(data, b, stop), LossContext{true, optimizer.steps()});
-      optimizer.zero_grad();
-      l.total.backward();
-      if (c.clip_norm > 0) norm_sum += clip_grad_norm(params, c.clip_norm);
-      optimizer.step();
-      sums.add(l, stop - b);
-      ++batches;
+    for (int64_t b = 0; b < n; b += c.batch_size) step.run(slice(data, b, std::min(n, b + c.batch_size)));
+    // A capture that failed on the way says so once, like one that could not start.
+    if (result.note != step.note()) {
+      result.note = step.note();
+      if (c.on_note) c.on_note(result.note);
     }
 
+    const StepTotals totals = step.take_totals();
     EpochReport report;
     report.epoch = epoch;
-    report.train = sums.mean();
-    report.lr = optimizer.lr();
-    report.grad_norm = c.clip_norm > 0 ? norm_sum / static_cast<double>(batches) : 0;
-    report.steps = optimizer.steps();
+    report.train = totals.mean;
+    report.lr = step.optimizer().lr();
+    report.grad_norm = totals.grad_norm;
+    report.steps = step.optimizer().steps();
     if (val.defined()) {
       report.val = evaluate(model, val);
       report.has_val = true;
@@ -153,7 +417,7 @@ TrainResult Trainer::fit(Model& model, const Tensor& train, const Tensor& val) c
       break;
     }
   }
-  optimizer.zero_grad();
+  step.optimizer().zero_grad();
   if (!best.empty()) {
     NoGradGuard no_grad;
     for (size_t i = 0; i < params.size(); ++i) params[i].copy_(best[i]);

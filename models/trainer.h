@@ -1,10 +1,30 @@
 // Mini-batch training of any Model: shuffled batches, an optimizer step per batch (optionally
 // with gradient clipping), a learning-rate schedule over epochs, validation each epoch, early
 // stopping, and a per-epoch report. The same seeds give bit-identical runs on the CPU.
+//
+// The step itself (TrainStep) runs in one of three modes; all three compute the same function,
+// and on the CPU eager and fused give bit-identical parameters (without clipping; with it the
+// global norm is summed in another order):
+//   eager  the reference: per-parameter optimizer, the losses summed as tensors, clipping with
+//          a host-side norm (one synchronisation per step when clipping);
+//   fused  the flat optimizer (models/optim.h: one launch for zero_grad, one for the update),
+//          the losses and the gradient norm summed into device accumulators, clipping on the
+//          device: no host synchronisation between the reads of the totals (once an epoch);
+//   graph  fused, with the whole step (forward, backward, clipping, update) captured once as a
+//          CUDA graph and replayed for every batch of the captured size (other sizes, such as an
+//          epoch's last partial batch, run fused). Where no graph can be captured (the CPU, anomaly
+//          detection on, a VAE whose β changes with the step) it runs fused and says why in a
+//          one-line note.
+//
+// What a replayed graph must not freeze is read on the device: the optimizer's learning rate and
+// step count, and the noise of denoising and variational models, whose Philox offsets are moved
+// by a device counter that each replay advances (Backend::set_rand_offset_counter), so the n-th
+// replay draws exactly the noise the n-th fused step would.
 #pragma once
 #include <cstdint>
 #include <functional>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "models/autoencoder.h"
@@ -12,6 +32,88 @@
 #include "models/schedule.h"
 
 namespace ae::models {
+
+enum class StepMode : uint8_t { eager, fused, graph };
+const char* step_mode_name(StepMode m);
+StepMode parse_step_mode(const std::string& name);  // "eager", "fused" or "graph"
+
+// float32 GEMMs on `device` in TF32 (tensor cores; inputs rounded to a 10-bit mantissa, about
+// 1e-3 relative error) or in full float32, the default. Nothing changes on the CPU.
+enum class MatmulPrecision : uint8_t { float32, tf32 };
+void set_matmul_precision(Device device, MatmulPrecision precision);
+
+struct StepOptions {
+  StepMode mode = StepMode::fused;
+  double clip_norm = 0;  // max global gradient norm; 0 leaves gradients alone
+  // Graph mode where the backend cannot capture (the CPU): instead of running fused, emulate the
+  // graph. Each "replay" runs the captured step again with every host-side value frozen at the
+  // capture (the generator's offsets, the step count the model sees), reading the learning rate,
+  // the optimizer's step count and the noise offsets from the device counters, exactly as a
+  // replayed graph does. For testing that a model and the step are replay-safe.
+  bool emulate_graph = false;
+};
+
+// What the steps since the last take_totals() added up to.
+struct StepTotals {
+  LossValues mean;        // the loss terms averaged over the samples
+  double grad_norm = 0;   // the mean pre-clipping gradient norm per step (0 unless clipping)
+  int64_t samples = 0;
+  int64_t steps = 0;
+};
+
+// One optimizer step per batch of a model, in the mode StepOptions says. Between run() calls the
+// parameters may be read and overwritten in place (copy_), but not rebound.
+class TrainStep {
+ public:
+  TrainStep(Model& model, const OptimizerConfig& optimizer, StepOptions options = {});
+  ~TrainStep();
+  TrainStep(const TrainStep&) = delete;
+  TrainStep& operator=(const TrainStep&) = delete;
+
+  // One step on the batch x (batch, features), on the model's device and in its dtype. Returns
+  // without waiting for the device (except in eager mode with clipping).
+  void run(const Tensor& x);
+  void set_lr(double lr) { optimizer_.set_lr(lr); }
+  Optimizer& optimizer() { return optimizer_; }
+  StepMode mode() const { return mode_; }  // the mode in use (graph may have fallen back)
+  // Reads the totals since the last call (one synchronisation) and starts new ones.
+  StepTotals take_totals();
+  bool graph_captured() const { return captured_; }
+  const std::string& note() const { return note_; }  // why graph mode fell back; "" otherwise
+
+ private:
+  void eager_step(const Tensor& x);
+  void fused_step(const Tensor& x);  // no synchronisation; capturable
+  void uncaptured_step(const Tensor& x);
+  void fall_back(const std::string& why);
+  void capture();
+  void replay();
+
+  Model& model_;
+  Optimizer optimizer_;
+  StepOptions options_;
+  StepMode mode_;
+  std::string note_;
+
+  // eager mode: the loss terms summed as tensors, weighted by batch size; the clip norms on the host
+  Tensor eager_sums_[4];
+  double eager_norm_sum_ = 0;
+  // fused and graph modes: (5) float64 on the device: the loss terms weighted by batch size, the
+  // gradient norms
+  Tensor sums_;
+  Tensor zero_;  // () a zero for a loss term a model leaves undefined
+  int64_t samples_ = 0, steps_ = 0;
+
+  // graph mode
+  Tensor input_;                   // (batch, features) the captured step's input
+  Tensor rand_counter_;            // (1) uint64 bits: the Philox offset counter of the replays
+  void* graph_ = nullptr;
+  bool captured_ = false;
+  uint64_t capture_offset_ = 0;    // the generator's offset when the step was captured
+  int64_t capture_steps_ = 0;      // the optimizer's step count then
+  uint64_t draws_per_step_ = 0;    // how far one step moves the generator
+  bool draws_known_ = false;
+};
 
 struct EpochReport {
   int64_t epoch = 0;     // counted from 0
@@ -33,7 +135,9 @@ struct TrainerConfig {
   int64_t patience = 0;      // stop after this many epochs without a lower validation loss; 0 never
   bool restore_best = true;  // with validation data, end with the best epoch's parameters
   uint64_t shuffle_seed = 0; // the batch order: a Fisher–Yates shuffle from std::mt19937_64
+  StepMode step_mode = StepMode::fused;  // how each step runs (TrainStep above)
   std::function<void(const EpochReport&)> on_epoch;  // called after each epoch
+  std::function<void(const std::string&)> on_note;   // called with the step's note, if any
 };
 
 struct TrainResult {
@@ -41,6 +145,7 @@ struct TrainResult {
   int64_t best_epoch = -1;  // the epoch with the lowest validation (else training) total loss
   double best_loss = 0;
   bool stopped_early = false;
+  std::string note;  // why graph mode fell back to fused, or ""
 };
 
 class Trainer {

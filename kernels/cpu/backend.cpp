@@ -106,6 +106,16 @@ const Backend& cpu_backend() {
       cpu::contractive_backward,
       cpu::reparameterize_forward,
       cpu::reparameterize_backward,
+      cpu::adam_update_indirect,
+      cpu::sgd_update_indirect,
+      cpu::counter_add,
+      cpu::accumulate_scalars,
+      cpu::set_rand_offset_counter,
+      cpu::set_tf32,
+      cpu::graph_begin,
+      cpu::graph_end,
+      cpu::graph_launch,
+      cpu::graph_destroy,
   };
   return table;
 }

@@ -59,4 +59,18 @@ void reparameterize_backward(DType dt, const void* mu, const void* logvar, const
                              const void* dkl, int64_t rows, int64_t cols, uint64_t seed,
                              uint64_t offset, void* dmu, void* dlogvar, Stream);
 
+// step.cpp
+void adam_update_indirect(DType dt, void* p, const void* g, void* m, void* v, int64_t n,
+                          AdamParams a, const double* lr, const uint64_t* step, Stream);
+void sgd_update_indirect(DType dt, void* p, const void* g, void* velocity, int64_t n,
+                         SgdParams s, const double* lr, Stream);
+void counter_add(uint64_t* counter, uint64_t value, Stream);
+void accumulate_scalars(DType dt, const void* const* values, int n, double weight, double* acc,
+                        Stream);
+void set_tf32(int device, bool on);
+bool graph_begin(Stream);
+void* graph_end(Stream);
+void graph_launch(void* graph, Stream);
+void graph_destroy(void* graph);
+
 }  // namespace ae::cpu

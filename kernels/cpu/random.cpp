@@ -3,6 +3,7 @@
 // curand_uniform.h (_curand_uniform) and curand_normal.h (curand_normal, _curand_box_muller).
 #include "kernels/cpu/random.h"
 
+#include <atomic>
 #include <bit>
 #include <cmath>
 #include <limits>
@@ -89,6 +90,18 @@ std::array<float, 2> box_muller(uint32_t x, uint32_t y) {
   return {static_cast<float>(std::sin(vd)) * r, static_cast<float>(std::cos(vd)) * r};
 }
 
+// The counter of set_rand_offset_counter, or null.
+std::atomic<const uint64_t*> g_offset_counter{nullptr};
+
+// `offset` moved by the counter when one is set, checked against the end of the stream.
+uint64_t counted_offset(const char* op, uint64_t offset) {
+  const uint64_t* counter = g_offset_counter.load(std::memory_order_acquire);
+  if (counter == nullptr) return offset;
+  AE_CHECK(*counter <= std::numeric_limits<uint64_t>::max() - offset, op, ": offset ", offset,
+           " + counter ", *counter, " passes the end of the Philox stream (2^64 draws)");
+  return offset + *counter;
+}
+
 void check_args(const char* op, const void* y, int64_t n, uint64_t offset, uint64_t draws) {
   AE_CHECK(n >= 0, op, ": n = ", n, " is negative");
   AE_CHECK(n == 0 || y, op, ": output is null for n = ", n);
@@ -137,13 +150,19 @@ void rand_bits(uint32_t* y, int64_t n, uint64_t seed, uint64_t offset, Stream) {
   for (int64_t i = 0; i < n; ++i) y[i] = stream.next();
 }
 
+void set_rand_offset_counter(int, const uint64_t* counter) {
+  g_offset_counter.store(counter, std::memory_order_release);
+}
+
 void rand_uniform(DType dt, void* y, int64_t n, uint64_t seed, uint64_t offset, Stream) {
+  offset = counted_offset("rand_uniform", offset);
   check_args("rand_uniform", y, n, offset, static_cast<uint64_t>(n));
   if (dt == DType::f32) write_uniform(static_cast<float*>(y), n, seed, offset);
   else write_uniform(static_cast<double*>(y), n, seed, offset);
 }
 
 void rand_normal(DType dt, void* y, int64_t n, uint64_t seed, uint64_t offset, Stream) {
+  offset = counted_offset("rand_normal", offset);
   // An odd n still draws the whole last pair.
   check_args("rand_normal", y, n, offset, static_cast<uint64_t>(n) + (n & 1));
   if (dt == DType::f32) write_normal(static_cast<float*>(y), n, seed, offset);

@@ -34,4 +34,8 @@ void rand_bits(uint32_t* y, int64_t n, uint64_t seed, uint64_t offset, Stream);
 void rand_uniform(DType dt, void* y, int64_t n, uint64_t seed, uint64_t offset, Stream);
 void rand_normal(DType dt, void* y, int64_t n, uint64_t seed, uint64_t offset, Stream);
 
+// While set, every draw above starts at offset + *counter (see Backend::set_rand_offset_counter);
+// the CPU has one device, so `device` is ignored.
+void set_rand_offset_counter(int device, const uint64_t* counter);
+
 }  // namespace ae::cpu

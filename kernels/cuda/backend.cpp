@@ -1,5 +1,5 @@
 // The CUDA table. Its entries live in the sibling files by family: memory.cpp, fill_copy.cu,
-// elementwise.cu, gemm.cpp, reduce.cu, fused.cu, random.cu.
+// elementwise.cu, gemm.cpp, reduce.cu, fused.cu, random.cu, step.cu, graph.cpp.
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/random.h"
 
@@ -39,6 +39,16 @@ const Backend* cuda_backend() {
       .contractive_backward = cu::contractive_backward,
       .reparameterize_forward = cu::reparameterize_forward,
       .reparameterize_backward = cu::reparameterize_backward,
+      .adam_update_indirect = cu::adam_update_indirect,
+      .sgd_update_indirect = cu::sgd_update_indirect,
+      .counter_add = cu::counter_add,
+      .accumulate_scalars = cu::accumulate_scalars,
+      .set_rand_offset_counter = cu::set_rand_offset_counter,
+      .set_tf32 = cu::set_tf32,
+      .graph_begin = cu::graph_begin,
+      .graph_end = cu::graph_end,
+      .graph_launch = cu::graph_launch,
+      .graph_destroy = cu::graph_destroy,
   };
   return &table;
 }

@@ -98,4 +98,23 @@ void reduce_sum(DType dt, const void* x, void* y, int64_t outer, int64_t n, int6
 void expand(DType dt, const void* x, void* y, int64_t outer, int64_t n, int64_t inner,
             double scale, Stream s);
 
+// --- a training step without host synchronisation (step.cu) ---------------------------------
+void adam_update_indirect(DType dt, void* p, const void* g, void* m, void* v, int64_t n,
+                          AdamParams a, const double* lr, const uint64_t* step, Stream s);
+void sgd_update_indirect(DType dt, void* p, const void* g, void* velocity, int64_t n,
+                         SgdParams sp, const double* lr, Stream s);
+void counter_add(uint64_t* counter, uint64_t value, Stream s);
+void accumulate_scalars(DType dt, const void* const* values, int n, double weight, double* acc,
+                        Stream s);
+
+// --- the device-side Philox offset counter (random.cu) and TF32 GEMMs (gemm.cpp) ---------------
+void set_rand_offset_counter(int device, const uint64_t* counter);
+void set_tf32(int device, bool on);
+
+// --- CUDA graphs (graph.cpp) ------------------------------------------------------------------
+bool graph_begin(Stream s);
+void* graph_end(Stream s);
+void graph_launch(void* graph, Stream s);
+void graph_destroy(void* graph);
+
 }  // namespace ae::cu

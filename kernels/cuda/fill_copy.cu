@@ -122,7 +122,9 @@ void transpose(DType dt, const void* x, void* y, int64_t rows, int64_t cols, Str
   const int64_t tile_cols = (cols + kTile - 1) / kTile;
   const int64_t tiles = (rows + kTile - 1) / kTile * tile_cols;
   const dim3 block(kTile, kTileRowsPerPass);
-  const unsigned grid = grid_for(tiles, dev, kTile * kTileRowsPerPass);
+  // One tile per block (a block walks further tiles only past grid_for's cap).
+  const int threads = kTile * kTileRowsPerPass;
+  const unsigned grid = grid_for(tiles * threads, dev, threads);
   dispatch_dtype(dt, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     transpose_kernel<T><<<grid, block, 0, static_cast<cudaStream_t>(s)>>>(

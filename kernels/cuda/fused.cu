@@ -63,7 +63,10 @@ __global__ void bias_act_backward_kernel(Inputs<T, 2> y_dy, T* dz, int64_t n, T 
 template <class T>
 __global__ void kl_terms_kernel(T* rho_hat, double* term, int64_t cols, double rho) {
   for (int64_t c = global_thread(); c < cols; c += grid_threads()) {
-    const double q = fmin(fmax(static_cast<double>(rho_hat[c]), kRhoEps), 1 - kRhoEps);
+    // Comparisons rather than fmin/fmax, which would turn a NaN mean into kRhoEps: a NaN in h
+    // stays NaN, as with the CPU's std::min/std::max.
+    const double mean = rho_hat[c];
+    const double q = mean < kRhoEps ? kRhoEps : (mean > 1 - kRhoEps ? 1 - kRhoEps : mean);
     rho_hat[c] = static_cast<T>(q);
     term[c] = rho * log(rho / q) + (1 - rho) * log((1 - rho) / (1 - q));
   }

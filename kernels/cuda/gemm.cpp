@@ -5,10 +5,14 @@
 //   cublas<t>gemm(op_b, op_a, n, m, k, alpha, B, ldb, A, lda, beta, C, n)
 // where lda = trans_a ? m : k and ldb = trans_b ? k : n are the row lengths as stored.
 //
-// Float32 products use CUBLAS_DEFAULT_MATH: full float32 arithmetic, never TF32 (so the results
-// stay within float32 rounding of the CPU reference). One handle per device, created on first
-// use and bound to the device's stream; it is never destroyed (the process owns it until exit,
-// when tearing it down could run after the CUDA runtime itself is gone).
+// Float32 products use CUBLAS_DEFAULT_MATH: full float32 arithmetic (so the results stay within
+// float32 rounding of the CPU reference), unless set_tf32 turned TF32 tensor-core math on for the
+// device. One handle per device, created on first use and bound to the device's stream; it is
+// never destroyed (the process owns it until exit, when tearing it down could run after the CUDA
+// runtime itself is gone). Each handle has its own workspace, so that a GEMM captured into a CUDA
+// graph never asks cuBLAS to allocate; cublasSetStream resets the workspace, so it is set again
+// after every rebinding.
+#include <atomic>
 #include <climits>
 #include <mutex>
 
@@ -20,37 +24,59 @@ namespace ae::cu {
 namespace {
 
 constexpr int kMaxDevices = 64;
+// cuBLAS's recommendation for Hopper (and enough for every earlier architecture).
+constexpr size_t kWorkspaceBytes = size_t{32} << 20;
 
 struct Handle {
   std::once_flag once;
   cublasHandle_t handle = nullptr;
+  void* workspace = nullptr;
   cudaStream_t bound = nullptr;  // the stream the handle was last bound to
+  bool tf32 = false;             // the math mode the handle was last given
 };
+
+std::atomic<bool> g_tf32[kMaxDevices];  // what set_tf32 asked for, per device
+
+void bind(Handle& h, cudaStream_t s, int device) {
+  AE_CUBLAS_CHECK(cublasSetStream(h.handle, s), "cuda gemm: binding the cuBLAS handle on cuda:",
+                  device);
+  AE_CUBLAS_CHECK(cublasSetWorkspace(h.handle, h.workspace, kWorkspaceBytes),
+                  "cuda gemm: the cuBLAS workspace on cuda:", device);
+  h.bound = s;
+}
+
+void set_math_mode(Handle& h, bool tf32, int device) {
+  AE_CUBLAS_CHECK(cublasSetMathMode(h.handle, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH),
+                  "cuda gemm: cuBLAS math mode on cuda:", device);
+  h.tf32 = tf32;
+}
 
 cublasHandle_t handle_for(const DeviceInfo& dev, cudaStream_t s) {
   static Handle handles[kMaxDevices];
   Handle& h = handles[dev.index];
   std::call_once(h.once, [&] {
-    // activate() has made dev current: the handle belongs to it.
+    // activate() has made dev current: the handle and its workspace belong to it.
     AE_CUBLAS_CHECK(cublasCreate(&h.handle), "cuda gemm: creating the cuBLAS handle on cuda:",
                     dev.index);
-    AE_CUBLAS_CHECK(cublasSetMathMode(h.handle, CUBLAS_DEFAULT_MATH),
-                    "cuda gemm: cuBLAS math mode on cuda:", dev.index);
-    AE_CUBLAS_CHECK(cublasSetStream(h.handle, s), "cuda gemm: binding the cuBLAS handle on cuda:",
-                    dev.index);
-    h.bound = s;
+    AE_CUDA_CHECK(cudaMalloc(&h.workspace, kWorkspaceBytes), "cuda gemm: the ",
+                  kWorkspaceBytes, "-byte cuBLAS workspace on cuda:", dev.index,
+                  " (the first GEMM must not run inside a graph capture)");
+    set_math_mode(h, g_tf32[dev.index].load(), dev.index);
+    bind(h, s, dev.index);
   });
-  if (h.bound != s) {
-    AE_CUBLAS_CHECK(cublasSetStream(h.handle, s), "cuda gemm: binding the cuBLAS handle on cuda:",
-                    dev.index);
-    h.bound = s;
-  }
+  if (h.bound != s) bind(h, s, dev.index);
+  if (const bool tf32 = g_tf32[dev.index].load(); h.tf32 != tf32) set_math_mode(h, tf32, dev.index);
   return h.handle;
 }
 
 bool fits_int(int64_t v) { return v >= 0 && v <= INT_MAX; }
 
 }  // namespace
+
+void set_tf32(int device, bool on) {
+  AE_CHECK(device >= 0 && device < kMaxDevices, "cuda set_tf32: device ", device, " out of range");
+  g_tf32[device].store(on);  // applied by the device's next GEMM
+}
 
 void gemm(DType dt, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
           const void* a, const void* b, double beta, void* c, Stream s) {

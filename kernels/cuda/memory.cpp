@@ -137,9 +137,13 @@ void* alloc(size_t bytes, int device, Stream s) {
   auto cs = static_cast<cudaStream_t>(s);
   void* ptr = nullptr;
   cudaError_t err = st.has_pool ? cudaMallocAsync(&ptr, bytes, cs) : cudaMalloc(&ptr, bytes);
-  if (err == cudaErrorMemoryAllocation && st.has_pool) {
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  if (err == cudaErrorMemoryAllocation && st.has_pool &&
+      cudaStreamIsCapturing(cs, &capture) == cudaSuccess &&
+      capture == cudaStreamCaptureStatusNone) {
     // The pool may hold freed blocks that do not fit this request: once the stream's pending
-    // frees are done, give them back to the device and try once more.
+    // frees are done, give them back to the device and try once more. (Not while the stream is
+    // captured into a graph: waiting for it, or trimming the pool, would break the capture.)
     (void)cudaGetLastError();
     AE_CUDA_CHECK(cudaStreamSynchronize(cs), "cuda alloc (", bytes, " bytes on cuda:", device, ")");
     AE_CUDA_CHECK(cudaMemPoolTrimTo(st.pool, 0), "cuda alloc (", bytes, " bytes on cuda:", device,

@@ -11,6 +11,7 @@
 #include <curand_kernel.h>
 
 #include <algorithm>
+#include <atomic>
 #include <limits>
 
 #include "core/error.h"
@@ -37,9 +38,12 @@ __device__ __forceinline__ void store4(T* y, int64_t i, int64_t n, V r) {
   if (i + 3 < n) y[i + 3] = static_cast<T>(r.w);
 }
 
-// y (n): element i is draw offset + i of the stream (seed, subsequence 0).
+// y (n): element i is draw offset + i of the stream (seed, subsequence 0), the offset moved by
+// *counter when a counter is set (set_rand_offset_counter).
 template <Dist D, class T>
-__global__ void rand_kernel(T* y, int64_t n, uint64_t seed, uint64_t offset) {
+__global__ void rand_kernel(T* y, int64_t n, uint64_t seed, uint64_t offset,
+                            const uint64_t* counter) {
+  if (counter) offset += *counter;
   const int64_t stride = int64_t{gridDim.x} * blockDim.x * kDrawsPerThread;
   for (int64_t first = (int64_t{blockIdx.x} * blockDim.x + threadIdx.x) * kDrawsPerThread;
        first < n; first += stride) {
@@ -62,14 +66,21 @@ void check_args(const char* op, const void* y, int64_t n, uint64_t offset, uint6
            draws, " draws passes the end of the Philox stream (2^64 draws)");
 }
 
+constexpr int kMaxDevices = 64;
+// Per device, the counter of set_rand_offset_counter, or null.
+std::atomic<const uint64_t*> g_offset_counters[kMaxDevices];
+
 template <Dist D, class T>
-void launch(const char* op, T* y, int64_t n, uint64_t seed, uint64_t offset, Stream stream) {
+void launch(const char* op, T* y, int64_t n, uint64_t seed, uint64_t offset, Stream stream,
+            bool counted = true) {
   if (n == 0) return;
-  activate(stream);  // launch on the stream's device
+  const int device = activate(stream).index;  // launch on the stream's device
+  const uint64_t* counter =
+      counted ? g_offset_counters[device].load(std::memory_order_acquire) : nullptr;
   const int64_t threads_needed = (n + kDrawsPerThread - 1) / kDrawsPerThread;
   const int64_t blocks = std::min((threads_needed + kThreads - 1) / kThreads, kMaxBlocks);
   rand_kernel<D, T><<<static_cast<unsigned>(blocks), kThreads, 0,
-                      static_cast<cudaStream_t>(stream)>>>(y, n, seed, offset);
+                      static_cast<cudaStream_t>(stream)>>>(y, n, seed, offset, counter);
   const cudaError_t err = cudaGetLastError();
   AE_CHECK(err == cudaSuccess, op, ": kernel launch (n = ", n, ") failed: ",
            cudaGetErrorString(err));
@@ -79,7 +90,13 @@ void launch(const char* op, T* y, int64_t n, uint64_t seed, uint64_t offset, Str
 
 void rand_bits(uint32_t* y, int64_t n, uint64_t seed, uint64_t offset, Stream stream) {
   check_args("rand_bits", y, n, offset, static_cast<uint64_t>(n));
-  launch<Dist::bits>("rand_bits", y, n, seed, offset, stream);
+  launch<Dist::bits>("rand_bits", y, n, seed, offset, stream, /*counted=*/false);
+}
+
+void set_rand_offset_counter(int device, const uint64_t* counter) {
+  AE_CHECK(device >= 0 && device < kMaxDevices, "cuda set_rand_offset_counter: device ", device,
+           " out of range");
+  g_offset_counters[device].store(counter, std::memory_order_release);
 }
 
 void rand_uniform(DType dt, void* y, int64_t n, uint64_t seed, uint64_t offset, Stream stream) {

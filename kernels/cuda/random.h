@@ -16,5 +16,7 @@ void rand_bits(uint32_t* y, int64_t n, uint64_t seed, uint64_t offset, Stream);
 // curand_init(seed, 0, offset), as float32, widened for dt == f64.
 void rand_uniform(DType dt, void* y, int64_t n, uint64_t seed, uint64_t offset, Stream);
 void rand_normal(DType dt, void* y, int64_t n, uint64_t seed, uint64_t offset, Stream);
+// (rand_uniform and rand_normal honour set_rand_offset_counter, declared in cuda_backend.h;
+// rand_bits, not a Backend entry, always uses the plain offset.)
 
 }  // namespace ae::cu

@@ -1,5 +1,7 @@
 // CUDA table vs CPU table: the fused kernels (linear-layer epilogue, KL sparsity, contractive
 // penalty, VAE reparameterization), forward and backward, float32 and float64.
+#include <cmath>
+#include <limits>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -117,6 +119,29 @@ TYPED_TEST(BackendFused, KlSparsity) {
                    cat("kl_sparsity_backward ", has_dloss ? "" : "(no dloss) ", shape));
     }
   }
+}
+
+// A NaN in h reaches its column's rho_hat and the loss on both backends: the clamp to
+// [kRhoEps, 1 - kRhoEps] must not turn it into a finite penalty. Outputs start finite, so a NaN
+// read back was written by the kernel.
+TYPED_TEST(BackendFused, KlSparsityPropagatesNaN) {
+  using T = TypeParam;
+  const DType dt = dtype_of<T>();
+  const int64_t rows = 5, cols = 3;
+  const double rho = 0.05;
+  std::vector<T> h = uniform<T>(rows * cols, case_seed(), 0, 0.2);
+  h[2 * cols + 1] = std::numeric_limits<T>::quiet_NaN();  // in column 1
+  std::vector<T> rho_hat(cols), loss(1);
+  cpu().kl_sparsity_forward(dt, h.data(), rows, cols, rho, rho_hat.data(), loss.data(), nullptr);
+  ASSERT_TRUE(std::isnan(rho_hat[1]) && std::isnan(loss[0])) << "the CPU reference";
+  DeviceArray<T> d_h(h), d_rho_hat(std::vector<T>(cols, T(-1))), d_loss(std::vector<T>{T(-1)});
+  gpu().kl_sparsity_forward(dt, d_h.data(), rows, cols, rho, d_rho_hat.data(), d_loss.data(),
+                            gpu_stream());
+  const std::vector<T> got = d_rho_hat.download();
+  EXPECT_TRUE(std::isnan(got[1])) << "rho_hat[1] = " << got[1];
+  EXPECT_TRUE(std::isnan(d_loss.download()[0])) << "loss = " << d_loss.download()[0];
+  expect_close(std::vector<T>{got[0], got[2]}, std::vector<T>{rho_hat[0], rho_hat[2]},
+               sum_tol<T>(rows), "kl_sparsity rho_hat of the other columns");
 }
 
 TYPED_TEST(BackendFused, Contractive) {

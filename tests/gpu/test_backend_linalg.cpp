@@ -140,12 +140,14 @@ TEST(BackendLinalgErrors, GemmTooLarge) {
 
 // --- transpose, copy_block -------------------------------------------------------------------
 
+// (4097, 4099) has more tiles (16641) than the grid has blocks (8448 on an H100): blocks loop over
+// several tiles.
 TYPED_TEST(BackendLinalg, Transpose) {
   using T = TypeParam;
   const DType dt = dtype_of<T>();
   const std::pair<int64_t, int64_t> shapes[] = {{1, 1},   {1, 33},  {33, 1},    {31, 33},
                                                 {64, 64}, {1000, 3}, {4097, 129}, {784, 256},
-                                                {256, 784}, {2048, 4096}};
+                                                {256, 784}, {2048, 4096}, {4097, 4099}};
   for (auto [rows, cols] : shapes) {
     std::vector<T> x = uniform<T>(rows * cols, case_seed(), -1, 1), want(rows * cols);
     cpu().transpose(dt, x.data(), want.data(), rows, cols, nullptr);
@@ -232,11 +234,15 @@ TYPED_TEST(BackendLinalg, ReduceSumIsDeterministic) {
   }
 }
 
-TYPED_TEST(BackendLinalg, ReduceSumLarge) {  // 2^26 elements, as a full sum and as column sums
+// 2^26 elements as a full sum and as column sums; and 2^27 + 5 as a full sum, whose chunks
+// (n / resident warps >= 8192 on any device with fewer than 16384 resident warps; an H100 has
+// at most 8448) take the path where a whole block, not one warp, sums each chunk.
+TYPED_TEST(BackendLinalg, ReduceSumLarge) {
   using T = TypeParam;
   const DType dt = dtype_of<T>();
   for (auto [outer, n, inner] : {std::tuple<int64_t, int64_t, int64_t>{1, int64_t(1) << 26, 1},
-                                 {1, 1 << 14, 1 << 12}, {1 << 16, 1 << 10, 1}}) {
+                                 {1, 1 << 14, 1 << 12}, {1 << 16, 1 << 10, 1},
+                                 {1, (int64_t(1) << 27) + 5, 1}}) {
     std::vector<T> x = uniform<T>(outer * n * inner, case_seed(), std::is_same_v<T, float> ? -1 : 0, 1);
     std::vector<T> want(outer * inner);
     cpu().reduce_sum(dt, x.data(), want.data(), outer, n, inner, 1.0, nullptr);
