@@ -375,13 +375,20 @@ void apply_json(RunConfig& config, const json& j, const std::string& where) {
 
 json read_json_file(const std::string& path) {
   const io::Bytes bytes = io::read_file(path, uint64_t{16} << 20);
+  // A config nests 2 levels; refusing deep nesting while parsing keeps every later walk
+  // (leaves(), dump() in messages) shallow.
+  constexpr int kMaxDepth = 8;
+  const auto limit_depth = [&](int depth, json::parse_event_t, json&) {
+    AE_CHECK(depth <= kMaxDepth, path, ": JSON nested deeper than ", kMaxDepth, " levels");
+    return true;
+  };
   try {
-    return json::parse(bytes.begin(), bytes.end());
-  } catch (const json::parse_error& e) {
+    return json::parse(bytes.begin(), bytes.end(), limit_depth);
+  } catch (const json::exception& e) {  // parse errors, and numbers out of range such as 1e400
     // nlohmann reports "[json.exception.parse_error.101] parse error at line 3, column 5: ...".
     std::string what = e.what();
-    const size_t at = what.find("parse error");
-    fail(cat(path, ": not valid JSON: ", at == std::string::npos ? what : what.substr(at)));
+    const size_t at = what.find("] ");
+    fail(cat(path, ": not valid JSON: ", at == std::string::npos ? what : what.substr(at + 2)));
   }
 }
 

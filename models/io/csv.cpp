@@ -1,5 +1,6 @@
 #include "models/io/csv.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -84,8 +85,43 @@ Parse parse_float(std::string_view s, float& out) {
 }
 
 struct Row {
-  int64_t line;
+  int64_t line = 0;
   std::vector<std::string> fields;
+};
+
+// The rows of a CSV text one at a time, skipping blank and comment lines and a UTF-8 byte order
+// mark, with 1-based line numbers for messages. Only the current row is held as strings, so a
+// table costs its float values, not a string per field.
+class RowReader {
+ public:
+  RowReader(const std::string& text, const std::string& name, char delimiter)
+      : text_(text), name_(name), delimiter_(delimiter) {
+    if (text_.compare(0, 3, "\xEF\xBB\xBF") == 0) pos_ = 3;
+  }
+
+  // Splits the next row into row; false at the end of the text.
+  bool next(Row& row) {
+    while (pos_ < text_.size()) {
+      size_t end = text_.find('\n', pos_);
+      if (end == std::string::npos) end = text_.size();
+      const std::string_view line(text_.data() + pos_, end - pos_);
+      pos_ = end + 1;
+      ++line_no_;
+      const std::string_view content = trim(line);
+      if (content.empty() || content.front() == '#') continue;
+      row.line = line_no_;
+      row.fields = split_fields(line, delimiter_, cat(name_, ":", line_no_));
+      return true;
+    }
+    return false;
+  }
+
+ private:
+  const std::string& text_;
+  const std::string& name_;
+  char delimiter_;
+  size_t pos_ = 0;
+  int64_t line_no_ = 0;
 };
 
 }  // namespace
@@ -96,35 +132,23 @@ CsvTable parse_csv(const std::string& text, const std::string& name, const CsvOp
   AE_CHECK(!(options.label_name && options.label_index), name,
            ": give the label column by name or by index, not both");
 
-  // Split into non-comment, non-blank rows, remembering 1-based line numbers for messages.
-  std::vector<Row> rows;
-  int64_t line_no = 0;
-  size_t pos = text.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;  // skip a UTF-8 byte order mark
-  while (pos < text.size()) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string::npos) end = text.size();
-    std::string_view line(text.data() + pos, end - pos);
-    pos = end + 1;
-    ++line_no;
-    std::string_view content = trim(line);
-    if (content.empty() || content.front() == '#') continue;
-    rows.push_back({line_no, split_fields(line, options.delimiter, cat(name, ":", line_no))});
-  }
-  AE_CHECK(!rows.empty(), name, ": no data rows (the file is empty or only comments)");
+  RowReader reader(text, name, options.delimiter);
+  Row first;
+  AE_CHECK(reader.next(first), name, ": no data rows (the file is empty or only comments)");
 
   // Auto: a header has a field that is not a number at all; "nan" or "1e99" in the first row is
   // bad data, reported as such below rather than taken for a header.
   bool has_header = options.header == CsvHeader::Yes;
   if (options.header == CsvHeader::Auto) {
     float unused = 0;
-    for (const std::string& f : rows[0].fields)
+    for (const std::string& f : first.fields)
       if (parse_float(f, unused) == Parse::NotNumber) has_header = true;
   }
 
-  const size_t ncols = rows[0].fields.size();
+  const size_t ncols = first.fields.size();
   std::vector<std::string> names;
   if (has_header) {
-    names = rows[0].fields;
+    names = first.fields;
   } else {
     for (size_t c = 0; c < ncols; ++c) names.push_back(std::to_string(c));
   }
@@ -161,16 +185,7 @@ CsvTable parse_csv(const std::string& text, const std::string& name, const CsvOp
       table.columns.push_back(names[c]);
   }
 
-  const size_t first = has_header ? 1 : 0;
-  AE_CHECK(rows.size() > first, name, ": no data rows after the header on line ", rows[0].line);
-  const int64_t nrows = static_cast<int64_t>(rows.size() - first);
-  const int64_t nfeat = static_cast<int64_t>(table.columns.size());
-  table.features.shape = {nrows, nfeat};
-  table.features.data.reserve(static_cast<size_t>(nrows * nfeat));
-  if (label) table.labels.reserve(static_cast<size_t>(nrows));
-
-  for (size_t r = first; r < rows.size(); ++r) {
-    const Row& row = rows[r];
+  auto add_row = [&](const Row& row) {
     AE_CHECK(row.fields.size() == ncols, name, ":", row.line, ": ", row.fields.size(),
              " fields, expected ", ncols);
     for (size_t c = 0; c < ncols; ++c) {
@@ -192,13 +207,35 @@ CsvTable parse_csv(const std::string& text, const std::string& name, const CsvOp
       else
         table.features.data.push_back(v);
     }
+  };
+  // Reserve once for a well-formed file: there are no more rows than lines, and no more values
+  // than half the characters ("0,"), so a hostile text cannot make this reservation large.
+  const size_t lines = static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 1;
+  const size_t max_rows = std::min(lines, text.size() / (2 * ncols) + 1);
+  table.features.data.reserve(max_rows * table.columns.size());
+  if (label) table.labels.reserve(max_rows);
+
+  int64_t nrows = 0;
+  if (!has_header) {
+    add_row(first);
+    ++nrows;
   }
+  for (Row row; reader.next(row); ++nrows) add_row(row);
+  AE_CHECK(nrows > 0, name, ": no data rows after the header on line ", first.line);
+  table.features.shape = {nrows, static_cast<int64_t>(table.columns.size())};
+  table.features.data.shrink_to_fit();
+  table.labels.shrink_to_fit();
   return table;
 }
 
 CsvTable read_csv(const std::string& path, const CsvOptions& options, uint64_t max_bytes) {
-  const Bytes bytes = read_file_inflated(path, max_bytes);
-  return parse_csv(std::string(bytes.begin(), bytes.end()), path, options);
+  std::string text;
+  {
+    // The bytes are released before parsing, so the file is held once.
+    const Bytes bytes = read_file_inflated(path, max_bytes);
+    text.assign(bytes.begin(), bytes.end());
+  }
+  return parse_csv(text, path, options);
 }
 
 }  // namespace ae::io

@@ -70,6 +70,12 @@ void InputFile::read_at(uint64_t offset, void* dst, size_t n) const {
   }
 }
 
+void InputBytes::read_at(uint64_t offset, void* dst, size_t n) const {
+  AE_CHECK(offset <= size_ && n <= size_ - offset, name_, ": cannot read ", n, " bytes at offset ",
+           offset, ": the file has only ", size_, " bytes");
+  if (n > 0) std::memcpy(dst, data_ + offset, n);
+}
+
 Bytes read_file(const std::string& path, uint64_t max_bytes) {
   InputFile file(path);
   AE_CHECK(file.size() <= max_bytes, path, ": ", file.size(), " bytes is larger than the limit of ",

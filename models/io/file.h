@@ -36,6 +36,26 @@ class InputFile {
   uint64_t size_ = 0;
 };
 
+// Bytes already in memory, read by absolute offsets exactly as InputFile reads a file (same range
+// checks, same messages), so that each parser is written once over either and a buffer goes
+// through the same checks as a file. It does not own the bytes.
+class InputBytes {
+ public:
+  InputBytes(const Bytes& bytes, std::string name)
+      : data_(bytes.data()), size_(bytes.size()), name_(std::move(name)) {}
+  InputBytes(Bytes&&, std::string) = delete;  // it would point into a temporary
+
+  const std::string& path() const { return name_; }
+  uint64_t size() const { return size_; }
+  // Copies exactly n bytes at offset into dst; throws if the buffer is shorter.
+  void read_at(uint64_t offset, void* dst, size_t n) const;
+
+ private:
+  const uint8_t* data_;
+  uint64_t size_;
+  std::string name_;
+};
+
 // The raw bytes of path. Refuses files larger than max_bytes.
 Bytes read_file(const std::string& path, uint64_t max_bytes = kMaxReadBytes);
 

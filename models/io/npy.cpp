@@ -171,14 +171,23 @@ std::string header_text(const char* descr, const std::vector<int64_t>& shape) {
   return cat("{'descr': '", descr, "', 'fortran_order': False, 'shape': (", dims, "), }");
 }
 
+// product(shape). Dimensions must be non-negative, and the product of the non-zero ones must fit
+// in int64 even when another dimension is 0, so that no part of the shape a consumer multiplies
+// (rows x cols) can overflow.
 uint64_t checked_count(const std::vector<int64_t>& shape, const std::string& what) {
-  uint64_t n = 1;
+  uint64_t nonzero = 1;
+  bool empty = false;
   for (int64_t d : shape) {
     AE_CHECK(d >= 0, what, ": negative dimension in shape ", shape_string(shape));
-    AE_CHECK(!__builtin_mul_overflow(n, static_cast<uint64_t>(d), &n), what, ": shape ",
-             shape_string(shape), " has too many elements");
+    if (d == 0) {
+      empty = true;
+      continue;
+    }
+    AE_CHECK(!__builtin_mul_overflow(nonzero, static_cast<uint64_t>(d), &nonzero) &&
+                 nonzero <= static_cast<uint64_t>(INT64_MAX),
+             what, ": shape ", shape_string(shape), " has too many elements");
   }
-  return n;
+  return empty ? 0 : nonzero;
 }
 
 // Writes magic, version, header (space-padded, '\n'-terminated so that the data starts at a
@@ -221,10 +230,11 @@ void write_npy_values(const std::string& path, const char* descr, const std::vec
   });
 }
 
-}  // namespace
-
-Array read_npy(const std::string& path) {
-  InputFile file(path);
+// The reader, written once over an InputFile or InputBytes: every size the preamble and header
+// claim is checked against the real size before the data is allocated.
+template <class Input>
+Array parse_npy_input(const Input& file) {
+  const std::string& path = file.path();
   const uint64_t size = file.size();
   AE_CHECK(size >= 10, path, ": .npy file truncated: ", size, " bytes, the preamble needs 10");
   uint8_t pre[12];
@@ -290,6 +300,14 @@ Array read_npy(const std::string& path) {
     out.data[i] = v;
   }
   return out;
+}
+
+}  // namespace
+
+Array read_npy(const std::string& path) { return parse_npy_input(InputFile(path)); }
+
+Array parse_npy(const Bytes& bytes, const std::string& name) {
+  return parse_npy_input(InputBytes(bytes, name));
 }
 
 void write_npy(const std::string& path, const Array& array) {

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "models/io/array.h"
+#include "models/io/file.h"
 
 namespace ae::io {
 
@@ -12,6 +13,9 @@ namespace ae::io {
 // float32), '|u1' '|i1' '<i4' '>i4' '<i8' '>i8' (integers must be exactly representable in
 // float32, |v| <= 2^24). fortran_order True is refused.
 Array read_npy(const std::string& path);
+
+// Parses .npy bytes already in memory, with the same checks; name is used in messages.
+Array parse_npy(const Bytes& bytes, const std::string& name);
 
 // Writes '<f4' (atomically: the old file stays intact until the new one is complete).
 void write_npy(const std::string& path, const Array& array);

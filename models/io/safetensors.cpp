@@ -18,6 +18,19 @@ using nlohmann::json;
 // The reference implementation refuses headers above 100 MB; real ones are a few MB at most.
 constexpr uint64_t kMaxHeader = uint64_t{100} << 20;
 constexpr const char* kMetadataKey = "__metadata__";
+// A valid header nests 3 levels (header, tensor, shape). Deeper input is refused while parsing:
+// nlohmann's parser is iterative, but printing a value is recursive, and a 100 MB header of '['
+// would overflow the stack when an error message shows it.
+constexpr int kMaxDepth = 8;
+// Characters of a JSON value quoted in a message.
+constexpr size_t kShown = 80;
+
+// v as JSON text for a message, cut to kShown characters.
+std::string shown(const nlohmann::json& v) {
+  std::string text = v.dump();
+  if (text.size() > kShown) text = text.substr(0, kShown) + "...";
+  return text;
+}
 
 struct Entry {
   std::string name;
@@ -27,20 +40,29 @@ struct Entry {
   uint64_t end = 0;
 };
 
-// product(shape) * element_size, or false on overflow.
+// product(shape) * element_size, or false when a dimension is negative or the product of the
+// non-zero dimensions does not fit in int64 (checked even when another dimension is 0, so that no
+// part of the shape a consumer multiplies can overflow).
 bool byte_count(const std::vector<int64_t>& shape, int element_size, uint64_t& out) {
-  uint64_t n = static_cast<uint64_t>(element_size);
+  uint64_t nonzero = 1;
+  bool empty = false;
   for (int64_t d : shape) {
-    if (d < 0 || __builtin_mul_overflow(n, static_cast<uint64_t>(d), &n)) return false;
+    if (d < 0) return false;
+    if (d == 0) {
+      empty = true;
+      continue;
+    }
+    if (__builtin_mul_overflow(nonzero, static_cast<uint64_t>(d), &nonzero) ||
+        nonzero > static_cast<uint64_t>(INT64_MAX))
+      return false;
   }
-  out = n;
-  return true;
+  return !__builtin_mul_overflow(empty ? 0 : nonzero, static_cast<uint64_t>(element_size), &out);
 }
 
 // A non-negative JSON integer, or a one-line error naming the file, tensor and field.
 uint64_t json_uint(const json& v, const std::string& where, const char* field) {
   AE_CHECK(v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0), where, ": ",
-           field, " must hold non-negative integers, got ", v.dump());
+           field, " must hold non-negative integers, got ", shown(v));
   return v.get<uint64_t>();
 }
 
@@ -56,12 +78,12 @@ Entry parse_entry(const std::string& name, const json& v, const std::string& pat
     return *it;
   };
   const json& dtype = field("dtype");
-  AE_CHECK(dtype.is_string(), where, ": dtype must be a string, got ", dtype.dump());
+  AE_CHECK(dtype.is_string(), where, ": dtype must be a string, got ", shown(dtype));
   e.dtype = dtype.get<std::string>();
   AE_CHECK(safetensors_dtype_size(e.dtype) > 0, where, ": unknown dtype '", e.dtype, "'");
 
   const json& shape = field("shape");
-  AE_CHECK(shape.is_array(), where, ": shape must be an array, got ", shape.dump());
+  AE_CHECK(shape.is_array(), where, ": shape must be an array, got ", shown(shape));
   for (const json& d : shape) {
     const uint64_t dim = json_uint(d, where, "shape");
     AE_CHECK(dim <= static_cast<uint64_t>(INT64_MAX), where, ": shape dimension ", dim,
@@ -71,7 +93,7 @@ Entry parse_entry(const std::string& name, const json& v, const std::string& pat
 
   const json& offsets = field("data_offsets");
   AE_CHECK(offsets.is_array() && offsets.size() == 2, where,
-           ": data_offsets must be [begin, end], got ", offsets.dump());
+           ": data_offsets must be [begin, end], got ", shown(offsets));
   e.begin = json_uint(offsets[0], where, "data_offsets");
   e.end = json_uint(offsets[1], where, "data_offsets");
   AE_CHECK(e.begin <= e.end, where, ": data_offsets [", e.begin, ", ", e.end,
@@ -138,26 +160,20 @@ void write_safetensors(const std::string& path, const std::vector<SafeTensor>& t
   });
 }
 
-SafeTensorsFile read_safetensors(const std::string& path) {
-  InputFile file(path);
-  const uint64_t size = file.size();
-  AE_CHECK(size >= 8, path, ": safetensors file truncated: ", size,
-           " bytes, the header length alone needs 8");
-  uint8_t len_bytes[8];
-  file.read_at(0, len_bytes, 8);
-  const uint64_t header_len = load_as<uint64_t>(len_bytes, std::endian::little);
-  AE_CHECK(header_len <= size - 8, path, ": header length ", header_len,
-           " is larger than the rest of the file (", size - 8, " bytes)");
-  AE_CHECK(header_len <= kMaxHeader, path, ": header length ", header_len,
-           " is larger than the limit of ", kMaxHeader, " bytes");
-  std::string text(header_len, '\0');
-  file.read_at(8, text.data(), header_len);
-  AE_CHECK(!text.empty() && text[0] == '{', path, ": the header does not start with '{'");
+namespace {
 
+// Parses the JSON header into its tensor entries (in header order) and metadata.
+std::vector<Entry> parse_header(const std::string& text, const std::string& path,
+                                std::map<std::string, std::string>& metadata) {
+  AE_CHECK(!text.empty() && text[0] == '{', path, ": the header does not start with '{'");
   // nlohmann keeps the last of two equal keys; the callback sees every top-level key first.
   std::set<std::string> keys;
   std::string duplicate;
   auto on_event = [&](int depth, json::parse_event_t event, json& parsed) {
+    if ((event == json::parse_event_t::object_start || event == json::parse_event_t::array_start) &&
+        depth >= kMaxDepth)
+      fail(cat(path, ": the JSON header nests deeper than ", kMaxDepth,
+               " levels (a safetensors header has 3)"));
     if (event == json::parse_event_t::key && depth == 1 && duplicate.empty() &&
         !keys.insert(parsed.get<std::string>()).second)
       duplicate = parsed.get<std::string>();
@@ -173,31 +189,36 @@ SafeTensorsFile read_safetensors(const std::string& path) {
   AE_CHECK(header.is_object(), path, ": the header must be a JSON object, got ",
            header.type_name());
 
-  SafeTensorsFile out;
   std::vector<Entry> entries;
   for (const auto& [key, value] : header.items()) {
     if (key == kMetadataKey) {
       AE_CHECK(value.is_object(), path, ": __metadata__ must be an object of strings, got ",
                value.type_name());
       for (const auto& [k, v] : value.items()) {
-        AE_CHECK(v.is_string(), path, ": __metadata__ '", k, "' must be a string, got ", v.dump());
-        out.metadata[k] = v.get<std::string>();
+        AE_CHECK(v.is_string(), path, ": __metadata__ '", k, "' must be a string, got ", shown(v));
+        metadata[k] = v.get<std::string>();
       }
       continue;
     }
     entries.push_back(parse_entry(key, value, path));
   }
+  return entries;
+}
 
-  // Every number is checked before any tensor is allocated: byte counts against dtype and
-  // shape, offsets against the buffer, and the tensors must tile the buffer exactly.
-  const uint64_t buffer_start = 8 + header_len;
-  const uint64_t buffer_size = size - buffer_start;
+// Checks every number before any tensor is allocated: byte counts against dtype and shape,
+// offsets against the buffer, and the tensors must tile the buffer exactly. Returns the entries
+// in buffer order.
+std::vector<Entry> check_layout(std::vector<Entry> entries, const std::string& path,
+                                uint64_t buffer_size) {
   for (const Entry& e : entries) {
     const std::string where = cat(path, ": tensor '", e.name, "'");
     uint64_t need = 0;
-    AE_CHECK(byte_count(e.shape, safetensors_dtype_size(e.dtype), need) && need == e.end - e.begin,
-             where, ": shape ", shape_string(e.shape), " of ", e.dtype, " does not match ",
-             "data_offsets [", e.begin, ", ", e.end, "] (", e.end - e.begin, " bytes)");
+    AE_CHECK(byte_count(e.shape, safetensors_dtype_size(e.dtype), need), where, ": shape ",
+             shape_string(e.shape), " of ", e.dtype, " does not match data_offsets [", e.begin,
+             ", ", e.end, "]: its element or byte count overflows 64 bits");
+    AE_CHECK(need == e.end - e.begin, where, ": shape ", shape_string(e.shape), " of ", e.dtype,
+             " does not match data_offsets [", e.begin, ", ", e.end, "] (", e.end - e.begin,
+             " bytes)");
     AE_CHECK(e.end <= buffer_size, where, ": data_offsets [", e.begin, ", ", e.end,
              "] are out of range: the buffer has ", buffer_size, " bytes");
   }
@@ -218,7 +239,30 @@ SafeTensorsFile read_safetensors(const std::string& path) {
   }
   AE_CHECK(covered == buffer_size, path, ": the tensors cover ", covered, " of the ", buffer_size,
            " buffer bytes; ", buffer_size - covered, " bytes at the end belong to no tensor");
+  return entries;
+}
 
+// The reader, written once over an InputFile or InputBytes.
+template <class Input>
+SafeTensorsFile parse_safetensors_input(const Input& file) {
+  const std::string& path = file.path();
+  const uint64_t size = file.size();
+  AE_CHECK(size >= 8, path, ": safetensors file truncated: ", size,
+           " bytes, the header length alone needs 8");
+  uint8_t len_bytes[8];
+  file.read_at(0, len_bytes, 8);
+  const uint64_t header_len = load_as<uint64_t>(len_bytes, std::endian::little);
+  AE_CHECK(header_len <= size - 8, path, ": header length ", header_len,
+           " is larger than the rest of the file (", size - 8, " bytes)");
+  AE_CHECK(header_len <= kMaxHeader, path, ": header length ", header_len,
+           " is larger than the limit of ", kMaxHeader, " bytes");
+  std::string text(header_len, '\0');
+  file.read_at(8, text.data(), header_len);
+
+  SafeTensorsFile out;
+  const std::vector<Entry> entries =
+      check_layout(parse_header(text, path, out.metadata), path, size - 8 - header_len);
+  const uint64_t buffer_start = 8 + header_len;
   for (const Entry& e : entries) {
     SafeTensor t{e.name, e.dtype, e.shape, {}};
     t.bytes.resize(e.end - e.begin);
@@ -226,6 +270,16 @@ SafeTensorsFile read_safetensors(const std::string& path) {
     out.tensors.push_back(std::move(t));
   }
   return out;
+}
+
+}  // namespace
+
+SafeTensorsFile read_safetensors(const std::string& path) {
+  return parse_safetensors_input(InputFile(path));
+}
+
+SafeTensorsFile parse_safetensors(const Bytes& bytes, const std::string& name) {
+  return parse_safetensors_input(InputBytes(bytes, name));
 }
 
 // --- conversions ---------------------------------------------------------------------------------

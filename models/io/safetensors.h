@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "models/io/file.h"
+
 namespace ae::io {
 
 struct SafeTensor {
@@ -38,6 +40,9 @@ void write_safetensors(const std::string& path, const std::vector<SafeTensor>& t
 // Reads and validates a whole file; every header number is checked against the file size before
 // anything is allocated. Errors are one line naming the file and the tensor.
 SafeTensorsFile read_safetensors(const std::string& path);
+
+// Parses safetensors bytes already in memory, with the same checks; name is used in messages.
+SafeTensorsFile parse_safetensors(const Bytes& bytes, const std::string& name);
 
 // Conversions between host values and SafeTensor bytes (little-endian on any host).
 SafeTensor safetensor_f32(std::string name, std::vector<int64_t> shape,
