@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "kernels/cuda/launch.cuh"
+#include "kernels/cuda/update.cuh"
 #include "kernels/scalar_math.h"
 
 namespace ae::cu {
@@ -20,31 +21,7 @@ __global__ void adam_indirect_kernel(T* p, const T* g, T* m, T* v, int64_t n, Ad
   a.lr = *lr;
   a.bias_correction1 = 1 - pow(a.beta1, t);
   a.bias_correction2 = 1 - pow(a.beta2, t);
-  constexpr int V = Pack<T>::kSize;
-  const int64_t stride = grid_threads();
-  int64_t done = 0;
-  if (packed) {
-    const int64_t packs = n / V;
-    for (int64_t q = global_thread(); q < packs; q += stride) {
-      Pack<T> pp = reinterpret_cast<Pack<T>*>(p)[q];
-      const Pack<T> pg = reinterpret_cast<const Pack<T>*>(g)[q];
-      Pack<T> pm = reinterpret_cast<Pack<T>*>(m)[q];
-      Pack<T> pv = reinterpret_cast<Pack<T>*>(v)[q];
-#pragma unroll
-      for (int j = 0; j < V; ++j) math::adam_update<T>(pp.v[j], pg.v[j], pm.v[j], pv.v[j], a);
-      reinterpret_cast<Pack<T>*>(p)[q] = pp;
-      reinterpret_cast<Pack<T>*>(m)[q] = pm;
-      reinterpret_cast<Pack<T>*>(v)[q] = pv;
-    }
-    done = packs * V;
-  }
-  for (int64_t i = done + global_thread(); i < n; i += stride) {
-    T pi = p[i], mi = m[i], vi = v[i];
-    math::adam_update<T>(pi, g[i], mi, vi, a);
-    p[i] = pi;
-    m[i] = mi;
-    v[i] = vi;
-  }
+  adam_elements(p, g, m, v, n, a, packed);
 }
 
 // SGD with sp.lr = *lr; a null velocity reads as zero and is never written.
@@ -52,29 +29,7 @@ template <class T>
 __global__ void sgd_indirect_kernel(T* p, const T* g, T* velocity, int64_t n, SgdParams sp,
                                     const double* lr, bool packed) {
   sp.lr = *lr;
-  constexpr int V = Pack<T>::kSize;
-  const int64_t stride = grid_threads();
-  int64_t done = 0;
-  if (packed) {
-    const int64_t packs = n / V;
-    for (int64_t q = global_thread(); q < packs; q += stride) {
-      Pack<T> pp = reinterpret_cast<Pack<T>*>(p)[q];
-      const Pack<T> pg = reinterpret_cast<const Pack<T>*>(g)[q];
-      Pack<T> pv{};
-      if (velocity) pv = reinterpret_cast<Pack<T>*>(velocity)[q];
-#pragma unroll
-      for (int j = 0; j < V; ++j) math::sgd_update<T>(pp.v[j], pg.v[j], pv.v[j], sp);
-      reinterpret_cast<Pack<T>*>(p)[q] = pp;
-      if (velocity) reinterpret_cast<Pack<T>*>(velocity)[q] = pv;
-    }
-    done = packs * V;
-  }
-  for (int64_t i = done + global_thread(); i < n; i += stride) {
-    T pi = p[i], vi = velocity ? velocity[i] : T(0);
-    math::sgd_update<T>(pi, g[i], vi, sp);
-    p[i] = pi;
-    if (velocity) velocity[i] = vi;
-  }
+  sgd_elements(p, g, velocity, n, sp, packed);
 }
 
 __global__ void counter_add_kernel(uint64_t* counter, uint64_t value) { *counter += value; }
