@@ -33,6 +33,7 @@ Trained train_contractive(double lambda) {
 }
 
 TEST(ModelsContractive, PenaltyShrinksTheJacobianAtComparableReconstruction) {
+  AE_SKIP_WITHOUT_MNIST();
   Trained plain = train_contractive(0), cae = train_contractive(3);
   measured(cat("held-out ||J||_F^2: lambda 0 ", plain.jacobian, ", lambda 3 ", cae.jacobian, " (",
                plain.jacobian / cae.jacobian, "x lower); reconstruction ", plain.reconstruction,

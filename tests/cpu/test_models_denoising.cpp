@@ -111,6 +111,7 @@ Autoencoder& plain_model() {
 class Denoising : public ::testing::TestWithParam<NoiseConfig> {};
 
 TEST_P(Denoising, BeatsAPlainAutoencoderOnCorruptedHeldOutDigits) {
+  AE_SKIP_WITHOUT_MNIST();
   const NoiseConfig noise = GetParam();
   Autoencoder dae(digits_config(noise), 1, Device::cpu());
   Trainer(quick_trainer(15)).fit(dae, mnist_rows(0, 2000));

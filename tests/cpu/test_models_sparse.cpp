@@ -32,6 +32,7 @@ Sparse train_sparse(CodePenalty penalty, double weight) {
 }
 
 TEST(ModelsSparse, KlPenaltyDrivesTheMeanActivationToRho) {
+  AE_SKIP_WITHOUT_MNIST();
   const double rho = 0.05;
   Sparse s = train_sparse(CodePenalty::kl_sparsity, 10);
   double mean_activation = test::mean_of(s.held_out_code);
@@ -40,6 +41,7 @@ TEST(ModelsSparse, KlPenaltyDrivesTheMeanActivationToRho) {
 }
 
 TEST(ModelsSparse, L1PenaltyShrinksTheCode) {
+  AE_SKIP_WITHOUT_MNIST();
   Sparse plain = train_sparse(CodePenalty::none, 0);
   Sparse l1 = train_sparse(CodePenalty::l1, 1.0);
   double a = mean_abs(plain.held_out_code), b = mean_abs(l1.held_out_code);

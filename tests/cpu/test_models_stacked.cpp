@@ -30,6 +30,7 @@ TEST(ModelsStacked, PretrainingConfigs) {
 }
 
 TEST(ModelsStacked, PretrainingThenFineTuningLowersTheReconstruction) {
+  AE_SKIP_WITHOUT_MNIST();
   AutoencoderConfig c;
   c.widths = {784, 128, 32};
   Autoencoder deep(c, 1, Device::cpu());

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,10 @@
 #include "models/trainer.h"
 
 namespace ae::models::test {
+
+inline bool have_mnist() {
+  return std::filesystem::exists(std::string(AE_MNIST_DIR) + "/t10k-images-idx3-ubyte.gz");
+}
 
 // Rows [start, start + n) of the MNIST test set, pixels in [0, 1], float32 on the CPU. The file
 // is read once per process.
@@ -45,3 +50,8 @@ inline double batch_sse(const Tensor& a, const Tensor& b) {
 }
 
 }  // namespace ae::models::test
+
+// First line of a test that reads MNIST: a machine without the data skips it, saying why.
+#define AE_SKIP_WITHOUT_MNIST()                   \
+  if (!::ae::models::test::have_mnist())          \
+  GTEST_SKIP() << "no MNIST test set in " << AE_MNIST_DIR
