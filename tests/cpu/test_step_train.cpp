@@ -10,6 +10,7 @@
 #include "models/data.h"
 #include "models/trainer.h"
 #include "models/vae.h"
+#include "tests/common/step_models.h"
 #include "tests/common/testing.h"
 
 namespace ae::models {
@@ -24,48 +25,16 @@ Tensor shapes_rows(int64_t n, uint64_t seed) {
   return make_shapes(o).x;
 }
 
-enum class Kind { plain, denoising, sparse, contractive, vae };
-const char* kind_name(Kind k) {
-  switch (k) {
-    case Kind::plain: return "plain";
-    case Kind::denoising: return "denoising";
-    case Kind::sparse: return "sparse";
-    case Kind::contractive: return "contractive";
-    case Kind::vae: return "vae";
-  }
-  return "?";
-}
-constexpr Kind kKinds[] = {Kind::plain, Kind::denoising, Kind::sparse, Kind::contractive, Kind::vae};
+using Kind = testing::StepKind;
+using testing::kStepKinds;
+constexpr auto& kKinds = kStepKinds;
+inline const char* kind_name(Kind k) { return testing::step_kind_name(k); }
 
 std::unique_ptr<Model> make_model(Kind kind, uint64_t seed = 11) {
-  if (kind == Kind::vae) {
-    VaeConfig c;
-    c.widths = {64, 32};
-    c.latent = 4;
-    return std::make_unique<Vae>(c, seed, kCpu);
-  }
-  AutoencoderConfig c;
-  c.widths = {64, 24, 8};
-  if (kind == Kind::denoising) c.noise = {NoiseKind::masking, 0.3};
-  if (kind == Kind::sparse) {
-    c.penalty = CodePenalty::kl_sparsity;
-    c.penalty_weight = 0.5;
-  }
-  if (kind == Kind::contractive) {
-    c.penalty = CodePenalty::contractive;
-    c.penalty_weight = 0.1;
-  }
-  return std::make_unique<Autoencoder>(c, seed, kCpu);
+  return testing::make_step_model(kind, {{64, 24, 8}, {64, 32}, 4}, seed, kCpu);
 }
 
-std::vector<float> all_values(const Model& model) {
-  std::vector<float> out;
-  for (const Parameter& p : model.parameters()) {
-    std::vector<float> v = p.value.to_floats();
-    out.insert(out.end(), v.begin(), v.end());
-  }
-  return out;
-}
+std::vector<float> all_values(const Model& model) { return testing::all_parameter_values(model); }
 
 struct StepRun {
   std::vector<float> params;

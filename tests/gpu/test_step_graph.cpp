@@ -12,6 +12,7 @@
 #include "models/data.h"
 #include "models/trainer.h"
 #include "models/vae.h"
+#include "tests/common/step_models.h"
 #include "tests/gpu/harness.h"
 
 namespace ae::gputest {
@@ -120,48 +121,16 @@ TEST(GpuStepBackend, Tf32GemmStaysWithinItsBound) {
 
 // --- the training step ----------------------------------------------------------------------------
 
-enum class Kind { plain, denoising, sparse, contractive, vae };
-const char* kind_name(Kind k) {
-  switch (k) {
-    case Kind::plain: return "plain";
-    case Kind::denoising: return "denoising";
-    case Kind::sparse: return "sparse";
-    case Kind::contractive: return "contractive";
-    case Kind::vae: return "vae";
-  }
-  return "?";
-}
-constexpr Kind kKinds[] = {Kind::plain, Kind::denoising, Kind::sparse, Kind::contractive, Kind::vae};
+using Kind = ae::testing::StepKind;
+constexpr auto& kKinds = ae::testing::kStepKinds;
+inline const char* kind_name(Kind k) { return ae::testing::step_kind_name(k); }
 
 std::unique_ptr<models::Model> make_model(Kind kind, Device d) {
-  using namespace models;
-  if (kind == Kind::vae) {
-    VaeConfig c;
-    c.widths = {64, 48};
-    c.latent = 6;
-    return std::make_unique<Vae>(c, 21, d);
-  }
-  AutoencoderConfig c;
-  c.widths = {64, 40, 12};
-  if (kind == Kind::denoising) c.noise = {NoiseKind::masking, 0.3};
-  if (kind == Kind::sparse) {
-    c.penalty = CodePenalty::kl_sparsity;
-    c.penalty_weight = 0.5;
-  }
-  if (kind == Kind::contractive) {
-    c.penalty = CodePenalty::contractive;
-    c.penalty_weight = 0.1;
-  }
-  return std::make_unique<Autoencoder>(c, 21, d);
+  return ae::testing::make_step_model(kind, {{64, 40, 12}, {64, 48}, 6}, 21, d);
 }
 
 std::vector<float> all_values(const models::Model& model) {
-  std::vector<float> out;
-  for (const models::Parameter& p : model.parameters()) {
-    std::vector<float> v = p.value.to_floats();
-    out.insert(out.end(), v.begin(), v.end());
-  }
-  return out;
+  return ae::testing::all_parameter_values(model);
 }
 
 struct StepRun {
