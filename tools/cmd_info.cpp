@@ -4,6 +4,7 @@
 
 #include "core/device.h"
 #include "core/error.h"
+#include "kernels/cpu/cpu.h"
 #include "models/checkpoint.h"
 #include "models/linear.h"
 #include "tools/commands.h"
@@ -52,8 +53,8 @@ int run_info(InfoArgs& a) {
               AE_HAVE_CUDA ? "built" : "not built", yes_no(AE_HAVE_ZLIB), yes_no(AE_HAVE_PNG));
   const int gpus = cuda_device_count();
   const char* env = std::getenv("AE_DEVICE");
-  std::printf("devices: cpu%s; default %s%s\n",
-              gpus > 0 ? cat(", ", gpus, " CUDA device(s)").c_str() : ", no usable CUDA device",
+  std::printf("devices: cpu (%lld threads)%s; default %s%s\n",
+              static_cast<long long>(cpu::worker_threads()), gpus > 0 ? cat(", ", gpus, " CUDA device(s)").c_str() : ", no usable CUDA device",
               default_device().str().c_str(), env ? cat(" (AE_DEVICE=", env, ")").c_str() : "");
 
   if (!a.run.empty()) {

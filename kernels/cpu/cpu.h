@@ -1,5 +1,6 @@
-// The CPU reference backend: plain loops, float64 accumulation where it is cheap, no threads,
-// so that results are exact to the formula and reproducible. Entry semantics: kernels/backend.h.
+// The CPU reference backend: plain loops, float64 accumulation where it is cheap, so that results
+// are exact to the formula and reproducible. Only large GEMMs split their rows over threads, and
+// each row is summed in the same order whatever the split. Entry semantics: kernels/backend.h.
 #pragma once
 #include "kernels/backend.h"
 
@@ -26,6 +27,9 @@ void loss_forward(LossOp op, DType dt, const void* pred, const void* target, voi
 void loss_backward(LossOp op, DType dt, const void* pred, const void* target, const void* dy,
                    void* dpred, int64_t n, Stream);
 
+// Threads a large GEMM may use: AE_CPU_THREADS when set, else the cores the process may use
+// (affinity mask and cgroup CPU quota). Read once.
+int64_t worker_threads();
 void gemm(DType dt, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
           const void* a, const void* b, double beta, void* c, Stream);
 void transpose(DType dt, const void* x, void* y, int64_t rows, int64_t cols, Stream);

@@ -1,10 +1,57 @@
+#include <sched.h>
+
 #include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include "core/error.h"
 #include "kernels/cpu/cpu.h"
 
 namespace ae::cpu {
+
+namespace {
+
+// The cores this process may really use: the affinity mask, capped by a cgroup CPU quota
+// (containers often see every core of the host but are throttled to a few; one thread per
+// visible core would then oversubscribe the quota many times over).
+int64_t usable_cores() {
+  int64_t cores = std::max(1u, std::thread::hardware_concurrency());
+  cpu_set_t set;
+  if (::sched_getaffinity(0, sizeof(set), &set) == 0) cores = std::min<int64_t>(cores, CPU_COUNT(&set));
+  auto cap_by_quota = [&](double quota, double period) {
+    if (quota > 0 && period > 0)
+      cores = std::min<int64_t>(cores, std::max<int64_t>(1, static_cast<int64_t>(quota / period)));
+  };
+  std::string quota;
+  double period = 0;
+  if (std::ifstream v2("/sys/fs/cgroup/cpu.max"); v2 >> quota >> period) {
+    if (quota != "max") cap_by_quota(std::atof(quota.c_str()), period);
+  } else {
+    double q = 0;
+    std::ifstream q1("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"), p1("/sys/fs/cgroup/cpu/cpu.cfs_period_us");
+    if (q1 >> q && p1 >> period) cap_by_quota(q, period);
+  }
+  return cores;
+}
+
+}  // namespace
+
+int64_t worker_threads() {
+  static const int64_t threads = [] {
+    if (const char* env = std::getenv("AE_CPU_THREADS"); env && *env) {
+      char* end = nullptr;
+      const long n = std::strtol(env, &end, 10);
+      AE_CHECK(*end == '\0' && n >= 1 && n <= 1024, "AE_CPU_THREADS=", env,
+               ": expected a whole number of threads from 1 to 1024");
+      return static_cast<int64_t>(n);
+    }
+    return usable_cores();
+  }();
+  return threads;
+}
 
 namespace {
 
@@ -49,7 +96,7 @@ void gemm(DType dt, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
     const T* db = dense(static_cast<const T*>(b), trans_b, k, n, sb);
     T* dc = static_cast<T*>(c);
     // Split rows over the cores once the product is large enough to pay for the threads.
-    int64_t threads = std::min<int64_t>(std::max(1u, std::thread::hardware_concurrency()), m);
+    int64_t threads = std::min<int64_t>(worker_threads(), m);
     if (m * n * k < (int64_t(1) << 20)) threads = 1;
     std::vector<std::thread> pool;
     int64_t per = threads ? (m + threads - 1) / threads : 0;
