@@ -1,15 +1,11 @@
 // Fused ops: each forward is one kernel (plus the GEMM for linear); each backward one more.
 #include "core/ops/common.h"
+#include "kernels/fused_checks.h"
 
 namespace ae {
 using namespace detail;
 
 namespace {
-void check_activation(const char* op, UnaryOp act) {
-  AE_CHECK(act == UnaryOp::identity || act == UnaryOp::sigmoid || act == UnaryOp::tanh ||
-               act == UnaryOp::relu || act == UnaryOp::leaky_relu || act == UnaryOp::softplus,
-           op, ": ", op_name(act), " is not an activation");
-}
 void check_matrix(const char* op, const Tensor& t, const char* what) {
   AE_CHECK(t.defined() && t.ndim() == 2, op, ": ", what, " must be 2-D, got ",
            t.defined() ? t.shape().str() : "undefined");
@@ -18,7 +14,7 @@ void check_matrix(const char* op, const Tensor& t, const char* what) {
 
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b, UnaryOp act, UnaryParams p,
               bool trans_w) {
-  check_activation("linear", act);
+  fused::check_activation("linear", act);  // before the GEMM is queued
   check_matrix("linear", x, "x");
   check_matrix("linear", w, "W");
   check_compatible("linear", x, w);
@@ -70,7 +66,7 @@ Tensor kl_sparsity(const Tensor& h, double rho) {
 }
 
 Tensor contractive_penalty(const Tensor& h, const Tensor& w, UnaryOp act, UnaryParams p) {
-  check_activation("contractive_penalty", act);
+  fused::check_activation("contractive_penalty", act);
   check_matrix("contractive_penalty", h, "the code h");
   check_matrix("contractive_penalty", w, "W");
   check_compatible("contractive_penalty", h, w);

@@ -4,6 +4,7 @@
 
 #include "kernels/cpu/cpu.h"
 #include "kernels/cpu/random.h"
+#include "kernels/fused_checks.h"
 #include "kernels/scalar_math.h"
 
 namespace ae::cpu {
@@ -17,6 +18,7 @@ T scalar_or_zero(const void* p) {
 
 void bias_act_forward(UnaryOp act, DType dt, void* y, const void* b, int64_t rows, int64_t cols,
                       UnaryParams p, Stream) {
+  fused::check_activation("bias_act_forward", act);
   dispatch(dt, [&](auto* tag) {
     using T = elem_t<decltype(tag)>;
     T* ys = static_cast<T*>(y);
@@ -31,6 +33,7 @@ void bias_act_forward(UnaryOp act, DType dt, void* y, const void* b, int64_t row
 
 void bias_act_backward(UnaryOp act, DType dt, const void* y, const void* dy, void* dz, void* db,
                        int64_t rows, int64_t cols, UnaryParams p, Stream) {
+  fused::check_activation("bias_act_backward", act);
   dispatch(dt, [&](auto* tag) {
     using T = elem_t<decltype(tag)>;
     const T* ys = static_cast<const T*>(y);
@@ -50,6 +53,7 @@ void bias_act_backward(UnaryOp act, DType dt, const void* y, const void* dy, voi
 
 void kl_sparsity_forward(DType dt, const void* h, int64_t rows, int64_t cols, double rho,
                          void* rho_hat, void* loss, Stream s) {
+  fused::check_batch("kl_sparsity_forward", rows);
   reduce_sum(dt, h, rho_hat, 1, rows, cols, 1.0 / static_cast<double>(rows), s);
   dispatch(dt, [&](auto* tag) {
     using T = elem_t<decltype(tag)>;
@@ -81,6 +85,8 @@ void kl_sparsity_backward(DType dt, const void* rho_hat, const void* dloss, int6
 
 void contractive_forward(UnaryOp act, DType dt, const void* h, const void* w, int64_t rows,
                          int64_t code, int64_t in, UnaryParams p, void* w_sq, void* loss, Stream) {
+  fused::check_activation("contractive_forward", act);
+  fused::check_batch("contractive_forward", rows);
   dispatch(dt, [&](auto* tag) {
     using T = elem_t<decltype(tag)>;
     const T* hs = static_cast<const T*>(h);
@@ -104,6 +110,8 @@ void contractive_forward(UnaryOp act, DType dt, const void* h, const void* w, in
 void contractive_backward(UnaryOp act, DType dt, const void* h, const void* w, const void* w_sq,
                           const void* dloss, int64_t rows, int64_t code, int64_t in,
                           UnaryParams p, void* dh, void* dw, Stream) {
+  fused::check_activation("contractive_backward", act);
+  fused::check_batch("contractive_backward", rows);
   dispatch(dt, [&](auto* tag) {
     using T = elem_t<decltype(tag)>;
     const T* hs = static_cast<const T*>(h);
@@ -133,6 +141,7 @@ void contractive_backward(UnaryOp act, DType dt, const void* h, const void* w, c
 
 void reparameterize_forward(DType dt, const void* mu, const void* logvar, void* z, void* kl,
                             int64_t rows, int64_t cols, uint64_t seed, uint64_t offset, Stream s) {
+  fused::check_batch("reparameterize_forward", rows);
   const int64_t n = rows * cols;
   rand_normal(dt, z, n, seed, offset, s);  // z holds eps until it is overwritten below
   dispatch(dt, [&](auto* tag) {

@@ -9,20 +9,12 @@
 
 #include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/random.h"
+#include "kernels/fused_checks.h"
 #include "kernels/scalar_math.h"
 
 namespace ae::cu {
 
 namespace {
-
-#define AE_ACTIVATIONS(X) X(identity) X(sigmoid) X(tanh) X(relu) X(leaky_relu) X(softplus)
-
-void check_activation(const char* op, UnaryOp act) {
-#define AE_IS(name) act == UnaryOp::name ||
-  AE_CHECK(AE_ACTIVATIONS(AE_IS) false, "cuda ", op, ": ", op_name(act),
-           " is not an activation (identity, sigmoid, tanh, relu, leaky_relu, softplus)");
-#undef AE_IS
-}
 
 // y (rows, cols) = act(y + b[col]) in place; b may be null. Packed needs cols % V == 0 (see
 // binary_kernel).
@@ -173,7 +165,7 @@ void sum_terms(DType dt, const double* term, int64_t n, double scale, void* out,
 
 void bias_act_forward(UnaryOp act, DType dt, void* y, const void* b, int64_t rows, int64_t cols,
                       UnaryParams p, Stream s) {
-  check_activation("bias_act_forward", act);
+  fused::check_activation("bias_act_forward", act);
   const int64_t n = rows * cols;
   if (n <= 0) return;
   const DeviceInfo& dev = activate(s);
@@ -202,7 +194,7 @@ void bias_act_forward(UnaryOp act, DType dt, void* y, const void* b, int64_t row
 
 void bias_act_backward(UnaryOp act, DType dt, const void* y, const void* dy, void* dz, void* db,
                        int64_t rows, int64_t cols, UnaryParams p, Stream s) {
-  check_activation("bias_act_backward", act);
+  fused::check_activation("bias_act_backward", act);
   const int64_t n = rows * cols;
   if (n <= 0) {
     if (db && cols > 0) fill(dt, db, cols, 0.0, s);  // no rows: a zero bias gradient
@@ -234,9 +226,9 @@ void bias_act_backward(UnaryOp act, DType dt, const void* y, const void* dy, voi
 
 void kl_sparsity_forward(DType dt, const void* h, int64_t rows, int64_t cols, double rho,
                          void* rho_hat, void* loss, Stream s) {
-  AE_CHECK(rows > 0 && cols >= 0, "cuda kl_sparsity_forward: empty batch (rows=", rows, ")");
+  fused::check_batch("kl_sparsity_forward", rows);
   reduce_sum(dt, h, rho_hat, 1, rows, cols, 1.0 / static_cast<double>(rows), s);
-  if (cols == 0) return fill(dt, loss, 1, 0.0, s);
+  if (cols <= 0) return fill(dt, loss, 1, 0.0, s);
   const DeviceInfo& dev = activate(s);
   Scratch term(size_t(cols) * sizeof(double), s);
   dispatch_dtype(dt, [&](auto* tag) {
@@ -267,8 +259,8 @@ void kl_sparsity_backward(DType dt, const void* rho_hat, const void* dloss, int6
 void contractive_forward(UnaryOp act, DType dt, const void* h, const void* w, int64_t rows,
                          int64_t code, int64_t in, UnaryParams p, void* w_sq, void* loss,
                          Stream s) {
-  check_activation("contractive_forward", act);
-  AE_CHECK(rows > 0, "cuda contractive_forward: empty batch (rows=", rows, ")");
+  fused::check_activation("contractive_forward", act);
+  fused::check_batch("contractive_forward", rows);
   if (code <= 0) return fill(dt, loss, 1, 0.0, s);
   const DeviceInfo& dev = activate(s);
   auto cs = static_cast<cudaStream_t>(s);
@@ -307,8 +299,9 @@ void contractive_forward(UnaryOp act, DType dt, const void* h, const void* w, in
 void contractive_backward(UnaryOp act, DType dt, const void* h, const void* w, const void* w_sq,
                           const void* dloss, int64_t rows, int64_t code, int64_t in,
                           UnaryParams p, void* dh, void* dw, Stream s) {
-  check_activation("contractive_backward", act);
-  if (rows <= 0 || code <= 0) return;
+  fused::check_activation("contractive_backward", act);
+  fused::check_batch("contractive_backward", rows);
+  if (code <= 0) return;
   const DeviceInfo& dev = activate(s);
   auto cs = static_cast<cudaStream_t>(s);
   if (dh) {
@@ -347,7 +340,7 @@ void contractive_backward(UnaryOp act, DType dt, const void* h, const void* w, c
 void reparameterize_forward(DType dt, const void* mu, const void* logvar, void* z, void* kl,
                             int64_t rows, int64_t cols, uint64_t seed, uint64_t offset,
                             Stream s) {
-  AE_CHECK(rows > 0, "cuda reparameterize_forward: empty batch (rows=", rows, ")");
+  fused::check_batch("reparameterize_forward", rows);
   const int64_t n = rows * cols;
   if (n <= 0) return fill(dt, kl, 1, 0.0, s);
   rand_normal(dt, z, n, seed, offset, s);  // z holds eps until the kernel overwrites it

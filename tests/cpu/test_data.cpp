@@ -17,6 +17,7 @@
 #include "models/optim.h"
 #include "models/pca.h"
 #include "tests/common/io_testing.h"
+#include "tests/cpu/test_models_util.h"
 
 namespace ae::models {
 namespace {
@@ -24,11 +25,6 @@ namespace {
 using io::test::contains;
 using io::test::error_of;
 using io::test::TempDir;
-
-bool have_mnist() {
-  return std::filesystem::exists(std::string(AE_MNIST_DIR) + "/t10k-images-idx3-ubyte.gz") ||
-         std::filesystem::exists(std::string(AE_MNIST_DIR) + "/t10k-images-idx3-ubyte");
-}
 
 // n samples of f features where x[i][0] = i, so a row tells which sample it is.
 Dataset numbered(int64_t n, int64_t f) {
@@ -77,7 +73,7 @@ double knn_accuracy(const std::vector<float>& z, const std::vector<int64_t>& lab
 // --- MNIST ----------------------------------------------------------------------------------
 
 TEST(DataMnist, TestSetLoadsWithLabelsInUnitRange) {
-  if (!have_mnist()) GTEST_SKIP() << "no MNIST test set in " << AE_MNIST_DIR;
+  AE_SKIP_WITHOUT_MNIST();
   Dataset d = load_mnist(AE_MNIST_DIR);
   validate(d);
   EXPECT_EQ(d.name, "mnist-t10k");

@@ -1,6 +1,7 @@
 // The fused ops: float64 gradchecks, and forward values equal to the unfused sequence of ops.
 #include <cmath>
 
+#include "kernels/backend.h"
 #include "tests/common/testing.h"
 
 namespace ae {
@@ -125,6 +126,66 @@ TEST(FusedErrors, NameTheOpAndShapes) {
   EXPECT_NE(testing::error_of([&] { linear(x, w, Tensor()); }).find("linear: x (2, 3) does not fit W (4, 5)"), std::string::npos);
   EXPECT_NE(testing::error_of([&] { kl_sparsity(x, 1.5); }).find("rho must lie in (0, 1), got 1.5"), std::string::npos);
   EXPECT_NE(testing::error_of([&] { linear(x, Tensor::zeros({4, 3}, DType::f32, Device::cpu()), Tensor(), UnaryOp::exp); }).find("exp is not an activation"), std::string::npos);
+}
+
+// The backend entries check their own arguments (kernels/fused_checks.h, shared with the CUDA
+// table), so a direct call fails with the message the CUDA backend gives, before reading a
+// pointer; the ops reject the same input first, naming the op and the shape.
+TEST(FusedErrors, BackendEntriesRejectNonActivationsAndEmptyBatches) {
+  const Backend& be = cpu_backend();
+  const DType dt = DType::f32;
+  const std::string not_an_activation =
+      ": exp is not an activation (identity, sigmoid, tanh, relu, leaky_relu, softplus)";
+  const UnaryOp exp_op = UnaryOp::exp;
+  EXPECT_EQ(testing::error_of([&] { be.bias_act_forward(exp_op, dt, nullptr, nullptr, 2, 3, {}, nullptr); }),
+            "bias_act_forward" + not_an_activation);
+  EXPECT_EQ(testing::error_of([&] {
+              be.bias_act_backward(exp_op, dt, nullptr, nullptr, nullptr, nullptr, 2, 3, {}, nullptr);
+            }),
+            "bias_act_backward" + not_an_activation);
+  EXPECT_EQ(testing::error_of([&] {
+              be.contractive_forward(exp_op, dt, nullptr, nullptr, 2, 3, 4, {}, nullptr, nullptr, nullptr);
+            }),
+            "contractive_forward" + not_an_activation);
+  EXPECT_EQ(testing::error_of([&] {
+              be.contractive_backward(exp_op, dt, nullptr, nullptr, nullptr, nullptr, 2, 3, 4, {},
+                                      nullptr, nullptr, nullptr);
+            }),
+            "contractive_backward" + not_an_activation);
+
+  // Every penalty is a mean over the batch: no rows, no value.
+  EXPECT_EQ(testing::error_of([&] {
+              be.kl_sparsity_forward(dt, nullptr, 0, 3, 0.05, nullptr, nullptr, nullptr);
+            }),
+            "kl_sparsity_forward: empty batch (rows=0)");
+  EXPECT_EQ(testing::error_of([&] {
+              be.contractive_forward(UnaryOp::sigmoid, dt, nullptr, nullptr, 0, 3, 4, {}, nullptr,
+                                     nullptr, nullptr);
+            }),
+            "contractive_forward: empty batch (rows=0)");
+  EXPECT_EQ(testing::error_of([&] {
+              be.contractive_backward(UnaryOp::sigmoid, dt, nullptr, nullptr, nullptr, nullptr, 0, 3,
+                                      4, {}, nullptr, nullptr, nullptr);
+            }),
+            "contractive_backward: empty batch (rows=0)");
+  EXPECT_EQ(testing::error_of([&] {
+              be.reparameterize_forward(dt, nullptr, nullptr, nullptr, nullptr, 0, 3, 1, 0, nullptr);
+            }),
+            "reparameterize_forward: empty batch (rows=0)");
+
+  const Tensor empty = Tensor::zeros({0, 3}, dt, Device::cpu());
+  EXPECT_EQ(testing::error_of([&] { kl_sparsity(empty, 0.05); }), "kl_sparsity: empty batch (0, 3)");
+  EXPECT_EQ(testing::error_of([&] {
+              contractive_penalty(empty, Tensor::zeros({3, 4}, dt, Device::cpu()), UnaryOp::sigmoid);
+            }),
+            "contractive_penalty: empty batch (0, 3)");
+  EXPECT_EQ(testing::error_of([&] { reparameterize(empty, empty, 1, 0); }),
+            "reparameterize: empty batch (0, 3)");
+  EXPECT_EQ(testing::error_of([&] {
+              contractive_penalty(Tensor::zeros({2, 3}, dt, Device::cpu()),
+                                  Tensor::zeros({3, 4}, dt, Device::cpu()), exp_op);
+            }),
+            "contractive_penalty" + not_an_activation);
 }
 
 }  // namespace

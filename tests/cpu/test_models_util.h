@@ -16,8 +16,10 @@
 
 namespace ae::models::test {
 
+// The test set is there, gzipped (as downloaded) or not (load_mnist reads either).
 inline bool have_mnist() {
-  return std::filesystem::exists(std::string(AE_MNIST_DIR) + "/t10k-images-idx3-ubyte.gz");
+  const std::string images = std::string(AE_MNIST_DIR) + "/t10k-images-idx3-ubyte";
+  return std::filesystem::exists(images + ".gz") || std::filesystem::exists(images);
 }
 
 // Rows [start, start + n) of the MNIST test set, pixels in [0, 1], float32 on the CPU. The file

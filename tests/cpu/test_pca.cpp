@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <filesystem>
 #include <iostream>
 #include <numbers>
 
@@ -16,17 +15,13 @@
 #include "models/optim.h"
 #include "models/pca.h"
 #include "tests/common/testing.h"
+#include "tests/cpu/test_models_util.h"
 
 namespace ae::models {
 namespace {
 
 using ::ae::testing::error_of;
 const Device kCpu = Device::cpu();
-
-bool have_mnist() {
-  return std::filesystem::exists(std::string(AE_MNIST_DIR) + "/t10k-images-idx3-ubyte.gz") ||
-         std::filesystem::exists(std::string(AE_MNIST_DIR) + "/t10k-images-idx3-ubyte");
-}
 
 std::vector<double> normal(int64_t n, uint64_t seed) {
   return Tensor::randn({n}, seed, 0, DType::f64, kCpu).to_vector();
@@ -294,7 +289,7 @@ TEST(PcaFit, BadArgumentsAreErrors) {
 }
 
 TEST(PcaFit, MnistVarianceOrderAndErrorDecreasingInK) {
-  if (!have_mnist()) GTEST_SKIP() << "no MNIST test set in " << AE_MNIST_DIR;
+  AE_SKIP_WITHOUT_MNIST();
   Dataset d = subset(load_mnist(AE_MNIST_DIR), 2000);
   const auto start = std::chrono::steady_clock::now();
   Pca pca = Pca::fit(d.x, 16);  // a 784 x 784 covariance
@@ -323,7 +318,7 @@ TEST(PcaFit, MnistVarianceOrderAndErrorDecreasingInK) {
 // ‖X - X W_encᵀ W_decᵀ‖²_F is the rank-k truncation X U_k U_kᵀ (Eckart–Young), so the decoder's
 // columns span U_k and the error equals the discarded variance.
 TEST(PcaLink, LinearAutoencoderSpansThePrincipalSubspace) {
-  if (!have_mnist()) GTEST_SKIP() << "no MNIST test set in " << AE_MNIST_DIR;
+  AE_SKIP_WITHOUT_MNIST();
   const int64_t k = 8;
   Dataset digits = subset(load_mnist(AE_MNIST_DIR), 2000);
   Normalizer centre = fit_normalizer(digits.x, NormKind::pca);
