@@ -221,8 +221,8 @@ struct Result {
 Result run_config(BenchModel m, int64_t batch, const std::string& precision, StepMode mode,
                   const ae::Tensor& data, const Timer& timer, double peak, double gemm_us) {
   const Device cuda = Device::cuda(0);
-  ae::models::set_matmul_precision(cuda, precision == "tf32" ? ae::models::MatmulPrecision::tf32
-                                                             : ae::models::MatmulPrecision::float32);
+  ae::set_matmul_precision(cuda, precision == "tf32" ? ae::MatmulPrecision::tf32
+                                                             : ae::MatmulPrecision::float32);
   Result r;
   r.model = ae::bench::bench_model_name(m);
   r.batch = batch;
@@ -252,7 +252,7 @@ Result run_config(BenchModel m, int64_t batch, const std::string& precision, Ste
   r.samples_per_s = double(batch) / (r.us * 1e-6);
   r.tflops = flops / (r.us * 1e-6) / 1e12;
   r.pct_peak = 100 * r.tflops / peak;
-  ae::models::set_matmul_precision(cuda, ae::models::MatmulPrecision::float32);
+  ae::set_matmul_precision(cuda, ae::MatmulPrecision::float32);
   return r;
 }
 
@@ -312,9 +312,9 @@ int main(int argc, char** argv) {
     const ae::Tensor host_data = ae::bench::bench_data(kDataRows);
     const ae::Tensor data = host_data.to(cuda);
 
-    ae::models::set_matmul_precision(cuda, ae::models::MatmulPrecision::tf32);
+    ae::set_matmul_precision(cuda, ae::MatmulPrecision::tf32);
     const double peak_tf32 = peak_tflops(timer);
-    ae::models::set_matmul_precision(cuda, ae::models::MatmulPrecision::float32);
+    ae::set_matmul_precision(cuda, ae::MatmulPrecision::float32);
     const double peak_fp32 = peak_tflops(timer);
     std::printf("ae training steps on %s (sm_%d%d, %d SMs); cuBLAS peak %.1f TFLOP/s float32, "
                 "%.1f TFLOP/s TF32; median of %d groups\n",
@@ -329,11 +329,11 @@ int main(int argc, char** argv) {
         AE_CHECK(kDataRows % batch == 0, "ae_bench_steps: batch ", batch, " does not divide ",
                  kDataRows);
         for (const std::string& precision : o.precisions) {
-          ae::models::set_matmul_precision(cuda, precision == "tf32"
-                                                     ? ae::models::MatmulPrecision::tf32
-                                                     : ae::models::MatmulPrecision::float32);
+          ae::set_matmul_precision(cuda, precision == "tf32"
+                                                     ? ae::MatmulPrecision::tf32
+                                                     : ae::MatmulPrecision::float32);
           const double gemm_us = gemms_us(ae::bench::step_gemms(m, batch), timer);
-          ae::models::set_matmul_precision(cuda, ae::models::MatmulPrecision::float32);
+          ae::set_matmul_precision(cuda, ae::MatmulPrecision::float32);
           const double peak = precision == "tf32" ? peak_tf32 : peak_fp32;
           for (const std::string& mode : o.modes) {
             results.push_back(run_config(m, batch, precision, ae::models::parse_step_mode(mode),

@@ -54,4 +54,8 @@ Stream stream(Device d) { return backend(d).stream(d.index); }
 
 void synchronize(Device d) { backend(d).synchronize(stream(d)); }
 
+void set_matmul_precision(Device device, MatmulPrecision precision) {
+  backend(device).set_tf32(device.index, precision == MatmulPrecision::tf32);
+}
+
 }  // namespace ae

@@ -35,4 +35,9 @@ const Backend& backend(Device d);
 Stream stream(Device d);
 void synchronize(Device d);
 
+// float32 GEMMs on `device` in TF32 (tensor cores; inputs rounded to a 10-bit mantissa, about
+// 1e-3 relative error) or in full float32, the default. Nothing changes on the CPU.
+enum class MatmulPrecision : uint8_t { float32, tf32 };
+void set_matmul_precision(Device device, MatmulPrecision precision);
+
 }  // namespace ae

@@ -27,6 +27,7 @@
 #include "models/autoencoder.h"
 #include "models/io/safetensors.h"
 #include "models/optim.h"
+#include "models/trainer.h"
 #include "models/vae.h"
 
 namespace ae::models {
@@ -55,14 +56,6 @@ ModelSpec parse_model_spec(const std::string& json_text, const std::string& wher
 
 // A fresh model (initialised from spec.seed) on `device`.
 std::unique_ptr<Model> build_model(const ModelSpec& spec, Device device);
-
-// Where training stands.
-struct TrainingState {
-  int64_t epoch = 0;       // epochs completed
-  int64_t step = 0;        // optimizer steps taken
-  int64_t best_epoch = -1; // the epoch with the lowest monitored loss, -1 before any
-  double best_loss = std::numeric_limits<double>::infinity();
-};
 
 // What save_checkpoint writes besides the model's parameters.
 struct CheckpointExtras {

@@ -471,29 +471,45 @@ Dataset select_features(const Dataset& d, const std::vector<int64_t>& features) 
 
 BatchIterator::BatchIterator(const Dataset& data, int64_t batch_size, Device device,
                              uint64_t seed, bool shuffle, bool drop_last)
-    : data_(data), batch_size_(batch_size), device_(device), seed_(seed), shuffle_(shuffle),
+    : labels_(data.labels), name_(data.name.empty() ? "dataset" : data.name),
+      batch_size_(batch_size), device_(device), seed_(seed), shuffle_(shuffle),
       drop_last_(drop_last) {
-  validate(data_);
-  AE_CHECK(batch_size > 0, data_.name, ": batch size must be positive, got ", batch_size);
-  AE_CHECK(!drop_last || batch_size <= data_.size(), data_.name, ": batch size ", batch_size,
-           " with drop_last leaves no batch of ", data_.size(), " samples");
-  host_ = data_.x.to_floats();
+  validate(data);
+  host_ = data.x.to(Device::cpu());
+  check_options();
+}
+
+BatchIterator::BatchIterator(const Tensor& x, int64_t batch_size, Device device, uint64_t seed,
+                             bool shuffle, bool drop_last)
+    : name_("data"), batch_size_(batch_size), device_(device), seed_(seed), shuffle_(shuffle),
+      drop_last_(drop_last) {
+  AE_CHECK(x.defined() && x.ndim() == 2 && x.size(0) > 0, "BatchIterator: the data must be ",
+           "(samples, features) with samples > 0, got ", x.defined() ? x.shape().str() : "undefined");
+  host_ = x.to(Device::cpu());
+  check_options();
+}
+
+void BatchIterator::check_options() const {
+  const int64_t n = host_.size(0);
+  AE_CHECK(batch_size_ > 0, name_, ": batch size must be positive, got ", batch_size_);
+  AE_CHECK(!drop_last_ || batch_size_ <= n, name_, ": batch size ", batch_size_,
+           " with drop_last leaves no batch of ", n, " samples");
 }
 
 int64_t BatchIterator::batches_per_epoch() const {
-  const int64_t n = data_.size();
+  const int64_t n = host_.size(0);
   return drop_last_ ? n / batch_size_ : (n + batch_size_ - 1) / batch_size_;
 }
 
 void BatchIterator::seek_epoch(int64_t epoch) {
-  AE_CHECK(epoch >= 0, data_.name, ": epoch ", epoch, " is negative");
+  AE_CHECK(epoch >= 0, name_, ": epoch ", epoch, " is negative");
   epoch_ = epoch;
   cursor_ = 0;
   started_ = false;
 }
 
 void BatchIterator::start_epoch() {
-  const int64_t n = data_.size(), f = data_.features();
+  const int64_t n = host_.size(0);
   if (shuffle_) {
     order_ = permutation(n, seed_, static_cast<uint64_t>(epoch_));
   } else if (epoch_x_.defined()) {
@@ -503,16 +519,20 @@ void BatchIterator::start_epoch() {
     order_.resize(n);
     std::iota(order_.begin(), order_.end(), int64_t{0});
   }
-  std::vector<float> rows(static_cast<size_t>(n * f));
+  // The rows in order_, gathered on the host whatever the dtype, then one copy to the device.
+  Tensor rows = Tensor::empty(host_.shape(), host_.dtype(), Device::cpu());
+  const size_t row_bytes = host_.nbytes() / static_cast<size_t>(n);
+  const char* src = static_cast<const char*>(host_.data());
+  char* dst = static_cast<char*>(rows.data());
   for (int64_t i = 0; i < n; ++i)
-    std::copy_n(host_.begin() + order_[i] * f, f, rows.begin() + i * f);
-  epoch_x_ = Tensor::from_host(rows, {n, f}, device_);
+    std::memcpy(dst + i * row_bytes, src + order_[i] * row_bytes, row_bytes);
+  epoch_x_ = rows.to(device_);
   started_ = true;
 }
 
 bool BatchIterator::next(Batch& batch) {
   if (!started_) start_epoch();
-  const int64_t n = data_.size();
+  const int64_t n = host_.size(0);
   const int64_t end_of_epoch = std::min(n, batches_per_epoch() * batch_size_);
   if (cursor_ >= end_of_epoch) {
     ++epoch_;
@@ -524,8 +544,8 @@ bool BatchIterator::next(Batch& batch) {
   batch.x = slice(epoch_x_, cursor_, stop);
   batch.indices.assign(order_.begin() + cursor_, order_.begin() + stop);
   batch.labels.clear();
-  if (data_.has_labels())
-    for (int64_t r : batch.indices) batch.labels.push_back(data_.labels[r]);
+  if (!labels_.empty())
+    for (int64_t r : batch.indices) batch.labels.push_back(labels_[r]);
   cursor_ = stop;
   return true;
 }

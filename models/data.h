@@ -140,6 +140,9 @@ class BatchIterator {
  public:
   BatchIterator(const Dataset& data, int64_t batch_size, Device device, uint64_t seed = 0,
                 bool shuffle = true, bool drop_last = false);
+  // The rows of x (n, features), in x's dtype; batches carry no labels.
+  BatchIterator(const Tensor& x, int64_t batch_size, Device device, uint64_t seed = 0,
+                bool shuffle = true, bool drop_last = false);
 
   // The next batch of the current epoch, or false at its end (the following call starts the
   // next epoch).
@@ -149,10 +152,12 @@ class BatchIterator {
   void seek_epoch(int64_t epoch);                 // restart at the beginning of `epoch`
 
  private:
+  void check_options() const;
   void start_epoch();
 
-  Dataset data_;
-  std::vector<float> host_;  // (n, features) the dataset, read once
+  Tensor host_;                  // (n, features) the data on the host, read once
+  std::vector<int64_t> labels_;  // (n) or empty
+  std::string name_;             // for messages
   int64_t batch_size_;
   Device device_;
   uint64_t seed_;

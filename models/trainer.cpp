@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <limits>
@@ -10,31 +11,12 @@
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/ops.h"
+#include "models/data.h"
 #include "models/vae.h"
 
 namespace ae::models {
 
 namespace {
-
-// A uniform draw from [0, n) without modulo bias: reject the top partial block of the range.
-uint64_t bounded(std::mt19937_64& rng, uint64_t n) {
-  const uint64_t limit = std::numeric_limits<uint64_t>::max() - std::numeric_limits<uint64_t>::max() % n;
-  uint64_t r;
-  do r = rng(); while (r >= limit);
-  return r % n;
-}
-
-// Rows of host (N, D) in the order of idx, as a new tensor on `device`.
-Tensor gather_rows(const Tensor& host, const std::vector<int64_t>& idx, Device device) {
-  const int64_t n = host.size(0);
-  const size_t row_bytes = host.nbytes() / static_cast<size_t>(n);
-  Tensor out = Tensor::empty(host.shape(), host.dtype(), Device::cpu());
-  const char* src = static_cast<const char*>(host.data());
-  char* dst = static_cast<char*>(out.data());
-  for (int64_t i = 0; i < n; ++i)
-    std::memcpy(dst + i * row_bytes, src + idx[i] * row_bytes, row_bytes);
-  return out.to(device);
-}
 
 // Running sums of the loss terms, weighted by batch size, kept on the device until read.
 struct LossSums {
@@ -67,14 +49,6 @@ void check_data(const char* what, const Tensor& x) {
 
 }  // namespace
 
-std::vector<int64_t> shuffled_indices(int64_t n, std::mt19937_64& rng) {
-  std::vector<int64_t> idx(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) idx[i] = i;
-  for (int64_t i = n - 1; i > 0; --i)
-    std::swap(idx[i], idx[bounded(rng, static_cast<uint64_t>(i) + 1)]);
-  return idx;
-}
-
 LossValues evaluate(Model& model, const Tensor& x, int64_t batch_size) {
   check_data("evaluation", x);
   AE_CHECK(batch_size > 0, "evaluate: batch_size must be positive, got ", batch_size);
@@ -89,7 +63,7 @@ LossValues evaluate(Model& model, const Tensor& x, int64_t batch_size) {
   return sums.mean();
 }
 
-// --- modes and precision ------------------------------------------------------------------
+// --- modes ------------------------------------------------------------------
 
 const char* step_mode_name(StepMode m) {
   switch (m) {
@@ -104,10 +78,6 @@ StepMode parse_step_mode(const std::string& name) {
   for (StepMode m : {StepMode::eager, StepMode::fused, StepMode::graph})
     if (name == step_mode_name(m)) return m;
   fail(cat("parse_step_mode: unknown step mode '", name, "' (eager, fused, graph)"));
-}
-
-void set_matmul_precision(Device device, MatmulPrecision precision) {
-  backend(device).set_tf32(device.index, precision == MatmulPrecision::tf32);
 }
 
 // --- TrainStep -----------------------------------------------------------------------------
@@ -331,23 +301,27 @@ void TrainStep::replay() {
   ++steps_;
 }
 
-StepTotals TrainStep::take_totals() {
+StepTotals TrainStep::totals() const {
   StepTotals t;
   t.samples = samples_;
   t.steps = steps_;
-  if (samples_ > 0) {
-    const double n = static_cast<double>(samples_);
-    double sums[5] = {0, 0, 0, 0, 0};
-    if (mode_ == StepMode::eager) {
-      for (int i = 0; i < 4; ++i) sums[i] = eager_sums_[i].defined() ? eager_sums_[i].item() : 0;
-      sums[4] = eager_norm_sum_;
-    } else {
-      std::vector<double> v = sums_.to_vector();
-      std::copy(v.begin(), v.end(), sums);
-    }
-    t.mean = {sums[0] / n, sums[1] / n, sums[2] / n, sums[3] / n};
-    t.grad_norm = options_.clip_norm > 0 ? sums[4] / static_cast<double>(steps_) : 0;
+  if (samples_ == 0) return t;
+  const double n = static_cast<double>(samples_);
+  double sums[5] = {0, 0, 0, 0, 0};
+  if (mode_ == StepMode::eager) {
+    for (int i = 0; i < 4; ++i) sums[i] = eager_sums_[i].defined() ? eager_sums_[i].item() : 0;
+    sums[4] = eager_norm_sum_;
+  } else {
+    std::vector<double> v = sums_.to_vector();
+    std::copy(v.begin(), v.end(), sums);
   }
+  t.mean = {sums[0] / n, sums[1] / n, sums[2] / n, sums[3] / n};
+  t.grad_norm = options_.clip_norm > 0 ? sums[4] / static_cast<double>(steps_) : 0;
+  return t;
+}
+
+StepTotals TrainStep::take_totals() {
+  const StepTotals t = totals();
   for (Tensor& sum : eager_sums_) sum = Tensor();
   eager_norm_sum_ = 0;
   if (sums_.defined())
@@ -357,30 +331,38 @@ StepTotals TrainStep::take_totals() {
   return t;
 }
 
-TrainResult Trainer::fit(Model& model, const Tensor& train, const Tensor& val) const {
+TrainResult Trainer::fit(Model& model, const Tensor& train, const Tensor& val,
+                         TrainingState start) const {
   const TrainerConfig& c = config_;
   check_data("training", train);
   if (val.defined()) check_data("validation", val);
   AE_CHECK(c.epochs >= 0 && c.batch_size > 0, "Trainer: epochs must be >= 0 and batch_size > 0, ",
            "got ", c.epochs, " and ", c.batch_size);
   AE_CHECK(c.clip_norm >= 0 && c.patience >= 0, "Trainer: clip_norm and patience must be >= 0");
+  AE_CHECK(start.epoch >= 0, "Trainer: the start epoch must be >= 0, got ", start.epoch);
 
   TrainStep step(model, c.optimizer, StepOptions{c.step_mode, c.clip_norm});
   TrainResult result;
+  result.state = start;
+  TrainingState& state = result.state;
   result.note = step.note();
   if (!result.note.empty() && c.on_note) c.on_note(result.note);
+  if (c.on_start) c.on_start(step);
   std::vector<Tensor> params = step.optimizer().params();  // handles: they share the parameters
-  std::mt19937_64 rng(c.shuffle_seed);
-  Tensor host = train.to(Device::cpu()).to(model.dtype());
-  const int64_t n = host.size(0);
+  BatchIterator batches(train.to(model.dtype()), c.batch_size, model.device(), c.shuffle_seed);
 
   std::vector<Tensor> best;  // the best epoch's parameters (restore_best with validation)
-  int64_t since_best = 0;
-  for (int64_t epoch = 0; epoch < c.epochs; ++epoch) {
-    auto start = std::chrono::steady_clock::now();
+  for (int64_t epoch = start.epoch; epoch < c.epochs; ++epoch) {
+    auto started = std::chrono::steady_clock::now();
     step.set_lr(c.lr_schedule.at(c.optimizer.lr, epoch));
-    Tensor data = gather_rows(host, shuffled_indices(n, rng), model.device());
-    for (int64_t b = 0; b < n; b += c.batch_size) step.run(slice(data, b, std::min(n, b + c.batch_size)));
+    batches.seek_epoch(epoch);
+    Batch batch;
+    int64_t samples = 0;
+    while (batches.next(batch)) {
+      step.run(batch.x);
+      samples += batch.x.size(0);
+      if (c.on_batch) c.on_batch(samples, step);
+    }
     // A capture that failed on the way says so once, like one that could not start.
     if (result.note != step.note()) {
       result.note = step.note();
@@ -394,29 +376,37 @@ TrainResult Trainer::fit(Model& model, const Tensor& train, const Tensor& val) c
     report.lr = step.optimizer().lr();
     report.grad_norm = totals.grad_norm;
     report.steps = step.optimizer().steps();
+    AE_CHECK(std::isfinite(report.train.total), "training diverged in epoch ", epoch + 1,
+             ": the mean training loss is ", report.train.total, "; lower the learning rate (",
+             report.lr, ") or clip the gradient norm",
+             c.clip_norm > 0 ? cat(" harder (now ", c.clip_norm, ")") : std::string());
     if (val.defined()) {
       report.val = evaluate(model, val);
       report.has_val = true;
     }
-    report.seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    result.history.push_back(report);
-    if (c.on_epoch) c.on_epoch(report);
-
     const double monitored = report.has_val ? report.val.total : report.train.total;
-    if (result.best_epoch < 0 || monitored < result.best_loss) {
-      result.best_epoch = epoch;
-      result.best_loss = monitored;
-      since_best = 0;
+    report.best = state.best_epoch < 0 || monitored < state.best_loss;
+    state.epoch = epoch + 1;
+    state.step = report.steps;
+    if (report.best) {
+      state.best_epoch = epoch;
+      state.best_loss = monitored;
       if (c.restore_best && val.defined()) {
         best.clear();
         for (const Tensor& p : params) best.push_back(p.clone());
       }
-    } else if (c.patience > 0 && ++since_best >= c.patience) {
+    }
+    report.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    result.history.push_back(report);
+    if (c.on_epoch) c.on_epoch(report, state, step);
+    if (c.patience > 0 && epoch - state.best_epoch >= c.patience) {
       result.stopped_early = true;
       break;
     }
   }
+  result.best_epoch = state.best_epoch;
+  result.best_loss = state.best_loss;
   step.optimizer().zero_grad();
   if (!best.empty()) {
     NoGradGuard no_grad;

@@ -23,7 +23,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
-#include <random>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -36,11 +36,6 @@ namespace ae::models {
 enum class StepMode : uint8_t { eager, fused, graph };
 const char* step_mode_name(StepMode m);
 StepMode parse_step_mode(const std::string& name);  // "eager", "fused" or "graph"
-
-// float32 GEMMs on `device` in TF32 (tensor cores; inputs rounded to a 10-bit mantissa, about
-// 1e-3 relative error) or in full float32, the default. Nothing changes on the CPU.
-enum class MatmulPrecision : uint8_t { float32, tf32 };
-void set_matmul_precision(Device device, MatmulPrecision precision);
 
 struct StepOptions {
   StepMode mode = StepMode::fused;
@@ -76,8 +71,10 @@ class TrainStep {
   void set_lr(double lr) { optimizer_.set_lr(lr); }
   Optimizer& optimizer() { return optimizer_; }
   StepMode mode() const { return mode_; }  // the mode in use (graph may have fallen back)
-  // Reads the totals since the last call (one synchronisation) and starts new ones.
+  // Reads the totals since the last take_totals() (one synchronisation) and starts new ones.
   StepTotals take_totals();
+  // Reads them and leaves them running (progress displays).
+  StepTotals totals() const;
   bool graph_captured() const { return captured_; }
   const std::string& note() const { return note_; }  // why graph mode fell back; "" otherwise
 
@@ -115,11 +112,20 @@ class TrainStep {
   bool draws_known_ = false;
 };
 
+// Where a run stands between epochs; a checkpoint stores it so that a run can resume.
+struct TrainingState {
+  int64_t epoch = 0;       // epochs completed
+  int64_t step = 0;        // optimizer steps taken
+  int64_t best_epoch = -1; // the epoch with the lowest monitored loss, -1 before any
+  double best_loss = std::numeric_limits<double>::infinity();
+};
+
 struct EpochReport {
   int64_t epoch = 0;     // counted from 0
   LossValues train;      // averaged over the epoch's samples, as measured during the epoch
   LossValues val;        // the whole validation set after the epoch (when one is given)
   bool has_val = false;
+  bool best = false;     // the lowest monitored loss so far (validation, else training)
   double lr = 0;         // the learning rate used during the epoch
   double grad_norm = 0;  // mean pre-clipping gradient norm over the epoch (0 unless clipping)
   int64_t steps = 0;     // optimizer steps taken so far
@@ -127,21 +133,29 @@ struct EpochReport {
 };
 
 struct TrainerConfig {
-  int64_t epochs = 10;
+  int64_t epochs = 10;       // the run ends after this many epochs in all (a resumed run included)
   int64_t batch_size = 128;  // the last batch of an epoch may be smaller
   OptimizerConfig optimizer;
   LrSchedule lr_schedule;    // evaluated at each epoch from optimizer.lr
   double clip_norm = 0;      // max global gradient norm; 0 leaves gradients alone
   int64_t patience = 0;      // stop after this many epochs without a lower validation loss; 0 never
   bool restore_best = true;  // with validation data, end with the best epoch's parameters
-  uint64_t shuffle_seed = 0; // the batch order: a Fisher–Yates shuffle from std::mt19937_64
+  // The batch order: epoch e walks permutation(n, shuffle_seed, e) (models/data.h), so a resumed
+  // run sees the batches the uninterrupted one would have.
+  uint64_t shuffle_seed = 0;
   StepMode step_mode = StepMode::fused;  // how each step runs (TrainStep above)
-  std::function<void(const EpochReport&)> on_epoch;  // called after each epoch
-  std::function<void(const std::string&)> on_note;   // called with the step's note, if any
+  // Once, with the step built, before the first epoch: a resumed run restores its optimizer here.
+  std::function<void(TrainStep&)> on_start;
+  // After each step, with the samples seen so far in the epoch (progress displays).
+  std::function<void(int64_t samples, TrainStep&)> on_batch;
+  // After each epoch and its validation, with the state already advanced past it.
+  std::function<void(const EpochReport&, const TrainingState&, TrainStep&)> on_epoch;
+  std::function<void(const std::string&)> on_note;  // called with the step's note, if any
 };
 
 struct TrainResult {
-  std::vector<EpochReport> history;
+  std::vector<EpochReport> history;  // the epochs this call ran
+  TrainingState state;               // where the run stands at the end
   int64_t best_epoch = -1;  // the epoch with the lowest validation (else training) total loss
   double best_loss = 0;
   bool stopped_early = false;
@@ -154,7 +168,10 @@ class Trainer {
   const TrainerConfig& config() const { return config_; }
 
   // Trains `model` on the rows of `train` (N, features), on any device; `val` may be undefined.
-  TrainResult fit(Model& model, const Tensor& train, const Tensor& val = {}) const;
+  // From `start` (a resumed run: the model and, through on_start, the optimizer restored to it)
+  // up to config.epochs epochs in all. A non-finite training loss ends the run with an error.
+  TrainResult fit(Model& model, const Tensor& train, const Tensor& val = {},
+                  TrainingState start = {}) const;
 
  private:
   TrainerConfig config_;
@@ -163,9 +180,5 @@ class Trainer {
 // The model's losses over all rows of x, in evaluation mode (no corruption, no gradients),
 // averaged over the samples.
 LossValues evaluate(Model& model, const Tensor& x, int64_t batch_size = 1024);
-
-// A uniformly random permutation of 0 .. n−1 (Fisher–Yates). Written out rather than
-// std::shuffle so the order is the same with every standard library.
-std::vector<int64_t> shuffled_indices(int64_t n, std::mt19937_64& rng);
 
 }  // namespace ae::models

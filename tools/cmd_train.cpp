@@ -1,12 +1,14 @@
-// ae train: the training loop of the command line, one epoch at a time so that each epoch ends
-// with its metrics, pictures and checkpoints written, and `--resume` continues exactly where the
-// last finished epoch left off: parameters, optimizer moments and step count, the model's noise
-// stream position, and the batch order (epoch e walks the permutation seeded by (seed, e)).
+// ae train: models::Trainer with the command line's hooks: each epoch ends with its metrics,
+// loss plot and checkpoints written, and `--resume` continues exactly where the last finished
+// epoch left off: parameters, optimizer moments and step count, the model's noise stream
+// position, and the batch order (epoch e walks the permutation seeded by (seed, e)).
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <optional>
 
 #include "core/autograd.h"
+#include "core/device.h"
 #include "core/error.h"
 #include "core/ops.h"
 #include "models/checkpoint.h"
@@ -21,8 +23,10 @@
 namespace ae::cli {
 namespace {
 
-// The settings a resumed run may change: how long it goes on and where it runs.
-bool resumable_flag(const std::string& flag) { return flag == "--epochs" || flag == "--device"; }
+// The settings a resumed run may change: how long it goes on, and where and how it runs.
+bool resumable_flag(const std::string& flag) {
+  return flag == "--epochs" || flag == "--device" || flag == "--step-mode" || flag == "--tf32";
+}
 
 models::OptimizerConfig optimizer_config(const TrainSettings& t) {
   models::OptimizerConfig o;
@@ -47,31 +51,6 @@ models::LrSchedule lr_schedule(const TrainSettings& t) {
   return s;
 }
 
-// Running sums of the loss terms over an epoch, weighted by batch size; kept on the device and
-// read only when the progress display or the epoch's end asks.
-struct LossSums {
-  Tensor total, reconstruction, penalty, kl;
-  int64_t count = 0;
-
-  void add(const models::Losses& l, int64_t batch) {
-    auto acc = [batch](Tensor& into, const Tensor& t) {
-      const Tensor w = t.detach() * static_cast<double>(batch);
-      into = into.defined() ? into + w : w;
-    };
-    acc(total, l.total);
-    acc(reconstruction, l.reconstruction);
-    acc(penalty, l.penalty);
-    acc(kl, l.kl);
-    count += batch;
-  }
-  models::LossValues mean() const {
-    if (count == 0) return {};
-    const models::LossValues v = models::read(models::Losses{total, reconstruction, penalty, kl});
-    const double n = static_cast<double>(count);
-    return {v.total / n, v.reconstruction / n, v.penalty / n, v.kl / n};
-  }
-};
-
 // The configuration of this run: from the run folder when resuming, else defaults, --config
 // and flags.
 RunConfig resolve_config(TrainArgs& a, std::string& config_source) {
@@ -83,7 +62,7 @@ RunConfig resolve_config(TrainArgs& a, std::string& config_source) {
     AE_CHECK(a.out.empty(), "--resume continues in ", a.resume, "; it cannot be combined with --out");
     for (const std::string& flag : a.flags.given())
       AE_CHECK(resumable_flag(flag), flag, " cannot change a resumed run (its settings are in ",
-               join_path(a.resume, kConfigFile), "); only --epochs and --device can");
+               join_path(a.resume, kConfigFile), "); only --epochs, --device, --step-mode and --tf32 can");
     AE_CHECK(std::filesystem::is_directory(a.resume), "--resume ", a.resume,
              ": no such run folder");
     config_source = join_path(a.resume, kConfigFile);
@@ -129,6 +108,20 @@ void write_pictures(const std::string& folder, models::Model& model, const model
                     spec.kind == models::ModelKind::vae ? ", samples.png" : ""));
 }
 
+models::TrainerConfig trainer_config(const RunConfig& config) {
+  models::TrainerConfig t;
+  t.epochs = config.train.epochs;
+  t.batch_size = config.train.batch_size;
+  t.optimizer = optimizer_config(config.train);
+  t.lr_schedule = lr_schedule(config.train);
+  t.clip_norm = config.train.clip_norm;
+  t.patience = config.train.patience;
+  t.restore_best = false;  // the best parameters are in best.safetensors
+  t.shuffle_seed = config.seed;
+  t.step_mode = models::parse_step_mode(config.train.step_mode);
+  return t;
+}
+
 }  // namespace
 
 int run_train(TrainArgs& a) {
@@ -140,32 +133,29 @@ int run_train(TrainArgs& a) {
   const models::ModelSpec spec =
       model_spec(config, data.train.features(), data.low, data.high, data.name);
   const Device device = choose_device(config.device);
+  set_matmul_precision(device, config.train.tf32 ? MatmulPrecision::tf32 : MatmulPrecision::float32);
 
-  // The model and optimizer are built before anything is written, so that a setting they
-  // refuse leaves no half-made run folder behind.
+  // The model is built before anything is written, so that a setting it refuses leaves no
+  // half-made run folder behind.
   std::unique_ptr<models::Model> model = models::build_model(spec, device);
-  std::vector<Tensor> params;
-  for (const models::Parameter& p : model->parameters()) params.push_back(p.value);
-  models::Optimizer optimizer(params, optimizer_config(config.train));
-  const models::LrSchedule schedule = lr_schedule(config.train);
   const std::vector<std::string> terms = loss_terms(spec);
 
   std::string folder;
   models::TrainingState state;
+  std::optional<models::Checkpoint> checkpoint;  // the one a resumed run continues from
   std::vector<EpochMetrics> history;
   if (resuming) {
     folder = a.resume;
     // A run stopped before its first checkpoint starts again from its configuration.
     const std::string latest = join_path(folder, kLatestCheckpoint);
     if (std::filesystem::exists(latest) || std::filesystem::exists(join_path(folder, kMetricsJson))) {
-      const models::Checkpoint checkpoint = models::read_checkpoint(latest);
-      AE_CHECK(models::model_spec_json(checkpoint.spec) == models::model_spec_json(spec),
-               checkpoint.path, ": its model ", models::model_spec_json(checkpoint.spec),
+      checkpoint = models::read_checkpoint(latest);
+      AE_CHECK(models::model_spec_json(checkpoint->spec) == models::model_spec_json(spec),
+               checkpoint->path, ": its model ", models::model_spec_json(checkpoint->spec),
                " differs from the one its configuration and data give now ",
                models::model_spec_json(spec), " (has the data changed?)");
-      models::restore_model(checkpoint, *model);
-      models::restore_optimizer(checkpoint, *model, optimizer);
-      state = checkpoint.state;
+      models::restore_model(*checkpoint, *model);
+      state = checkpoint->state;
       // Metrics written after the checkpoint's epoch (a run stopped between the two) are dropped.
       for (const EpochMetrics& m : read_metrics(folder))
         if (m.epoch <= state.epoch) history.push_back(m);
@@ -193,67 +183,47 @@ int run_train(TrainArgs& a) {
     return 0;
   }
 
-  models::BatchIterator batches(data.train, config.train.batch_size, device, config.seed);
   const bool has_val = data.val.size() > 0;
-  for (int64_t epoch = state.epoch; epoch < config.train.epochs; ++epoch) {
-    const auto start = std::chrono::steady_clock::now();
-    optimizer.set_lr(schedule.at(config.train.lr, epoch));
-    batches.seek_epoch(epoch);
-    progress.begin_epoch(epoch);
-    LossSums sums;
-    models::Batch batch;
-    while (batches.next(batch)) {
-      const Tensor x = batch.x.to(model->dtype());
-      const models::Losses l = model->loss(x, models::LossContext{true, optimizer.steps()});
-      optimizer.zero_grad();
-      l.total.backward();
-      if (config.train.clip_norm > 0) models::clip_grad_norm(params, config.train.clip_norm);
-      optimizer.step();
-      sums.add(l, x.size(0));
-      if (progress.due()) progress.update(sums.count, sums.mean());
-    }
+  models::TrainerConfig trainer = trainer_config(config);
+  trainer.on_note = [&](const std::string& note) { progress.note(note); };
+  trainer.on_start = [&](models::TrainStep& step) {
+    if (checkpoint) models::restore_optimizer(*checkpoint, *model, step.optimizer());
+    progress.begin_epoch(state.epoch);
+  };
+  trainer.on_batch = [&](int64_t samples, models::TrainStep& step) {
+    if (progress.due()) progress.update(samples, step.totals().mean);
+  };
+  trainer.on_epoch = [&](const models::EpochReport& r, const models::TrainingState& now,
+                         models::TrainStep& step) {
     EpochMetrics m;
-    m.epoch = epoch + 1;
-    m.train = sums.mean();
-    AE_CHECK(std::isfinite(m.train.total), "training diverged in epoch ", epoch + 1, ": the loss is ",
-             m.train.total, "; lower --lr (now ", optimizer.lr(), ") or set --clip-norm",
-             state.epoch > 0 ? cat("; ", join_path(folder, kLatestCheckpoint), " holds epoch ",
-                                   state.epoch)
-                             : std::string());
-    if (has_val) {
-      m.val = models::evaluate(*model, data.val.x);
-      m.has_val = true;
-    }
-    m.lr = optimizer.lr();
-    m.steps = optimizer.steps();
-    m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    m.samples_per_second = m.seconds > 0 ? static_cast<double>(data.train.size()) / m.seconds : 0;
-
-    state.epoch = epoch + 1;
-    state.step = optimizer.steps();
-    const bool best = has_val && m.val.total < state.best_loss;
-    if (best) {
-      state.best_loss = m.val.total;
-      state.best_epoch = epoch;
-    }
+    m.epoch = r.epoch + 1;
+    m.train = r.train;
+    m.val = r.val;
+    m.has_val = r.has_val;
+    m.lr = r.lr;
+    m.steps = r.steps;
+    m.seconds = r.seconds;
+    m.samples_per_second = r.seconds > 0 ? static_cast<double>(data.train.size()) / r.seconds : 0;
+    state = now;
     history.push_back(m);
     // Metrics first: a run stopped before its checkpoint is written redoes this epoch on
     // resume, and the metrics row is dropped then.
     write_metrics(folder, history, terms);
     if (!a.no_pictures) write_loss_png(join_path(folder, "loss.png"), history, terms, title);
-    models::save_checkpoint(join_path(folder, kLatestCheckpoint), spec, *model, &optimizer, state,
-                            extras);
+    models::save_checkpoint(join_path(folder, kLatestCheckpoint), spec, *model, &step.optimizer(),
+                            state, extras);
+    const bool best = has_val && r.best;
     if (best)
-      models::save_checkpoint(join_path(folder, kBestCheckpoint), spec, *model, &optimizer, state,
-                              extras);
+      models::save_checkpoint(join_path(folder, kBestCheckpoint), spec, *model, &step.optimizer(),
+                              state, extras);
     progress.end_epoch(m, best);
-
-    if (config.train.patience > 0 && has_val && epoch - state.best_epoch >= config.train.patience) {
-      progress.note(cat("stopping early: no better validation loss for ", config.train.patience,
-                        " epochs (best: epoch ", state.best_epoch + 1, ")"));
-      break;
-    }
-  }
+    if (state.epoch < config.train.epochs) progress.begin_epoch(state.epoch);
+  };
+  const models::TrainResult result =
+      models::Trainer(trainer).fit(*model, data.train.x, has_val ? data.val.x : Tensor(), state);
+  if (result.stopped_early)
+    progress.note(cat("stopping early: no better validation loss for ", config.train.patience,
+                      " epochs (best: epoch ", state.best_epoch + 1, ")"));
 
   if (!a.no_pictures) {
     // The pictures show the model the other commands load by default: the best one.

@@ -13,6 +13,7 @@
 #include "models/noise.h"
 #include "models/optim.h"
 #include "models/schedule.h"
+#include "models/trainer.h"
 #include "models/io/file.h"
 
 namespace ae::cli {
@@ -278,6 +279,11 @@ const std::vector<Field>& fields() {
       AE_FIELD(train.clip_norm, "--clip-norm", "Training", "clip the gradient's global norm (0: off)"),
       AE_FIELD(train.patience, "--patience", "Training",
                "stop after N epochs without a better validation loss (0: never)"),
+      AE_FIELD(train.step_mode, "--step-mode", "Training",
+               "fused (one optimizer launch, no host synchronisation), graph (CUDA: each step "
+               "replayed as one captured graph) or eager (the reference); the same results"),
+      AE_FIELD(train.tf32, "--tf32", "Training",
+               "CUDA: float32 GEMMs on tensor cores in TF32 (about 1e-3 relative error)"),
       AE_FIELD(seed, "--seed", "Training", "seed of the parameters, the noise and the batch order"),
       AE_FIELD(device, "--device", "Training", "auto, cpu, cuda or cuda:N", Scope::data_source),
   };
@@ -504,6 +510,7 @@ void validate(const RunConfig& c) {
            "--lr-step-size and --lr-gamma must be positive, --lr-min and --lr-cosine-epochs >= 0");
   AE_CHECK(t.clip_norm >= 0, "--clip-norm (train.clip_norm) must be >= 0, got ", t.clip_norm);
   AE_CHECK(t.patience >= 0, "--patience (train.patience) must be >= 0, got ", t.patience);
+  check_name(t.step_mode, "--step-mode", "train.step_mode", models::parse_step_mode);
   AE_CHECK(t.patience == 0 || d.validation > 0, "--patience needs validation data (--validation > 0)");
 }
 

@@ -80,6 +80,8 @@ struct TrainSettings {
   int64_t lr_cosine_epochs = 0;  // 0: the number of epochs
   double clip_norm = 0;
   int64_t patience = 0;
+  std::string step_mode = "fused";  // eager, fused, graph (models/trainer.h)
+  bool tf32 = false;                // CUDA: float32 GEMMs in TF32
 };
 
 struct RunConfig {

@@ -106,10 +106,10 @@ TEST(GpuStepBackend, Tf32GemmStaysWithinItsBound) {
   std::vector<float> want(m * n);
   cpu().gemm(DType::f32, false, false, m, n, k, 1, a.data(), b.data(), 0, want.data(), nullptr);
   DeviceArray<float> da(a), db(b), dc(m * n);
-  models::set_matmul_precision(Device::cuda(0), models::MatmulPrecision::tf32);
+  set_matmul_precision(Device::cuda(0), MatmulPrecision::tf32);
   gpu().gemm(DType::f32, false, false, m, n, k, 1, da.data(), db.data(), 0, dc.data(), gpu_stream());
   const std::vector<float> tf32 = dc.download();
-  models::set_matmul_precision(Device::cuda(0), models::MatmulPrecision::float32);
+  set_matmul_precision(Device::cuda(0), MatmulPrecision::float32);
   gpu().gemm(DType::f32, false, false, m, n, k, 1, da.data(), db.data(), 0, dc.data(), gpu_stream());
   const std::vector<float> fp32 = dc.download();
   expect_close(tf32, want, 5e-3, "tf32 gemm");
