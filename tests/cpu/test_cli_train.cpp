@@ -87,6 +87,22 @@ TEST_F(CliTrain, ResumeContinuesExactly) {
   EXPECT_TRUE(before == read_bytes(path("split-vae/latest.safetensors")));
 }
 
+// The step modes compute the same function: on the CPU the fused default and the eager reference
+// write the same bytes; graph mode says it cannot capture here and runs fused. A resumed run may
+// change the mode.
+TEST_F(CliTrain, StepModesGiveTheSameRun) {
+  ok("train --model dae --epochs 2 --out fused" + kSmall);
+  ok("train --model dae --epochs 2 --step-mode eager --out eager" + kSmall);
+  expect_same_checkpoint(path("fused/latest.safetensors"), path("eager/latest.safetensors"));
+  const Result g = ok("train --model dae --epochs 1 --step-mode graph --out graph --shapes-samples "
+                      "600 --batch-size 32 --no-pictures");
+  EXPECT_NE(g.out.find("graph mode unavailable: the cpu backend cannot capture graphs"),
+            std::string::npos) << g.out;
+  ok("train --resume graph --epochs 2 --step-mode eager -q --no-pictures");
+  expect_same_checkpoint(path("fused/latest.safetensors"), path("graph/latest.safetensors"));
+  fails("train --step-mode fast --out bad", {"--step-mode", "fast", "eager, fused, graph"});
+}
+
 TEST_F(CliTrain, ConfigRepeatsTheRun) {
   ok("train --model ae --hidden 32 --code 3 --lr 0.003 --epochs 2 --seed 7 --data-seed 3 --out a" + kSmall);
   ok("train --config a/config.json --out b -q --no-pictures");
