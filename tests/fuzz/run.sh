@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets (the `fuzz` preset, build/fuzz) and runs each for a bounded time:
+# Builds the libFuzzer targets (in the sanitizer build of the `asan` preset, build/asan) and runs
+# each for a bounded time:
 #   tests/fuzz/run.sh [SECONDS per target, default 30] [TARGET ...]   (targets: idx csv npy ...)
 # Each run starts from the committed seeds (tests/fuzz/corpus/<target>, read only) plus what
-# earlier runs found (build/fuzz/corpus/<target>). Limits: 512 MB resident, no single allocation
+# earlier runs found (build/asan/fuzz/corpus/<target>). Limits: 512 MB resident, no single allocation
 # above 256 MB (a header claiming an absurd size must be refused before it allocates), 5 s per
 # input. Prints executions per target and fails on any crash, sanitizer report, leak, timeout or
-# out-of-memory; the input that did it is kept under build/fuzz/artifacts/<target>/.
+# out-of-memory; the input that did it is kept under build/asan/fuzz/artifacts/<target>/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -16,12 +17,13 @@ if ! [[ $seconds =~ ^[0-9]+$ && $seconds -gt 0 ]]; then
   exit 2
 fi
 
-configure=(cmake --preset fuzz)
+configure=(cmake --preset asan)
 command -v ccache >/dev/null && configure+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 "${configure[@]}" >/dev/null
 cmake --build --preset fuzz --target fuzzers
 
-build=build/fuzz
+build=build/asan
+work_root=$build/fuzz
 targets=("$@")
 if ((${#targets[@]} == 0)); then
   for exe in "$build"/tests/fuzz/fuzz_*; do targets+=("${exe##*/fuzz_}"); done
@@ -33,7 +35,7 @@ failed=0
 for t in "${targets[@]}"; do
   exe=$build/tests/fuzz/fuzz_$t
   [[ -x $exe ]] || { echo "run.sh: no fuzz target '$t' ($exe)" >&2; exit 2; }
-  work=$build/corpus/$t artifacts=$build/artifacts/$t/ log=$build/logs/$t.log
+  work=$work_root/corpus/$t artifacts=$work_root/artifacts/$t/ log=$work_root/logs/$t.log
   mkdir -p "$work" "$artifacts" "$(dirname "$log")"
   args=(-max_total_time="$seconds" -rss_limit_mb=512 -malloc_limit_mb=256 -timeout=5
         -print_final_stats=1 -artifact_prefix="$artifacts")
