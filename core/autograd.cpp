@@ -43,9 +43,34 @@ Tensor record(Tensor out, const char* op, std::vector<Tensor> inputs, BackwardFn
   for (const Tensor& t : inputs) any = any || (t.defined() && t.requires_grad());
   if (!any) return out;
   out.impl()->requires_grad = true;
-  out.impl()->grad_fn =
-      std::make_shared<Node>(Node{op, std::move(inputs), std::move(backward)});
+  auto node = std::make_shared<Node>();
+  node->op = op;
+  node->inputs = std::move(inputs);
+  node->backward = std::move(backward);
+  out.impl()->grad_fn = std::move(node);
   return out;
+}
+
+Node::~Node() {
+  // Each node whose inputs only it holds hands their nodes to `pending` before it dies, so the
+  // destructors that run stay one level deep. The backward function goes first: what it captured
+  // is normally among the inputs, which then become the sole owners.
+  std::vector<std::shared_ptr<Node>> pending;
+  auto release = [&pending](Node& node) {
+    node.backward = nullptr;
+    for (Tensor& t : node.inputs) {
+      const std::shared_ptr<TensorImpl>& impl = t.impl_ptr();
+      if (impl && impl.use_count() == 1 && impl->grad_fn && impl->grad_fn.use_count() == 1)
+        pending.push_back(std::move(impl->grad_fn));
+    }
+    node.inputs.clear();
+  };
+  release(*this);
+  while (!pending.empty()) {
+    std::shared_ptr<Node> next = std::move(pending.back());
+    pending.pop_back();
+    release(*next);
+  }
 }
 
 namespace {

@@ -17,10 +17,17 @@ using BackwardFn = std::function<std::vector<Tensor>(const Tensor& dy, const Ten
                                                      const Node& node)>;
 
 struct Node {
-  const char* op;
+  const char* op = "";
   std::vector<Tensor> inputs;
   BackwardFn backward;
   bool needs_grad(size_t i) const { return inputs[i].defined() && inputs[i].requires_grad(); }
+
+  Node() = default;
+  // Releases the graph behind the node from a loop, not recursively: a chain of thousands of ops
+  // would otherwise need stack frames for every op it passes on the way down.
+  ~Node();
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
 };
 
 // True unless a NoGradGuard is alive on this thread.

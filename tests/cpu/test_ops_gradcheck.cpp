@@ -130,8 +130,10 @@ TEST(ShapeGradcheck, Reshape) {
 
 TEST(ShapeGradcheck, SliceRows) {
   Tensor x = leaf({7, 3}, 701);
-  for (auto [a, b] : {std::pair{0, 7}, {2, 5}, {6, 7}, {3, 3}})
+  for (auto [begin, end] : {std::pair{0, 7}, {2, 5}, {6, 7}, {3, 3}}) {
+    const int64_t a = begin, b = end;  // lambdas capture variables, not structured bindings
     expect_gradcheck([&](const std::vector<Tensor>& in) { return slice(in[0], a, b); }, {x});
+  }
 }
 
 TEST(ShapeGradcheck, ConcatAlongEachAxis) {
