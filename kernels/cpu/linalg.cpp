@@ -25,15 +25,24 @@ int64_t usable_cores() {
     if (quota > 0 && period > 0)
       cores = std::min<int64_t>(cores, std::max<int64_t>(1, static_cast<int64_t>(quota / period)));
   };
-  std::string quota;
-  double period = 0;
-  if (std::ifstream v2("/sys/fs/cgroup/cpu.max"); v2 >> quota >> period) {
-    if (quota != "max") cap_by_quota(std::atof(quota.c_str()), period);
-  } else {
-    double q = 0;
-    std::ifstream q1("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"), p1("/sys/fs/cgroup/cpu/cpu.cfs_period_us");
-    if (q1 >> q && p1 >> period) cap_by_quota(q, period);
+  // cgroup v2: cpu.max ("max 100000" or "<quota> <period>") of this process's group and of
+  // every group above it; v1: the cpu controller's cfs quota and period.
+  std::string group;
+  for (std::ifstream self("/proc/self/cgroup"); std::getline(self, group);)
+    if (group.rfind("0::", 0) == 0) break;
+  std::string dir = "/sys/fs/cgroup" + (group.rfind("0::", 0) == 0 ? group.substr(3) : "");
+  for (;;) {
+    std::string quota;
+    double period = 0;
+    if (std::ifstream v2(dir + "/cpu.max"); v2 >> quota >> period && quota != "max")
+      cap_by_quota(std::atof(quota.c_str()), period);
+    const size_t slash = dir.find_last_of('/');
+    if (dir == "/sys/fs/cgroup" || slash == std::string::npos || slash < 14) break;
+    dir.resize(slash);
   }
+  double q = 0, period = 0;
+  std::ifstream q1("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"), p1("/sys/fs/cgroup/cpu/cpu.cfs_period_us");
+  if (q1 >> q && p1 >> period) cap_by_quota(q, period);
   return cores;
 }
 
