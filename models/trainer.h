@@ -1,6 +1,8 @@
 // Mini-batch training of any Model: shuffled batches, an optimizer step per batch (optionally
 // with gradient clipping), a learning-rate schedule over epochs, validation each epoch, early
-// stopping, and a per-epoch report. The same seeds give bit-identical runs on the CPU.
+// stopping, and a per-epoch report. The same seeds give bit-identical runs on the CPU, and a run
+// resumed from its TrainingState (with the optimizer restored) continues as if never stopped;
+// `ae train` is this Trainer with hooks that write the run folder.
 //
 // The step itself (TrainStep) runs in one of three modes; all three compute the same function,
 // and on the CPU eager and fused give bit-identical parameters (without clipping; with it the
