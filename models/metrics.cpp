@@ -1,10 +1,15 @@
 #include "models/metrics.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <map>
 #include <numeric>
+#include <utility>
 
+#include "core/autograd.h"
 #include "core/error.h"
+#include "core/ops.h"
 
 namespace ae::models {
 
@@ -72,6 +77,169 @@ Confusion confusion_at(const std::vector<double>& scores, const std::vector<bool
     if (!flagged && positive[i]) ++c.false_negatives;
   }
   return c;
+}
+
+namespace {
+
+// k against the candidates each query has.
+void check_k(const char* op, int64_t k, int64_t queries, int64_t database, bool leave_one_out) {
+  AE_CHECK(!leave_one_out || queries <= database, op, ": leave_one_out needs the queries to be ",
+           "the first database rows, got ", queries, " queries for ", database, " database rows");
+  const int64_t candidates = leave_one_out ? database - 1 : database;
+  AE_CHECK(k >= 1 && k <= candidates, op, ": k = ", k, " outside [1, ", candidates, "] (",
+           database, " database rows", leave_one_out ? ", no query its own neighbour" : "",
+           ")");
+}
+
+// The k smallest (distance, index) pairs offered so far for each query: one max-heap each, so
+// a candidate is compared with the worst kept one. Pairs compare lexicographically, so equal
+// distances keep the lower index whatever the order of the offers.
+class NearestK {
+ public:
+  NearestK(int64_t queries, int64_t k) : k_(k), heaps_(static_cast<size_t>(queries)) {
+    for (auto& h : heaps_) h.reserve(static_cast<size_t>(k));
+  }
+
+  void offer(int64_t query, double distance, int64_t index) {
+    std::vector<Entry>& h = heaps_[static_cast<size_t>(query)];
+    const Entry e{distance, index};
+    if (static_cast<int64_t>(h.size()) < k_) {
+      h.push_back(e);
+      std::push_heap(h.begin(), h.end());
+    } else if (e < h.front()) {
+      std::pop_heap(h.begin(), h.end());
+      h.back() = e;
+      std::push_heap(h.begin(), h.end());
+    }
+  }
+
+  Neighbours finish() {
+    Neighbours n;
+    n.k = k_;
+    for (std::vector<Entry>& h : heaps_) {
+      std::sort_heap(h.begin(), h.end());
+      for (const Entry& e : h) n.distance.push_back(e.first), n.index.push_back(e.second);
+    }
+    return n;
+  }
+
+ private:
+  using Entry = std::pair<double, int64_t>;
+  int64_t k_;
+  std::vector<std::vector<Entry>> heaps_;
+};
+
+}  // namespace
+
+Neighbours nearest_neighbours(const Tensor& queries, const Tensor& database, int64_t k,
+                              bool leave_one_out) {
+  AE_CHECK(queries.defined() && database.defined() && queries.ndim() == 2 &&
+               database.ndim() == 2 && queries.size(1) == database.size(1) && queries.size(1) > 0,
+           "nearest_neighbours: queries ", queries.defined() ? queries.shape().str() : "undefined",
+           " and database ", database.defined() ? database.shape().str() : "undefined",
+           " must be (n, d) matrices of one width d > 0");
+  AE_CHECK(queries.dtype() == database.dtype() && queries.device() == database.device(),
+           "nearest_neighbours: queries ", queries.str(), " and database ", database.str(),
+           " must share dtype and device");
+  const int64_t nq = queries.size(0), nd = database.size(0);
+  check_k("nearest_neighbours", k, nq, nd, leave_one_out);
+  NoGradGuard no_grad;
+  // ‖q‖² is the same for all of a query's candidates: it only shifts the reported distances.
+  const std::vector<double> query_norms = sum(square(queries), 1).to_vector();
+  // Blocks of database rows keep the (queries, block) products a few MB on the host.
+  constexpr int64_t kBlock = 1024;
+  NearestK best(nq, k);
+  for (int64_t start = 0; start < nd; start += kBlock) {
+    const int64_t stop = std::min(nd, start + kBlock), width = stop - start;
+    const Tensor rows = slice(database, start, stop);
+    const Tensor partial = add(mul(matmul(queries, rows, false, true), -2.0), sum(square(rows), 1));
+    const std::vector<double> v = partial.to_vector();
+    for (int64_t i = 0; i < nq; ++i)
+      for (int64_t j = 0; j < width; ++j) {
+        const int64_t index = start + j;
+        if (leave_one_out && index == i) continue;
+        const double d = query_norms[i] + v[i * width + j];
+        AE_CHECK(std::isfinite(d), "nearest_neighbours: the distance of query ", i,
+                 " to database row ", index, " is ", d, " (the values are not all finite)");
+        best.offer(i, std::max(d, 0.0), index);
+      }
+  }
+  return best.finish();
+}
+
+BitCodes binarize(const Tensor& x, const std::vector<double>& thresholds) {
+  AE_CHECK(x.defined() && x.ndim() == 2, "binarize: expected (n, d), got ",
+           x.defined() ? x.shape().str() : "undefined");
+  const int64_t n = x.size(0), d = x.size(1);
+  AE_CHECK(thresholds.size() == 1 || static_cast<int64_t>(thresholds.size()) == d, "binarize: ",
+           thresholds.size(), " thresholds for ", d, " columns (one for all, or one each)");
+  const std::vector<double> v = x.to_vector();
+  BitCodes b;
+  b.rows = n;
+  b.bits = d;
+  const int64_t words = b.words_per_row();
+  b.words.assign(static_cast<size_t>(n * words), 0);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < d; ++j) {
+      const double value = v[i * d + j];
+      AE_CHECK(std::isfinite(value), "binarize: x[", i, ", ", j, "] is ", value);
+      if (value > thresholds[thresholds.size() == 1 ? 0 : j])
+        b.words[i * words + j / 64] |= uint64_t{1} << (j % 64);
+    }
+  return b;
+}
+
+Neighbours nearest_by_hamming(const BitCodes& queries, const BitCodes& database, int64_t k,
+                              bool leave_one_out) {
+  AE_CHECK(queries.bits == database.bits && queries.bits > 0, "nearest_by_hamming: queries of ",
+           queries.bits, " bits, database of ", database.bits, " bits");
+  const int64_t nq = queries.rows, nd = database.rows, words = queries.words_per_row();
+  check_k("nearest_by_hamming", k, nq, nd, leave_one_out);
+  NearestK best(nq, k);
+  for (int64_t i = 0; i < nq; ++i) {
+    const uint64_t* q = queries.words.data() + i * words;
+    for (int64_t j = 0; j < nd; ++j) {
+      if (leave_one_out && j == i) continue;
+      const uint64_t* x = database.words.data() + j * words;
+      int64_t differing = 0;
+      for (int64_t w = 0; w < words; ++w) differing += std::popcount(q[w] ^ x[w]);
+      best.offer(i, static_cast<double>(differing), j);
+    }
+  }
+  return best.finish();
+}
+
+double precision_at_k(const Neighbours& neighbours, const std::vector<int64_t>& query_labels,
+                      const std::vector<int64_t>& database_labels) {
+  const int64_t nq = neighbours.queries(), k = neighbours.k;
+  AE_CHECK(nq > 0, "precision_at_k: no queries");
+  AE_CHECK(static_cast<int64_t>(query_labels.size()) == nq, "precision_at_k: ",
+           query_labels.size(), " query labels for ", nq, " queries");
+  int64_t hits = 0;
+  for (int64_t i = 0; i < nq; ++i)
+    for (int64_t r = 0; r < k; ++r) {
+      const int64_t index = neighbours.index[i * k + r];
+      AE_CHECK(index >= 0 && index < static_cast<int64_t>(database_labels.size()),
+               "precision_at_k: neighbour ", index, " of query ", i, " outside the ",
+               database_labels.size(), " database labels");
+      hits += database_labels[index] == query_labels[i];
+    }
+  return static_cast<double>(hits) / static_cast<double>(nq * k);
+}
+
+double chance_precision(const std::vector<int64_t>& query_labels,
+                        const std::vector<int64_t>& database_labels) {
+  AE_CHECK(!query_labels.empty() && !database_labels.empty(), "chance_precision: ",
+           query_labels.size(), " query labels, ", database_labels.size(), " database labels");
+  std::map<int64_t, int64_t> count;
+  for (int64_t l : database_labels) ++count[l];
+  double sum = 0;
+  for (int64_t l : query_labels) {
+    const auto it = count.find(l);
+    sum += it == count.end() ? 0.0 : static_cast<double>(it->second);
+  }
+  return sum / static_cast<double>(query_labels.size()) /
+         static_cast<double>(database_labels.size());
 }
 
 }  // namespace ae::models

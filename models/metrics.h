@@ -1,8 +1,11 @@
 // Anomaly-detection statistics (used by `ae score`): a threshold from the training scores, and how well the scores
-// separate known anomalies from normal samples.
+// separate known anomalies from normal samples. Retrieval (used by `ae retrieve`): the nearest
+// database items of each query in code space, and how many of them share the query's label.
 #pragma once
 #include <cstdint>
 #include <vector>
+
+#include "core/tensor.h"
 
 namespace ae::models {
 
@@ -25,5 +28,47 @@ struct Confusion {
 // Samples with a score above the threshold are flagged as anomalies.
 Confusion confusion_at(const std::vector<double>& scores, const std::vector<bool>& positive,
                        double threshold);
+
+// --- retrieval ------------------------------------------------------------------------------
+// The k nearest database rows of each query, nearest first. Equal distances go to the lower
+// database index, so the result does not depend on how the search was split up.
+struct Neighbours {
+  int64_t k = 0;
+  std::vector<int64_t> index;    // (queries, k) row-major: database rows
+  std::vector<double> distance;  // (queries, k): their distances to the query
+  int64_t queries() const { return k > 0 ? static_cast<int64_t>(index.size()) / k : 0; }
+};
+
+// By squared Euclidean distance between the rows of queries (nq, d) and database (nd, d), of one
+// dtype and device: ‖q‖² + ‖x‖² − 2 q·x, the products computed there as GEMMs over blocks of the
+// database (on the CPU equal rows tie exactly and small integers give exact distances). A
+// negative result of rounding counts as 0. `leave_one_out`: query i is database row i (the queries are
+// the first rows of the database) and never its own neighbour. 1 <= k <= nd (nd - 1 leaving one
+// out). A distance that is not finite is an error.
+Neighbours nearest_neighbours(const Tensor& queries, const Tensor& database, int64_t k,
+                              bool leave_one_out = false);
+
+// Codes as bits, for semantic hashing: bit j of row i is set when x[i, j] > threshold.
+struct BitCodes {
+  int64_t rows = 0, bits = 0;
+  std::vector<uint64_t> words;  // (rows, words_per_row()): bit j in word j / 64, bit j % 64
+  int64_t words_per_row() const { return (bits + 63) / 64; }
+};
+// x (n, d), any dtype or device; `thresholds` holds one value for every column or d values.
+BitCodes binarize(const Tensor& x, const std::vector<double>& thresholds);
+
+// By Hamming distance (the number of differing bits), as nearest_neighbours.
+Neighbours nearest_by_hamming(const BitCodes& queries, const BitCodes& database, int64_t k,
+                              bool leave_one_out = false);
+
+// Precision@k: the mean over queries of the share of their k neighbours whose database label
+// equals the query's label.
+double precision_at_k(const Neighbours& neighbours, const std::vector<int64_t>& query_labels,
+                      const std::vector<int64_t>& database_labels);
+
+// What precision@k retrieval at random has on average: the mean over queries of the share of
+// the database that carries the query's label.
+double chance_precision(const std::vector<int64_t>& query_labels,
+                        const std::vector<int64_t>& database_labels);
 
 }  // namespace ae::models

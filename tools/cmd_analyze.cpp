@@ -1,4 +1,4 @@
-// ae eval, encode, score and pca: numbers about a trained model on data.
+// ae eval, encode, score, pca and retrieve: numbers about a trained model on data.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -38,6 +38,15 @@ double mean_of(const std::vector<double>& v) {
 // The output path: --out when given, else `file` in the run folder.
 std::string output_path(const RunArgs& a, const LoadedRun& run, const std::string& file) {
   return a.out.empty() ? join_path(run.folder, file) : a.out;
+}
+
+// The k nearest database rows of each query in one space: by squared Euclidean distance, or,
+// hashing, by Hamming distance between the bits above `thresholds` (one, or one per column).
+models::Neighbours search(const Tensor& queries, const Tensor& database, int64_t k, bool hash,
+                          const std::vector<double>& thresholds, bool leave_one_out) {
+  if (!hash) return models::nearest_neighbours(queries, database, k, leave_one_out);
+  return models::nearest_by_hamming(models::binarize(queries, thresholds),
+                                    models::binarize(database, thresholds), k, leave_one_out);
 }
 
 }  // namespace
@@ -193,6 +202,123 @@ int run_pca(RunArgs& a) {
                   {run.config.model.kind, to_data_space(run, by_model)}},
                  picture_shape(run.image_h, run.image_w, data.features()), n, lo, hi);
   std::printf("wrote %s\n", out.c_str());
+  return 0;
+}
+
+int run_retrieve(RetrieveArgs& r) {
+  RunArgs& a = r.run;
+  AE_CHECK(r.k >= 1, "--k must be at least 1, got ", r.k);
+  AE_CHECK(a.count >= 0, "--count must be positive, got ", a.count);
+  LoadedRun run = load_run(a);
+  std::string what;
+  const models::Dataset asked = analysis_data(a, run, what);
+  const models::Dataset database = training_data(run);
+  // --split train (or val in a run without validation) asks with the database itself: a query
+  // is then left out of its own neighbours.
+  const bool leave_one_out = !a.data_flags.was_given("--data") && asked.name == database.name &&
+                             asked.size() == database.size();
+  const int64_t candidates = database.size() - (leave_one_out ? 1 : 0);
+  AE_CHECK(r.k <= candidates, "--k ", r.k, " is more than the ", candidates,
+           " samples of the database (the training split, ", database.name,
+           leave_one_out ? ", less the query itself" : "", ")");
+  constexpr int64_t kDefaultQueries = 1000;  // the raw-input baseline grows with queries x database
+  const int64_t nq = std::min(asked.size(), a.count > 0 ? a.count : kDefaultQueries);
+  const models::Dataset queries = models::subset(asked, nq);
+  const models::ModelSpec& spec = run.checkpoint.spec;
+  const int64_t k = r.k;
+
+  // The codes: a sigmoid code is cut at the middle of its range, any other (a VAE's μ included)
+  // at 0.
+  const bool sigmoid_code = spec.kind == models::ModelKind::autoencoder &&
+                            spec.autoencoder.code == models::Activation::sigmoid;
+  const double code_threshold = sigmoid_code ? 0.5 : 0.0;
+  const models::Neighbours found =
+      search(encode(*run.model, spec, queries.x), encode(*run.model, spec, database.x), k, r.hash,
+             {code_threshold}, leave_one_out);
+
+  std::printf("retrieved %lld neighbours for %lld queries of %s among the %lld training samples "
+              "of %s%s, by %s\n",
+              static_cast<long long>(k), static_cast<long long>(nq), what.c_str(),
+              static_cast<long long>(database.size()), database.name.c_str(),
+              leave_one_out ? " (a query not its own neighbour)" : "",
+              r.hash ? "Hamming distance between bits" : "squared Euclidean distance");
+  const bool labelled = queries.has_labels() && database.has_labels();
+  if (labelled) {
+    // Baselines searched the same way: the inputs as the model sees them (normalised), and PCA
+    // with the code's size fitted on the database. Hashing cuts both at the database's mean.
+    const int64_t pca_k = std::min({spec.code_width(), database.features(), database.size()});
+    const models::Pca pca = models::Pca::fit(database.x, pca_k);
+    const Tensor query_x = queries.x.to(run.device), database_x = database.x.to(run.device);
+    const models::Neighbours by_input =
+        search(query_x, database_x, k, r.hash, pca.mean.to_vector(), leave_one_out);
+    const models::Neighbours by_pca = search(pca.transform(query_x), pca.transform(database_x), k,
+                                             r.hash, {0.0}, leave_one_out);
+    const std::string model = cat(run.config.model.kind, spec.kind == models::ModelKind::vae
+                                                             ? " code (mean)" : " code");
+    std::printf("%-16s %14s  precision@%lld\n", "space", r.hash ? "bits" : "dimensions",
+                static_cast<long long>(k));
+    auto line = [&](const std::string& space, int64_t dims, double precision) {
+      std::printf("%-16s %14lld  %s\n", space.c_str(), static_cast<long long>(dims),
+                  fixed(precision).c_str());
+    };
+    line(model, spec.code_width(), models::precision_at_k(found, queries.labels, database.labels));
+    line("input", database.features(),
+         models::precision_at_k(by_input, queries.labels, database.labels));
+    line("PCA", pca_k, models::precision_at_k(by_pca, queries.labels, database.labels));
+    std::printf("%-16s %14s  %s\n", "chance", "",
+                fixed(models::chance_precision(queries.labels, database.labels)).c_str());
+    if (r.hash)
+      std::printf("bits: the code above %g%s; input and PCA above the database's mean\n",
+                  code_threshold, sigmoid_code ? " (sigmoid code)" : "");
+  } else {
+    const std::string unlabelled = queries.has_labels() ? database.name : what;
+    std::printf("no precision@%lld: %s has no labels\n", static_cast<long long>(k),
+                unlabelled.c_str());
+  }
+
+  // Everything is computed: write the CSV, then the picture (each file atomically).
+  const std::string csv_path = output_path(a, run, "neighbours.csv");
+  std::string csv = labelled ? "query,rank,database_index,distance,query_label,neighbour_label\n"
+                             : "query,rank,database_index,distance\n";
+  for (int64_t i = 0; i < nq; ++i)
+    for (int64_t rank = 0; rank < k; ++rank) {
+      const int64_t index = found.index[i * k + rank];
+      char text[96];
+      std::snprintf(text, sizeof text, "%lld,%lld,%lld,%.9g", static_cast<long long>(i),
+                    static_cast<long long>(rank + 1), static_cast<long long>(index),
+                    found.distance[i * k + rank]);
+      csv += text;
+      csv += labelled ? cat(",", queries.labels[i], ",", database.labels[index], "\n") : "\n";
+    }
+  write_text(csv_path, csv);
+  std::string wrote = csv_path;
+
+  const int64_t features = queries.features();
+  if (run.image_h > 0 && run.image_w > 0 && run.image_h * run.image_w == features) {
+    // Each row a query and its neighbours, nearest first; the first 10 queries.
+    const std::string stem = a.out.size() > 4 && a.out.substr(a.out.size() - 4) == ".csv"
+                                 ? a.out.substr(0, a.out.size() - 4)
+                                 : a.out;
+    const std::string png = a.out.empty() ? join_path(run.folder, "retrieval.png") : stem + ".png";
+    if (AE_HAVE_PNG) {
+      std::vector<PictureRow> rows;
+      for (int64_t i = 0; i < std::min<int64_t>(nq, 10); ++i) {
+        const std::vector<int64_t> nearest(found.index.begin() + i * k,
+                                           found.index.begin() + (i + 1) * k);
+        const Tensor row =
+            concat({slice(queries.x, i, i + 1), models::select(database, nearest).x}, 0);
+        const std::string caption =
+            labelled ? cat("query ", i, " (", queries.labels[i], ")") : cat("query ", i);
+        rows.push_back({caption, to_data_space(run, row)});
+      }
+      const auto [lo, hi] = picture_range(spec, run.normalizer);
+      write_rows_png(png, rows, picture_shape(run.image_h, run.image_w, features), k + 1, lo, hi);
+      wrote += ", " + png;
+    } else {
+      std::printf("no %s: ae was built without libpng\n", png.c_str());
+    }
+  }
+  std::printf("wrote %s\n", wrote.c_str());
   return 0;
 }
 

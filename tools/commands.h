@@ -50,6 +50,14 @@ struct ScoreArgs {
 };
 int run_score(ScoreArgs& args);
 
+// Information retrieval by code (semantic hashing): the training split is the database.
+struct RetrieveArgs {
+  RunArgs run;        // --split, --data: the queries; --count: how many of them
+  int64_t k = 10;     // neighbours per query
+  bool hash = false;  // bits and Hamming distance instead of codes and squared Euclidean
+};
+int run_retrieve(RetrieveArgs& args);
+
 struct InfoArgs {
   std::string run;  // optional: a run folder or checkpoint to describe
   std::string checkpoint = "best";

@@ -125,6 +125,38 @@ int main(int argc, char** argv) {
   c_pca->add_option("-n,--count", pca.count, "samples to show (default 12)");
   c_pca->footer(examples({"ae pca runs/mnist-ae"}));
 
+  RetrieveArgs retrieve;
+  CLI::App* c_retrieve = app.add_subcommand(
+      "retrieve", "information retrieval by code (semantic hashing): each query's nearest "
+                  "training samples, precision@k beside the input and PCA");
+  add_run_args(*c_retrieve, retrieve.run,
+               "the CSV file (default <run>/neighbours.csv; the picture goes beside it: "
+               "<run>/retrieval.png, or the CSV's name with .png)");
+  c_retrieve->add_option("-k,--k", retrieve.k,
+                         "neighbours per query, at most the training split's size")
+      ->capture_default_str();
+  c_retrieve->add_option("-n,--count", retrieve.run.count,
+                         "queries: the first N of the split or --data (default all, at most 1000 "
+                         "to keep the input baseline quick)");
+  c_retrieve->add_flag("--hash", retrieve.hash,
+                       "semantic hashing: codes cut into bits (above 0.5 for a sigmoid code, the "
+                       "middle of its range; above 0 for any other, a VAE's mean included) and "
+                       "compared by Hamming distance. Default: squared Euclidean distance "
+                       "between the codes");
+  c_retrieve->footer(
+      "\nThe database is the run's training split, encoded by the model (a VAE: its mean); the "
+      "queries\nare --split (default val) or --data. With labels, precision@k (the share of a "
+      "query's k\nneighbours with its label) is printed for the codes, the normalised inputs and "
+      "PCA with the\ncode's size, searched the same way (hashing cuts inputs and PCA at the "
+      "training mean).\nEqual distances go to the lower training index. With --split train a query "
+      "is not its own\nneighbour; with --split all a training sample finds itself at distance 0.\n"
+      "neighbours.csv: query, rank, database_index (a row of the training split), distance, and the\n"
+      "labels; retrieval.png (pictures only): the first 10 queries, each followed by its "
+      "neighbours.\n" +
+      examples({"ae retrieve runs/mnist-ae                     # val queries, 10 neighbours each",
+                "ae retrieve runs/mnist-ae --hash -k 20        # semantic hashing",
+                "ae retrieve runs/mnist-vae --data other-digits/ -n 50 -o found.csv"}));
+
   InfoArgs info;
   CLI::App* c_info = app.add_subcommand(
       "info", "the build, the devices, and a model summary with parameter counts");
@@ -176,6 +208,7 @@ int main(int argc, char** argv) {
     if (c_score->parsed()) return run_score(score);
     if (c_encode->parsed()) return run_encode(encode);
     if (c_pca->parsed()) return run_pca(pca);
+    if (c_retrieve->parsed()) return run_retrieve(retrieve);
     if (c_info->parsed()) return run_info(info);
   } catch (const std::exception& e) {
     std::fflush(stdout);
