@@ -142,6 +142,17 @@ TEST(ModelsTrainer, VaeReportsKl) {
   }
 }
 
+// A learning rate far too large sends the loss to Inf/NaN: the run stops with one line that names
+// the epoch and the learning rate, instead of training on garbage.
+TEST(ModelsTrainer, DivergenceStopsTheRunWithAClearError) {
+  Autoencoder model(noisy_sparse(), 7, Device::cpu());
+  TrainerConfig t = quick_trainer(3, 1e30);
+  t.optimizer.kind = OptimizerKind::sgd;
+  const std::string e = ae::testing::error_of([&] { Trainer(t).fit(model, shapes(200, 14)); });
+  EXPECT_NE(e.find("training diverged in epoch 1"), std::string::npos) << e;
+  EXPECT_NE(e.find("lower the learning rate (1e+30)"), std::string::npos) << e;
+}
+
 TEST(ModelsTrainer, EarlyStoppingWithoutProgress) {
   Autoencoder model(noisy_sparse(), 4, Device::cpu());
   TrainerConfig t = quick_trainer(10, 0);  // lr 0: the validation loss never improves
