@@ -19,9 +19,14 @@ inline constexpr bool is_activation(UnaryOp op) {
 #undef AE_IS_ACTIVATION
 }
 
+// "identity, sigmoid, ...": the list above, for messages.
+#define AE_ACTIVATION_NAME(name) ", " #name
+inline constexpr const char* kActivationNames = AE_ACTIVATIONS(AE_ACTIVATION_NAME) + 2;
+#undef AE_ACTIVATION_NAME
+
 inline void check_activation(const char* op, UnaryOp act) {
-  AE_CHECK(is_activation(act), op, ": ", op_name(act),
-           " is not an activation (identity, sigmoid, tanh, relu, leaky_relu, softplus)");
+  AE_CHECK(is_activation(act), op, ": ", op_name(act), " is not an activation (", kActivationNames,
+           ")");
 }
 
 // The penalties are means over the batch: with no rows they have no value (0 / 0).

@@ -96,6 +96,17 @@ inline void append_le(std::vector<uint8_t>& out, uint64_t v, int bytes) {
   for (int i = 0; i < bytes; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
 }
 
+// A safetensors file from a header text (padded to a multiple of 8 as the spec recommends) and a
+// buffer, so that every field can be made wrong on purpose.
+inline std::vector<uint8_t> st_bytes(std::string header, const std::vector<uint8_t>& buffer) {
+  header.append((8 - header.size() % 8) % 8, ' ');
+  std::vector<uint8_t> b;
+  append_le(b, header.size(), 8);
+  b.insert(b.end(), header.begin(), header.end());
+  b.insert(b.end(), buffer.begin(), buffer.end());
+  return b;
+}
+
 #if AE_HAVE_ZLIB
 // gzip-compresses bytes with zlib, as `gzip` would.
 inline std::vector<uint8_t> gzip(const std::vector<uint8_t>& in) {

@@ -4,9 +4,18 @@
 #include <vector>
 
 #include "models/autoencoder.h"
+#include "models/data.h"
 #include "models/vae.h"
 
 namespace ae::testing {
+
+// n synthetic 8x8 shapes (models/data.h) as (n, 64) rows: small, fast training data.
+inline Tensor shapes_rows(int64_t n, uint64_t seed) {
+  models::ShapesOptions o;
+  o.samples = n;
+  o.seed = seed;
+  return models::make_shapes(o).x;
+}
 
 enum class StepKind { plain, denoising, sparse, contractive, vae };
 inline constexpr StepKind kStepKinds[] = {StepKind::plain, StepKind::denoising, StepKind::sparse,

@@ -21,15 +21,7 @@ using test::contains;
 using test::error_of;
 using test::TempDir;
 
-// A safetensors file from a header text (padded to a multiple of 8) and a buffer.
-Bytes st_bytes(std::string header, const Bytes& buffer) {
-  header.append((8 - header.size() % 8) % 8, ' ');
-  Bytes b;
-  test::append_le(b, header.size(), 8);
-  b.insert(b.end(), header.begin(), header.end());
-  b.insert(b.end(), buffer.begin(), buffer.end());
-  return b;
-}
+using test::st_bytes;
 
 // A version 1.0 .npy file from a header dict text and the data bytes.
 Bytes npy_bytes(std::string header, const Bytes& data) {

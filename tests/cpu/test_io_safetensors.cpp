@@ -16,16 +16,7 @@ using test::TempDir;
 
 using Shape = std::vector<int64_t>;
 
-// A safetensors file from a header text (padded to a multiple of 8 as the spec recommends) and a
-// buffer, so that every field can be made wrong on purpose.
-Bytes st_bytes(std::string header, const Bytes& buffer) {
-  header.append((8 - header.size() % 8) % 8, ' ');
-  Bytes b;
-  test::append_le(b, header.size(), 8);
-  b.insert(b.end(), header.begin(), header.end());
-  b.insert(b.end(), buffer.begin(), buffer.end());
-  return b;
-}
+using test::st_bytes;
 
 std::string read_error(const TempDir& dir, const Bytes& file) {
   test::write_raw(dir.path("m.safetensors"), file);

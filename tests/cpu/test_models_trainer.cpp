@@ -7,6 +7,7 @@
 #include "models/data.h"
 #include "models/trainer.h"
 #include "models/vae.h"
+#include "tests/common/step_models.h"
 #include "tests/common/testing.h"
 #include "tests/cpu/test_models_util.h"
 
@@ -15,13 +16,7 @@ namespace {
 
 using test::quick_trainer;
 
-// Synthetic 8x8 shapes (models/data.h): small and fast.
-Tensor shapes(int64_t n, uint64_t seed) {
-  ShapesOptions o;
-  o.samples = n;
-  o.seed = seed;
-  return make_shapes(o).x;
-}
+using ae::testing::shapes_rows;
 
 // A denoising, sparse model: its training draws noise, so determinism covers the generator too.
 AutoencoderConfig noisy_sparse() {
@@ -38,7 +33,7 @@ std::vector<std::vector<float>> trained_params(uint64_t model_seed, uint64_t shu
   Autoencoder model(noisy_sparse(), model_seed, Device::cpu());
   TrainerConfig t = quick_trainer(3, 3e-3, shuffle_seed);
   t.clip_norm = 5;
-  Trainer(t).fit(model, shapes(500, 1), shapes(100, 2));
+  Trainer(t).fit(model, shapes_rows(500, 1), shapes_rows(100, 2));
   std::vector<std::vector<float>> out;
   for (const Parameter& p : model.parameters()) out.push_back(p.value.to_floats());
   return out;
@@ -65,7 +60,7 @@ std::vector<float> all_params(const Model& model) {
 // put back through on_start, ends bit-identical to the run that was never stopped: the batch
 // order of epoch e does not depend on the epochs before it.
 TEST(ModelsTrainer, ResumingFromTheStateContinuesExactly) {
-  const Tensor train = shapes(300, 12), val = shapes(60, 13);
+  const Tensor train = shapes_rows(300, 12), val = shapes_rows(60, 13);
   TrainerConfig t = quick_trainer(5, 3e-3, 7);
   Autoencoder straight(noisy_sparse(), 6, Device::cpu());
   const TrainResult whole = Trainer(t).fit(straight, train, val);
@@ -110,7 +105,7 @@ TEST(ModelsTrainer, ReportsEachLossTermEveryEpoch) {
   t.on_epoch = [&](const EpochReport& r, const TrainingState&, TrainStep&) {
     seen.push_back(r.epoch);
   };
-  Tensor train = shapes(600, 4), val = shapes(200, 5);
+  Tensor train = shapes_rows(600, 4), val = shapes_rows(200, 5);
   TrainResult r = Trainer(t).fit(model, train, val);
   EXPECT_EQ(seen, (std::vector<int64_t>{0, 1, 2, 3}));
   ASSERT_EQ(r.history.size(), 4u);
@@ -135,7 +130,7 @@ TEST(ModelsTrainer, VaeReportsKl) {
   c.widths = {64, 32};
   c.latent = 4;
   Vae vae(c, 1, Device::cpu());
-  TrainResult r = Trainer(quick_trainer(2)).fit(vae, shapes(300, 6), shapes(100, 7));
+  TrainResult r = Trainer(quick_trainer(2)).fit(vae, shapes_rows(300, 6), shapes_rows(100, 7));
   for (const EpochReport& e : r.history) {
     EXPECT_GT(e.train.kl, 0);
     EXPECT_NEAR(e.train.total, e.train.reconstruction + e.train.kl, 1e-5 * e.train.total);
@@ -148,7 +143,7 @@ TEST(ModelsTrainer, DivergenceStopsTheRunWithAClearError) {
   Autoencoder model(noisy_sparse(), 7, Device::cpu());
   TrainerConfig t = quick_trainer(3, 1e30);
   t.optimizer.kind = OptimizerKind::sgd;
-  const std::string e = ae::testing::error_of([&] { Trainer(t).fit(model, shapes(200, 14)); });
+  const std::string e = ae::testing::error_of([&] { Trainer(t).fit(model, shapes_rows(200, 14)); });
   EXPECT_NE(e.find("training diverged in epoch 1"), std::string::npos) << e;
   EXPECT_NE(e.find("lower the learning rate (1e+30)"), std::string::npos) << e;
 }
@@ -157,7 +152,7 @@ TEST(ModelsTrainer, EarlyStoppingWithoutProgress) {
   Autoencoder model(noisy_sparse(), 4, Device::cpu());
   TrainerConfig t = quick_trainer(10, 0);  // lr 0: the validation loss never improves
   t.patience = 2;
-  TrainResult r = Trainer(t).fit(model, shapes(200, 8), shapes(100, 9));
+  TrainResult r = Trainer(t).fit(model, shapes_rows(200, 8), shapes_rows(100, 9));
   EXPECT_TRUE(r.stopped_early);
   EXPECT_EQ(r.best_epoch, 0);
   EXPECT_EQ(r.history.size(), 3u);  // epoch 0, then two without a lower loss
@@ -171,7 +166,7 @@ TEST(ModelsTrainer, RestoresTheBestEpochsParameters) {
   t.on_epoch = [&](const EpochReport&, const TrainingState&, TrainStep&) {
     snapshots.push_back(all_params(model));
   };
-  TrainResult r = Trainer(t).fit(model, shapes(30, 10), shapes(100, 11));
+  TrainResult r = Trainer(t).fit(model, shapes_rows(30, 10), shapes_rows(100, 11));
   const std::vector<float> final_params = all_params(model);
   ASSERT_GE(r.best_epoch, 0);
   ASSERT_LT(r.best_epoch, 7);  // so the last epoch's parameters were replaced
@@ -182,7 +177,7 @@ TEST(ModelsTrainer, RestoresTheBestEpochsParameters) {
 
 TEST(ModelsTrainer, EvaluateAveragesOverSamples) {
   Autoencoder model(noisy_sparse(), 6, Device::cpu());
-  Tensor x = shapes(300, 12);
+  Tensor x = shapes_rows(300, 12);
   // Without a batch-dependent term the average over batches of 64 equals one batch of all.
   AutoencoderConfig plain_config = noisy_sparse();
   plain_config.penalty = CodePenalty::none;

@@ -10,6 +10,7 @@
 #include "models/autoencoder.h"
 #include "models/data.h"
 #include "models/optim.h"
+#include "tests/common/step_models.h"
 #include "tests/common/testing.h"
 
 namespace ae::models {
@@ -17,12 +18,7 @@ namespace {
 
 const Device kCpu = Device::cpu();
 
-Tensor shapes_batch(int64_t n, uint64_t seed) {
-  ShapesOptions o;
-  o.samples = n;
-  o.seed = seed;
-  return make_shapes(o).x;
-}
+using ae::testing::shapes_rows;
 
 AutoencoderConfig small_ae(bool tied) {
   AutoencoderConfig c;
@@ -47,7 +43,7 @@ std::vector<std::vector<float>> train(OptimizerConfig config, bool flat, bool ti
   config.flat = flat;
   Optimizer opt(params, config);
   for (int s = 0; s < steps; ++s) {
-    Losses l = model.loss(shapes_batch(32, 100 + s), LossContext{true, opt.steps()});
+    Losses l = model.loss(shapes_rows(32, 100 + s), LossContext{true, opt.steps()});
     opt.zero_grad();
     l.total.backward();
     opt.step();
@@ -111,7 +107,7 @@ TEST(StepFlatOptimizer, ParametersAndGradientsAreViewsOfTheBuffers) {
       ASSERT_TRUE(p.grad().defined());
       EXPECT_EQ(static_cast<const char*>(p.grad().data()) - gbase, at - base);
     }
-    Losses l = model.loss(shapes_batch(16, 1), LossContext{true, 0});
+    Losses l = model.loss(shapes_rows(16, 1), LossContext{true, 0});
     l.total.backward();
     // backward() added into the buffer: the gradients are still its views, and not all zero.
     double sum_sq = 0;
@@ -127,7 +123,7 @@ TEST(StepFlatOptimizer, ParametersAndGradientsAreViewsOfTheBuffers) {
   }
   // Without the optimizer the parameters have no gradient again, and backward() rebinds it.
   for (const Tensor& p : params) EXPECT_FALSE(p.grad().defined());
-  Losses l = model.loss(shapes_batch(16, 1), LossContext{true, 0});
+  Losses l = model.loss(shapes_rows(16, 1), LossContext{true, 0});
   l.total.backward();
   for (const Tensor& p : params) EXPECT_TRUE(p.grad().defined());
 }
@@ -148,7 +144,7 @@ TEST(StepFlatOptimizer, ReboundStateAndGradientsAreCopiedIn) {
       opt.state()[i].v = Tensor::full(s, 0.002, DType::f32, kCpu);
     }
     opt.set_steps(4);
-    Losses l = model.loss(shapes_batch(32, 2), LossContext{true, opt.steps()});
+    Losses l = model.loss(shapes_rows(32, 2), LossContext{true, opt.steps()});
     opt.zero_grad();
     l.total.backward();
     clip_grad_norm(params, 0.05);
@@ -166,7 +162,7 @@ TEST(StepFlatOptimizer, DeviceClippingMatchesTheHostFormula) {
     OptimizerConfig c = optimizer(OptimizerKind::adam);
     c.flat = flat;
     Optimizer opt(params, c);
-    model.loss(shapes_batch(32, 3), LossContext{true, 0}).total.backward();
+    model.loss(shapes_rows(32, 3), LossContext{true, 0}).total.backward();
     *norm = flat ? opt.clip_grad_norm_on_device(max_norm).item() : clip_grad_norm(params, max_norm);
     std::vector<double> all;
     for (const Tensor& p : params) {

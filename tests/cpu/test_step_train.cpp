@@ -18,12 +18,7 @@ namespace {
 
 const Device kCpu = Device::cpu();
 
-Tensor shapes_rows(int64_t n, uint64_t seed) {
-  ShapesOptions o;
-  o.samples = n;
-  o.seed = seed;
-  return make_shapes(o).x;
-}
+using ae::testing::shapes_rows;
 
 using Kind = testing::StepKind;
 using testing::kStepKinds;
