@@ -1,6 +1,6 @@
-// GEMM through cuBLAS. ae's matrices are row-major; cuBLAS is column-major. A row-major (r, c)
-// matrix with leading dimension c is, read column-major, its transpose (c, r) with the same
-// leading dimension. So C = op(A) op(B) (row-major) is computed as the column-major product
+// GEMM through cuBLAS (loaded on first use: cublas_lib.h). ae's matrices are row-major; cuBLAS
+// is column-major. A row-major (r, c) matrix with leading dimension c is, read column-major, its
+// transpose (c, r) with the same leading dimension. So C = op(A) op(B) (row-major) is computed as the column-major product
 // C^T = op(B)^T op(A)^T, i.e. cuBLAS is called with the operands swapped and m, n exchanged:
 //   cublas<t>gemm(op_b, op_a, n, m, k, alpha, B, ldb, A, lda, beta, C, n)
 // where lda = trans_a ? m : k and ldb = trans_b ? k : n are the row lengths as stored.
@@ -17,6 +17,7 @@
 #include <mutex>
 
 #include "kernels/cuda/check.h"
+#include "kernels/cuda/cublas_lib.h"
 #include "kernels/cuda/cuda_backend.h"
 
 namespace ae::cu {
@@ -38,15 +39,16 @@ struct Handle {
 std::atomic<bool> g_tf32[kMaxDevices];  // what set_tf32 asked for, per device
 
 void bind(Handle& h, cudaStream_t s, int device) {
-  AE_CUBLAS_CHECK(cublasSetStream(h.handle, s), "cuda gemm: binding the cuBLAS handle on cuda:",
-                  device);
-  AE_CUBLAS_CHECK(cublasSetWorkspace(h.handle, h.workspace, kWorkspaceBytes),
+  AE_CUBLAS_CHECK(cublas().cublasSetStream(h.handle, s),
+                  "cuda gemm: binding the cuBLAS handle on cuda:", device);
+  AE_CUBLAS_CHECK(cublas().cublasSetWorkspace(h.handle, h.workspace, kWorkspaceBytes),
                   "cuda gemm: the cuBLAS workspace on cuda:", device);
   h.bound = s;
 }
 
 void set_math_mode(Handle& h, bool tf32, int device) {
-  AE_CUBLAS_CHECK(cublasSetMathMode(h.handle, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH),
+  const cublasMath_t mode = tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH;
+  AE_CUBLAS_CHECK(cublas().cublasSetMathMode(h.handle, mode),
                   "cuda gemm: cuBLAS math mode on cuda:", device);
   h.tf32 = tf32;
 }
@@ -56,8 +58,8 @@ cublasHandle_t handle_for(const DeviceInfo& dev, cudaStream_t s) {
   Handle& h = handles[dev.index];
   std::call_once(h.once, [&] {
     // activate() has made dev current: the handle and its workspace belong to it.
-    AE_CUBLAS_CHECK(cublasCreate(&h.handle), "cuda gemm: creating the cuBLAS handle on cuda:",
-                    dev.index);
+    AE_CUBLAS_CHECK(cublas().cublasCreate(&h.handle),
+                    "cuda gemm: creating the cuBLAS handle on cuda:", dev.index);
     AE_CUDA_CHECK(cudaMalloc(&h.workspace, kWorkspaceBytes), "cuda gemm: the ",
                   kWorkspaceBytes, "-byte cuBLAS workspace on cuda:", dev.index,
                   " (the first GEMM must not run inside a graph capture)");
@@ -100,16 +102,17 @@ void gemm(DType dt, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
   const int ldb = trans_b ? ik : in;
   if (dt == DType::f32) {
     const float fa = float(alpha), fb = float(beta);
-    AE_CUBLAS_CHECK(cublasSgemm(handle, op_b, op_a, in, im, ik, &fa, static_cast<const float*>(b),
-                                ldb, static_cast<const float*>(a), lda, &fb,
-                                static_cast<float*>(c), in),
+    AE_CUBLAS_CHECK(cublas().cublasSgemm(handle, op_b, op_a, in, im, ik, &fa,
+                                   static_cast<const float*>(b), ldb,
+                                   static_cast<const float*>(a), lda, &fb,
+                                   static_cast<float*>(c), in),
                     "cuda gemm (m=", m, ", n=", n, ", k=", k, ", trans_a=", trans_a,
                     ", trans_b=", trans_b, ", float32)");
   } else {
-    AE_CUBLAS_CHECK(cublasDgemm(handle, op_b, op_a, in, im, ik, &alpha,
-                                static_cast<const double*>(b), ldb,
-                                static_cast<const double*>(a), lda, &beta,
-                                static_cast<double*>(c), in),
+    AE_CUBLAS_CHECK(cublas().cublasDgemm(handle, op_b, op_a, in, im, ik, &alpha,
+                                   static_cast<const double*>(b), ldb,
+                                   static_cast<const double*>(a), lda, &beta,
+                                   static_cast<double*>(c), in),
                     "cuda gemm (m=", m, ", n=", n, ", k=", k, ", trans_a=", trans_a,
                     ", trans_b=", trans_b, ", float64)");
   }

@@ -7,6 +7,8 @@
 #include <string>
 
 #include "core/device.h"
+#include "core/error.h"
+#include "kernels/cuda/cublas_lib.h"
 #include "tests/gpu/harness.h"
 
 namespace {
@@ -35,5 +37,11 @@ int main(int argc, char** argv) {
     std::printf("gpu tests on %s (sm_%d%d, %d multiprocessors); AE_TEST_SEED=%llu\n", prop.name,
                 prop.major, prop.minor, prop.multiProcessorCount,
                 static_cast<unsigned long long>(ae::gputest::base_seed()));
+  // Which cuBLAS the GEMMs will use (loaded here rather than inside the first test's timing).
+  try {
+    std::printf("cuBLAS: %s\n", ae::cu::cublas().path.c_str());
+  } catch (const ae::Error& e) {
+    std::printf("%s\n", e.what());
+  }
   return RUN_ALL_TESTS();
 }
