@@ -1,20 +1,21 @@
 #!/usr/bin/env bash
-# ae against PyTorch on the same GPU, in one command for the lent GPU machine (H100/H200; CUDA,
-# CMake, ninja and Python with PyTorch there, no -dev packages, no network):
+# ae against PyTorch on the same GPU, the full table (every batch size, TF32, the Jacobian peer),
+# in one call of the lent GPU machine (H100/H200 with Python and PyTorch). bench/gpu_check.sh runs
+# a quick version of it (batch 256 and 4096) among every other GPU check; this is the long one:
 #
-#   1. here:            bash bench/prepare_gpu_carry.sh
-#   2. the device call: run(command="bash bench/run_peers.sh", carry=[".deps"], timeout_s=600)
+#   1. here:            bash bench/gpu_carry.sh
+#   2. the device call: run(command="bash bench/run_peers.sh", carry=["gpu_carry"], timeout_s=600)
 #
-# Builds ae_bench_steps for sm_90, runs it (ae's step table, and the peer files: initial weights,
-# data, noise and ae's losses per model), runs the PyTorch peers on those files (the loss
+# Runs the carried ae_bench_steps (ae's step table, and the peer files: initial weights, data,
+# noise and ae's losses per model), runs the PyTorch peers on those files (the loss
 # equivalence check, then eager, CUDA-graph, Jacobian and torch.compile timings, the compiled
 # ones last), and prints the comparison table last. Everything stays within BUDGET_S seconds
 # (default 560, under the device call's 600): peer timings that would start later are reported as
 # skipped. QUICK=1 takes fewer timing samples; AE_STEPS_ARGS and PEER_ARGS add arguments to
 # ae_bench_steps and bench_peers.py, e.g. a second call for the compiled peers alone:
-#   run(command="PEER_ARGS='--modes compile' bash bench/run_peers.sh", carry=[".deps"])
+#   run(command="PEER_ARGS='--modes compile' bash bench/run_peers.sh", carry=["gpu_carry"])
 #
-# Logs and results in $OUT (returned by the device call; build/peers_out without it): build.log,
+# Logs and results in $OUT (returned by the device call; build/peers_out without it):
 # ae_steps.log, ae_steps.json, peers.log, peers.json, compare.md. Exit status 0 when everything
 # ran and the losses agree within 2%.
 set -uo pipefail
@@ -23,7 +24,7 @@ ROOT=$PWD
 START=$(date +%s)
 BUDGET_S=${BUDGET_S:-560}
 OUT=${OUT:-$ROOT/build/peers_out}
-BUILD=$ROOT/build/peers
+CARRY=${CARRY:-$ROOT/gpu_carry}
 DATA=$ROOT/build/peer_files  # the peer files stay on the machine (tens of MB)
 mkdir -p "$OUT" "$DATA"
 quick=()
@@ -31,27 +32,18 @@ quick=()
 
 gpu=$(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | head -1)
 torch_version=$(python3 -c 'import torch; print(torch.__version__)' 2>/dev/null)
-echo "== ae vs PyTorch: ${gpu:-no nvidia-smi}; PyTorch ${torch_version:-missing}; $(cmake --version | head -1)"
+echo "== ae vs PyTorch: ${gpu:-no nvidia-smi}; PyTorch ${torch_version:-missing}; $(head -1 "$CARRY/MANIFEST" 2>/dev/null)"
 
-# --- build ------------------------------------------------------------------------------------
-t0=$SECONDS
-{
-  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DAE_CUDA=ON \
-    -DCMAKE_CUDA_ARCHITECTURES=90 -DAE_TOOLS=OFF -DAE_TESTS=OFF -DAE_BENCH=ON &&
-    cmake --build "$BUILD" -j "$(nproc)" --target ae_bench_steps
-} >"$OUT/build.log" 2>&1
-build_rc=$?
-echo "build: exit $build_rc ($((SECONDS - t0))s)"
-if [ $build_rc -ne 0 ]; then
-  grep -E "error|FAILED" "$OUT/build.log" | head -20
-  tail -20 "$OUT/build.log"
-  exit 1
+if [ ! -x "$CARRY/bin/ae_bench_steps" ]; then
+  echo "run_peers: $CARRY/bin/ae_bench_steps is missing: run bench/gpu_carry.sh here and carry gpu_carry"
+  exit 2
 fi
 
 # --- ae -----------------------------------------------------------------------------------------
 t0=$SECONDS
 # shellcheck disable=SC2086  # AE_STEPS_ARGS is split into arguments on purpose
-timeout 240 "$BUILD/bench/ae_bench_steps" "${quick[@]}" ${AE_STEPS_ARGS:-} --out "$DATA" \
+timeout 240 env LD_LIBRARY_PATH="$CARRY/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+  "$CARRY/bin/ae_bench_steps" "${quick[@]}" ${AE_STEPS_ARGS:-} --out "$DATA" \
   >"$OUT/ae_steps.log" 2>&1
 ae_rc=$?
 cp "$DATA/ae_steps.json" "$OUT/" 2>/dev/null

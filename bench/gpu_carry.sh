@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Builds, HERE (a machine with nvcc; no GPU needed), every binary the GPU checks run, for sm_90,
+# and gathers them, stripped, into the git-ignored folder gpu_carry/, which the device call
+# carries to the lent GPU machine (see bench/gpu_check.sh and the README):
+#   gpu_carry/bin/ae_tests_gpu      the GPU-vs-CPU test suite
+#   gpu_carry/bin/ae_bench_kernels  the kernel benchmark
+#   gpu_carry/bin/ae_bench_steps    the training-step benchmark (and the PyTorch peers' files)
+#   gpu_carry/bin/ae                the command line
+#   gpu_carry/lib/                  the shared libraries they need that are not the C/C++
+#                                   runtime (libpng, zlib): the GPU machine has no -dev packages
+#                                   and perhaps not these either
+#   gpu_carry/MANIFEST              commit, compiler, architecture, sizes
+# The CUDA runtime is linked in statically; cuBLAS is not carried (about 700 MB): the binaries
+# open libcublas.so.13 on the GPU machine from its CUDA folder or PyTorch's nvidia wheels
+# (kernels/cuda/cublas_lib.h), or from AE_CUBLAS.
+#
+# It reuses the release build (build/release, the README's build: CI has built it already, so
+# this only links what is missing) unless BUILD names another CUDA build folder. With --check it
+# then runs each binary once here and requires its no-device path: the test binary exits 77
+# ("skipped"), the benchmarks say so and exit 0, `ae info` exits 0. Exits 1 on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BUILD=${BUILD:-$ROOT/build/release}
+CARRY=$ROOT/gpu_carry
+check=0
+[ "${1:-}" = "--check" ] && check=1
+
+if [ ! -f "$BUILD/CMakeCache.txt" ]; then
+  cmake --preset release >/dev/null
+fi
+# The architectures nvcc compiles for, as the build's own rules say.
+arch=$(grep -o -- '--generate-code=arch=[^ ]*' "$BUILD/build.ninja" 2>/dev/null | sort -u | tr '\n' ' ')
+if [ -z "$arch" ]; then
+  echo "gpu_carry: $BUILD has no CUDA backend (nvcc was not found when it was configured)" >&2
+  exit 1
+fi
+case $arch in
+  *sm_90*) ;;
+  *) echo "gpu_carry: $BUILD compiles CUDA for $arch, not sm_90 (CMAKE_CUDA_ARCHITECTURES=90)" >&2
+     exit 1 ;;
+esac
+
+targets=(ae_tests_gpu ae_bench_kernels ae_bench_steps ae_cli)
+t0=$SECONDS
+cmake --build "$BUILD" --target "${targets[@]}" >/dev/null
+bins=("$BUILD/tests/ae_tests_gpu" "$BUILD/bench/ae_bench_kernels" "$BUILD/bench/ae_bench_steps"
+      "$BUILD/tools/ae")
+
+rm -rf "$CARRY"
+mkdir -p "$CARRY/bin" "$CARRY/lib"
+for b in "${bins[@]}"; do
+  strip --strip-unneeded -o "$CARRY/bin/$(basename "$b")" "$b"
+done
+# Shared libraries beyond glibc and the GCC runtime, which every Linux has (the binaries are
+# built on an older glibc than the GPU machine's, so they run there).
+for lib in $(ldd "${bins[@]}" | awk '/=> \//{print $3}' | sort -u); do
+  case $(basename "$lib") in
+    libc.so* | libm.so* | libdl.so* | librt.so* | libpthread.so* | libstdc++.so* | libgcc_s.so* | ld-linux*) ;;
+    libcuda.so* | libcudart.so* | libcublas*) echo "gpu_carry: $lib is linked: CUDA libraries must not be" >&2; exit 1 ;;
+    *) cp -L "$lib" "$CARRY/lib/" ;;
+  esac
+done
+
+# Only ignored paths can be carried.
+git check-ignore -q "$CARRY/bin" || { echo "gpu_carry: gpu_carry/ is not ignored by git" >&2; exit 1; }
+{
+  echo "commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!gpu_carry' || echo ' (with uncommitted changes)')"
+  echo "built $(date -u +%Y-%m-%dT%H:%MZ) on $(uname -m), $("${CMAKE_CUDA_COMPILER:-nvcc}" --version 2>/dev/null | sed -n 's/.*release \([0-9.]*\).*/nvcc \1/p' || echo nvcc)"
+  echo "CUDA code: $arch; cuBLAS opened at run time: libcublas.so.$(sed -n 's/^#define CUBLAS_VER_MAJOR *//p' "$(dirname "$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)")/../include/cublas_api.h" 2>/dev/null)"
+  (cd "$CARRY" && du -b bin/* lib/* | awk '{printf "%8.1f MB  %s\n", $1 / 1e6, $2}')
+} >"$CARRY/MANIFEST"
+echo "gpu_carry: $(du -sh "$CARRY" | cut -f1) in gpu_carry/ ($((SECONDS - t0)) s; carry [\"gpu_carry\"])"
+sed 's/^/  /' "$CARRY/MANIFEST"
+
+if [ $check = 1 ]; then
+  # The no-device path of each binary, run from the carried folder as the GPU machine will.
+  export LD_LIBRARY_PATH=$CARRY/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  failed=0
+  expect() {  # expect EXIT_CODE NAME ARGS...
+    local want=$1 name=$2 rc=0 out
+    shift 2
+    out=$(timeout 120 "$@" 2>&1) || rc=$?
+    if [ "$rc" != "$want" ]; then
+      echo "gpu_carry: $name exited $rc, expected $want:"; echo "$out" | tail -5; failed=1
+    else
+      echo "  $name: exit $rc: $(echo "$out" | grep -m1 -iE 'skipped|no usable|device' || echo "$out" | head -1)"
+    fi
+  }
+  expect 77 ae_tests_gpu "$CARRY/bin/ae_tests_gpu"
+  expect 0 ae_bench_kernels "$CARRY/bin/ae_bench_kernels" --quick
+  expect 0 ae_bench_steps "$CARRY/bin/ae_bench_steps" --quick --out "$(mktemp -d)"
+  expect 0 "ae info" "$CARRY/bin/ae" info
+  [ $failed = 0 ] || exit 1
+fi
