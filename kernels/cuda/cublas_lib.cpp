@@ -111,6 +111,7 @@ CublasApi open_cublas() {
   }
   CublasApi api;
   resolve(lib, "cublasCreate_v2", api.cublasCreate, path);
+  resolve(lib, "cublasDestroy_v2", api.cublasDestroy, path);
   resolve(lib, "cublasSetStream_v2", api.cublasSetStream, path);
   resolve(lib, "cublasSetWorkspace_v2", api.cublasSetWorkspace, path);
   resolve(lib, "cublasSetMathMode", api.cublasSetMathMode, path);

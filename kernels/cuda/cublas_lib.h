@@ -25,6 +25,7 @@ namespace ae::cu {
 // "cublas().cublasSgemm(...)", names the function (check.h).
 struct CublasApi {
   decltype(&::cublasCreate_v2) cublasCreate;
+  decltype(&::cublasDestroy_v2) cublasDestroy;
   decltype(&::cublasSetStream_v2) cublasSetStream;
   decltype(&::cublasSetWorkspace_v2) cublasSetWorkspace;
   decltype(&::cublasSetMathMode) cublasSetMathMode;

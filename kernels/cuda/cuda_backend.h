@@ -91,6 +91,10 @@ void reparameterize_backward(DType dt, const void* mu, const void* logvar, const
 // --- linear algebra (gemm.cpp) ----------------------------------------------------------------
 void gemm(DType dt, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
           const void* a, const void* b, double beta, void* c, Stream s);
+// Destroys every device's cuBLAS handle and frees its workspace, after waiting for the device.
+// For the end of a process only (the GPU test binary, before cudaDeviceReset, so that
+// compute-sanitizer's leak check reports only what ae itself leaked): no GEMM may run after it.
+void release_gemm_handles();
 
 // --- reductions (reduce.cu) -------------------------------------------------------------------
 void reduce_sum(DType dt, const void* x, void* y, int64_t outer, int64_t n, int64_t inner,

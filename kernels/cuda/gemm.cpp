@@ -37,6 +37,7 @@ struct Handle {
 };
 
 std::atomic<bool> g_tf32[kMaxDevices];  // what set_tf32 asked for, per device
+Handle g_handles[kMaxDevices];
 
 void bind(Handle& h, cudaStream_t s, int device) {
   AE_CUBLAS_CHECK(cublas().cublasSetStream(h.handle, s),
@@ -54,8 +55,7 @@ void set_math_mode(Handle& h, bool tf32, int device) {
 }
 
 cublasHandle_t handle_for(const DeviceInfo& dev, cudaStream_t s) {
-  static Handle handles[kMaxDevices];
-  Handle& h = handles[dev.index];
+  Handle& h = g_handles[dev.index];
   std::call_once(h.once, [&] {
     // activate() has made dev current: the handle and its workspace belong to it.
     AE_CUBLAS_CHECK(cublas().cublasCreate(&h.handle),
@@ -74,6 +74,19 @@ cublasHandle_t handle_for(const DeviceInfo& dev, cudaStream_t s) {
 bool fits_int(int64_t v) { return v >= 0 && v <= INT_MAX; }
 
 }  // namespace
+
+void release_gemm_handles() {
+  for (int d = 0; d < kMaxDevices; ++d) {
+    Handle& h = g_handles[d];
+    if (!h.handle) continue;
+    AE_CUDA_CHECK(cudaSetDevice(d), "cuda release_gemm_handles: cuda:", d);
+    AE_CUDA_CHECK(cudaDeviceSynchronize(), "cuda release_gemm_handles: cuda:", d);
+    AE_CUBLAS_CHECK(cublas().cublasDestroy(h.handle), "cuda release_gemm_handles: cuda:", d);
+    AE_CUDA_CHECK(cudaFree(h.workspace), "cuda release_gemm_handles: cuda:", d);
+    h.handle = nullptr;
+    h.workspace = nullptr;
+  }
+}
 
 void set_tf32(int device, bool on) {
   AE_CHECK(device >= 0 && device < kMaxDevices, "cuda set_tf32: device ", device, " out of range");

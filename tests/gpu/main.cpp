@@ -9,6 +9,7 @@
 #include "core/device.h"
 #include "core/error.h"
 #include "kernels/cuda/cublas_lib.h"
+#include "kernels/cuda/cuda_backend.h"
 #include "tests/gpu/harness.h"
 
 namespace {
@@ -43,5 +44,21 @@ int main(int argc, char** argv) {
   } catch (const ae::Error& e) {
     std::printf("%s\n", e.what());
   }
-  return RUN_ALL_TESTS();
+  const int result = RUN_ALL_TESTS();
+  // Free what the process keeps until exit and destroy the context, so that compute-sanitizer's
+  // leak check (memcheck --leak-check full) sees every allocation ae did not free.
+  try {
+    ae::cu::release_gemm_handles();
+  } catch (const ae::Error& e) {
+    std::printf("releasing cuBLAS: %s\n", e.what());
+    return 1;
+  }
+  for (int d = 0; d < ae::cuda_device_count(); ++d) {
+    const cudaError_t reset = cudaSetDevice(d) == cudaSuccess ? cudaDeviceReset() : cudaGetLastError();
+    if (reset != cudaSuccess) {
+      std::printf("cudaDeviceReset on cuda:%d failed: %s\n", d, cudaGetErrorString(reset));
+      return 1;
+    }
+  }
+  return result;
 }
