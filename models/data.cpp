@@ -418,13 +418,14 @@ Dataset subset(const Dataset& d, int64_t n) {
   return out;
 }
 
-std::pair<Dataset, Dataset> split(const Dataset& d, double validation_fraction, uint64_t seed) {
-  validate(d);
-  const int64_t n = d.size();
-  AE_CHECK(validation_fraction > 0 && validation_fraction < 1, d.name,
+std::pair<std::vector<int64_t>, std::vector<int64_t>> split_indices(int64_t n,
+                                                                    double validation_fraction,
+                                                                    uint64_t seed,
+                                                                    const std::string& name) {
+  AE_CHECK(validation_fraction > 0 && validation_fraction < 1, name,
            ": validation fraction must be in (0, 1), got ", validation_fraction);
   const int64_t n_val = std::llround(validation_fraction * static_cast<double>(n));
-  AE_CHECK(n_val > 0 && n_val < n, d.name, ": a validation fraction of ", validation_fraction,
+  AE_CHECK(n_val > 0 && n_val < n, name, ": a validation fraction of ", validation_fraction,
            " of ", n, " samples leaves ", n_val, " for validation and ", n - n_val,
            " for training; both need at least one");
   std::vector<int64_t> p = permutation(n, seed, kSplitStream);
@@ -432,6 +433,12 @@ std::pair<Dataset, Dataset> split(const Dataset& d, double validation_fraction, 
   std::vector<int64_t> val(p.begin(), p.begin() + n_val), train(p.begin() + n_val, p.end());
   std::sort(val.begin(), val.end());
   std::sort(train.begin(), train.end());
+  return {std::move(train), std::move(val)};
+}
+
+std::pair<Dataset, Dataset> split(const Dataset& d, double validation_fraction, uint64_t seed) {
+  validate(d);
+  const auto [train, val] = split_indices(d.size(), validation_fraction, seed, d.name);
   std::pair<Dataset, Dataset> parts{select(d, train), select(d, val)};
   parts.first.name = d.name + "[train]";
   parts.second.name = d.name + "[validation]";

@@ -120,6 +120,12 @@ Dataset subset(const Dataset& d, int64_t n);
 // {train, validation}: a seeded shuffle, then round(validation_fraction * n) samples go to
 // validation. Both parts must be non-empty; together they hold every sample exactly once.
 std::pair<Dataset, Dataset> split(const Dataset& d, double validation_fraction, uint64_t seed);
+// The rows split() puts in each part, {train, validation}, each in increasing order; `name`
+// names the data in errors.
+std::pair<std::vector<int64_t>, std::vector<int64_t>> split_indices(int64_t n,
+                                                                    double validation_fraction,
+                                                                    uint64_t seed,
+                                                                    const std::string& name);
 
 // The k features with the largest variance, by decreasing variance (ties: lower index first).
 std::vector<int64_t> highest_variance_features(const Tensor& x, int64_t k);

@@ -49,6 +49,61 @@ double roc_auc(const std::vector<double>& scores, const std::vector<bool>& posit
   return u / (static_cast<double>(n_pos) * static_cast<double>(n_neg));
 }
 
+namespace {
+
+// Walks the scores from the highest down, one step per distinct score: step(tp, fp) gets the
+// counts of positives and negatives at or above it.
+template <class Step>
+int64_t walk_thresholds(const std::vector<double>& scores, const std::vector<bool>& positive,
+                        const char* what, Step step) {
+  AE_CHECK(scores.size() == positive.size(), what, ": ", scores.size(), " scores for ",
+           positive.size(), " labels");
+  for (double s : scores) AE_CHECK(!std::isnan(s), what, ": a score is NaN");
+  std::vector<size_t> order(scores.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return scores[a] > scores[b]; });
+  int64_t tp = 0, fp = 0;
+  for (size_t i = 0; i < order.size();) {
+    size_t j = i;
+    for (; j < order.size() && scores[order[j]] == scores[order[i]]; ++j)
+      positive[order[j]] ? ++tp : ++fp;
+    step(tp, fp);
+    i = j;
+  }
+  return tp;
+}
+
+}  // namespace
+
+double average_precision(const std::vector<double>& scores, const std::vector<bool>& positive) {
+  const int64_t n_pos = std::count(positive.begin(), positive.end(), true);
+  AE_CHECK(n_pos > 0, "average_precision: needs at least one anomaly among ", positive.size(),
+           " samples");
+  double ap = 0;
+  int64_t previous_tp = 0;
+  walk_thresholds(scores, positive, "average_precision", [&](int64_t tp, int64_t fp) {
+    ap += static_cast<double>(tp - previous_tp) / static_cast<double>(n_pos) *
+          static_cast<double>(tp) / static_cast<double>(tp + fp);
+    previous_tp = tp;
+  });
+  return ap;
+}
+
+RocCurve roc_curve(const std::vector<double>& scores, const std::vector<bool>& positive) {
+  const int64_t n_pos = std::count(positive.begin(), positive.end(), true);
+  const int64_t n_neg = static_cast<int64_t>(positive.size()) - n_pos;
+  AE_CHECK(n_pos > 0 && n_neg > 0, "roc_curve: needs anomalies and normal samples, got ", n_pos,
+           " anomalies and ", n_neg, " normal samples");
+  RocCurve c;
+  c.false_positive_rate.push_back(0);
+  c.true_positive_rate.push_back(0);
+  walk_thresholds(scores, positive, "roc_curve", [&](int64_t tp, int64_t fp) {
+    c.false_positive_rate.push_back(static_cast<double>(fp) / static_cast<double>(n_neg));
+    c.true_positive_rate.push_back(static_cast<double>(tp) / static_cast<double>(n_pos));
+  });
+  return c;
+}
+
 double Confusion::precision() const {
   const int64_t flagged = true_positives + false_positives;
   return flagged > 0 ? static_cast<double>(true_positives) / static_cast<double>(flagged) : 0;

@@ -18,6 +18,20 @@ double quantile(std::vector<double> v, double q);
 // (the Mann-Whitney U statistic over n_pos * n_neg). Needs at least one of each.
 double roc_auc(const std::vector<double>& scores, const std::vector<bool>& positive);
 
+// Average precision of `scores` for the labels `positive`: Σ_n (R_n − R_{n−1}) P_n over the
+// thresholds at each distinct score, from the highest down, where P_n and R_n are the precision
+// and recall of flagging every score >= the n-th threshold (tied scores enter together). This
+// is scikit-learn's average_precision_score; it needs at least one positive.
+double average_precision(const std::vector<double>& scores, const std::vector<bool>& positive);
+
+// The ROC curve: the false and true positive rates of flagging every score >= t, for each
+// distinct score t from the highest down, starting at (0, 0) and ending at (1, 1). Needs
+// anomalies and normal samples.
+struct RocCurve {
+  std::vector<double> false_positive_rate, true_positive_rate;
+};
+RocCurve roc_curve(const std::vector<double>& scores, const std::vector<bool>& positive);
+
 struct Confusion {
   int64_t true_positives = 0, false_positives = 0, true_negatives = 0, false_negatives = 0;
   double precision() const;  // 0 when nothing is flagged

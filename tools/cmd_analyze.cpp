@@ -49,6 +49,13 @@ models::Neighbours search(const Tensor& queries, const Tensor& database, int64_t
                                     models::binarize(database, thresholds), k, leave_one_out);
 }
 
+// Σ over features of (PCA's reconstruction − x)² for each row of x (n, features), on the host.
+std::vector<double> pca_error(const models::Pca& pca, const Tensor& x) {
+  NoGradGuard no_grad;
+  const Tensor x64 = x.to(Device::cpu()).to(DType::f64);
+  return sum(square(pca.reconstruct(x64) - x64), 1).to_vector();
+}
+
 }  // namespace
 
 int run_eval(RunArgs& a) {
@@ -114,54 +121,98 @@ int run_score(ScoreArgs& s) {
            s.contamination);
   LoadedRun run = load_run(a);
   std::string what;
-  const models::Dataset data = analysis_data(a, run, what);
-  // The threshold comes from the training data: the score above which the top `contamination`
-  // fraction of training samples lies.
-  const std::vector<double> train_scores = per_sample_error(*run.model, training_data(run).x);
-  const double threshold = quantile(train_scores, 1 - s.contamination);
-  const std::vector<double> scores = per_sample_error(*run.model, data.x);
+  std::vector<int64_t> rows;
+  const models::Dataset data = analysis_data(a, run, what, &rows);
 
+  // The anomalies: --anomaly-labels, else the classes the run left out of training.
+  const std::vector<int64_t>& excluded = run.config.data.exclude_labels.values;
+  const bool by_default = s.anomaly_labels.empty() && !excluded.empty() && data.has_labels();
+  const std::vector<int64_t> anomaly_labels = by_default ? excluded : s.anomaly_labels;
   std::vector<bool> positive;
-  if (!s.anomaly_labels.empty()) {
+  int64_t n_pos = 0;
+  if (!anomaly_labels.empty()) {
     AE_CHECK(data.has_labels(), "--anomaly-labels needs labelled data; ", what, " has no labels");
-    const std::set<int64_t> anomalies(s.anomaly_labels.begin(), s.anomaly_labels.end());
+    const std::set<int64_t> anomalies(anomaly_labels.begin(), anomaly_labels.end());
     for (int64_t l : data.labels) positive.push_back(anomalies.count(l) > 0);
+    n_pos = std::count(positive.begin(), positive.end(), true);
+    const bool both = n_pos > 0 && n_pos < static_cast<int64_t>(positive.size());
+    if (!both && by_default) {
+      positive.clear();  // nothing to measure against, and nothing was asked
+    } else {
+      std::string listed;
+      for (int64_t l : std::set<int64_t>(data.labels.begin(), data.labels.end()))
+        listed += cat(listed.empty() ? "" : ", ", l);
+      AE_CHECK(both, "--anomaly-labels: ", n_pos == 0 ? "none" : "all", " of the ",
+               positive.size(), " samples of ", what, " carry those labels (it has labels ", listed,
+               "); ROC AUC needs both anomalies and normal samples");
+    }
   }
-  std::string csv = data.has_labels() ? "index,score,anomaly,label\n" : "index,score,anomaly\n";
-  int64_t flagged = 0;
+
+  // Each method's threshold comes from the training data: the score above which the top
+  // `contamination` fraction of training samples lies.
+  const models::Dataset train = training_data(run);
+  const models::ModelSpec& spec = run.checkpoint.spec;
+  const int64_t pca_k = std::min({spec.code_width(), train.features(), train.size()});
+  const models::Pca pca = models::Pca::fit(train.x, pca_k);
+  struct Method {
+    std::string name;
+    std::vector<double> scores;
+    double threshold = 0;
+    int64_t flagged = 0;
+  };
+  std::vector<Method> methods(2);
+  methods[0].name = cat(run.config.model.kind, " (code ", spec.code_width(), ")");
+  methods[0].scores = per_sample_error(*run.model, data.x);
+  methods[0].threshold = quantile(per_sample_error(*run.model, train.x), 1 - s.contamination);
+  methods[1].name = cat("PCA (", pca_k, pca_k == 1 ? " component)" : " components)");
+  methods[1].scores = pca_error(pca, data.x);
+  methods[1].threshold = quantile(pca_error(pca, train.x), 1 - s.contamination);
+  for (Method& m : methods)
+    for (double v : m.scores) m.flagged += v > m.threshold;
+
+  std::printf("scored %s with %s\n", what.c_str(), run.checkpoint.path.c_str());
+  std::printf("threshold: the %s quantile of each method's scores on the %lld training samples "
+              "(contamination %g)\n",
+              fixed(1 - s.contamination, 3).c_str(), static_cast<long long>(train.size()),
+              s.contamination);
+  if (!positive.empty()) {
+    std::string labels;
+    for (int64_t l : anomaly_labels) labels += cat(labels.empty() ? "" : ",", l);
+    std::printf("anomalies: labels %s, %lld of %zu samples%s\n", labels.c_str(),
+                static_cast<long long>(n_pos), positive.size(),
+                by_default ? " (the labels the run was trained without)" : "");
+  }
+  std::printf("%-22s %10s %8s", "method", "threshold", "flagged");
+  if (!positive.empty()) std::printf(" %8s %9s %9s %7s", "ROC AUC", "avg prec", "precision", "recall");
+  std::printf("\n");
+  for (const Method& m : methods) {
+    std::printf("%-22s %10s %8lld", m.name.c_str(), fixed(m.threshold).c_str(),
+                static_cast<long long>(m.flagged));
+    if (!positive.empty()) {
+      const Confusion c = confusion_at(m.scores, positive, m.threshold);
+      std::printf(" %8s %9s %9s %7s", fixed(roc_auc(m.scores, positive)).c_str(),
+                  fixed(models::average_precision(m.scores, positive)).c_str(),
+                  fixed(c.precision()).c_str(), fixed(c.recall()).c_str());
+    }
+    std::printf("\n");
+  }
+  if (pca_k == train.features())
+    std::printf("(PCA with all %lld features reconstructs every sample exactly: no baseline; the "
+                "model's code is as wide as its input)\n", static_cast<long long>(pca_k));
+
+  // Everything is computed and checked: write the CSV.
+  std::string csv = data.has_labels() ? "index,score,anomaly,pca_score,label\n"
+                                      : "index,score,anomaly,pca_score\n";
+  const std::vector<double>& scores = methods[0].scores;
   for (size_t i = 0; i < scores.size(); ++i) {
-    const bool anomaly = scores[i] > threshold;
-    flagged += anomaly;
-    char text[64];
-    std::snprintf(text, sizeof text, "%zu,%.9g,%d", i, scores[i], anomaly ? 1 : 0);
+    char text[96];
+    std::snprintf(text, sizeof text, "%lld,%.9g,%d,%.9g", static_cast<long long>(rows[i]),
+                  scores[i], scores[i] > methods[0].threshold ? 1 : 0, methods[1].scores[i]);
     csv += text;
     csv += data.has_labels() ? cat(",", data.labels[i], "\n") : "\n";
   }
   const std::string out = output_path(a, run, "scores.csv");
   write_text(out, csv);
-
-  std::printf("scored %s with %s\n", what.c_str(), run.checkpoint.path.c_str());
-  std::printf("threshold %s: the %s quantile of %zu training scores (contamination %g)\n",
-              fixed(threshold).c_str(), fixed(1 - s.contamination, 3).c_str(), train_scores.size(),
-              s.contamination);
-  std::printf("flagged %lld of %zu samples (%.1f%%)\n", static_cast<long long>(flagged), scores.size(),
-              100.0 * static_cast<double>(flagged) / static_cast<double>(scores.size()));
-  if (!positive.empty()) {
-    const int64_t n_pos = std::count(positive.begin(), positive.end(), true);
-    std::set<int64_t> present(data.labels.begin(), data.labels.end());
-    std::string listed;
-    for (int64_t l : present) listed += cat(listed.empty() ? "" : ", ", l);
-    AE_CHECK(n_pos > 0 && n_pos < static_cast<int64_t>(positive.size()), "--anomaly-labels: ",
-             n_pos == 0 ? "none" : "all", " of the ", positive.size(), " samples of ", what,
-             " carry those labels (it has labels ", listed,
-             "); ROC AUC needs both anomalies and normal samples");
-    const Confusion c = confusion_at(scores, positive, threshold);
-    std::printf("anomalies (labels");
-    for (int64_t l : s.anomaly_labels) std::printf(" %lld", static_cast<long long>(l));
-    std::printf("): %lld of %zu\n", static_cast<long long>(n_pos), positive.size());
-    std::printf("ROC AUC %s  precision %s  recall %s  F1 %s\n", fixed(roc_auc(scores, positive)).c_str(),
-                fixed(c.precision()).c_str(), fixed(c.recall()).c_str(), fixed(c.f1()).c_str());
-  }
   std::printf("wrote %s\n", out.c_str());
   return 0;
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <numeric>
 
 #include "core/autograd.h"
 #include "core/error.h"
@@ -49,15 +50,16 @@ models::Dataset normalised(const models::Dataset& d, const std::optional<models:
   return norm->apply(d);
 }
 
-// d without the samples whose label is in `excluded`.
-models::Dataset without_labels(const models::Dataset& d, const LabelList& excluded) {
+// Splits `rows` of d into those whose label is not in `excluded` (kept) and those whose label is.
+void partition_by_labels(const models::Dataset& d, const LabelList& excluded,
+                         const std::vector<int64_t>& rows, std::vector<int64_t>& kept,
+                         std::vector<int64_t>& dropped) {
   AE_CHECK(d.has_labels(), "--exclude-labels needs labelled data; ", d.name, " has no labels");
-  std::vector<int64_t> keep;
-  for (int64_t i = 0; i < d.size(); ++i)
-    if (std::find(excluded.values.begin(), excluded.values.end(), d.labels[i]) == excluded.values.end())
-      keep.push_back(i);
-  AE_CHECK(!keep.empty(), "--exclude-labels leaves none of the ", d.size(), " samples of ", d.name);
-  return models::select(d, keep);
+  for (int64_t r : rows) {
+    const bool out = std::find(excluded.values.begin(), excluded.values.end(), d.labels[r]) !=
+                     excluded.values.end();
+    (out ? dropped : kept).push_back(r);
+  }
 }
 
 }  // namespace
@@ -128,20 +130,36 @@ PreparedData prepare_data(const DataSettings& d) {
   if (d.validation > 0) {
     AE_CHECK(all.size() >= 2, all.name, ": ", all.size(), " sample cannot be split for validation; "
              "pass --validation 0");
-    auto [train, val] = models::split(all, d.validation, d.seed);
-    out.train = std::move(train);
-    out.val = std::move(val);
+    std::tie(out.train_rows, out.val_rows) = models::split_indices(all.size(), d.validation, d.seed, all.name);
   } else {
-    out.train = all;
+    out.train_rows.resize(static_cast<size_t>(all.size()));
+    std::iota(out.train_rows.begin(), out.train_rows.end(), int64_t{0});
   }
   if (!d.exclude_labels.values.empty()) {
-    out.train = without_labels(out.train, d.exclude_labels);
-    if (out.val.size() > 0) out.val = without_labels(out.val, d.exclude_labels);
+    std::vector<int64_t> train, val;
+    partition_by_labels(all, d.exclude_labels, out.train_rows, train, out.excluded_rows);
+    partition_by_labels(all, d.exclude_labels, out.val_rows, val, out.excluded_rows);
+    AE_CHECK(!train.empty(), "--exclude-labels leaves none of the ", out.train_rows.size(),
+             " training samples of ", all.name);
+    std::sort(out.excluded_rows.begin(), out.excluded_rows.end());
+    out.train_rows = std::move(train);
+    out.val_rows = std::move(val);
+  }
+  out.train = models::select(all, out.train_rows);
+  out.train.name = d.validation > 0 ? all.name + "[train]" : all.name;
+  if (!out.val_rows.empty()) {
+    out.val = models::select(all, out.val_rows);
+    out.val.name = all.name + "[validation]";
+  }
+  if (!out.excluded_rows.empty()) {
+    out.excluded = models::select(all, out.excluded_rows);
+    out.excluded.name = all.name + "[excluded labels]";
   }
   if (d.normalize != "none")
     out.normalizer = models::fit_normalizer(out.train.x, models::parse_norm_kind(d.normalize));
   out.train = normalised(out.train, out.normalizer);
   if (out.val.size() > 0) out.val = normalised(out.val, out.normalizer);
+  if (out.excluded.size() > 0) out.excluded = normalised(out.excluded, out.normalizer);
   std::tie(out.low, out.high) = value_range(out.train.x);
   return out;
 }
@@ -153,6 +171,7 @@ PreparedData reload_data(const DataSettings& d, const std::optional<models::Norm
   out.normalizer = norm;
   out.train = normalised(out.train, norm);
   if (out.val.size() > 0) out.val = normalised(out.val, norm);
+  if (out.excluded.size() > 0) out.excluded = normalised(out.excluded, norm);
   std::tie(out.low, out.high) = value_range(out.train.x);
   return out;
 }

@@ -21,12 +21,16 @@ struct PreparedData {
   std::string name;       // the whole set's, for titles ("shapes", "mnist-t10k")
   models::Dataset train;  // normalised
   models::Dataset val;    // normalised; size() 0 without a validation split
+  // The samples of --exclude-labels (from both parts), normalised; size() 0 without them.
+  models::Dataset excluded;
+  // Each part's rows in the source data (0-based, after --limit), in increasing order.
+  std::vector<int64_t> train_rows, val_rows, excluded_rows;
   std::optional<models::Normalizer> normalizer;  // none for --normalize none
   double low = 0, high = 1;  // the range of the normalised training data
 };
 
-// load_data, then the seeded split, the classes of --exclude-labels taken out of both parts,
-// and the normaliser fitted on the training part.
+// load_data, then the seeded split, the classes of --exclude-labels taken out of both parts
+// (and kept aside in `excluded`), and the normaliser fitted on the training part.
 PreparedData prepare_data(const DataSettings& data);
 
 // The same split of the same data again (for the analysis commands), normalised with the

@@ -22,7 +22,9 @@ void add_run_args(CLI::App& cmd, RunArgs& a, const char* out_help) {
   cmd.add_option("--checkpoint", a.checkpoint, "best or latest (for a run folder)")
       ->capture_default_str();
   cmd.add_option("--split", a.split,
-                 "without --data: the run's validation (val), training (train) or whole (all) data")
+                 "without --data: the run's validation (val), training (train) or whole (all) "
+                 "data, or held_out: the validation data and the samples of --exclude-labels, "
+                 "none of which the model trained on")
       ->capture_default_str();
   cmd.add_option("-o,--out", a.out, out_help);
   a.data_flags.add_to(cmd, Scope::data_source);
@@ -100,8 +102,10 @@ int main(int argc, char** argv) {
   c_denoise->footer(examples({"ae denoise runs/mnist-dae --noise gaussian --noise-level 0.5"}));
 
   CLI::App* c_score = app.add_subcommand(
-      "score", "anomaly scores: per-sample reconstruction error, a threshold from the training "
-               "data, CSV out, ROC AUC for labelled anomalies");
+      "score", "anomaly scores: per-sample reconstruction error beside the PCA baseline (the "
+               "same code size, fitted on the same training split), a threshold from the training "
+               "data, CSV out, ROC AUC and average precision for labelled anomalies");
+  score.run.split = "held_out";
   add_run_args(*c_score, score.run, "the CSV file (default <run>/scores.csv)");
   c_score->add_option("--contamination", score.contamination,
                       "expected fraction of anomalies: the threshold is the (1 - c) quantile "
@@ -109,10 +113,17 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   c_score->add_option("--anomaly-labels", score.anomaly_labels,
                       "labels of the anomalous classes, e.g. 7 or 3,8: reports ROC AUC, "
-                      "precision and recall")
+                      "average precision, precision and recall (default: the run's "
+                      "--exclude-labels)")
       ->delimiter(',');
-  c_score->footer(examples({"ae score runs/mnist-ae --split all --anomaly-labels 7",
-                            "ae score runs/sensors --data new-readings.csv -o flagged.csv"}));
+  c_score->footer(
+      "\nBy default a run trained with --exclude-labels is scored on what it never trained on "
+      "(held_out)\nwith those labels as the anomalies. scores.csv: index (the row in the source "
+      "data, from 0,\nheader and comments not counted), score, anomaly (above the threshold), "
+      "pca_score, label.\n" +
+      examples({"ae score runs/mnist-no7                          # held out, label 7 the anomaly",
+                "ae score runs/mnist-ae --split all --anomaly-labels 7",
+                "ae score runs/sensors --data new-readings.csv -o flagged.csv"}));
 
   CLI::App* c_encode = app.add_subcommand("encode", "codes of the data to .npy and .csv");
   add_run_args(*c_encode, encode,

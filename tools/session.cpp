@@ -1,6 +1,8 @@
 #include "tools/session.h"
 
+#include <algorithm>
 #include <cstdlib>
+#include <numeric>
 
 #include "core/autograd.h"
 #include "core/error.h"
@@ -80,29 +82,65 @@ Tensor encode(models::Model& model, const models::ModelSpec& spec, const Tensor&
   return static_cast<models::Autoencoder&>(model).encode(input);
 }
 
-models::Dataset analysis_data(const RunArgs& a, const LoadedRun& run, std::string& what) {
+models::Dataset analysis_data(const RunArgs& a, const LoadedRun& run, std::string& what,
+                              std::vector<int64_t>* rows) {
   RunConfig config = run.config;
   if (a.data_flags.was_given("--data")) config.data = DataSettings{};
   a.data_flags.apply(config);
   const int64_t width = run.checkpoint.spec.input_width();
+  auto all_rows = [&](int64_t n) {
+    if (!rows) return;
+    rows->resize(static_cast<size_t>(n));
+    std::iota(rows->begin(), rows->end(), int64_t{0});
+  };
   if (a.data_flags.was_given("--data")) {
     models::Dataset d = load_for_model(config.data, run.normalizer, width);
     what = cat(d.name, " (", d.size(), " samples)");
+    all_rows(d.size());
     return d;
   }
-  AE_CHECK(a.split == "val" || a.split == "train" || a.split == "all", "--split: unknown value '",
-           a.split, "' (val, train, all)");
-  if (a.split == "all") {
-    models::Dataset d = load_for_model(config.data, run.normalizer, width);
-    what = cat(d.name, " (all ", d.size(), " samples)");
-    return d;
-  }
+  AE_CHECK(a.split == "val" || a.split == "train" || a.split == "all" || a.split == "held_out",
+           "--split: unknown value '", a.split, "' (val, train, all, held_out)");
   PreparedData data = reload_data(config.data, run.normalizer);
   AE_CHECK(data.train.features() == width, data.train.name, ": ", data.train.features(),
            " features per sample, the model expects ", width);
-  const bool val = a.split == "val" && data.val.size() > 0;
+  if (a.split == "all") {
+    models::Dataset d = load_for_model(config.data, run.normalizer, width);
+    what = cat(d.name, " (all ", d.size(), " samples, the ", data.train.size(),
+               " training samples the model was fitted on included)");
+    all_rows(d.size());
+    return d;
+  }
+  const bool held_out = a.split == "held_out" && data.excluded.size() > 0;
+  if (held_out) {
+    // The validation samples and the excluded ones, in the order of the source data.
+    std::vector<int64_t> source = data.val_rows;
+    source.insert(source.end(), data.excluded_rows.begin(), data.excluded_rows.end());
+    std::vector<int64_t> order(source.size());
+    std::iota(order.begin(), order.end(), int64_t{0});
+    std::sort(order.begin(), order.end(), [&](int64_t i, int64_t j) { return source[i] < source[j]; });
+    models::Dataset both = data.excluded;
+    if (data.val.size() > 0) {
+      both.x = concat({data.val.x, data.excluded.x}, 0);
+      both.labels = data.val.labels;
+      both.labels.insert(both.labels.end(), data.excluded.labels.begin(), data.excluded.labels.end());
+    }
+    models::Dataset d = models::select(both, order);
+    d.name = cat(data.name, "[held out]");
+    std::string labels;
+    for (int64_t l : config.data.exclude_labels.values) labels += cat(labels.empty() ? "" : ",", l);
+    what = cat(d.name, " (", d.size(), " samples the model never trained on: ", data.val.size(),
+               " validation and ", data.excluded.size(), " of the excluded labels ", labels, ")");
+    if (rows) {
+      rows->clear();
+      for (int64_t i : order) rows->push_back(source[i]);
+    }
+    return d;
+  }
+  const bool val = (a.split == "val" || a.split == "held_out") && data.val.size() > 0;
   models::Dataset d = val ? data.val : data.train;
   what = cat(d.name, " (", d.size(), " samples)");
+  if (rows) *rows = val ? data.val_rows : data.train_rows;
   return d;
 }
 

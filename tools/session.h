@@ -48,9 +48,12 @@ models::CheckpointExtras run_extras(const RunConfig& config,
 Tensor encode(models::Model& model, const models::ModelSpec& spec, const Tensor& x);
 
 // The data an analysis command works on: --data (read as its flags say, normalised with the
-// run's normaliser) when given, else the run's own data, the part --split names (val, train or
-// all; val falls back to train for a run without validation). `what` describes it for messages.
-models::Dataset analysis_data(const RunArgs& args, const LoadedRun& run, std::string& what);
+// run's normaliser) when given, else the run's own data, the part --split names: val, train,
+// all, or held_out (the validation split plus the samples of --exclude-labels: every sample the
+// model never trained on); val and held_out fall back to train for a run without them. `what`
+// describes it for messages; `rows`, when given, receives each sample's row in the source data.
+models::Dataset analysis_data(const RunArgs& args, const LoadedRun& run, std::string& what,
+                              std::vector<int64_t>* rows = nullptr);
 
 // The run's training split, normalised as in training (for thresholds and baselines).
 models::Dataset training_data(const LoadedRun& run);

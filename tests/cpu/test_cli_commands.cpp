@@ -23,6 +23,21 @@ double number_after(const std::string& text, const std::string& label) {
   return std::strtod(text.c_str() + at + label.size(), nullptr);
 }
 
+// The numbers of the score table's row that starts with `method` (after its closing
+// parenthesis): threshold, flagged, then ROC AUC, average precision, precision and recall.
+std::vector<double> score_row(const std::string& text, const std::string& method) {
+  std::stringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(method, 0) != 0) continue;
+    std::stringstream fields(line.substr(line.find(')') + 1));
+    std::vector<double> v;
+    for (double x; fields >> x;) v.push_back(x);
+    return v;
+  }
+  return {};
+}
+
 // Rows of a CSV with a header: 8 features near a 2-D plane for classes 0 and 1, and class 2 off
 // it (another plane), with a label column in the middle and comment lines.
 std::string plane_csv(int rows, uint64_t seed) {
@@ -79,8 +94,13 @@ TEST_F(CliCommands, EverySubcommandOnMnist) {
 
   // Trained without the 7s, the model reconstructs them worse than the rest.
   r = ok("score dae --split all --anomaly-labels 7");
-  EXPECT_GT(number_after(r.out, "ROC AUC "), 0.55) << r.out;
+  EXPECT_GT(score_row(r.out, "dae (code 16)").at(2), 0.55) << r.out;
   EXPECT_EQ(count_lines(read_text(path("dae/scores.csv"))), 2001u);
+  // By default: the validation split and the 7s, none of them trained on.
+  r = ok("score dae -o held-out.csv");
+  EXPECT_NE(r.out.find("anomalies: labels 7"), std::string::npos) << r.out;
+  EXPECT_GT(score_row(r.out, "dae (code 16)").at(2), 0.55) << r.out;
+  EXPECT_EQ(score_row(r.out, "PCA (16 components)").size(), 6u) << r.out;
 
   r = ok("encode vae --split all -o codes.npy");
   const io::Array codes = io::read_npy(path("codes.npy").string());
@@ -125,13 +145,17 @@ TEST_F(CliCommands, EverySubcommandOnCsv) {
   std::stringstream in(scores);
   std::string line;
   std::getline(in, line);
-  EXPECT_EQ(line, "index,score,anomaly,label");
+  EXPECT_EQ(line, "index,score,anomaly,pca_score,label");
   while (std::getline(in, line)) flagged += line.find(",1,") != std::string::npos;
   EXPECT_NEAR(static_cast<double>(flagged) / static_cast<double>(rows), 0.1, 0.02) << r.out;
   // Class 2 lies off the plane the model learned: its samples score far higher.
   r = ok("score ae --split all --anomaly-labels 2");
-  EXPECT_GT(number_after(r.out, "ROC AUC "), 0.9) << r.out;
-  EXPECT_GT(number_after(r.out, "recall "), 0.8) << r.out;
+  EXPECT_NE(r.out.find("training samples the model was fitted on included"), std::string::npos)
+      << r.out;
+  const std::vector<double> all = score_row(r.out, "ae (code 2)");
+  ASSERT_EQ(all.size(), 6u) << r.out;
+  EXPECT_GT(all[2], 0.9) << r.out;  // ROC AUC
+  EXPECT_GT(all[5], 0.8) << r.out;  // recall
 
   ok("encode ae --split all");
   const io::Array codes = io::read_npy(path("ae/codes.npy").string());
@@ -150,6 +174,60 @@ TEST_F(CliCommands, EverySubcommandOnCsv) {
   EXPECT_GT(png_size(path("vae/traversal.png")).first, 0u);
   r = ok("info vae");
   EXPECT_NE(r.out.find("normaliser: standardize"), std::string::npos) << r.out;
+}
+
+// A run trained without a class is scored by default on what it never saw: its validation
+// split and the left-out class, the anomalies, with the PCA baseline in the same table; each
+// row of scores.csv names its row in the source file.
+TEST_F(CliCommands, ScoreHeldOutDataBesideThePcaBaseline) {
+  write_text(path("plane.csv"), plane_csv(600, 5));
+  ok("train --model ae --hidden none --code 2 --code-activation identity --data plane.csv "
+     "--label-column class --normalize standardize --exclude-labels 2 --epochs 40 "
+     "--batch-size 32 --out ae -q");
+  Result r = ok("score ae");
+  // 600 rows: 60 of class 2; of the other 540, a validation tenth of the whole set (about 54).
+  EXPECT_NE(r.out.find("never trained on"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("anomalies: labels 2, 60 of"), std::string::npos) << r.out;
+  const std::vector<double> model = score_row(r.out, "ae (code 2)");
+  const std::vector<double> pca = score_row(r.out, "PCA (2 components)");
+  ASSERT_EQ(model.size(), 6u) << r.out;
+  ASSERT_EQ(pca.size(), 6u) << r.out;
+  // A linear autoencoder spans PCA's plane: both separate class 2 about equally well.
+  EXPECT_GT(model[2], 0.9) << r.out;
+  EXPECT_GT(pca[2], 0.9) << r.out;
+  EXPECT_NEAR(model[2], pca[2], 0.05) << r.out;
+  EXPECT_GT(model[3], 0.5) << r.out;  // average precision, against 60 / ~114 by chance
+
+  // index: the row in plane.csv (comments and header not counted); its label is that row's.
+  std::vector<int> source_labels;
+  for (int i = 0; i < 600; ++i) source_labels.push_back(i % 10 == 9 ? 2 : i % 2);
+  std::stringstream in(read_text(path("ae/scores.csv")));
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, "index,score,anomaly,pca_score,label");
+  int rows = 0, anomalies = 0, previous = -1;
+  while (std::getline(in, line)) {
+    int index = -1, label = -1, flagged = 0;
+    double score = 0, pca_score = 0;
+    ASSERT_EQ(std::sscanf(line.c_str(), "%d,%lf,%d,%lf,%d", &index, &score, &flagged, &pca_score,
+                          &label), 5) << line;
+    ASSERT_GE(index, 0);
+    ASSERT_LT(index, 600);
+    EXPECT_EQ(label, source_labels[index]) << line;
+    EXPECT_GT(index, previous) << "rows in the order of the file";
+    previous = index;
+    ++rows;
+    anomalies += label == 2;
+  }
+  EXPECT_EQ(anomalies, 60);
+  EXPECT_NEAR(rows - 60, 54, 12);  // the validation samples of classes 0 and 1
+
+  // A label no row carries fails before anything is written: scores.csv stays as it was.
+  const std::string before = read_text(path("ae/scores.csv"));
+  fails("score ae --anomaly-labels 5", {"--anomaly-labels", "none of the", "labels 0, 1, 2"});
+  EXPECT_EQ(read_text(path("ae/scores.csv")), before);
+  fails("score ae --split all --anomaly-labels 5 -o other.csv", {"--anomaly-labels"});
+  EXPECT_FALSE(fs::exists(path("other.csv")));
 }
 
 TEST_F(CliCommands, OtherDataFormats) {
@@ -173,7 +251,7 @@ TEST_F(CliCommands, OtherDataFormats) {
   io::write_npy(path("y.npy").string(), {200}, labels.data());
   ok("train --data x.npy --labels y.npy --model ae --code 2 --epochs 2 --validation 0.2 --out npy -q");
   Result r = ok("score npy --split all --anomaly-labels 0");
-  EXPECT_NE(r.out.find("anomalies (labels 0): 67 of 200"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("anomalies: labels 0, 67 of 200"), std::string::npos) << r.out;
   // CSV without a header, label by index, a different delimiter.
   write_text(path("plain.txt"), "0.1;0.2;1\n0.3;0.4;0\n0.5;0.6;1\n0.7;0.8;0\n0.2;0.1;1\n");
   ok("train --data plain.txt --delimiter ';' --label-column 2 --header no --model ae --code 1 "

@@ -46,6 +46,29 @@ TEST(CliAnomaly, RocAucCountsPairsAndTies) {
   EXPECT_THROW(models::roc_auc({1, 2}, {true, true}), Error);
 }
 
+TEST(CliAnomaly, AveragePrecisionAndRocCurve) {
+  // sklearn.metrics.average_precision_score([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) = 0.8333:
+  // 0.8 flags one of two anomalies at precision 1, 0.35 the other at precision 2/3.
+  const std::vector<double> scores{0.1, 0.4, 0.35, 0.8};
+  const std::vector<bool> positive{false, false, true, true};
+  EXPECT_DOUBLE_EQ(models::average_precision(scores, positive), 0.5 * 1 + 0.5 * 2.0 / 3);
+  // Tied scores enter together: one threshold, precision 1/2, recall 1.
+  EXPECT_DOUBLE_EQ(models::average_precision({1, 1, 1, 1}, {false, true, false, true}), 0.5);
+  EXPECT_DOUBLE_EQ(models::average_precision({1, 2, 3}, {false, false, true}), 1.0);
+  EXPECT_THROW(models::average_precision({1, 2}, {false, false}), Error);
+  // sklearn.metrics.roc_curve on the same scores (drop_intermediate=False, with (0, 0) first).
+  const models::RocCurve roc = models::roc_curve(scores, positive);
+  EXPECT_EQ(roc.false_positive_rate, (std::vector<double>{0, 0, 0.5, 0.5, 1}));
+  EXPECT_EQ(roc.true_positive_rate, (std::vector<double>{0, 0.5, 0.5, 1, 1}));
+  // The trapezoids under it give the ROC AUC.
+  double area = 0;
+  for (size_t i = 1; i < roc.false_positive_rate.size(); ++i)
+    area += (roc.false_positive_rate[i] - roc.false_positive_rate[i - 1]) *
+            (roc.true_positive_rate[i] + roc.true_positive_rate[i - 1]) / 2;
+  EXPECT_DOUBLE_EQ(area, models::roc_auc(scores, positive));
+  EXPECT_THROW(models::roc_curve({1, 2}, {true, true}), Error);
+}
+
 TEST(CliAnomaly, ConfusionAtTheThreshold) {
   const models::Confusion c =
       models::confusion_at({0.1, 0.5, 0.9, 0.7, 0.2}, {false, false, true, false, true}, 0.5);
