@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Installs the Debian packages a workflow needs (tools/debian-packages.txt) when some are missing,
+# then runs it: configure, build and run.
+#   tools/workflow.sh demo   the main job: trains the example autoencoder
+#   tools/workflow.sh test   builds everything and runs every test
+#   tools/workflow.sh asan   the CPU tests under AddressSanitizer + UndefinedBehaviorSanitizer
+# Installing needs root or password-less sudo; without either it prints the apt-get command to
+# run and exits 2. On a system without dpkg it says what to install and tries the build anyway.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+workflow=${1:-}
+if [[ $# -ne 1 || ! $workflow =~ ^(demo|test|asan)$ ]]; then
+  echo "usage: tools/workflow.sh demo|test|asan" >&2
+  exit 2
+fi
+
+# The packages this workflow needs: untagged lines, and lines tagged with its name.
+packages=()
+while read -r package tags; do
+  [[ -z $package || $package == \#* ]] && continue
+  [[ -z $tags || " $tags " == *" $workflow "* ]] && packages+=("$package")
+done <tools/debian-packages.txt
+
+if ! command -v dpkg-query >/dev/null; then
+  echo "ae: not a Debian system: install the equivalents of ${packages[*]} (CMake >= 3.25);" \
+       "trying the build as it is" >&2
+else
+  missing=()
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    if [[ $(id -u) -eq 0 ]]; then
+      sudo=()
+    elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+      sudo=(sudo -n)
+    else
+      echo "ae: missing Debian packages; run: sudo apt-get install -y ${missing[*]}" >&2
+      exit 2
+    fi
+    echo "ae: installing ${missing[*]}"
+    "${sudo[@]}" apt-get update -q
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+      apt-get install -y -q --no-install-recommends "${missing[@]}"
+  fi
+fi
+
+# NVIDIA's installer puts nvcc outside PATH; with it found, the build includes the CUDA backend.
+command -v nvcc >/dev/null || [[ ! -x /usr/local/cuda/bin/nvcc ]] || export PATH=/usr/local/cuda/bin:$PATH
+
+exec cmake --workflow --preset "$workflow"
