@@ -13,7 +13,11 @@ Storage::Storage(size_t bytes_, Device device_) : bytes(bytes_), device(device_)
   data = be.alloc(bytes, device.index, be.stream(device.index));
 }
 
+Storage::Storage(void* external, size_t bytes_, Device device_, std::shared_ptr<void> owner_)
+    : data(external), bytes(bytes_), device(device_), owner(std::move(owner_)) {}
+
 Storage::~Storage() {
+  if (owner) return;  // borrowed: released with `owner`
   try {
     const Backend& be = backend(device);
     be.free(data, device.index, be.stream(device.index));
@@ -57,6 +61,18 @@ Tensor Tensor::arange(int64_t n, double start, double step, DType dt, Device d) 
   Tensor t = make(Shape{n}, dt, d);
   backend(d).arange(dt, t.data(), n, start, step, stream(d));
   return t;
+}
+
+Tensor Tensor::from_external(void* data, const Shape& shape, DType dt, Device d,
+                             std::shared_ptr<void> owner) {
+  AE_CHECK(data != nullptr || shape.numel() == 0, "from_external: a null pointer for shape ", shape);
+  // An empty owner would make the storage look like ae's own memory; it must hold something.
+  if (!owner) owner = std::make_shared<int>(0);
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::make_shared<Storage>(data, shape.numel() * dtype_size(dt), d, std::move(owner));
+  impl->shape = shape;
+  impl->dtype = dt;
+  return Tensor(std::move(impl));
 }
 
 namespace {

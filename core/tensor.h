@@ -13,13 +13,17 @@ namespace ae {
 
 struct Node;
 
-// Device memory owned by one or more tensors; freed on its own device's stream.
+// Device memory owned by one or more tensors; freed on its own device's stream. External
+// memory (another library's array) is borrowed instead: `owner` keeps it alive and is released
+// with the storage, and ae never frees it.
 struct Storage {
   void* data = nullptr;
   size_t bytes = 0;
   Device device;
+  std::shared_ptr<void> owner;  // set for external memory
 
   Storage(size_t bytes, Device device);
+  Storage(void* external, size_t bytes, Device device, std::shared_ptr<void> owner);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
@@ -52,6 +56,11 @@ class Tensor {
                           Device d = default_device());
   static Tensor from_host(const std::vector<double>& values, const Shape& shape,
                           Device d = default_device());
+  // A tensor over memory that another library owns (a NumPy or DLPack array), without a copy:
+  // `data` holds shape.numel() contiguous row-major elements of dt on d and stays valid while
+  // `owner` lives; the tensor keeps `owner` alive. A null `data` with elements is an ae::Error.
+  static Tensor from_external(void* data, const Shape& shape, DType dt, Device d,
+                              std::shared_ptr<void> owner);
   // Philox4x32-10 draws: element i is the i-th cuRAND uniform (0, 1] / standard normal after
   // curand_init(seed, 0, offset). The same on every device.
   static Tensor rand(const Shape& shape, uint64_t seed, uint64_t offset, DType dt = DType::f32,

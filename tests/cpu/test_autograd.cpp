@@ -129,6 +129,24 @@ TEST(Tensor, FactoriesAndMovement) {
   EXPECT_THAT(error_of([&] { Shape({1, 2, 3, 4, 5}); }), HasSubstr("at most 4"));
 }
 
+TEST(Tensor, ExternalMemoryIsReadInPlaceAndReleasedWithItsOwner) {
+  auto buffer = std::make_shared<std::vector<float>>(std::vector<float>{1, 2, 3, 4, 5, 6});
+  std::weak_ptr<std::vector<float>> alive = buffer;
+  {
+    Tensor t = Tensor::from_external(buffer->data(), {2, 3}, DType::f32, kCpu, buffer);
+    buffer.reset();  // the tensor alone keeps the memory now
+    EXPECT_FALSE(alive.expired());
+    EXPECT_EQ(t.data(), alive.lock()->data());  // no copy
+    (*alive.lock())[4] = 50;                    // a write by the owner shows through
+    EXPECT_EQ(sum(t).item(), 1 + 2 + 3 + 4 + 50 + 6);
+    EXPECT_EQ(matmul(t, t, false, true).to_vector(), (std::vector<double>{14, 1 * 4 + 2 * 50 + 18,
+                                                                         1 * 4 + 2 * 50 + 18, 16 + 2500 + 36}));
+  }
+  EXPECT_TRUE(alive.expired());  // released with the last tensor, by its owner
+  EXPECT_THAT(error_of([] { Tensor::from_external(nullptr, {2}, DType::f32, kCpu, nullptr); }),
+              HasSubstr("from_external: a null pointer for shape (2)"));
+}
+
 TEST(Tensor, ReductionsAndProductsHaveTheRightValues) {
   Tensor a = Tensor::from_host(std::vector<double>{1, 2, 3, 4, 5, 6}, {2, 3}, kCpu);
   EXPECT_EQ(sum(a, 0).to_vector(), (std::vector<double>{5, 7, 9}));
