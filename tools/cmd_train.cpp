@@ -108,6 +108,8 @@ void write_pictures(const std::string& folder, models::Model& model, const model
                     spec.kind == models::ModelKind::vae ? ", samples.png" : ""));
 }
 
+}  // namespace
+
 models::TrainerConfig trainer_config(const RunConfig& config) {
   models::TrainerConfig t;
   t.epochs = config.train.epochs;
@@ -121,8 +123,6 @@ models::TrainerConfig trainer_config(const RunConfig& config) {
   t.step_mode = models::parse_step_mode(config.train.step_mode);
   return t;
 }
-
-}  // namespace
 
 int run_train(TrainArgs& a) {
   std::string config_source;

@@ -123,8 +123,10 @@ models::Dataset load_data(const DataSettings& d) {
   return data;
 }
 
-PreparedData prepare_data(const DataSettings& d) {
-  const models::Dataset all = load_data(d);
+PreparedData prepare_data(const DataSettings& d) { return prepare_data(load_data(d), d); }
+
+PreparedData prepare_data(const models::Dataset& all, const DataSettings& d) {
+  models::validate(all);
   PreparedData out;
   out.name = all.name;
   if (d.validation > 0) {

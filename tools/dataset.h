@@ -6,6 +6,7 @@
 
 #include "models/checkpoint.h"
 #include "models/data.h"
+#include "models/trainer.h"
 #include "tools/config.h"
 
 namespace ae::cli {
@@ -32,6 +33,8 @@ struct PreparedData {
 // load_data, then the seeded split, the classes of --exclude-labels taken out of both parts
 // (and kept aside in `excluded`), and the normaliser fitted on the training part.
 PreparedData prepare_data(const DataSettings& data);
+// The same for samples already in memory (the Python package's arrays); data.path is not read.
+PreparedData prepare_data(const models::Dataset& all, const DataSettings& data);
 
 // The same split of the same data again (for the analysis commands), normalised with the
 // run's saved normaliser instead of a refit.
@@ -47,5 +50,9 @@ models::Dataset load_for_model(const DataSettings& data,
 // outside [0, 1] is an error naming the range.
 models::ModelSpec model_spec(const RunConfig& config, int64_t features, double low, double high,
                              const std::string& data_name);
+
+// The trainer a configuration describes (optimizer, schedule, batches, seeds, step mode); the
+// hooks are left empty. restore_best is off: ae train keeps the best epoch in best.safetensors.
+models::TrainerConfig trainer_config(const RunConfig& config);
 
 }  // namespace ae::cli
