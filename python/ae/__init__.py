@@ -1,0 +1,31 @@
+"""ae: autoencoders on ae's C++/CUDA engine, with scikit-learn's and PyOD's conventions.
+
+Two estimators, each over every model of the engine (``model="ae"``, ``"dae"``, ``"sparse"``,
+``"contractive"`` or ``"vae"``, the names of ``ae train --model``):
+
+* :class:`Autoencoder` - a scikit-learn transformer: ``fit(X)``, ``transform`` (the code),
+  ``inverse_transform`` (decode), ``score_samples``, ``sample(n)`` for a VAE.
+* :class:`AnomalyDetector` - a PyOD-style outlier detector: ``contamination``,
+  ``decision_function``, ``decision_scores_``, ``threshold_``, ``labels_``, ``predict``,
+  ``predict_proba``.
+
+Both save and load the safetensors checkpoints of ``ae train`` (:meth:`Autoencoder.save`,
+:meth:`Autoencoder.load`). Arrays: float32 C-contiguous NumPy arrays and DLPack tensors are read
+in place; anything else is converted once (see :class:`Autoencoder`).
+"""
+from . import _core
+from ._estimators import AnomalyDetector, Autoencoder
+
+__all__ = ["Autoencoder", "AnomalyDetector", "default_device", "cuda_device_count"]
+__version__ = "0.1.0"
+
+
+def default_device() -> str:
+    """The device a model trains on with ``device=None``: ``AE_DEVICE`` when set, else the
+    first usable CUDA device, else ``"cpu"``."""
+    return _core.default_device()
+
+
+def cuda_device_count() -> int:
+    """Usable CUDA devices (0 when ae was built without CUDA, or there is no driver or GPU)."""
+    return _core.cuda_device_count()

@@ -1,0 +1,580 @@
+"""The estimators: scikit-learn's and PyOD's conventions over ae's engine (ae._core).
+
+One class per role, not per model: the engine's models (``ae``, ``dae``, ``sparse``,
+``contractive``, ``vae``) are presets of one configuration (``ae train --model``; a denoising
+model is the plain one with noise, a sparse one the plain one with a penalty), so they are the
+``model=`` parameter of each estimator. A grid search can then compare models like any other
+hyperparameter, and a checkpoint of any model loads into either estimator.
+
+Every parameter left at ``None`` takes ``ae train``'s default for the chosen model, so the same
+settings give the same model as the command line (bit for bit on the CPU). The one difference:
+``validation_fraction`` defaults to 0 (train on all of X), where ``ae train`` holds out 10%.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import warnings
+from typing import Any, Optional, Sequence, Union
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils import check_array, check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import _core
+
+ArrayLike = Any  # a NumPy array, anything np.asarray takes, or a DLPack tensor
+
+# Estimator parameter -> field of a run's config.json (tools/config.cpp declares them all).
+_FIELDS = {
+    "model": "model.kind",
+    "hidden": "model.hidden",
+    "code": "model.code",
+    "activation": "model.activation",
+    "code_activation": "model.code_activation",
+    "data_kind": "model.data_kind",
+    "tied": "model.tied",
+    "noise": "model.noise",
+    "noise_level": "model.noise_level",
+    "penalty": "model.penalty",
+    "penalty_weight": "model.penalty_weight",
+    "sparsity_target": "model.sparsity_target",
+    "beta": "model.beta",
+    "normalize": "data.normalize",
+    "validation_fraction": "data.validation",
+    "epochs": "train.epochs",
+    "batch_size": "train.batch_size",
+    "optimizer": "train.optimizer",
+    "lr": "train.lr",
+    "patience": "train.patience",
+    "device": "device",
+}
+
+
+def _plain(value: Any) -> Any:
+    """A parameter value as JSON: tuples and arrays become lists, NumPy scalars numbers."""
+    if isinstance(value, (tuple, list, np.ndarray)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _set_field(root: dict, key: str, value: Any) -> None:
+    *parents, leaf = key.split(".")
+    node = root
+    for p in parents:
+        node = node.setdefault(p, {})
+    node[leaf] = _plain(value)
+
+
+def _get_field(root: dict, key: str) -> Any:
+    node = root
+    for p in key.split("."):
+        node = node[p]
+    return node
+
+
+def _is_dlpack(X: Any) -> bool:
+    return hasattr(X, "__dlpack__") and not isinstance(X, np.ndarray)
+
+
+class _Progress:
+    """A progress bar over the training samples (tqdm when installed, else one line per epoch
+    on stderr); silent with verbose=0."""
+
+    def __init__(self, verbose: int, title: str, epochs: int, samples: int):
+        self.verbose, self.title, self.epochs = verbose, title, epochs
+        self.done_in_epoch = 0
+        self.bar = None
+        if verbose > 0:
+            try:
+                from tqdm.auto import tqdm
+
+                self.bar = tqdm(total=epochs * samples, unit="sample", unit_scale=True,
+                                desc=title, leave=True)
+            except ImportError:
+                pass
+
+    def batch(self, samples: int) -> None:
+        if self.bar is not None:
+            self.bar.update(samples - self.done_in_epoch)
+        self.done_in_epoch = samples
+
+    def epoch(self, row: Union[dict, str]) -> None:
+        self.done_in_epoch = 0
+        if self.verbose <= 0:
+            return
+        if isinstance(row, str):  # a note from the trainer
+            (self.bar.write if self.bar is not None else self._print)(f"{self.title}: {row}")
+            return
+        losses = {k: v for k, v in row.items() if k.startswith(("train_", "val_"))}
+        if self.bar is not None:
+            self.bar.set_postfix({k: f"{v:.4g}" for k, v in losses.items()}, refresh=False)
+        else:
+            terms = "  ".join(f"{k} {v:.6g}" for k, v in losses.items())
+            self._print(f"{self.title}: epoch {row['epoch']}/{self.epochs}  {terms}  "
+                        f"({row['seconds']:.2f} s)")
+
+    @staticmethod
+    def _print(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+class _Base(BaseEstimator):
+    """What both estimators share: the settings, fit, the checkpoint and the array rules."""
+
+    # --- settings ---------------------------------------------------------------------------
+    def _config(self) -> dict:
+        config: dict = {}
+        for name, key in _FIELDS.items():
+            value = getattr(self, name)
+            if value is not None:
+                _set_field(config, key, value)
+        seed = self.random_state
+        if seed is None or isinstance(seed, np.random.RandomState):
+            seed = int(check_random_state(seed).randint(np.iinfo(np.int32).max))
+        _set_field(config, "seed", int(seed))
+        _set_field(config, "data.seed", int(seed))
+        for key, value in (self.options or {}).items():
+            _set_field(config, key, value)
+        return config
+
+    def _named(self, error: Exception) -> Exception:
+        """ae's message with the estimator parameter that a configuration field stands for."""
+        text = str(error)
+        for name, key in _FIELDS.items():
+            if f"'{key}'" in text or f"({key})" in text:
+                text += f" (parameter {name}={getattr(self, name)!r})"
+                break
+        return type(error)(text)
+
+    # --- arrays -------------------------------------------------------------------------------
+    def _input(self, X: ArrayLike, *, reset: bool) -> ArrayLike:
+        """X as the engine reads it. DLPack tensors (PyTorch, CuPy, JAX; CPU or CUDA) go in as
+        they are and must be float32, 2-d and C-contiguous (else TypeError). Anything else goes
+        through scikit-learn's validate_data: a float32 C-contiguous NumPy array is used in
+        place; other dtypes and layouts are converted once to float32 C order (a copy)."""
+        if _is_dlpack(X):
+            shape = tuple(X.shape)
+            if len(shape) != 2:
+                raise ValueError(f"Expected a 2D array, got an array of shape {shape}")
+            if reset:
+                self.n_features_in_ = shape[1]
+            elif shape[1] != self.n_features_in_:
+                raise ValueError(f"X has {shape[1]} features, but {type(self).__name__} is "
+                                 f"expecting {self.n_features_in_} features as input")
+            return X
+        return validate_data(self, X, reset=reset, dtype=np.float32, order="C")
+
+    # --- training -----------------------------------------------------------------------------
+    def _fit_model(self, X: ArrayLike) -> np.ndarray:
+        X = self._input(X, reset=True)
+        config = self._config()
+        n = X.shape[0]
+        epochs = int(_get_field(config, "train.epochs")) if "train" in config and \
+            "epochs" in config["train"] else 30
+        val = float(self.validation_fraction or 0)
+        progress = _Progress(int(self.verbose or 0), type(self).__name__, epochs,
+                             n - int(round(val * n)))
+        try:
+            model = _core.FittedModel.fit(json.dumps(config), X, progress.batch, progress.epoch)
+        except (ValueError, TypeError) as e:
+            raise self._named(e) from None
+        finally:
+            progress.close()
+        self.model_ = model
+        self.n_epochs_ = model.epochs
+        self.device_ = model.device
+        self._set_history(list(model.history))
+        self._after_fit(X)
+        if model.interrupted:
+            warnings.warn(f"{type(self).__name__}.fit stopped after {model.epochs} finished "
+                          "epochs and the current batch; the model is usable as it is",
+                          RuntimeWarning, stacklevel=3)
+            model.raise_pending()
+        return X
+
+    def _after_fit(self, X: ArrayLike) -> None:
+        """What a subclass derives from the training data once the model is trained."""
+
+    def _set_history(self, rows: list) -> None:
+        try:
+            import pandas as pd
+
+            self.history_ = pd.DataFrame(rows)
+        except ImportError:
+            self.history_ = rows
+
+    # --- checkpoints --------------------------------------------------------------------------
+    def save(self, path: Union[str, os.PathLike], data: Optional[Union[str, os.PathLike]] = None
+             ) -> None:
+        """Writes the model as the safetensors checkpoint ``ae train`` writes (parameters,
+        configuration, normaliser; read by ``ae encode``, ``ae score``, ``ae reconstruct`` ...).
+
+        ``data``: the file (CSV, NPY, IDX) the training rows came from, recorded as the run's
+        data so that the commands that reload the training data without ``--data`` (``ae score``
+        for its threshold, ``ae eval``) find it. Raises OSError when the file cannot be written
+        (an existing file stays intact: the write is atomic)."""
+        check_is_fitted(self)
+        self._before_save()
+        self.model_.save(os.fspath(path), os.fspath(data) if data is not None else "")
+
+    def _before_save(self) -> None:
+        self.model_.set_metadata("python.estimator", type(self).__name__)
+
+    @classmethod
+    def load(cls, path: Union[str, os.PathLike], device: Optional[str] = None, **kwargs):
+        """The estimator of a checkpoint written by ``ae train`` or by :meth:`save`: a
+        ``.safetensors`` file or a run folder (its ``best.safetensors``, else
+        ``latest.safetensors``). Its parameters are the checkpoint's configuration.
+        Raises FileNotFoundError / OSError for a missing or unreadable file, ValueError for one
+        that is not a valid checkpoint."""
+        model = _core.FittedModel.load(os.fspath(path), device or "auto")
+        config = json.loads(model.config_json)
+        params = {name: _get_field(config, key) for name, key in _FIELDS.items()}
+        params["hidden"] = tuple(params["hidden"])
+        params["random_state"] = config["seed"]
+        if device is None:
+            params["device"] = None
+        est = cls(**params)
+        est.model_ = model
+        est.n_features_in_ = model.input_width
+        est.n_epochs_ = model.epochs
+        est.device_ = model.device
+        est._set_history([])
+        est._after_load(**kwargs)
+        return est
+
+    def _after_load(self) -> None:
+        pass
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        if "model_" in state:  # the checkpoint's bytes
+            self._before_save()
+            with tempfile.TemporaryDirectory() as d:
+                path = os.path.join(d, "model.safetensors")
+                self.model_.save(path, "")
+                with open(path, "rb") as f:
+                    state["model_"] = f.read()
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        if isinstance(state.get("model_"), bytes):
+            with tempfile.TemporaryDirectory() as d:
+                path = os.path.join(d, "model.safetensors")
+                with open(path, "wb") as f:
+                    f.write(state["model_"])
+                state["model_"] = _core.FittedModel.load(path, state.get("device") or "auto")
+        self.__dict__.update(state)
+
+    # --- the model's maps ---------------------------------------------------------------------
+    def reconstruct(self, X: ArrayLike) -> np.ndarray:
+        """The model's reconstruction of each row of X (n, features) -> (n, features) float32,
+        in data space (the normaliser inverted; for a VAE, the decoded posterior mean)."""
+        check_is_fitted(self)
+        return self.model_.reconstruct(self._input(X, reset=False))
+
+    def _errors(self, X: ArrayLike) -> np.ndarray:
+        return self.model_.errors(self._input(X, reset=False))
+
+    def sample(self, n_samples: int = 1, random_state: Optional[int] = None) -> np.ndarray:
+        """A VAE's draws from its prior, z ~ N(0, I), decoded: (n_samples, features) float32 in
+        data space. ``random_state`` seeds the draws (None: a fresh seed). ValueError for a
+        model other than ``vae``."""
+        check_is_fitted(self)
+        seed = random_state if isinstance(random_state, (int, np.integer)) else \
+            int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+        return self.model_.sample(int(n_samples), int(seed))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+
+_PARAMS_DOC = """
+    Parameters (``None``: ``ae train``'s default for the model; ``ae train --help`` lists them)
+    ----------
+    model : {"ae", "dae", "sparse", "contractive", "vae"}
+        The model (``--model``): plain, denoising (masking noise 0.3), sparse (KL sparsity),
+        contractive, variational.
+    hidden : sequence of int
+        Widths of the encoder's hidden layers from the input (``--hidden``; default (256, 64));
+        the decoder mirrors them.
+    code : int
+        Width of the code, or of a VAE's latent (``--code``; 16, 64 for sparse, 2 for vae).
+    activation, code_activation : str
+        Hidden layers' and code layer's activation (relu, sigmoid, tanh, ...; linear).
+    data_kind : {"auto", "binary", "real"}
+        Output layer and loss: sigmoid + cross-entropy for data in [0, 1], identity + ½ squared
+        error otherwise; "auto" picks by the range of the (normalised) training data.
+    tied, noise, noise_level, penalty, penalty_weight, sparsity_target, beta
+        As ``--tied``, ``--noise`` (masking, gaussian, salt_pepper, dropout), ``--noise-level``,
+        ``--penalty`` (l1, kl_sparsity, contractive), ``--penalty-weight``, ``--sparsity-target``,
+        ``--beta``.
+    normalize : {"none", "min_max", "standardize", "pca"}
+        Per-feature normalisation fitted on the training rows, saved with the model and applied
+        to every input (outputs of inverse_transform, reconstruct, sample are mapped back).
+    validation_fraction : float, default 0
+        Rows of X held out (a seeded split) to pick the best epoch and for ``patience``.
+    epochs, batch_size, optimizer, lr, patience
+        Training (``--epochs`` 30, ``--batch-size`` 64, ``--optimizer`` adam, ``--lr`` 4e-3,
+        ``--patience`` 0: never stop early).
+    options : dict, optional
+        Any other field of a run's config.json by its dotted name, e.g.
+        ``{"train.lr_schedule": "cosine", "model.dtype": "float64"}``.
+    random_state : int, RandomState or None
+        Seeds the parameters, the noise, the batch order and the validation split (``--seed``);
+        the same seed gives the same model, bit for bit on the CPU.
+    device : str, optional
+        "cpu", "cuda", "cuda:N"; None: ``AE_DEVICE``, else the first usable GPU, else the CPU.
+    verbose : int, default 1
+        1: a progress bar (tqdm when installed, else one line per epoch on stderr); 0: silent.
+"""
+
+_FITTED_DOC = """
+    Attributes
+    ----------
+    n_features_in_ : int
+        Features of the training rows.
+    history_ : list of dict or pandas.DataFrame
+        One row per epoch, as a run's metrics.csv: epoch (from 1), train_total,
+        train_reconstruction (train_penalty, train_kl when the model has them), val_* with
+        validation_fraction > 0, lr, steps, seconds, samples_per_second. A DataFrame when pandas
+        is installed.
+    n_epochs_ : int
+        Epochs completed.
+    device_ : str
+        The device the model lives on.
+    model_ : ae._core.FittedModel
+        The engine's model.
+
+    Ctrl-C during ``fit`` stops after the current batch: the estimator is fitted with the
+    model as it stands (a RuntimeWarning says so), and the KeyboardInterrupt propagates.
+    Errors are ValueError (a refused setting or array, with ae's one-line message), TypeError
+    (an array type the engine cannot read) or OSError (files).
+"""
+
+
+class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Base):
+    __doc__ = """An autoencoder as a scikit-learn transformer: ``transform`` gives the code.
+
+    X is (n_samples, n_features). float32 C-contiguous NumPy arrays are read in place; other
+    dtypes and layouts are converted once to float32 C order; DLPack tensors (PyTorch, CuPy; on
+    the CPU or a CUDA device) must be float32, 2-d and C-contiguous and are read in place, on
+    their device. Results are float32 NumPy arrays.
+    """ + _PARAMS_DOC + _FITTED_DOC
+
+    def __init__(self, model: str = "ae", *, hidden: Optional[Sequence[int]] = None,
+                 code: Optional[int] = None, activation: Optional[str] = None,
+                 code_activation: Optional[str] = None, data_kind: Optional[str] = None,
+                 tied: Optional[bool] = None, noise: Optional[str] = None,
+                 noise_level: Optional[float] = None, penalty: Optional[str] = None,
+                 penalty_weight: Optional[float] = None, sparsity_target: Optional[float] = None,
+                 beta: Optional[float] = None, normalize: Optional[str] = None,
+                 validation_fraction: float = 0.0, epochs: Optional[int] = None,
+                 batch_size: Optional[int] = None, optimizer: Optional[str] = None,
+                 lr: Optional[float] = None, patience: Optional[int] = None,
+                 options: Optional[dict] = None, random_state: Any = None,
+                 device: Optional[str] = None, verbose: int = 1):
+        self.model = model
+        self.hidden = hidden
+        self.code = code
+        self.activation = activation
+        self.code_activation = code_activation
+        self.data_kind = data_kind
+        self.tied = tied
+        self.noise = noise
+        self.noise_level = noise_level
+        self.penalty = penalty
+        self.penalty_weight = penalty_weight
+        self.sparsity_target = sparsity_target
+        self.beta = beta
+        self.normalize = normalize
+        self.validation_fraction = validation_fraction
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+        self.lr = lr
+        self.patience = patience
+        self.options = options
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+
+    def fit(self, X: ArrayLike, y: Any = None) -> "Autoencoder":
+        """Trains on the rows of X (n_samples, n_features); y is ignored. Returns self."""
+        self._fit_model(X)
+        return self
+
+    def transform(self, X: ArrayLike) -> np.ndarray:
+        """The code of each row: (n_samples, code) float32 (a VAE's posterior mean)."""
+        check_is_fitted(self)
+        return self.model_.encode(self._input(X, reset=False))
+
+    def inverse_transform(self, X: ArrayLike) -> np.ndarray:
+        """Codes (n_samples, code) decoded: (n_samples, n_features) float32 in data space."""
+        check_is_fitted(self)
+        if _is_dlpack(X):
+            return self.model_.decode(X)
+        return self.model_.decode(check_array(X, dtype=np.float32, order="C"))
+
+    def score_samples(self, X: ArrayLike) -> np.ndarray:
+        """Minus the reconstruction error of each row, Σ_features (x̂ − x)² in the model's
+        (normalised) space: (n_samples,) float64, higher for more typical rows (scikit-learn's
+        sign, as IsolationForest.score_samples). ``-score_samples`` is ``ae score``'s score."""
+        check_is_fitted(self)
+        return -self._errors(X)
+
+    def score(self, X: ArrayLike, y: Any = None) -> float:
+        """The mean of score_samples: minus the mean reconstruction error per row (higher is
+        better), the score GridSearchCV maximises by default."""
+        return float(np.mean(self.score_samples(X)))
+
+    @property
+    def _n_features_out(self) -> int:
+        return self.model_.code_width
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
+
+
+class AnomalyDetector(_Base):
+    __doc__ = """An autoencoder outlier detector with PyOD's names and meaning.
+
+    The outlier score of a row is its reconstruction error, Σ_features (x̂ − x)² in the model's
+    (normalised) space (``ae score``'s score; higher is more abnormal). The threshold is the
+    (1 − contamination) quantile of the training rows' scores, linearly interpolated, as in
+    ``ae score``.
+
+    contamination : float in (0, 0.5], default 0.1
+        The expected fraction of outliers in the training data.
+    """ + _PARAMS_DOC + _FITTED_DOC + """
+    decision_scores_ : ndarray (n_samples,) float64
+        The training rows' outlier scores.
+    threshold_ : float
+        Scores above it are outliers.
+    labels_ : ndarray (n_samples,) int
+        The training rows' labels: 0 inlier, 1 outlier.
+    """
+
+    def __init__(self, contamination: float = 0.1, model: str = "ae", *,
+                 hidden: Optional[Sequence[int]] = None, code: Optional[int] = None,
+                 activation: Optional[str] = None, code_activation: Optional[str] = None,
+                 data_kind: Optional[str] = None, tied: Optional[bool] = None,
+                 noise: Optional[str] = None, noise_level: Optional[float] = None,
+                 penalty: Optional[str] = None, penalty_weight: Optional[float] = None,
+                 sparsity_target: Optional[float] = None, beta: Optional[float] = None,
+                 normalize: Optional[str] = None, validation_fraction: float = 0.0,
+                 epochs: Optional[int] = None, batch_size: Optional[int] = None,
+                 optimizer: Optional[str] = None, lr: Optional[float] = None,
+                 patience: Optional[int] = None, options: Optional[dict] = None,
+                 random_state: Any = None, device: Optional[str] = None, verbose: int = 1):
+        self.contamination = contamination
+        self.model = model
+        self.hidden = hidden
+        self.code = code
+        self.activation = activation
+        self.code_activation = code_activation
+        self.data_kind = data_kind
+        self.tied = tied
+        self.noise = noise
+        self.noise_level = noise_level
+        self.penalty = penalty
+        self.penalty_weight = penalty_weight
+        self.sparsity_target = sparsity_target
+        self.beta = beta
+        self.normalize = normalize
+        self.validation_fraction = validation_fraction
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+        self.lr = lr
+        self.patience = patience
+        self.options = options
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+
+    def _check_contamination(self) -> None:
+        c = self.contamination
+        if not isinstance(c, (int, float, np.number)) or not 0 < c <= 0.5:
+            raise ValueError(f"contamination must lie in (0, 0.5], got {c!r}")
+
+    def fit(self, X: ArrayLike, y: Any = None) -> "AnomalyDetector":
+        """Trains on the rows of X (n_samples, n_features) (y is ignored), then scores them
+        and sets decision_scores_, threshold_, labels_. Returns self."""
+        self._check_contamination()
+        self._fit_model(X)
+        return self
+
+    def _after_fit(self, X: ArrayLike) -> None:
+        self._set_threshold(self._errors(X))
+
+    def _set_threshold(self, scores: np.ndarray) -> None:
+        self.decision_scores_ = scores
+        self.threshold_ = _core.quantile(scores.tolist(), 1.0 - float(self.contamination))
+        self.labels_ = (scores > self.threshold_).astype(int)
+
+    def fit_threshold(self, X: ArrayLike) -> "AnomalyDetector":
+        """Scores the rows of X (the training data) with the fitted model and sets
+        decision_scores_, threshold_ and labels_ from them, as fit does (for a model loaded
+        from a checkpoint of ``ae train``). Returns self."""
+        check_is_fitted(self, "model_")
+        self._check_contamination()
+        self._set_threshold(self._errors(X))
+        return self
+
+    def decision_function(self, X: ArrayLike) -> np.ndarray:
+        """The outlier score of each row: (n_samples,) float64, higher is more abnormal."""
+        check_is_fitted(self)
+        return self._errors(X)
+
+    def predict(self, X: ArrayLike) -> np.ndarray:
+        """0 (inlier) or 1 (outlier) for each row: its score above threshold_. (n_samples,) int."""
+        check_is_fitted(self)
+        return (self._errors(X) > self.threshold_).astype(int)
+
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
+        """(n_samples, 2): the probability of inlier and outlier per row, PyOD's "linear"
+        method: the score min-max scaled by the training scores' range, clipped to [0, 1]."""
+        check_is_fitted(self)
+        scores = self._errors(X)
+        lo, hi = float(self.decision_scores_.min()), float(self.decision_scores_.max())
+        p = np.clip((scores - lo) / (hi - lo), 0, 1) if hi > lo else (scores > hi).astype(float)
+        return np.column_stack([1 - p, p])
+
+    def _before_save(self) -> None:
+        super()._before_save()
+        self.model_.set_metadata("python.contamination", repr(float(self.contamination)))
+        if hasattr(self, "threshold_"):
+            self.model_.set_metadata("python.threshold", repr(float(self.threshold_)))
+
+    def _after_load(self, X: Optional[ArrayLike] = None) -> None:
+        """A checkpoint saved by this class carries its threshold; with X (the training rows),
+        decision_scores_, threshold_ and labels_ are computed from them instead."""
+        meta = self.model_.metadata
+        if "python.contamination" in meta:
+            self.contamination = float(meta["python.contamination"])
+        if X is not None:
+            self.fit_threshold(X)
+        elif "python.threshold" in meta:
+            self.threshold_ = float(meta["python.threshold"])
+
+    @classmethod
+    def load(cls, path: Union[str, os.PathLike], device: Optional[str] = None,
+             X: Optional[ArrayLike] = None) -> "AnomalyDetector":
+        """As :meth:`Autoencoder.load`; ``X``: the training rows, for the threshold of a
+        checkpoint without one (``ae train``'s)."""
+        return super().load(path, device, X=X)

@@ -1,0 +1,368 @@
+// ae._core: the engine's models, trainer and checkpoints for Python, through nanobind. No maths
+// here: a fitted model is exactly what `ae train` builds from the same configuration (the
+// command line's RunConfig, model_spec, trainer_config and run_extras), so the two read and
+// write the same checkpoints and give the same numbers.
+//
+// Arrays: float32, C-contiguous, 2-d NumPy arrays or DLPack tensors (CPU or CUDA) are read in
+// place (Tensor::from_external); anything else is refused here (the Python layer converts it
+// once, with its documented rule). Results come back as NumPy arrays over the engine's own
+// host memory, again without a copy.
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+#include <nanobind/stl/function.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/pair.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/unique_ptr.h>
+#include <nanobind/stl/vector.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/autograd.h"
+#include "core/device.h"
+#include "core/error.h"
+#include "core/ops.h"
+#include "models/checkpoint.h"
+#include "models/data.h"
+#include "models/metrics.h"
+#include "models/trainer.h"
+#include "models/vae.h"
+#include "tools/config.h"
+#include "tools/dataset.h"
+#include "tools/run_folder.h"
+#include "tools/session.h"
+
+namespace nb = nanobind;
+using namespace nb::literals;
+
+namespace ae::python {
+namespace {
+
+// A read-only float32 matrix from NumPy or any DLPack producer, on the CPU or a CUDA device.
+using InputArray = nb::ndarray<const float, nb::ndim<2>, nb::c_contig>;
+using OutputArray = nb::ndarray<nb::numpy, float>;
+
+Device device_of(const InputArray& a, const char* what) {
+  if (a.device_type() == nb::device::cpu::value) return Device::cpu();
+  AE_CHECK(a.device_type() == nb::device::cuda::value, what, ": arrays on DLPack device type ",
+           a.device_type(), " are not supported (CPU and CUDA are)");
+  const int count = cuda_device_count();
+  AE_CHECK(a.device_id() < count, what, ": the array is on cuda:", a.device_id(), ", but ae has ",
+           count == 0 ? std::string("no usable CUDA device (built without CUDA, or no driver or GPU)")
+                      : cat("only ", count, " CUDA device(s)"));
+  return Device::cuda(a.device_id());
+}
+
+// The engine's view of the array: the same memory, kept alive by the tensor.
+Tensor as_tensor(const InputArray& a, const char* what) {
+  const Device d = device_of(a, what);
+  // The owner drops its reference to the Python object under the GIL, whichever thread frees
+  // the tensor.
+  auto* held = new InputArray(a);
+  std::shared_ptr<void> owner(held, [](void* p) {
+    nb::gil_scoped_acquire gil;
+    delete static_cast<InputArray*>(p);
+  });
+  return Tensor::from_external(const_cast<float*>(a.data()),
+                               Shape{static_cast<int64_t>(a.shape(0)), static_cast<int64_t>(a.shape(1))},
+                               DType::f32, d, std::move(owner));
+}
+
+// A float32 host tensor as a NumPy array over the same memory.
+OutputArray to_numpy(const Tensor& t) {
+  Tensor host = t.to(Device::cpu()).to(DType::f32);
+  auto* keep = new Tensor(host);
+  nb::capsule owner(keep, [](void* p) noexcept { delete static_cast<Tensor*>(p); });
+  std::vector<size_t> shape;
+  for (int i = 0; i < host.ndim(); ++i) shape.push_back(static_cast<size_t>(host.size(i)));
+  return OutputArray(host.data_as<float>(), shape.size(), shape.data(), owner);
+}
+
+// float64 values as a 1-d NumPy array that owns them (moved, not copied).
+nb::ndarray<nb::numpy, double> to_numpy(std::vector<double>&& v) {
+  auto* keep = new std::vector<double>(std::move(v));
+  nb::capsule owner(keep, [](void* p) noexcept { delete static_cast<std::vector<double>*>(p); });
+  const size_t n = keep->size();
+  return nb::ndarray<nb::numpy, double>(keep->data(), 1, &n, owner);
+}
+
+// One epoch's numbers, named as the columns of a run's metrics.csv.
+nb::dict epoch_row(const models::EpochReport& r, const std::vector<std::string>& terms,
+                   int64_t samples) {
+  nb::dict row;
+  row["epoch"] = r.epoch + 1;
+  for (const std::string& t : terms) row[("train_" + t).c_str()] = cli::term(r.train, t);
+  if (r.has_val)
+    for (const std::string& t : terms) row[("val_" + t).c_str()] = cli::term(r.val, t);
+  row["lr"] = r.lr;
+  row["steps"] = r.steps;
+  row["seconds"] = r.seconds;
+  row["samples_per_second"] = r.seconds > 0 ? static_cast<double>(samples) / r.seconds : 0.0;
+  return row;
+}
+
+// A fitted or loaded model with everything `ae train` stores beside its parameters.
+class FittedModel {
+ public:
+  // Trains a model as `ae train` would with the configuration `config_json` (the fields of a
+  // run's config.json; absent ones take the model kind's defaults) on the rows of x (n, features).
+  // on_batch(samples_done) runs after every optimizer step, on_epoch(row) after every epoch; an
+  // exception from either (KeyboardInterrupt from Ctrl-C) stops training after that step and
+  // leaves the model as it is; fit then re-raises it, the model stays usable through
+  // `interrupted` (see the Python layer).
+  static std::unique_ptr<FittedModel> fit(const std::string& config_json, const InputArray& x,
+                                          nb::object on_batch, nb::object on_epoch) {
+    auto m = std::make_unique<FittedModel>();
+    cli::RunConfig& config = m->config_;
+    {
+      const cli::json j = parse_json(config_json, "the estimator's settings");
+      config = cli::preset(cli::requested_model_kind(cli::ConfigFlags{}, &j));
+      cli::apply_json(config, j, "the estimator's settings");
+      cli::validate(config);
+    }
+    // The engine's split and normaliser run on the host; a CUDA array is copied there once.
+    models::Dataset all;
+    all.x = as_tensor(x, "fit").to(Device::cpu());
+    all.name = "array";
+    const cli::PreparedData data = cli::prepare_data(all, config.data);
+    m->spec_ = cli::model_spec(config, data.train.features(), data.low, data.high, data.name);
+    m->device_ = cli::choose_device(config.device);
+    set_matmul_precision(m->device_,
+                         config.train.tf32 ? MatmulPrecision::tf32 : MatmulPrecision::float32);
+    m->model_ = models::build_model(m->spec_, m->device_);
+    m->normalizer_ = data.normalizer;
+    m->extras_ = cli::run_extras(config, data.normalizer, data.train, data.name);
+
+    const std::vector<std::string> terms = cli::loss_terms(m->spec_);
+    models::TrainerConfig trainer = cli::trainer_config(config);
+    // The estimator ends with the best epoch's parameters when it holds out validation data,
+    // as scikit-learn's early-stopping estimators do.
+    trainer.restore_best = true;
+    trainer.on_batch = [&](int64_t samples, models::TrainStep&) {
+      nb::gil_scoped_acquire gil;
+      if (PyErr_CheckSignals() != 0) throw nb::python_error();
+      if (!on_batch.is_none()) on_batch(samples);
+    };
+    trainer.on_epoch = [&](const models::EpochReport& r, const models::TrainingState& state,
+                           models::TrainStep& step) {
+      m->state_ = state;
+      m->optimizer_steps_ = step.optimizer().steps();
+      nb::gil_scoped_acquire gil;
+      nb::dict row = epoch_row(r, terms, data.train.size());
+      m->history_.append(row);
+      if (!on_epoch.is_none()) on_epoch(row);
+    };
+    trainer.on_note = [&](const std::string& note) {
+      nb::gil_scoped_acquire gil;
+      if (!on_epoch.is_none()) on_epoch(nb::str(note.c_str()));
+    };
+    try {
+      nb::gil_scoped_release release;
+      const models::TrainResult result = models::Trainer(trainer).fit(
+          *m->model_, data.train.x, data.val.size() > 0 ? data.val.x : Tensor(), {});
+      m->state_ = result.state;
+    } catch (nb::python_error& e) {
+      // Stopped between two steps: the parameters are whole; keep the model for the caller.
+      m->interrupted_ = true;
+      m->pending_ = std::make_unique<nb::python_error>(std::move(e));
+    }
+    return m;
+  }
+
+  static std::unique_ptr<FittedModel> load(const std::string& path, const std::string& device) {
+    auto m = std::make_unique<FittedModel>();
+    cli::LoadedRun run = cli::load_run(path, "best", device);
+    m->config_ = run.config;
+    m->spec_ = run.checkpoint.spec;
+    m->device_ = run.device;
+    m->model_ = std::move(run.model);
+    m->normalizer_ = run.normalizer;
+    m->state_ = run.checkpoint.state;
+    m->optimizer_steps_ = run.checkpoint.optimizer_steps;
+    // What the checkpoint carried besides the model, written back unchanged by save().
+    for (const auto& [key, value] : run.checkpoint.file.metadata)
+      if (key.rfind("ae.", 0) != 0) m->extras_.metadata[key] = value;
+    if (run.normalizer) m->extras_.tensors = run.normalizer->to_safetensors();
+    return m;
+  }
+
+  // The checkpoint `ae train` writes (the model, its configuration, normaliser and training
+  // state; no optimizer moments), read by `ae encode`, `ae score` and the rest. `data_path`,
+  // when not empty, is recorded as the run's data (the file the rows came from), so that the
+  // commands that reload the training data (`ae score`'s threshold, `ae eval`) find it.
+  void save(const std::string& path, const std::string& data_path) {
+    models::CheckpointExtras extras = extras_;
+    if (!data_path.empty()) {
+      cli::RunConfig config = config_;
+      config.data.path = std::filesystem::absolute(data_path).string();
+      extras.metadata[cli::kRunConfigKey] = cli::to_json(config).dump();
+    }
+    models::save_checkpoint(path, spec_, *model_, nullptr, state_, extras);
+  }
+
+  // A string the checkpoint carries for the Python layer (keys "python.*").
+  void set_metadata(const std::string& key, const std::string& value) {
+    AE_CHECK(key.rfind("python.", 0) == 0, "set_metadata: key '", key, "' must start with 'python.'");
+    extras_.metadata[key] = value;
+  }
+  nb::dict metadata() const {
+    nb::dict d;
+    for (const auto& [key, value] : extras_.metadata) d[key.c_str()] = value;
+    return d;
+  }
+
+  // The code of each row of x: the autoencoder's code, the VAE's posterior mean (ae encode).
+  OutputArray encode(const InputArray& x) {
+    const Tensor t = normalised(as_tensor(x, "transform"));
+    return to_numpy(cli::encode(*model_, spec_, t));
+  }
+
+  // Codes z (n, code) decoded into data space (the normaliser inverted).
+  OutputArray decode(const InputArray& z) {
+    NoGradGuard no_grad;
+    const Tensor t = as_tensor(z, "inverse_transform").to(model_->device()).to(model_->dtype());
+    AE_CHECK(t.size(1) == spec_.code_width(), "inverse_transform: codes of width ", t.size(1),
+             ", the model's code has ", spec_.code_width());
+    const Tensor out = spec_.kind == models::ModelKind::vae
+                           ? static_cast<models::Vae&>(*model_).decode(t)
+                           : static_cast<models::Autoencoder&>(*model_).decode(t);
+    return to_numpy(cli::to_data_space(normalizer_, out));
+  }
+
+  // The reconstruction of each row of x, in data space.
+  OutputArray reconstruct(const InputArray& x) {
+    const Tensor t = normalised(as_tensor(x, "reconstruct"));
+    return to_numpy(cli::to_data_space(normalizer_, cli::reconstruct_all(*model_, t)));
+  }
+
+  // Σ over features of (reconstruction − x)² per row, in the model's (normalised) space: the
+  // anomaly score of `ae score`, (n) float64.
+  nb::ndarray<nb::numpy, double> errors(const InputArray& x) {
+    return to_numpy(cli::per_sample_error(*model_, normalised(as_tensor(x, "score_samples"))));
+  }
+
+  // n draws from a VAE's prior, decoded into data space; seeded by `seed`.
+  OutputArray sample(int64_t n, uint64_t seed) {
+    AE_CHECK(spec_.kind == models::ModelKind::vae, "sample: only a variational autoencoder "
+             "(model 'vae') has a prior to sample from; this model is '", config_.model.kind, "'");
+    AE_CHECK(n > 0, "sample: n must be positive, got ", n);
+    NoGradGuard no_grad;
+    Generator gen(seed);
+    return to_numpy(
+        cli::to_data_space(normalizer_, static_cast<models::Vae&>(*model_).sample(n, gen)));
+  }
+
+  std::string config_json() const { return cli::to_json(config_).dump(); }
+  std::string spec_json() const { return models::model_spec_json(spec_); }
+  int64_t input_width() const { return spec_.input_width(); }
+  int64_t code_width() const { return spec_.code_width(); }
+  std::string device() const { return device_.str(); }
+  int64_t epochs() const { return state_.epoch; }
+  nb::list history() const { return history_; }
+  bool interrupted() const { return interrupted_; }
+  // Re-raises what stopped fit (KeyboardInterrupt, or an exception from a callback), once.
+  void raise_pending() {
+    if (!pending_) return;
+    std::unique_ptr<nb::python_error> e = std::move(pending_);
+    e->restore();
+    throw nb::python_error();
+  }
+
+ private:
+  static cli::json parse_json(const std::string& text, const std::string& where) {
+    try {
+      return cli::json::parse(text);
+    } catch (const cli::json::exception& e) {
+      fail(cat(where, ": not valid JSON: ", e.what()));
+    }
+  }
+
+  Tensor normalised(const Tensor& x) const {
+    AE_CHECK(x.size(1) == spec_.input_width(), "X has ", x.size(1), " features, but the model "
+             "was fitted on ", spec_.input_width());
+    if (!normalizer_) return x;
+    NoGradGuard no_grad;
+    return normalizer_->apply(x);
+  }
+
+  cli::RunConfig config_;
+  models::ModelSpec spec_;
+  Device device_;
+  std::unique_ptr<models::Model> model_;
+  std::optional<models::Normalizer> normalizer_;
+  models::CheckpointExtras extras_;
+  models::TrainingState state_;
+  int64_t optimizer_steps_ = 0;
+  nb::list history_;
+  bool interrupted_ = false;
+  std::unique_ptr<nb::python_error> pending_;
+};
+
+// ae has one error type; the Python class follows from what failed: the file system
+// (open, create, write, rename) -> OSError (FileNotFoundError when the file is missing), an
+// array of the wrong type -> TypeError, every other refused value -> ValueError.
+void translate(const std::exception_ptr& p, void*) {
+  try {
+    std::rethrow_exception(p);
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    auto has = [&](const char* s) { return m.find(s) != std::string::npos; };
+    if (has("No such file or directory"))
+      PyErr_SetString(PyExc_FileNotFoundError, m.c_str());
+    else if (has(": cannot open") || has(": cannot create") || has(": cannot write") ||
+             has(": cannot rename") || has(": cannot fsync"))
+      PyErr_SetString(PyExc_OSError, m.c_str());
+    else if (has("DLPack device type"))
+      PyErr_SetString(PyExc_TypeError, m.c_str());
+    else
+      PyErr_SetString(PyExc_ValueError, m.c_str());
+  }
+}
+
+}  // namespace
+}  // namespace ae::python
+
+NB_MODULE(_core, m) {
+  using ae::python::FittedModel;
+  using ae::python::InputArray;
+  m.doc() = "ae's engine: models, trainer and checkpoints (see the ae package for the estimators)";
+  nb::register_exception_translator(ae::python::translate);
+
+  nb::class_<FittedModel>(m, "FittedModel")
+      .def_static("fit", &FittedModel::fit, "config_json"_a, "x"_a.noconvert(), "on_batch"_a.none(),
+                  "on_epoch"_a.none())
+      .def_static("load", &FittedModel::load, "path"_a, "device"_a = "auto")
+      .def("save", &FittedModel::save, "path"_a, "data_path"_a = "")
+      .def("set_metadata", &FittedModel::set_metadata, "key"_a, "value"_a)
+      .def_prop_ro("metadata", &FittedModel::metadata)
+      .def("encode", &FittedModel::encode, "x"_a.noconvert())
+      .def("decode", &FittedModel::decode, "z"_a.noconvert())
+      .def("reconstruct", &FittedModel::reconstruct, "x"_a.noconvert())
+      .def("errors", &FittedModel::errors, "x"_a.noconvert())
+      .def("sample", &FittedModel::sample, "n"_a, "seed"_a)
+      .def("raise_pending", &FittedModel::raise_pending)
+      .def_prop_ro("config_json", &FittedModel::config_json)
+      .def_prop_ro("spec_json", &FittedModel::spec_json)
+      .def_prop_ro("input_width", &FittedModel::input_width)
+      .def_prop_ro("code_width", &FittedModel::code_width)
+      .def_prop_ro("device", &FittedModel::device)
+      .def_prop_ro("epochs", &FittedModel::epochs)
+      .def_prop_ro("history", &FittedModel::history)
+      .def_prop_ro("interrupted", &FittedModel::interrupted);
+
+  // The engine's view of an array, for checking that nothing was copied: (data pointer, device).
+  m.def("tensor_view", [](const InputArray& x) {
+    const ae::Tensor t = ae::python::as_tensor(x, "tensor_view");
+    return std::make_pair(reinterpret_cast<uintptr_t>(t.data()), t.device().str());
+  }, "x"_a.noconvert());
+  m.def("quantile", [](std::vector<double> v, double q) { return ae::models::quantile(std::move(v), q); },
+        "values"_a, "q"_a, "The q-quantile of values, linearly interpolated (models/metrics.h; ae score's threshold).");
+  m.def("default_device", [] { return ae::default_device().str(); });
+  m.def("cuda_device_count", &ae::cuda_device_count);
+}

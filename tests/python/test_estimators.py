@@ -1,0 +1,218 @@
+"""The Python package against the engine: zero copies, the same numbers as `ae`, checkpoints
+shared with the command line, the detector's quality, errors, interruption, scikit-learn."""
+import os
+import signal
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.decomposition import PCA
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import ae
+from ae import _core
+
+from conftest import anomaly_table
+
+SMALL = dict(hidden=(16,), code=4, epochs=3, batch_size=32, verbose=0)
+
+
+@pytest.fixture(scope="module")
+def table():
+    X, _ = anomaly_table(seed=1, n_normal=300, n_anomalies=0)
+    return X
+
+
+# --- arrays ------------------------------------------------------------------------------------
+def test_float32_arrays_are_read_in_place(table):
+    pointer, device = _core.tensor_view(table)
+    assert pointer == table.__array_interface__["data"][0]
+    assert device == "cpu"
+    view = table[10:20]  # a C-contiguous slice: still no copy
+    assert _core.tensor_view(view)[0] == view.__array_interface__["data"][0]
+
+
+def test_other_dtypes_and_layouts_are_converted_once(table):
+    model = ae.Autoencoder(random_state=0, **SMALL).fit(table)
+    codes = model.transform(table)
+    assert codes.dtype == np.float32 and codes.shape == (300, 4)
+    np.testing.assert_array_equal(model.transform(table.astype(np.float64)), codes)
+    np.testing.assert_array_equal(model.transform(np.asfortranarray(table)), codes)
+    # The engine itself refuses what is not float32 C order, rather than copying silently.
+    with pytest.raises(TypeError):
+        _core.tensor_view(np.asfortranarray(table))
+    with pytest.raises(TypeError):
+        _core.tensor_view(table.astype(np.float64))
+
+
+def test_outputs_are_numpy_arrays_over_the_engines_memory(table):
+    model = ae.Autoencoder(random_state=0, **SMALL).fit(table)
+    codes = model.transform(table)
+    assert codes.flags.c_contiguous and not codes.flags.owndata  # held by the engine's tensor
+
+
+# --- reproducibility and the command line ------------------------------------------------------
+def test_same_seed_same_model_different_seed_different_model(table):
+    a = ae.Autoencoder(random_state=7, **SMALL).fit(table).transform(table)
+    b = ae.Autoencoder(random_state=7, **SMALL).fit(table).transform(table)
+    c = ae.Autoencoder(random_state=8, **SMALL).fit(table).transform(table)
+    np.testing.assert_array_equal(a, b)
+    assert np.abs(a - c).max() > 1e-3
+
+
+CLI_FLAGS = ["--model", "dae", "--hidden", "16", "--code", "4", "--epochs", "3", "--batch-size",
+             "32", "--seed", "5", "--validation", "0", "--normalize", "standardize"]
+PY_PARAMS = dict(model="dae", hidden=(16,), code=4, epochs=3, batch_size=32, random_state=5,
+                 validation_fraction=0, normalize="standardize", verbose=0)
+
+
+def test_python_fit_equals_ae_train_bit_for_bit(table, ae_cli, tmp_path):
+    data = tmp_path / "x.npy"
+    np.save(data, table)
+    ae_cli("train", "--data", data, *CLI_FLAGS, "--out", tmp_path / "run", "-q", "--no-pictures")
+    ae_cli("encode", tmp_path / "run", "--data", data, "--out", tmp_path / "codes.npy")
+    cli_codes = np.load(tmp_path / "codes.npy")
+    model = ae.Autoencoder(**PY_PARAMS).fit(table)
+    np.testing.assert_array_equal(model.transform(table), cli_codes)
+    # The checkpoint of ae train loads in Python and gives the same codes and scores.
+    loaded = ae.Autoencoder.load(tmp_path / "run")
+    assert loaded.get_params()["model"] == "dae" and loaded.n_features_in_ == 12
+    np.testing.assert_array_equal(loaded.transform(table), cli_codes)
+    ae_cli("score", tmp_path / "run", "--data", data, "--out", tmp_path / "scores.csv")
+    cli_scores = np.loadtxt(tmp_path / "scores.csv", delimiter=",", skiprows=1)[:, 1]
+    np.testing.assert_allclose(-loaded.score_samples(table), cli_scores, rtol=1e-8)
+
+
+def test_python_checkpoint_is_read_by_the_command_line(table, ae_cli, tmp_path):
+    data = tmp_path / "x.npy"
+    np.save(data, table)
+    detector = ae.AnomalyDetector(contamination=0.05, **PY_PARAMS).fit(table)
+    detector.save(tmp_path / "model.safetensors", data=data)
+    ae_cli("encode", tmp_path / "model.safetensors", "--data", data, "--out", tmp_path / "c.npy")
+    np.testing.assert_array_equal(np.load(tmp_path / "c.npy"), detector.model_.encode(table))
+    out = ae_cli("score", tmp_path / "model.safetensors", "--contamination", "0.05",
+                 "--out", tmp_path / "scores.csv")  # the data and threshold from the checkpoint
+    scores = np.loadtxt(tmp_path / "scores.csv", delimiter=",", skiprows=1)
+    np.testing.assert_allclose(scores[:, 1], detector.decision_scores_, rtol=1e-8)
+    np.testing.assert_array_equal(scores[:, 2].astype(int), detector.labels_)
+    line = next(l for l in out.splitlines() if l.startswith("dae (code 4)"))
+    assert line.split()[3] == f"{detector.threshold_:.4f}"  # the same threshold
+    # And back: the same estimator, threshold included.
+    again = ae.AnomalyDetector.load(tmp_path / "model.safetensors")
+    assert again.threshold_ == detector.threshold_ and again.contamination == 0.05
+    np.testing.assert_array_equal(again.predict(table), detector.predict(table))
+
+
+def test_save_refuses_an_unwritable_path_and_load_a_missing_file(table, tmp_path):
+    model = ae.Autoencoder(random_state=0, **SMALL).fit(table)
+    with pytest.raises(OSError, match="cannot"):
+        model.save(tmp_path / "missing-folder" / "m.safetensors")
+    with pytest.raises(FileNotFoundError, match="nothing.safetensors: cannot open"):
+        ae.Autoencoder.load(tmp_path / "nothing.safetensors")
+    (tmp_path / "bad.safetensors").write_bytes(b"\x08" + b"\x00" * 7 + b"not json")
+    with pytest.raises(ValueError, match="bad.safetensors"):
+        ae.Autoencoder.load(tmp_path / "bad.safetensors")
+
+
+# --- the models and settings -------------------------------------------------------------------
+def test_vae_samples_and_decodes(table):
+    vae = ae.Autoencoder("vae", hidden=(16,), code=2, epochs=3, random_state=0, verbose=0,
+                         normalize="standardize").fit(table)
+    assert vae.transform(table).shape == (300, 2)
+    s = vae.sample(5, random_state=3)
+    assert s.shape == (5, 12) and s.dtype == np.float32
+    np.testing.assert_array_equal(vae.sample(5, random_state=3), s)
+    assert vae.inverse_transform(np.zeros((1, 2), np.float32)).shape == (1, 12)
+    with pytest.raises(ValueError, match="only a variational autoencoder"):
+        ae.Autoencoder(random_state=0, **SMALL).fit(table).sample(2)
+
+
+def test_errors_are_python_exceptions_with_aes_message(table):
+    with pytest.raises(ValueError, match=r"--lr \(train.lr\) must be positive, got -1 \(parameter lr=-1"):
+        ae.Autoencoder(lr=-1, **SMALL).fit(table)
+    with pytest.raises(ValueError, match="model.kind.*'transformer'"):
+        ae.Autoencoder("transformer", **SMALL).fit(table)
+    with pytest.raises(ValueError, match="activation"):
+        ae.Autoencoder(activation="swoosh", **SMALL).fit(table)
+    model = ae.Autoencoder(random_state=0, **SMALL).fit(table)
+    with pytest.raises(ValueError, match="X has 3 features, but Autoencoder is expecting 12"):
+        model.transform(table[:, :3])
+    with pytest.raises(ValueError, match="codes of width 3, the model's code has 4"):
+        model.inverse_transform(np.zeros((2, 3), np.float32))
+    with pytest.raises(ValueError, match="contamination"):
+        ae.AnomalyDetector(contamination=0.7, **SMALL).fit(table)
+
+
+def test_history_and_progress(table, capsys):
+    model = ae.Autoencoder("sparse", hidden=(16,), epochs=2, batch_size=32, random_state=0, verbose=1,
+                           validation_fraction=0.2).fit(table)
+    rows = model.history_ if isinstance(model.history_, list) else model.history_.to_dict("records")
+    assert [r["epoch"] for r in rows] == [1, 2]
+    assert {"train_total", "train_reconstruction", "train_penalty", "val_total", "lr"} <= set(rows[0])
+    assert rows[1]["steps"] == 2 * 8  # 240 training rows in batches of 32
+    assert "epoch 2/2" in capsys.readouterr().err  # tqdm's bar or, without tqdm, a line
+    ae.Autoencoder(random_state=0, **SMALL).fit(table)
+    assert "epoch" not in capsys.readouterr().err  # verbose=0 prints nothing
+
+
+def test_ctrl_c_stops_after_the_batch_and_leaves_a_usable_model(table):
+    batches = []
+
+    def interrupt_at_third(samples):
+        batches.append(samples)
+        if len(batches) == 3:
+            os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, handled by Python's handler
+
+    model = ae.Autoencoder(random_state=0, **{**SMALL, "epochs": 50})
+    import ae._estimators as est
+
+    original = est._Progress.batch
+    est._Progress.batch = lambda self, samples: interrupt_at_third(samples)
+    try:
+        with warnings.catch_warnings(record=True) as caught, pytest.raises(KeyboardInterrupt):
+            warnings.simplefilter("always")
+            model.fit(table)
+    finally:
+        est._Progress.batch = original
+    assert len(batches) <= 4  # it stopped at the next batch boundary, not after 50 epochs
+    assert any("stopped after 0 finished epochs" in str(w.message) for w in caught)
+    codes = model.transform(table)
+    assert codes.shape == (300, 4) and np.isfinite(codes).all()
+
+
+# --- detection quality -------------------------------------------------------------------------
+def test_detector_held_out_auc_at_least_pcas():
+    X, y = anomaly_table(seed=0)
+    train, test = np.arange(len(y)) < 800, np.arange(len(y)) >= 800
+    detector = ae.AnomalyDetector(contamination=0.1, hidden=(32,), code=3, epochs=60,
+                                  normalize="standardize", random_state=0, verbose=0)
+    detector.fit(X[train])
+    auc = roc_auc_score(y[test], detector.decision_function(X[test]))
+    # The baseline: PCA with the same code width, scored by its reconstruction error.
+    scaler = StandardScaler().fit(X[train])
+    pca = PCA(n_components=3).fit(scaler.transform(X[train]))
+    Z = scaler.transform(X[test])
+    pca_auc = roc_auc_score(y[test], ((pca.inverse_transform(pca.transform(Z)) - Z) ** 2).sum(1))
+    print(f"\n[ measured ] held-out ROC AUC: ae {auc:.4f}, PCA {pca_auc:.4f}")
+    assert auc >= pca_auc
+    assert auc > 0.9
+    assert detector.labels_.mean() == pytest.approx(0.1, abs=0.01)
+    proba = detector.predict_proba(X[test])
+    assert proba.shape == (int(test.sum()), 2)
+    np.testing.assert_allclose(proba.sum(1), 1)
+    np.testing.assert_array_equal(detector.predict(X[test]),
+                                  (detector.decision_function(X[test]) > detector.threshold_))
+
+
+# --- scikit-learn --------------------------------------------------------------------------------
+def test_pipeline_and_grid_search(table):
+    pipe = make_pipeline(StandardScaler(), ae.Autoencoder(random_state=0, **SMALL))
+    assert pipe.fit_transform(table).shape == (300, 4)
+    search = GridSearchCV(ae.Autoencoder(random_state=0, **SMALL),
+                          {"code": [2, 6], "model": ["ae", "dae"]}, cv=2)
+    search.fit(table)
+    assert search.best_params_["code"] == 6  # a wider code reconstructs better
+    assert search.best_estimator_.transform(table).shape == (300, 6)
