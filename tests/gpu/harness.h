@@ -1,8 +1,9 @@
 // Running one Backend entry on the CUDA table and on the CPU reference with the same inputs.
 //
 // Inputs are random with a fresh seed per case (case_seed()), device outputs are poisoned with
-// NaN before the call (an element the kernel fails to write then fails the comparison), and
-// results are compared by relative error (tests/common/compare.h) against bounds tied to the
+// NaN before the call (an element the kernel fails to write then fails the comparison), every
+// device array is fenced by guard bytes before and after it (a write out of bounds fails the test
+// without a sanitizer), and results are compared by relative error (tests/common/compare.h) against bounds tied to the
 // dtype (tolerance<T>() below).
 #pragma once
 #include <gtest/gtest.h>
@@ -74,18 +75,31 @@ std::vector<T> nan_vector(int64_t n) {
 
 // A device array on cuda:0 owned by the test: allocated with the CUDA table, freed on scope exit.
 // `pad` extra leading elements let a test hand kernels pointers that are not 16-byte aligned.
+// The pad and kGuardBytes after the last element hold a guard pattern that download() and the
+// destructor check: a kernel that writes past either end of its array fails the test there.
 template <class T>
 class DeviceArray {
  public:
+  static constexpr int64_t kGuardBytes = 1024;  // beyond any vector access or block tail
+  static constexpr unsigned char kGuardByte = 0xA5;
+
   // Poisoned with NaN.
   explicit DeviceArray(int64_t n, int64_t pad = 0) : DeviceArray(nan_vector<T>(n), pad) {}
   explicit DeviceArray(const std::vector<T>& host, int64_t pad = 0)
       : n_(static_cast<int64_t>(host.size())), pad_(pad) {
-    base_ = static_cast<T*>(gpu().alloc(size_t(n_ + pad_) * sizeof(T), 0, gpu_stream()));
+    base_ = static_cast<T*>(gpu().alloc(total_bytes(), 0, gpu_stream()));
+    const std::vector<unsigned char> guard(total_bytes() - size_t(n_) * sizeof(T), kGuardByte);
+    const size_t head = size_t(pad_) * sizeof(T);
+    auto* bytes = reinterpret_cast<unsigned char*>(base_);
+    gpu().copy(bytes, guard.data(), head, CopyKind::host_to_device, gpu_stream());
+    gpu().copy(bytes + head + size_t(n_) * sizeof(T), guard.data() + head, guard.size() - head,
+               CopyKind::host_to_device, gpu_stream());
     upload(host);
   }
   ~DeviceArray() {
-    if (base_) gpu().free(base_, 0, gpu_stream());
+    if (!base_) return;
+    check_guards();
+    gpu().free(base_, 0, gpu_stream());
   }
   DeviceArray(const DeviceArray&) = delete;
   DeviceArray& operator=(const DeviceArray&) = delete;
@@ -99,16 +113,41 @@ class DeviceArray {
                gpu_stream());
     gpu().synchronize(gpu_stream());
   }
-  // Waits for the stream, then copies back.
+  // Waits for the stream, then copies back (and checks the guards).
   std::vector<T> download() const {
     std::vector<T> host(static_cast<size_t>(n_));
     gpu().copy(host.data(), data(), size_t(n_) * sizeof(T), CopyKind::device_to_host,
                gpu_stream());
     gpu().synchronize(gpu_stream());
+    check_guards();
     return host;
   }
 
+  // EXPECTs every guard byte intact (copies back only the guards); names the first one
+  // overwritten.
+  void check_guards() const {
+    const size_t head = size_t(pad_) * sizeof(T), tail = size_t(kGuardBytes);
+    std::vector<unsigned char> bytes(head + tail);
+    const auto* base = reinterpret_cast<const unsigned char*>(base_);
+    gpu().copy(bytes.data(), base, head, CopyKind::device_to_host, gpu_stream());
+    gpu().copy(bytes.data() + head, base + head + size_t(n_) * sizeof(T), tail,
+               CopyKind::device_to_host, gpu_stream());
+    gpu().synchronize(gpu_stream());
+    for (size_t i = 0; i < bytes.size(); ++i) {
+      if (bytes[i] != kGuardByte) {
+        const int64_t offset = i < head ? int64_t(i) - int64_t(head)
+                                        : int64_t(size_t(n_) * sizeof(T) + (i - head));
+        ADD_FAILURE() << "device array of " << n_ << " elements: the guard byte at byte offset "
+                      << offset << " from its first element was overwritten (a write "
+                      << (i < head ? "before" : "past") << " its bounds)";
+        return;
+      }
+    }
+  }
+
  private:
+  size_t total_bytes() const { return size_t(n_ + pad_) * sizeof(T) + kGuardBytes; }
+
   int64_t n_ = 0;
   int64_t pad_ = 0;
   T* base_ = nullptr;

@@ -20,7 +20,7 @@
 namespace ae {
 namespace {
 
-constexpr int64_t kGuard = 7;  // elements after n that no fill may touch
+constexpr int64_t kGuard = 256;  // elements after n that no fill may touch (a block's tail)
 constexpr unsigned char kPoison = 0xff;  // all-ones bytes: NaN as f32 and f64
 
 struct Case {
