@@ -234,12 +234,11 @@ void TrainStep::capture() {
   rand_counter_ = Tensor::zeros(Shape{1}, DType::f64, d);  // 8 zero bytes: uint64 0
   auto counter = static_cast<uint64_t*>(rand_counter_.data());
   be.counter_add(counter, 0, s);
-  if (!be.graph_begin(s)) {
-    if (!options_.emulate_graph)
-      return fall_back(cat("the ", be.name, " backend cannot capture graphs"));
+  if (options_.emulate_graph) {
     captured_ = true;  // emulated: each replay runs the step again (see StepOptions)
     return;
   }
+  if (!be.graph_begin(s)) return fall_back(cat("the ", be.name, " backend cannot capture graphs"));
   std::string failure;
   try {
     RandCounterScope counted(d, rand_counter_);

@@ -42,8 +42,9 @@ StepMode parse_step_mode(const std::string& name);  // "eager", "fused" or "grap
 struct StepOptions {
   StepMode mode = StepMode::fused;
   double clip_norm = 0;  // max global gradient norm; 0 leaves gradients alone
-  // Graph mode where the backend cannot capture (the CPU): instead of running fused, emulate the
-  // graph. Each "replay" runs the captured step again with every host-side value frozen at the
+  // Graph mode without capturing, on any backend (the CPU cannot capture; on CUDA it checks the
+  // replay logic apart from the capture): emulate the graph. Each "replay" runs the captured step
+  // again with every host-side value frozen at the
   // capture (the generator's offsets, the step count the model sees), reading the learning rate,
   // the optimizer's step count and the noise offsets from the device counters, exactly as a
   // replayed graph does. For testing that a model and the step are replay-safe.

@@ -1,7 +1,7 @@
 // The step entries of the CUDA table against the CPU twins, and the training step on the GPU:
-// a captured-and-replayed CUDA graph gives the parameters of the fused step (and the fused step
-// those of the CPU), draws fresh noise on every replay, keeps its memory flat over many replays,
-// and TF32 GEMMs stay within their bound.
+// a captured-and-replayed CUDA graph (and an emulated one, which replays without capturing)
+// follows the fused step, and the fused step the CPU, with Adam, AdamW and SGD with momentum;
+// replays draw fresh noise and keep memory flat; TF32 GEMMs stay within their bound.
 #include <cuda_runtime.h>
 
 #include <cmath>
@@ -54,6 +54,15 @@ void check_indirect_updates(int64_t n, int64_t pad) {
                             gpu_stream());
   expect_close(dsp.download(), sp, elementwise_tol<T>(), "sgd p");
   expect_close(dsm.download(), sm, elementwise_tol<T>(), "sgd velocity");
+
+  // Plain SGD keeps no velocity: a null pointer, never read or written.
+  SgdParams plain{999, 0, 0.01, false};
+  std::vector<T> pp = p0;
+  cpu().sgd_update_indirect(dtype_of<T>(), pp.data(), g.data(), nullptr, n, plain, &lr, nullptr);
+  DeviceArray<T> dpp(p0, pad);
+  gpu().sgd_update_indirect(dtype_of<T>(), dpp.data(), dg.data(), nullptr, n, plain, dlr.data(),
+                            gpu_stream());
+  expect_close(dpp.download(), pp, elementwise_tol<T>(), "sgd p, no velocity");
 }
 
 TEST(GpuStepBackend, IndirectOptimizerUpdates) {
@@ -64,12 +73,54 @@ TEST(GpuStepBackend, IndirectOptimizerUpdates) {
     }
 }
 
-TEST(GpuStepBackend, CountersAndAccumulators) {
-  DeviceArray<uint64_t> counter(std::vector<uint64_t>{5});
-  gpu().counter_add(counter.data(), 11, gpu_stream());
-  gpu().counter_add(counter.data(), uint64_t{1} << 40, gpu_stream());
-  EXPECT_EQ(counter.download()[0], 16u + (uint64_t{1} << 40));
+TEST(GpuStepBackend, CounterAddMatchesTheCpu) {
+  const uint64_t start = 5, adds[] = {11, uint64_t{1} << 40, 0, (uint64_t{1} << 63) - 1};
+  uint64_t host = start;
+  DeviceArray<uint64_t> counter(std::vector<uint64_t>{start});
+  for (uint64_t a : adds) {
+    cpu().counter_add(&host, a, nullptr);
+    gpu().counter_add(counter.data(), a, gpu_stream());
+    EXPECT_EQ(counter.download()[0], host) << "after adding " << a;
+  }
+  EXPECT_EQ(host, start + 11 + (uint64_t{1} << 40) + (uint64_t{1} << 63) - 1);
+}
 
+template <class T>
+void check_accumulate(int n) {
+  SCOPED_TRACE(::testing::Message() << dtype_name(dtype_of<T>()) << " n=" << n);
+  const uint64_t seed = case_seed();
+  const std::vector<T> terms = uniform<T>(kMaxAccumulated, seed, -3, 3);
+  const std::vector<double> acc0 = uniform<double>(kMaxAccumulated, seed + 1, -1, 1);
+  DeviceArray<T> d_terms(terms);
+  // The terms in another order than their storage, as a step's loss terms come.
+  const void* host_ptrs[kMaxAccumulated];
+  const void* dev_ptrs[kMaxAccumulated];
+  for (int i = 0; i < n; ++i) {
+    const int at = (i * 5 + 3) % kMaxAccumulated;
+    host_ptrs[i] = terms.data() + at;
+    dev_ptrs[i] = d_terms.data() + at;
+  }
+  std::vector<double> want = acc0;
+  cpu().accumulate_scalars(dtype_of<T>(), host_ptrs, n, 0.375, want.data(), nullptr);
+  DeviceArray<double> acc(acc0);
+  gpu().accumulate_scalars(dtype_of<T>(), dev_ptrs, n, 0.375, acc.data(), gpu_stream());
+  // One product and one sum per element in float64; nvcc contracts them into one fma, the CPU
+  // rounds twice: they differ by at most the product's rounding, 2^-53 |weight * term|.
+  const std::vector<double> got = acc.download();
+  for (int i = 0; i < kMaxAccumulated; ++i) {
+    const int at = (i * 5 + 3) % kMaxAccumulated;
+    const double bound = i < n ? std::ldexp(std::fabs(0.375 * double(terms[at])), -53) : 0.0;
+    EXPECT_LE(std::fabs(got[i] - want[i]), bound) << "acc[" << i << "]";
+  }
+  if (n == 0) EXPECT_EQ(got, acc0);  // nothing added, nothing written
+}
+
+TEST(GpuStepBackend, AccumulateScalarsMatchesTheCpu) {
+  for (int n : {0, 1, 4, kMaxAccumulated}) {
+    check_accumulate<float>(n);
+    check_accumulate<double>(n);
+  }
+  // And a hand-computed case.
   DeviceArray<float> terms(std::vector<float>{1.5f, -2.0f, 0.25f, 3.0f});
   const void* values[4] = {terms.data() + 3, terms.data(), terms.data() + 1, terms.data() + 2};
   DeviceArray<double> acc(std::vector<double>{1, 2, 3, 4});
@@ -97,6 +148,41 @@ TEST(GpuStepBackend, RandOffsetCounterMovesEveryDraw) {
   cpu().rand_uniform(DType::f32, cpu_u.data(), n, seed, offset, nullptr);
   cpu().set_rand_offset_counter(0, nullptr);
   EXPECT_EQ(counted_u.download(), cpu_u);
+}
+
+// The draws of reparameterize_forward / _backward move with the counter too: with the counter at
+// `moved`, offset o gives what offset o + moved gives without it.
+TEST(GpuStepBackend, RandOffsetCounterMovesReparameterize) {
+  const int64_t rows = 33, cols = 17, n = rows * cols;
+  const uint64_t seed = case_seed(), offset = 6, moved = 4 * 1001 + 2;
+  const std::vector<float> mu = uniform<float>(n, seed, -2, 2), lv = uniform<float>(n, seed + 1, -3, 1),
+                           dz = uniform<float>(n, seed + 2, -1, 1);
+  DeviceArray<float> d_mu(mu), d_lv(lv), d_dz(dz);
+  auto run = [&](uint64_t at, const uint64_t* counter) {
+    DeviceArray<float> z(n), kl(1), dmu(n), dlv(n);
+    gpu().set_rand_offset_counter(0, counter);
+    gpu().reparameterize_forward(DType::f32, d_mu.data(), d_lv.data(), z.data(), kl.data(), rows,
+                                 cols, seed, at, gpu_stream());
+    gpu().reparameterize_backward(DType::f32, d_mu.data(), d_lv.data(), d_dz.data(), nullptr,
+                                  rows, cols, seed, at, dmu.data(), dlv.data(), gpu_stream());
+    gpu().set_rand_offset_counter(0, nullptr);
+    return std::make_pair(z.download(), dlv.download());
+  };
+  DeviceArray<uint64_t> counter(std::vector<uint64_t>{moved});
+  const auto [counted_z, counted_dlv] = run(offset, counter.data());
+  const auto [plain_z, plain_dlv] = run(offset + moved, nullptr);
+  EXPECT_EQ(counted_z, plain_z);  // the same kernel, the same bits
+  EXPECT_EQ(counted_dlv, plain_dlv);
+  const auto [unmoved_z, unmoved_dlv] = run(offset, nullptr);
+  EXPECT_NE(counted_z, unmoved_z);  // the counter did move the draws
+  // And the CPU twin with its own counter.
+  uint64_t host_counter = moved;
+  std::vector<float> z(n), kl(1);
+  cpu().set_rand_offset_counter(0, &host_counter);
+  cpu().reparameterize_forward(DType::f32, mu.data(), lv.data(), z.data(), kl.data(), rows, cols,
+                               seed, offset, nullptr);
+  cpu().set_rand_offset_counter(0, nullptr);
+  expect_close(counted_z, z, 1e-5, "reparameterize z with the counter, gpu vs cpu");
 }
 
 TEST(GpuStepBackend, Tf32GemmStaysWithinItsBound) {
@@ -144,10 +230,14 @@ struct StepRun {
 
 // 12 steps of batches of 64, with two partial batches (40, then 24) among them, a learning-rate
 // change, gradient clipping, and the totals read every 4 steps.
-StepRun run_steps(Kind kind, Device d, models::StepOptions options) {
+StepRun run_steps(Kind kind, Device d, models::StepOptions options,
+                  models::OptimizerKind optimizer = models::OptimizerKind::adam) {
   std::unique_ptr<models::Model> model = make_model(kind, d);
   models::OptimizerConfig oc;
-  oc.lr = 0.01;
+  oc.kind = optimizer;
+  oc.lr = optimizer == models::OptimizerKind::sgd ? 0.05 : 0.01;
+  oc.momentum = optimizer == models::OptimizerKind::sgd ? 0.9 : 0;
+  oc.weight_decay = optimizer == models::OptimizerKind::adamw ? 0.01 : 0;
   options.clip_norm = 0.5;
   models::TrainStep step(*model, oc, options);
   models::ShapesOptions so;
@@ -160,7 +250,7 @@ StepRun run_steps(Kind kind, Device d, models::StepOptions options) {
   for (int i = 0; i < 12; ++i) {
     step.run(slice(data, at, at + sizes[i]));
     at += sizes[i];
-    if (i == 5) step.set_lr(0.003);
+    if (i == 5) step.set_lr(oc.lr * 0.3);
     if (i % 4 == 3) r.totals.push_back(step.take_totals().mean.total);
   }
   r.params = all_values(*model);
@@ -171,28 +261,54 @@ StepRun run_steps(Kind kind, Device d, models::StepOptions options) {
   return r;
 }
 
-TEST(GpuStepTrain, GraphReplaysGiveTheFusedStepsAndTheCpu) {
+// What is compared, and why. The GPU and the CPU (and a graph replay, where cuBLAS may pick
+// another GEMM algorithm under capture) differ by rounding in every gradient. SGD's update is
+// linear in the gradient, so parameters stay within rounding-sized bounds of each other. Adam's
+// (and AdamW's) is not: its first step moves each parameter by about ±lr by the sign of the
+// gradient, and a component within rounding of zero can take opposite signs on the two sides
+// (one flip here is 0.02, far above any rounding bound). Under Adam and AdamW the losses, which
+// such a flip moves by rounding-sized amounts, are compared instead; their parameters are
+// compared only where the kernels and their order are the same (a graph replay of the fused step).
+void check_graph_step(Kind kind, models::OptimizerKind optimizer) {
+  SCOPED_TRACE(::testing::Message() << kind_name(kind) << ", " << models::optimizer_name(optimizer));
   const Device cuda = Device::cuda(0), cpu_dev = Device::cpu();
-  for (Kind kind : kKinds) {
-    SCOPED_TRACE(kind_name(kind));
-    StepRun cpu_fused = run_steps(kind, cpu_dev, {StepMode::fused});
-    StepRun fused = run_steps(kind, cuda, {StepMode::fused});
-    StepRun graph = run_steps(kind, cuda, {StepMode::graph});
-    StepRun emulated = run_steps(kind, cuda, {StepMode::graph, 0, true});
-    ASSERT_TRUE(graph.captured) << graph.note;
-    EXPECT_EQ(graph.note, "");
-    EXPECT_EQ(graph.offset, fused.offset);
-    EXPECT_EQ(graph.steps, 12);
-    // A replay runs the fused step's kernels in the fused step's order (the bound leaves room
-    // for cuBLAS choosing another algorithm under capture; frozen noise would be far above it).
-    expect_close(graph.params, fused.params, 1e-5, "graph vs fused parameters");
-    expect_close(emulated.params, fused.params, 1e-5, "emulated graph vs fused parameters");
-    expect_close(graph.totals, fused.totals, 1e-5, "graph vs fused losses");
-    // The GPU against the CPU reference, 12 Adam steps on: GEMM accumulation order and the
-    // normals' last bits (kernels/cpu/random.h) apart, the same trajectory.
-    expect_close(fused.params, cpu_fused.params, 1e-4, "gpu vs cpu parameters");
-    expect_close(fused.totals, cpu_fused.totals, 1e-4, "gpu vs cpu losses");
-  }
+  const bool linear = optimizer == models::OptimizerKind::sgd;
+  StepRun cpu_fused = run_steps(kind, cpu_dev, {StepMode::fused}, optimizer);
+  StepRun fused = run_steps(kind, cuda, {StepMode::fused}, optimizer);
+  StepRun graph = run_steps(kind, cuda, {StepMode::graph}, optimizer);
+  StepRun emulated = run_steps(kind, cuda, {StepMode::graph, 0, /*emulate_graph=*/true}, optimizer);
+  ASSERT_TRUE(graph.captured) << graph.note;
+  EXPECT_EQ(graph.note, "");
+  EXPECT_EQ(graph.offset, fused.offset);
+  EXPECT_EQ(graph.steps, 12);
+  EXPECT_EQ(emulated.offset, fused.offset);
+  EXPECT_EQ(emulated.steps, 12);
+  EXPECT_TRUE(emulated.captured);
+  EXPECT_EQ(emulated.note, "");
+  // The emulation runs the step's kernels in the fused step's order without capturing, reading
+  // the learning rate, step count and noise offsets from the device counters as a replay does.
+  expect_close(emulated.totals, fused.totals, 1e-5, "emulated graph vs fused losses");
+  if (linear) expect_close(emulated.params, fused.params, 1e-5, "emulated graph vs fused parameters");
+  // A replay runs the fused step's kernels in the fused step's order (the bound leaves room
+  // for cuBLAS choosing another algorithm under capture; frozen noise would be far above it).
+  expect_close(graph.totals, fused.totals, 1e-5, "graph vs fused losses");
+  if (linear) expect_close(graph.params, fused.params, 1e-5, "graph vs fused parameters");
+  // The GPU against the CPU reference, 12 steps on: GEMM accumulation order and the normals'
+  // last bits (kernels/cpu/random.h) apart, the same trajectory.
+  expect_close(fused.totals, cpu_fused.totals, 1e-4, "gpu vs cpu losses");
+  if (linear) expect_close(fused.params, cpu_fused.params, 1e-4, "gpu vs cpu parameters");
+}
+
+TEST(GpuStepTrain, GraphReplaysGiveTheFusedStepsAndTheCpu) {
+  for (Kind kind : kKinds) check_graph_step(kind, models::OptimizerKind::adam);
+}
+
+TEST(GpuStepTrain, GraphStepWithSgdMomentumFollowsTheCpuParameters) {
+  for (Kind kind : kKinds) check_graph_step(kind, models::OptimizerKind::sgd);
+}
+
+TEST(GpuStepTrain, GraphStepWithAdamW) {
+  for (Kind kind : kKinds) check_graph_step(kind, models::OptimizerKind::adamw);
 }
 
 TEST(GpuStepTrain, ReplaysDrawFreshNoiseAndKeepMemoryFlat) {
