@@ -1,8 +1,12 @@
 // CUDA table vs CPU table: fills, casts, elementwise ops, losses and optimizer updates, forward
-// and backward, float32 and float64, sizes from 1 to 2^26 (and one beyond 2^31), with 16-byte
+// and backward, float32 and float64, sizes from 1 to 2^26 (and beyond 2^31 and 2^32), with 16-byte
 // aligned pointers (the packed path) and misaligned ones (pad = 1: the scalar path).
+#include <bit>
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "core/error.h"
@@ -246,6 +250,58 @@ TYPED_TEST(BackendElementwise, Cast) {  // from TypeParam to float and to double
   }
 }
 
+// A cast to the same dtype is a copy, bit for bit: signed zeros, infinities, NaN payloads and
+// subnormals (which a flush-to-zero path would lose) included, at odd sizes and misaligned.
+TYPED_TEST(BackendElementwise, CastToTheSameTypeCopiesEveryBit) {
+  using T = TypeParam;
+  const DType dt = dtype_of<T>();
+  using Bits = std::conditional_t<std::is_same_v<T, float>, uint32_t, uint64_t>;
+  for (int64_t n : kSizes)
+    for (int64_t pad : kPads) {
+      std::vector<T> x = uniform<T>(n, case_seed(), -1e3, 1e3);
+      const T edges[] = {T(-0.0), std::numeric_limits<T>::infinity(),
+                         -std::numeric_limits<T>::infinity(),
+                         std::numeric_limits<T>::denorm_min(), -std::numeric_limits<T>::min() / 4,
+                         std::numeric_limits<T>::max(), std::numeric_limits<T>::quiet_NaN()};
+      for (size_t i = 0; i < std::size(edges) && i < x.size(); ++i) x[i] = edges[i];
+      DeviceArray<T> d_x(x, pad), d_y(n, pad);
+      gpu().cast(dt, d_x.data(), dt, d_y.data(), n, gpu_stream());
+      const std::vector<T> got = d_y.download();
+      for (int64_t i = 0; i < n; ++i)
+        ASSERT_EQ(std::bit_cast<Bits>(got[i]), std::bit_cast<Bits>(x[i]))
+            << label("cast to the same type", dt, n, pad) << ": element " << i << " " << x[i]
+            << " became " << got[i];
+    }
+}
+
+// The backend table's random entries (what ops and models call) against the CPU table's: the
+// uniforms bit for bit, the normals within 1.5 * 2^-20 of their Box-Muller radius
+// (kernels/cpu/random.cpp derives it; tests/gpu/test_philox_gpu.cpp checks its __sincosf premise).
+TYPED_TEST(BackendElementwise, RandomEntriesMatchTheCpu) {
+  using T = TypeParam;
+  const DType dt = dtype_of<T>();
+  for (int64_t n : kSizes)
+    for (int64_t pad : kPads) {
+      const uint64_t seed = case_seed(), offset = case_seed() % 1000;  // any lane of a block
+      const std::string what = label(cat("seed ", seed, " offset ", offset), dt, n, pad);
+      std::vector<T> u(n), z(n + 1);  // z: both halves of the last pair, for its radius
+      cpu().rand_uniform(dt, u.data(), n, seed, offset, nullptr);
+      cpu().rand_normal(dt, z.data(), n + 1, seed, offset, nullptr);
+      DeviceArray<T> d_u(n, pad), d_z(n, pad);
+      gpu().rand_uniform(dt, d_u.data(), n, seed, offset, gpu_stream());
+      gpu().rand_normal(dt, d_z.data(), n, seed, offset, gpu_stream());
+      EXPECT_EQ(d_u.download(), u) << what;
+      const std::vector<T> got = d_z.download();
+      const double bound = 1.5 * std::ldexp(1.0, -20);
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t pair = i & ~int64_t{1};
+        const double r = std::hypot(double(z[pair]), double(z[pair + 1]));
+        ASSERT_LE(std::fabs(double(got[i]) - double(z[i])), bound * r)  // false for NaN
+            << what << ": normal " << i << " gpu " << got[i] << " cpu " << z[i];
+      }
+    }
+}
+
 TYPED_TEST(BackendElementwise, AdamUpdate) {
   using T = TypeParam;
   const DType dt = dtype_of<T>();
@@ -319,30 +375,34 @@ TYPED_TEST(BackendElementwise, Large) {
 }
 
 // Beyond 2^31 elements: indices past the int32 range (float32 only: 2 x 8.6 GB on the device).
-TEST(BackendElementwiseHuge, Beyond2To31Elements) {
+TEST(BackendElementwiseHuge, UnaryBeyond2To31Elements) {
   const int64_t n = (int64_t(1) << 31) + 33;
-  {
-    UnaryParams p{1.7, -0.3};
-    std::vector<float> x = uniform<float>(n, case_seed(), -5, 5), want(n);
-    cpu().unary_forward(UnaryOp::affine, DType::f32, x.data(), want.data(), n, p, nullptr);
-    DeviceArray<float> d_x(x), d_y(n);
-    x = {};
-    gpu().unary_forward(UnaryOp::affine, DType::f32, d_x.data(), d_y.data(), n, p, gpu_stream());
-    expect_close(d_y.download(), want, elementwise_tol<float>(), cat("unary_forward affine n=", n));
-  }
-  {
-    const int64_t cols = 1024, rows = n / cols + 1;
-    std::vector<float> a = uniform<float>(rows * cols, case_seed(), -3, 3);
-    std::vector<float> b = uniform<float>(cols, case_seed(), -3, 3), want(rows * cols);
-    cpu().binary_forward(BinaryOp::mul, DType::f32, a.data(), b.data(), want.data(), rows, cols,
-                         Broadcast::row, nullptr);
-    DeviceArray<float> d_a(a), d_b(b), d_y(rows * cols);
-    a = {};
-    gpu().binary_forward(BinaryOp::mul, DType::f32, d_a.data(), d_b.data(), d_y.data(), rows, cols,
-                         Broadcast::row, gpu_stream());
-    expect_close(d_y.download(), want, elementwise_tol<float>(),
-                 cat("binary_forward mul row broadcast (", rows, ", ", cols, ")"));
-  }
+  UnaryParams p{1.7, -0.3};
+  std::vector<float> x = uniform<float>(n, case_seed(), -5, 5), want(n);
+  cpu().unary_forward(UnaryOp::affine, DType::f32, x.data(), want.data(), n, p, nullptr);
+  DeviceArray<float> d_x(x), d_y(n);
+  x = {};
+  gpu().unary_forward(UnaryOp::affine, DType::f32, d_x.data(), d_y.data(), n, p, gpu_stream());
+  expect_close(d_y.download(), want, elementwise_tol<float>(), cat("unary_forward affine n=", n));
+}
+
+// A row broadcast over more than 2^32 - 1 elements: the column index takes the 64-bit division
+// (launch.cuh's mod_index with small = false), which no smaller size reaches (float32 only:
+// 2 x 17.2 GB on the device, 3 x 17.2 GB on the host).
+TEST(BackendElementwiseHuge, RowBroadcastBeyond2To32Elements) {
+  const int64_t cols = 1031, rows = (int64_t(1) << 32) / cols + 2;  // 1031: prime, not a power of 2
+  const int64_t n = rows * cols;
+  ASSERT_GT(n, int64_t(UINT32_MAX));
+  std::vector<float> a = uniform<float>(n, case_seed(), -3, 3);
+  std::vector<float> b = uniform<float>(cols, case_seed(), -3, 3), want(n);
+  cpu().binary_forward(BinaryOp::mul, DType::f32, a.data(), b.data(), want.data(), rows, cols,
+                       Broadcast::row, nullptr);
+  DeviceArray<float> d_a(a), d_b(b), d_y(n);
+  a = {};
+  gpu().binary_forward(BinaryOp::mul, DType::f32, d_a.data(), d_b.data(), d_y.data(), rows, cols,
+                       Broadcast::row, gpu_stream());
+  expect_close(d_y.download(), want, elementwise_tol<float>(),
+               cat("binary_forward mul row broadcast (", rows, ", ", cols, "), n = ", n));
 }
 
 }  // namespace
