@@ -8,14 +8,15 @@
 # killed and the next one starts; none runs past 465 s from the start, so the command ends
 # under 8 minutes):
 #   device     the GPU, driver, CUDA and PyTorch versions found; libraries the binaries miss
-#   suite      ae_tests_gpu: every CUDA kernel and step against the CPU reference       (110)
+#   suite      ae_tests_gpu: every CUDA kernel and step against the CPU reference        (80)
+#   huge       its tests past 2^31 and 2^32 elements (tens of GB filled on the host)     (60)
 #   kernels    ae_bench_kernels: each kernel against the device's measured ceilings     (40)
-#   steps      ae_bench_steps at batch 256 and 4096 (eager, fused, graph; fp32, tf32),  (150)
+#   steps      ae_bench_steps at batch 256 and 4096 (eager, fused, graph; fp32),        (140)
 #              then the PyTorch peers (eager, CUDA graphs, torch.compile; fp32) on the same
 #              files, and compare.py's table: ae vs PyTorch ratios and peak memory
-#   memcheck   compute-sanitizer memcheck --leak-check full over the suite               (70)
-#   racecheck  compute-sanitizer racecheck over ae's own kernels (not cuBLAS's)         (25)
-#   synccheck  compute-sanitizer synccheck over ae's own kernels                         (25)
+#   memcheck   compute-sanitizer memcheck --leak-check full over the suite               (65)
+#   racecheck  compute-sanitizer racecheck over ae's own kernels (not cuBLAS's)         (20)
+#   synccheck  compute-sanitizer synccheck over ae's own kernels                         (20)
 # and prints the summary table last. SCALE=0.5 halves every budget (a second, shorter try).
 # Without a GPU (a dry run here) every part says "no device" and the summary still prints.
 #
@@ -75,20 +76,25 @@ missing=$(env LD_LIBRARY_PATH="$CARRY/lib" ldd "$CARRY"/bin/* 2>/dev/null | grep
 [ -z "$missing" ] || say "MISSING shared libraries: $missing"
 ae_run 15 ae info 2>&1 | grep -E "backends|devices" | tee -a "$SUMMARY"
 
-# --- suite ----------------------------------------------------------------------------------
-t0=$SECONDS
-ae_run "$(budget 110)" ae_tests_gpu --gtest_color=no >"$OUT/gpu_tests.log" 2>&1
-rc=$?
-passed=$(grep -E '^\[  PASSED  \]' "$OUT/gpu_tests.log" | tail -1 | sed 's/\[  PASSED  \] //')
-failed_tests=$(grep -E '^\[  FAILED  \] [A-Za-z]' "$OUT/gpu_tests.log" | sort -u | sed 's/\[  FAILED  \] //' | head -8 | tr '\n' ' ')
-case $rc in
-  0) row suite ok $((SECONDS - t0)) "$passed; $(grep -m1 '^cuBLAS' "$OUT/gpu_tests.log")" ;;
-  77) row suite "no device" $((SECONDS - t0)) "$(head -1 "$OUT/gpu_tests.log")" ;;
-  124 | 137) row suite TIMEOUT $((SECONDS - t0)) "last: $(grep -E '^\[ RUN' "$OUT/gpu_tests.log" | tail -1)" ;;
-  *) row suite FAILED $((SECONDS - t0)) "exit $rc; passed: ${passed:-none}; failed: $failed_tests" ;;
-esac
+# --- suite, then the tests past 2^31 and 2^32 elements (host-heavy: tens of GB to fill and compare)
+suite_part() {  # suite_part NAME BUDGET GTEST_FILTER
+  local name=$1 t0=$SECONDS rc passed failed_tests log=$WORK/$1.log
+  ae_run "$(budget "$2")" ae_tests_gpu --gtest_color=no --gtest_filter="$3" >"$log" 2>&1
+  rc=$?
+  { echo "===== $name (--gtest_filter=$3), exit $rc"; cat "$log"; } >>"$OUT/gpu_tests.log"
+  passed=$(grep -E '^\[  PASSED  \]' "$log" | tail -1 | sed 's/\[  PASSED  \] //')
+  failed_tests=$(grep -E '^\[  FAILED  \] [A-Za-z]' "$log" | sort -u | sed 's/\[  FAILED  \] //' | head -8 | tr '\n' ' ')
+  case $rc in
+    0) row "$name" ok $((SECONDS - t0)) "$passed; $(grep -m1 '^cuBLAS' "$log")" ;;
+    77) row "$name" "no device" $((SECONDS - t0)) "$(head -1 "$log")"; no_device=1 ;;
+    124 | 137) row "$name" TIMEOUT $((SECONDS - t0)) "last: $(grep -E '^\[ RUN' "$log" | tail -1)" ;;
+    *) row "$name" FAILED $((SECONDS - t0)) "exit $rc; passed: ${passed:-none}; failed: $failed_tests" ;;
+  esac
+}
 no_device=0
-[ $rc = 77 ] && no_device=1
+: >"$OUT/gpu_tests.log"
+suite_part suite 80 '-*Huge*'
+if [ $no_device = 1 ]; then row huge "no device" 0 "the suite found no device"; else suite_part huge 60 '*Huge*'; fi
 
 # --- kernels --------------------------------------------------------------------------------
 t0=$SECONDS
@@ -104,10 +110,10 @@ fi
 
 # --- steps and the PyTorch peers ------------------------------------------------------------
 t0=$SECONDS
-steps_end=$((SECONDS + $(budget 150)))
+steps_end=$((SECONDS + $(budget 140)))
 DATA=$WORK/peer_files
 mkdir -p "$DATA"
-ae_run "$(budget 70)" ae_bench_steps --quick --batches 256,4096 --out "$DATA" >"$OUT/steps.log" 2>&1
+ae_run "$(budget 70)" ae_bench_steps --quick --batches 256,4096 --precisions fp32 --out "$DATA" >"$OUT/steps.log" 2>&1
 rc=$?
 cp "$DATA/ae_steps.json" "$OUT/" 2>/dev/null
 if [ $rc = 0 ] && grep -q "no usable CUDA device" "$OUT/steps.log"; then
@@ -141,8 +147,8 @@ fi
 # synccheck look at ae's kernels only: their mangled names start _ZN2ae2cu (namespace ae::cu).
 FILTER=${FILTER:--*Large*:*Huge*:*OutOfMemory*:*TooLarge*}
 : >"$OUT/sanitize.log"
-for spec in "memcheck 70 --leak-check full" "racecheck 25 --kernel-name kns=_ZN2ae2cu" \
-            "synccheck 25 --kernel-name kns=_ZN2ae2cu"; do
+for spec in "memcheck 65 --leak-check full" "racecheck 20 --kernel-name kns=_ZN2ae2cu" \
+            "synccheck 20 --kernel-name kns=_ZN2ae2cu"; do
   read -r tool secs args <<<"$spec"
   t0=$SECONDS
   if [ $no_device = 1 ]; then row "$tool" "no device" 0 "the suite found no device"; continue; fi
