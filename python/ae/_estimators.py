@@ -82,6 +82,26 @@ def _is_dlpack(X: Any) -> bool:
     return hasattr(X, "__dlpack__") and not isinstance(X, np.ndarray)
 
 
+_KDLCUDA = 2  # DLPack's device type of CUDA memory
+
+
+def _dlpack_input(X: Any) -> Any:
+    """A DLPack tensor as ae reads it: float32 (else TypeError, before any copy). A CUDA tensor
+    is exported for ae's own stream (``__dlpack__(stream=...)``), so that the producer's pending
+    writes complete before ae's kernels read it; it stays on its device."""
+    dtype = str(getattr(X, "dtype", "float32"))
+    if not dtype.endswith("float32"):
+        raise TypeError(f"{type(X).__name__} of dtype {dtype}: ae reads float32 DLPack tensors; "
+                        "convert it first (PyTorch: x.float().contiguous())")
+    device_type, device_id = X.__dlpack_device__()
+    if int(device_type) == _KDLCUDA:
+        if _core.cuda_device_count() <= int(device_id):
+            raise ValueError(f"X is on cuda:{int(device_id)}, but ae has "
+                             f"{_core.cuda_device_count()} usable CUDA device(s)")
+        return X.__dlpack__(stream=_core.cuda_stream(int(device_id)))
+    return X
+
+
 class _Progress:
     """A progress bar over the training samples (tqdm when installed, else one line per epoch
     on stderr); silent with verbose=0."""
@@ -171,7 +191,7 @@ class _Base(BaseEstimator):
             elif shape[1] != self.n_features_in_:
                 raise ValueError(f"X has {shape[1]} features, but {type(self).__name__} is "
                                  f"expecting {self.n_features_in_} features as input")
-            return X
+            return _dlpack_input(X)
         return validate_data(self, X, reset=reset, dtype=np.float32, order="C")
 
     # --- training -----------------------------------------------------------------------------

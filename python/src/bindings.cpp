@@ -17,6 +17,7 @@
 #include <nanobind/stl/vector.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -63,9 +64,18 @@ Device device_of(const InputArray& a, const char* what) {
 Tensor as_tensor(const InputArray& a, const char* what) {
   const Device d = device_of(a, what);
   // The owner drops its reference to the Python object under the GIL, whichever thread frees
-  // the tensor.
+  // the tensor. Device memory is released only once ae's stream has finished reading it (ae's
+  // work is asynchronous; the producer may reuse the memory as soon as it is released).
   auto* held = new InputArray(a);
-  std::shared_ptr<void> owner(held, [](void* p) {
+  std::shared_ptr<void> owner(held, [d](void* p) {
+    if (d.is_cuda()) {
+      try {
+        synchronize(d);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "ae: waiting for %s before releasing an array failed: %s\n",
+                     d.str().c_str(), e.what());
+      }
+    }
     nb::gil_scoped_acquire gil;
     delete static_cast<InputArray*>(p);
   });
@@ -363,6 +373,11 @@ NB_MODULE(_core, m) {
   }, "x"_a.noconvert());
   m.def("quantile", [](std::vector<double> v, double q) { return ae::models::quantile(std::move(v), q); },
         "values"_a, "q"_a, "The q-quantile of values, linearly interpolated (models/metrics.h; ae score's threshold).");
+  // The CUDA stream ae orders its work on, for a DLPack producer: x.__dlpack__(stream=...) makes
+  // the producer's pending writes to x complete before anything ae then queues on it.
+  m.def("cuda_stream", [](int index) {
+    return reinterpret_cast<uintptr_t>(ae::stream(ae::Device::cuda(index)));
+  }, "index"_a);
   m.def("default_device", [] { return ae::default_device().str(); });
   m.def("cuda_device_count", &ae::cuda_device_count);
 }

@@ -22,20 +22,23 @@ def ae_cli():
     return run
 
 
-def anomaly_table(seed=0, n_normal=1200, n_anomalies=120, features=12, rank=3):
-    """Normal rows lie near a random nonlinear 3-d manifold (a sigmoid of a linear map) plus
-    small noise; anomalies are the same construction with the features' link broken (each
-    feature drawn from another row), so every feature alone looks normal. Returns X
+def anomaly_table(seed=0, n_normal=1200, n_anomalies=120, features=12, swapped=2, noise=0.02):
+    """Normal rows lie near a curved 2-d manifold in 12-d (a random two-layer tanh map of
+    uniform 2-d points) plus small noise; an anomaly is such a row with `swapped` of its
+    features taken from another row, so every feature alone looks normal and only their link
+    breaks. A linear model (PCA) sees the manifold's span but not its curve. Returns X
     (n, features) float32 and y (n) with 1 for the anomalies, shuffled."""
     rng = np.random.RandomState(seed)
-    w = rng.randn(rank, features) * 2
+    inner, outer = rng.randn(2, 8) * 1.5, rng.randn(8, features)
 
     def manifold(n):
-        return np.tanh(rng.randn(n, rank) @ w) + 0.05 * rng.randn(n, features)
+        z = rng.uniform(-1.5, 1.5, (n, 2))
+        return np.tanh(np.tanh(z @ inner) @ outer) + noise * rng.randn(n, features)
 
-    normal = manifold(n_normal)
-    source = manifold(n_anomalies * features).reshape(n_anomalies, features, features)
-    anomalies = source[:, np.arange(features), np.arange(features)]
+    normal, anomalies, donors = manifold(n_normal), manifold(n_anomalies), manifold(n_anomalies)
+    for i in range(n_anomalies):
+        columns = rng.choice(features, swapped, replace=False)
+        anomalies[i, columns] = donors[i, columns]
     X = np.vstack([normal, anomalies]).astype(np.float32)
     y = np.r_[np.zeros(n_normal, int), np.ones(n_anomalies, int)]
     order = rng.permutation(len(y))

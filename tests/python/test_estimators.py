@@ -48,6 +48,32 @@ def test_other_dtypes_and_layouts_are_converted_once(table):
         _core.tensor_view(table.astype(np.float64))
 
 
+class DLPackOnly:
+    """A producer that offers only the DLPack protocol (as a PyTorch or CuPy tensor does)."""
+
+    def __init__(self, array):
+        self.array, self.shape, self.dtype = array, array.shape, array.dtype
+
+    def __dlpack__(self, **kwargs):
+        return self.array.__dlpack__(**kwargs)
+
+    def __dlpack_device__(self):
+        return self.array.__dlpack_device__()
+
+
+def test_dlpack_tensors_are_read_in_place(table):
+    assert _core.tensor_view(table.__dlpack__())[0] == table.__array_interface__["data"][0]
+    model = ae.Autoencoder(random_state=0, **SMALL).fit(DLPackOnly(table))
+    reference = ae.Autoencoder(random_state=0, **SMALL).fit(table)
+    np.testing.assert_array_equal(model.transform(DLPackOnly(table)), reference.transform(table))
+    np.testing.assert_array_equal(model.score_samples(DLPackOnly(table)),
+                                  reference.score_samples(table))
+    with pytest.raises(TypeError, match="DLPackOnly of dtype float64: ae reads float32"):
+        model.transform(DLPackOnly(table.astype(np.float64)))
+    with pytest.raises(ValueError, match="X has 3 features"):
+        model.transform(DLPackOnly(np.ascontiguousarray(table[:, :3])))
+
+
 def test_outputs_are_numpy_arrays_over_the_engines_memory(table):
     model = ae.Autoencoder(random_state=0, **SMALL).fit(table)
     codes = model.transform(table)
@@ -187,18 +213,20 @@ def test_ctrl_c_stops_after_the_batch_and_leaves_a_usable_model(table):
 def test_detector_held_out_auc_at_least_pcas():
     X, y = anomaly_table(seed=0)
     train, test = np.arange(len(y)) < 800, np.arange(len(y)) >= 800
-    detector = ae.AnomalyDetector(contamination=0.1, hidden=(32,), code=3, epochs=60,
+    detector = ae.AnomalyDetector(contamination=0.1, hidden=(32,), code=2, activation="tanh",
+                                  code_activation="identity", epochs=100,
                                   normalize="standardize", random_state=0, verbose=0)
     detector.fit(X[train])
     auc = roc_auc_score(y[test], detector.decision_function(X[test]))
-    # The baseline: PCA with the same code width, scored by its reconstruction error.
+    # The baseline: PCA with the same code width on the same standardised rows, scored by its
+    # reconstruction error.
     scaler = StandardScaler().fit(X[train])
-    pca = PCA(n_components=3).fit(scaler.transform(X[train]))
+    pca = PCA(n_components=2).fit(scaler.transform(X[train]))
     Z = scaler.transform(X[test])
     pca_auc = roc_auc_score(y[test], ((pca.inverse_transform(pca.transform(Z)) - Z) ** 2).sum(1))
     print(f"\n[ measured ] held-out ROC AUC: ae {auc:.4f}, PCA {pca_auc:.4f}")
-    assert auc >= pca_auc
-    assert auc > 0.9
+    # Measured 0.978 vs 0.848; the curve is what a linear model cannot follow.
+    assert auc >= pca_auc + 0.05
     assert detector.labels_.mean() == pytest.approx(0.1, abs=0.01)
     proba = detector.predict_proba(X[test])
     assert proba.shape == (int(test.sum()), 2)
