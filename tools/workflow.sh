@@ -49,4 +49,21 @@ fi
 # NVIDIA's installer puts nvcc outside PATH; with it found, the build includes the CUDA backend.
 command -v nvcc >/dev/null || [[ ! -x /usr/local/cuda/bin/nvcc ]] || export PATH=/usr/local/cuda/bin:$PATH
 
+# The test workflow also builds the Python module and runs its tests (ctest python.pytest): their
+# packages (python/requirements-test.txt, from PyPI) go into a virtual environment under build/,
+# leaving the system Python alone, and the configure step finds it there (CMake's FindPython
+# prefers an active virtual environment). Without PyPI the C++ tests still run, and say so.
+if [[ $workflow == test ]] && command -v python3 >/dev/null; then
+  venv=$PWD/build/venv
+  [[ -x $venv/bin/python ]] || python3 -m venv "$venv" ||
+    echo "ae: python3 -m venv failed (Debian: python3-venv); the Python tests are skipped" >&2
+  if [[ -x $venv/bin/python ]] && "$venv/bin/python" -m pip install -q --disable-pip-version-check \
+       -r python/requirements-test.txt; then
+    export VIRTUAL_ENV=$venv PATH=$venv/bin:$PATH
+  else
+    echo "ae: the Python test packages could not be installed (PyPI unreachable?); the Python" \
+         "tests are skipped" >&2
+  fi
+fi
+
 exec cmake --workflow --preset "$workflow"
