@@ -164,12 +164,26 @@ std::vector<Tick> linear_ticks(double lo, double hi, int target) {
   return ticks;
 }
 
+// m·10^k as a tick label of a log axis: plain digits from 0.001 to 99999 ("0.02", "500"),
+// else "1e6", "2e-5" (never "1e+06").
+std::string log_label(double m, int k) {
+  char label[32];
+  if (k >= -3 && k <= 4) {
+    const double v = m * std::pow(10.0, k);
+    std::snprintf(label, sizeof label, "%.*f", k < 0 ? -k : 0, v);
+  } else {
+    std::snprintf(label, sizeof label, "%ge%d", m, k);
+  }
+  return label;
+}
+
 // Ticks for a log10 axis spanning [lo, hi] in log10 units.
 std::vector<Tick> log_ticks(double lo, double hi, int target) {
   std::vector<Tick> ticks;
   if (hi - lo >= 1.0) {
-    // 1, 2 and 5 per decade over a short span; whole decades, thinned out, over a long one.
-    const bool dense = hi - lo < 2.5;
+    // 1, 2 and 5 per decade while they fit (about `target` labels); whole decades, thinned
+    // out, over a long span.
+    const bool dense = (hi - lo) * 3 <= target * 1.5;
     const int first = static_cast<int>(std::floor(lo)), last = static_cast<int>(std::ceil(hi));
     const int every = dense ? 1 : std::max(1, (last - first + target - 1) / target);
     for (int k = first; k <= last; k += every)
@@ -177,9 +191,7 @@ std::vector<Tick> log_ticks(double lo, double hi, int target) {
         if (m != 1.0 && !dense) continue;
         const double at = k + std::log10(m);
         if (at < lo || at > hi) continue;
-        char label[32];
-        std::snprintf(label, sizeof label, "%g", m * std::pow(10.0, k));
-        ticks.push_back({at, label});
+        ticks.push_back({at, log_label(m, k)});
       }
     return ticks;
   }
@@ -209,8 +221,12 @@ void draw_axes(Canvas& canvas, const Frame& f, const std::vector<Tick>& x_ticks,
                 kAxis);
   }
   canvas.rect(f.left, f.top, f.right - f.left + 1, f.bottom - f.top + 1, kAxis);
-  if (!o.title.empty())
-    canvas.text((canvas.width() - Canvas::text_width(o.title, 2)) / 2, 8, o.title, kBlack, 2);
+  if (!o.title.empty()) {
+    // Large when it fits, else small.
+    const int scale = Canvas::text_width(o.title, 2) <= canvas.width() - 16 ? 2 : 1;
+    canvas.text(std::max(4, (canvas.width() - Canvas::text_width(o.title, scale)) / 2),
+                scale == 2 ? 8 : 14, o.title, kBlack, scale);
+  }
   if (!o.x_label.empty())
     canvas.text((f.left + f.right - Canvas::text_width(o.x_label)) / 2, f.bottom + 24, o.x_label,
                 kBlack);
@@ -219,15 +235,25 @@ void draw_axes(Canvas& canvas, const Frame& f, const std::vector<Tick>& x_ticks,
                 f.top - Canvas::text_height() - 6, o.y_label, kBlack);
 }
 
-// A legend box in the plot area's top-right corner: a colour mark and a name per entry.
-void draw_legend(Canvas& canvas, const Frame& f, const std::vector<std::pair<std::string, Rgb>>& entries,
-                 bool as_lines) {
-  if (entries.empty()) return;
+using LegendEntries = std::vector<std::pair<std::string, Rgb>>;
+constexpr int kLegendRow = 7 + 6, kLegendMark = 18;  // row height (font + 6), colour mark width
+
+// The size of a legend box: a colour mark and a name per entry.
+struct LegendBox {
+  int w = 0, h = 0;
+};
+LegendBox legend_box(const LegendEntries& entries) {
+  if (entries.empty()) return {};
   int text_w = 0;
   for (const auto& e : entries) text_w = std::max(text_w, Canvas::text_width(e.first));
-  const int row_h = Canvas::text_height() + 6, mark_w = 18;
-  const int w = mark_w + 14 + text_w, h = static_cast<int>(entries.size()) * row_h + 8;
-  const int x0 = f.right - w - 8, y0 = f.top + 8;
+  return {kLegendMark + 14 + text_w, static_cast<int>(entries.size()) * kLegendRow + 8};
+}
+
+// The legend box with its top-left corner at (x0, y0).
+void draw_legend_at(Canvas& canvas, int x0, int y0, const LegendEntries& entries, bool as_lines) {
+  if (entries.empty()) return;
+  const int row_h = kLegendRow, mark_w = kLegendMark;
+  const auto [w, h] = legend_box(entries);
   canvas.fill_rect(x0, y0, w, h, kWhite, 0.85);
   canvas.rect(x0, y0, w, h, kGrid);
   for (size_t i = 0; i < entries.size(); ++i) {
@@ -238,6 +264,35 @@ void draw_legend(Canvas& canvas, const Frame& f, const std::vector<std::pair<std
       canvas.disc(x0 + 5 + mark_w / 2.0, cy, 3.5, entries[i].second);
     canvas.text(x0 + 10 + mark_w, cy - Canvas::text_height() / 2, entries[i].first, kBlack);
   }
+}
+
+// Where a legend box goes: the first corner of the plot area (top right, top left, bottom
+// right, bottom left) where crossed(x0, y0, x1, y1) says nothing is drawn; when every corner is
+// taken, the plot area narrows and the legend stands to its right.
+template <class Crossed>
+void place_legend(Frame& f, int width, LegendBox box, int& x, int& y, Crossed crossed) {
+  if (box.w == 0) return;
+  const int xs[2] = {f.right - box.w - 8, f.left + 8}, ys[2] = {f.top + 8, f.bottom - box.h - 8};
+  for (int corner = 0; corner < 4; ++corner) {
+    x = xs[corner % 2], y = ys[corner / 2];
+    if (!crossed(x, y, x + box.w, y + box.h)) return;
+  }
+  if (width - box.w - 24 - f.left >= 80) {
+    f.right = width - box.w - 24;
+    x = f.right + 12, y = f.top;
+  } else {
+    x = xs[0], y = ys[0];  // too narrow for a legend beside the plot
+  }
+}
+
+Rgb curve_color(const std::vector<Curve>& curves, size_t k) {
+  return curves[k].color.value_or(palette_color(static_cast<int64_t>(k)));
+}
+
+// A legend box in the plot area's top-right corner.
+void draw_legend(Canvas& canvas, const Frame& f, const LegendEntries& entries, bool as_lines) {
+  const LegendBox box = legend_box(entries);
+  draw_legend_at(canvas, f.right - box.w - 8, f.top + 8, entries, as_lines);
 }
 
 void check_size(const PlotOptions& o, const char* what) {
@@ -409,20 +464,43 @@ io::Image plot_curves(const std::vector<Curve>& curves, const PlotOptions& o) {
   Canvas canvas(o.width, o.height);
   Frame f{72, o.title.empty() ? 28 : 48, o.width - 18, o.height - (o.x_label.empty() ? 28 : 44),
           x_lo, x_hi, y_lo, y_hi};
-  const std::vector<Tick> x_ticks = linear_ticks(x_lo, x_hi, std::max(2, (f.right - f.left) / 80));
   const std::vector<Tick> y_ticks = log_y ? log_ticks(y_lo, y_hi, std::max(2, (f.bottom - f.top) / 50))
                                           : linear_ticks(y_lo, y_hi, std::max(2, (f.bottom - f.top) / 50));
+  // The legend goes in a corner of the plot area that no curve crosses; when every corner is
+  // crossed, the plot area narrows and the legend stands to its right.
+  std::vector<std::pair<std::string, Rgb>> legend;
+  for (size_t k = 0; k < curves.size(); ++k)
+    if (!curves[k].name.empty()) legend.emplace_back(curves[k].name, curve_color(curves, k));
+  auto point_ok = [&](const Curve& c, size_t i) {
+    return std::isfinite(c.x[i]) && std::isfinite(c.y[i]) && (!log_y || c.y[i] > 0);
+  };
+  int legend_x = 0, legend_y = 0;
+  place_legend(f, o.width, legend_box(legend), legend_x, legend_y, [&](int x0, int y0, int x1, int y1) {
+    for (const Curve& c : curves)
+      // Each segment sampled about every pixel, with the pen's width as margin.
+      for (size_t i = 0; i < c.x.size(); ++i) {
+        if (!point_ok(c, i)) continue;
+        const double ax = f.px(c.x[i]), ay = f.py(ty(c.y[i]));
+        const bool joined = i + 1 < c.x.size() && point_ok(c, i + 1);
+        const double bx = joined ? f.px(c.x[i + 1]) : ax, by = joined ? f.py(ty(c.y[i + 1])) : ay;
+        const int steps = 1 + static_cast<int>(std::min(1e5, std::max(std::abs(bx - ax), std::abs(by - ay))));
+        for (int t = 0; t <= steps; ++t) {
+          const double px = ax + (bx - ax) * t / steps, py = ay + (by - ay) * t / steps;
+          if (px >= x0 - 4 && px <= x1 + 4 && py >= y0 - 4 && py <= y1 + 4) return true;
+        }
+      }
+    return false;
+  });
+  const std::vector<Tick> x_ticks = linear_ticks(x_lo, x_hi, std::max(2, (f.right - f.left) / 80));
   draw_axes(canvas, f, x_ticks, y_ticks, o);
 
-  std::vector<std::pair<std::string, Rgb>> legend;
   for (size_t k = 0; k < curves.size(); ++k) {
     const Curve& c = curves[k];
-    const Rgb color = palette_color(static_cast<int64_t>(k));
+    const Rgb color = curve_color(curves, k);
     bool have_prev = false;
     int px = 0, py = 0;
     for (size_t i = 0; i < c.x.size(); ++i) {
-      const bool ok = std::isfinite(c.x[i]) && std::isfinite(c.y[i]) && (!log_y || c.y[i] > 0);
-      if (!ok) {
+      if (!point_ok(c, i)) {
         have_prev = false;
         continue;
       }
@@ -433,9 +511,8 @@ io::Image plot_curves(const std::vector<Curve>& curves, const PlotOptions& o) {
       if (c.x.size() < 40 || !have_prev) canvas.disc(x + 0.5, y + 0.5, 2.5, color);
       px = x, py = y, have_prev = true;
     }
-    if (!c.name.empty()) legend.emplace_back(c.name, color);
   }
-  draw_legend(canvas, f, legend, true);
+  draw_legend_at(canvas, legend_x, legend_y, legend, true);
   return canvas.image();
 }
 
@@ -481,6 +558,106 @@ io::Image plot_scatter(const std::vector<double>& x, const std::vector<double>& 
   if (rank.size() <= 20)
     for (const auto& [label, r] : rank) legend.emplace_back(std::to_string(label), palette_color(r));
   draw_legend(canvas, f, legend, false);
+  return canvas.image();
+}
+
+io::Image plot_histograms(const std::vector<Histogram>& groups, const std::vector<Marker>& markers,
+                          const PlotOptions& o, int bins) {
+  check_size(o, "plot_histograms");
+  AE_CHECK(!groups.empty() && bins >= 1 && bins <= 1000, "plot_histograms: ", groups.size(),
+           " groups, ", bins, " bins");
+  bool positive = true;
+  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+  for (const Histogram& g : groups)
+    for (double v : g.values)
+      if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v), positive = positive && v > 0;
+  for (const Marker& m : markers)
+    if (std::isfinite(m.x)) lo = std::min(lo, m.x), hi = std::max(hi, m.x), positive = positive && m.x > 0;
+  const bool any = lo <= hi;
+  if (!any) lo = 0, hi = 1;
+  const bool log_x = any && positive &&
+                     (o.x_scale == YScale::log || (o.x_scale == YScale::automatic && hi > 100 * lo));
+  auto tx = [&](double v) { return log_x ? std::log10(v) : v; };
+  lo = tx(lo), hi = tx(hi);
+  if (!(hi > lo)) pad_range(lo, hi, 0);
+  // Counts per bin; the last bin holds its right edge.
+  std::vector<std::vector<int64_t>> counts(groups.size(), std::vector<int64_t>(static_cast<size_t>(bins)));
+  int64_t top = 1;
+  for (size_t g = 0; g < groups.size(); ++g)
+    for (double v : groups[g].values) {
+      if (!std::isfinite(v) || (log_x && v <= 0)) continue;
+      const int b = std::clamp(static_cast<int>((tx(v) - lo) / (hi - lo) * bins), 0, bins - 1);
+      top = std::max(top, ++counts[g][static_cast<size_t>(b)]);
+    }
+  double y_lo = 0, y_hi = static_cast<double>(top) * 1.08;
+
+  Canvas canvas(o.width, o.height);
+  Frame f{72, o.title.empty() ? 28 : 48, o.width - 18, o.height - (o.x_label.empty() ? 28 : 44),
+          lo, hi, y_lo, y_hi};
+  LegendEntries legend;
+  for (size_t g = 0; g < groups.size(); ++g)
+    if (!groups[g].name.empty()) legend.emplace_back(groups[g].name, palette_color(static_cast<int64_t>(g)));
+  for (const Marker& m : markers) legend.emplace_back(m.name, kBlack);
+  int legend_x = 0, legend_y = 0;
+  auto bar = [&](size_t g, int b, int& x0, int& x1, int& y0) {
+    x0 = static_cast<int>(std::lround(f.px(lo + (hi - lo) * b / bins)));
+    x1 = static_cast<int>(std::lround(f.px(lo + (hi - lo) * (b + 1) / bins)));
+    y0 = static_cast<int>(std::lround(f.py(static_cast<double>(counts[g][static_cast<size_t>(b)]))));
+  };
+  place_legend(f, o.width, legend_box(legend), legend_x, legend_y, [&](int x0, int y0, int x1, int y1) {
+    for (size_t g = 0; g < groups.size(); ++g)
+      for (int b = 0; b < bins; ++b) {
+        int bx0, bx1, by0;
+        bar(g, b, bx0, bx1, by0);
+        if (counts[g][static_cast<size_t>(b)] > 0 && bx1 >= x0 && bx0 <= x1 && by0 <= y1) return true;
+      }
+    for (const Marker& m : markers) {
+      const double mx = f.px(tx(m.x));
+      if (mx >= x0 - 3 && mx <= x1 + 3) return true;
+    }
+    return false;
+  });
+  const std::vector<Tick> x_ticks = log_x ? log_ticks(lo, hi, std::max(2, (f.right - f.left) / 80))
+                                          : linear_ticks(lo, hi, std::max(2, (f.right - f.left) / 80));
+  // Counts: whole-number ticks only.
+  std::vector<Tick> y_ticks;
+  for (const Tick& t : linear_ticks(y_lo, y_hi, std::max(2, (f.bottom - f.top) / 50)))
+    if (t.at == std::floor(t.at)) y_ticks.push_back(t);
+  draw_axes(canvas, f, x_ticks, y_ticks, o);
+  for (size_t g = 0; g < groups.size(); ++g)
+    for (int b = 0; b < bins; ++b) {
+      if (counts[g][static_cast<size_t>(b)] == 0) continue;
+      int x0, x1, y0;
+      bar(g, b, x0, x1, y0);
+      canvas.fill_rect(x0, y0, std::max(1, x1 - x0), f.bottom - y0, palette_color(static_cast<int64_t>(g)),
+                       groups.size() > 1 ? 0.55 : 0.85);
+    }
+  for (const Marker& m : markers) {
+    if (!std::isfinite(m.x) || (log_x && m.x <= 0)) continue;
+    const int x = static_cast<int>(std::lround(f.px(tx(m.x))));
+    for (int y = f.top; y < f.bottom; y += 8) canvas.line(x, y, x, std::min(f.bottom, y + 4), kBlack, 2);
+  }
+  draw_legend_at(canvas, legend_x, legend_y, legend, true);
+  return canvas.image();
+}
+
+io::Image beside(const std::vector<io::Image>& images) {
+  AE_CHECK(!images.empty(), "beside: no images");
+  int width = 0, height = 0;
+  for (const io::Image& im : images) {
+    AE_CHECK(im.channels == 3, "beside: RGB images only, got ", im.channels, " channels");
+    width += im.width, height = std::max(height, im.height);
+  }
+  Canvas canvas(width, height);
+  int x0 = 0;
+  for (const io::Image& im : images) {
+    for (int y = 0; y < im.height; ++y)
+      for (int x = 0; x < im.width; ++x) {
+        const uint8_t* p = im.pixels.data() + (static_cast<size_t>(y) * im.width + x) * 3;
+        canvas.blend(x0 + x, y, Rgb{p[0], p[1], p[2]});
+      }
+    x0 += im.width;
+  }
   return canvas.image();
 }
 

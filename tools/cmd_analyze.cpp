@@ -35,6 +35,12 @@ double mean_of(const std::vector<double>& v) {
   return v.empty() ? 0 : s / static_cast<double>(v.size());
 }
 
+// path with its extension `from` replaced by `to` (added when it has another one).
+std::string with_extension(const std::string& path, const std::string& from, const std::string& to) {
+  const bool has = path.size() > from.size() && path.compare(path.size() - from.size(), from.size(), from) == 0;
+  return (has ? path.substr(0, path.size() - from.size()) : path) + to;
+}
+
 // The output path: --out when given, else `file` in the run folder.
 std::string output_path(const RunArgs& a, const LoadedRun& run, const std::string& file) {
   return a.out.empty() ? join_path(run.folder, file) : a.out;
@@ -47,13 +53,6 @@ models::Neighbours search(const Tensor& queries, const Tensor& database, int64_t
   if (!hash) return models::nearest_neighbours(queries, database, k, leave_one_out);
   return models::nearest_by_hamming(models::binarize(queries, thresholds),
                                     models::binarize(database, thresholds), k, leave_one_out);
-}
-
-// Σ over features of (PCA's reconstruction − x)² for each row of x (n, features), on the host.
-std::vector<double> pca_error(const models::Pca& pca, const Tensor& x) {
-  NoGradGuard no_grad;
-  const Tensor x64 = x.to(Device::cpu()).to(DType::f64);
-  return sum(square(pca.reconstruct(x64) - x64), 1).to_vector();
 }
 
 }  // namespace
@@ -110,8 +109,16 @@ int run_encode(RunArgs& a) {
     csv += data.has_labels() ? cat(",", data.labels[i], "\n") : "\n";
   }
   write_text(csv_path, csv);
-  std::printf("encoded %s: codes (%lld, %lld) -> %s, %s\n", what.c_str(), static_cast<long long>(n),
-              static_cast<long long>(k), npy.c_str(), csv_path.c_str());
+  // The codes just written, drawn: coloured by label, the first two principal components when
+  // wider than 2.
+  const std::string png = stem + ".png";
+  const std::string note = try_picture(png, [&] {
+    write_latent_png(png, codes, data.labels, cat(run.config.model.kind, " code of ", data.name));
+  });
+  std::printf("encoded %s: codes (%lld, %lld) -> %s, %s%s\n", what.c_str(),
+              static_cast<long long>(n), static_cast<long long>(k), npy.c_str(), csv_path.c_str(),
+              note.empty() ? (", " + png).c_str() : "");
+  if (!note.empty()) std::printf("%s\n", note.c_str());
   return 0;
 }
 
@@ -151,24 +158,14 @@ int run_score(ScoreArgs& s) {
   // Each method's threshold comes from the training data: the score above which the top
   // `contamination` fraction of training samples lies.
   const models::Dataset train = training_data(run);
-  const models::ModelSpec& spec = run.checkpoint.spec;
-  const int64_t pca_k = std::min({spec.code_width(), train.features(), train.size()});
-  const models::Pca pca = models::Pca::fit(train.x, pca_k);
-  struct Method {
-    std::string name;
-    std::vector<double> scores;
-    double threshold = 0;
-    int64_t flagged = 0;
-  };
-  std::vector<Method> methods(2);
-  methods[0].name = cat(run.config.model.kind, " (code ", spec.code_width(), ")");
-  methods[0].scores = per_sample_error(*run.model, data.x);
-  methods[0].threshold = quantile(per_sample_error(*run.model, train.x), 1 - s.contamination);
-  methods[1].name = cat("PCA (", pca_k, pca_k == 1 ? " component)" : " components)");
-  methods[1].scores = pca_error(pca, data.x);
-  methods[1].threshold = quantile(pca_error(pca, train.x), 1 - s.contamination);
-  for (Method& m : methods)
-    for (double v : m.scores) m.flagged += v > m.threshold;
+  int64_t pca_k = 0;
+  const std::vector<ScoredMethod> methods =
+      score_with_baseline(*run.model, run.checkpoint.spec, run.config.model.kind, train.x, data.x,
+                          s.contamination, pca_k);
+  std::vector<int64_t> flagged;
+  for (const ScoredMethod& m : methods)
+    flagged.push_back(std::count_if(m.scores.begin(), m.scores.end(),
+                                    [&](double v) { return v > m.threshold; }));
 
   std::printf("scored %s with %s\n", what.c_str(), run.checkpoint.path.c_str());
   std::printf("threshold: the %s quantile of each method's scores on the %lld training samples "
@@ -185,9 +182,10 @@ int run_score(ScoreArgs& s) {
   std::printf("%-22s %10s %8s", "method", "threshold", "flagged");
   if (!positive.empty()) std::printf(" %8s %9s %9s %7s", "ROC AUC", "avg prec", "precision", "recall");
   std::printf("\n");
-  for (const Method& m : methods) {
+  for (size_t k = 0; k < methods.size(); ++k) {
+    const ScoredMethod& m = methods[k];
     std::printf("%-22s %10s %8lld", m.name.c_str(), fixed(m.threshold).c_str(),
-                static_cast<long long>(m.flagged));
+                static_cast<long long>(flagged[k]));
     if (!positive.empty()) {
       const Confusion c = confusion_at(m.scores, positive, m.threshold);
       std::printf(" %8s %9s %9s %7s", fixed(roc_auc(m.scores, positive)).c_str(),
@@ -213,7 +211,14 @@ int run_score(ScoreArgs& s) {
   }
   const std::string out = output_path(a, run, "scores.csv");
   write_text(out, csv);
-  std::printf("wrote %s\n", out.c_str());
+  // The picture beside it: scores.png, or the CSV's name with .png.
+  const std::string png = a.out.empty() ? join_path(run.folder, "scores.png")
+                                        : with_extension(a.out, ".csv", ".png");
+  const std::string note = try_picture(png, [&] {
+    write_scores_png(png, methods, positive, cat("anomaly scores, ", data.name));
+  });
+  if (!note.empty()) std::printf("%s\n", note.c_str());
+  std::printf("wrote %s%s\n", out.c_str(), note.empty() ? (", " + png).c_str() : "");
   return 0;
 }
 
@@ -239,20 +244,36 @@ int run_pca(RunArgs& a) {
               fixed(model_error).c_str());
   std::printf("  ratio model / PCA: %s\n", fixed(model_error / pca_error, 3).c_str());
 
-  // Originals, PCA's reconstructions and the model's, side by side.
+  // Pictures: originals, PCA's reconstructions and the model's, side by side. A table: the
+  // error per feature of both.
   const int64_t n = std::min<int64_t>(data.size(), a.count > 0 ? a.count : 12);
-  const Tensor shown = slice(data.x, 0, n);
   NoGradGuard no_grad;
-  const Tensor by_pca = pca.reconstruct(shown.to(DType::f64)).to(DType::f32);
-  const Tensor by_model = reconstruct_all(*run.model, shown);
   const std::string out = output_path(a, run, "pca.png");
-  const auto [lo, hi] = picture_range(spec, run.normalizer);
-  write_rows_png(out,
-                 {{"original", to_data_space(run, shown)},
-                  {cat("PCA k=", k), to_data_space(run, by_pca)},
-                  {run.config.model.kind, to_data_space(run, by_model)}},
-                 picture_shape(run.image_h, run.image_w, data.features()), n, lo, hi);
-  std::printf("wrote %s\n", out.c_str());
+  std::string note;
+  if (run.picture.is_image()) {
+    const Tensor shown = slice(data.x, 0, n);
+    const Tensor by_pca = pca.reconstruct(shown.to(DType::f64)).to(DType::f32);
+    const Tensor by_model = reconstruct_all(*run.model, shown);
+    const auto [lo, hi] = picture_range(spec, run.normalizer);
+    note = try_picture(out, [&] {
+      write_rows_png(out,
+                     {{"original", to_data_space(run, shown)},
+                      {cat("PCA k=", k), to_data_space(run, by_pca)},
+                      {run.config.model.kind, to_data_space(run, by_model)}},
+                     run.picture, n, lo, hi);
+    });
+  } else {
+    const Tensor by_pca = pca.reconstruct(data.x.to(Device::cpu()).to(DType::f64));
+    const Tensor by_model = reconstruct_all(*run.model, data.x);
+    note = try_picture(out, [&] {
+      write_feature_error_png(out,
+                              {{cat(run.config.model.kind, " (code ", spec.code_width(), ")"),
+                                feature_error(data.x, by_model)},
+                               {cat("PCA (", k, ")"), feature_error(data.x, by_pca)}},
+                              cat("error per feature on ", data.name));
+    });
+  }
+  std::printf("%s\n", note.empty() ? cat("wrote ", out).c_str() : note.c_str());
   return 0;
 }
 
@@ -328,7 +349,7 @@ int run_retrieve(RetrieveArgs& r) {
   }
 
   // Everything is computed: write the CSV, then the picture (each file atomically).
-  const std::string csv_path = output_path(a, run, "neighbours.csv");
+  const std::string csv_path = output_path(a, run, r.hash ? "neighbours-hash.csv" : "neighbours.csv");
   std::string csv = labelled ? "query,rank,database_index,distance,query_label,neighbour_label\n"
                              : "query,rank,database_index,distance\n";
   for (int64_t i = 0; i < nq; ++i)
@@ -344,30 +365,28 @@ int run_retrieve(RetrieveArgs& r) {
   write_text(csv_path, csv);
   std::string wrote = csv_path;
 
-  const int64_t features = queries.features();
-  if (run.image_h > 0 && run.image_w > 0 && run.image_h * run.image_w == features) {
+  if (run.picture.is_image()) {
     // Each row a query and its neighbours, nearest first; the first 10 queries.
-    const std::string stem = a.out.size() > 4 && a.out.substr(a.out.size() - 4) == ".csv"
-                                 ? a.out.substr(0, a.out.size() - 4)
-                                 : a.out;
-    const std::string png = a.out.empty() ? join_path(run.folder, "retrieval.png") : stem + ".png";
-    if (AE_HAVE_PNG) {
-      std::vector<PictureRow> rows;
-      for (int64_t i = 0; i < std::min<int64_t>(nq, 10); ++i) {
-        const std::vector<int64_t> nearest(found.index.begin() + i * k,
-                                           found.index.begin() + (i + 1) * k);
-        const Tensor row =
-            concat({slice(queries.x, i, i + 1), models::select(database, nearest).x}, 0);
-        const std::string caption =
-            labelled ? cat("query ", i, " (", queries.labels[i], ")") : cat("query ", i);
-        rows.push_back({caption, to_data_space(run, row)});
-      }
-      const auto [lo, hi] = picture_range(spec, run.normalizer);
-      write_rows_png(png, rows, picture_shape(run.image_h, run.image_w, features), k + 1, lo, hi);
-      wrote += ", " + png;
-    } else {
-      std::printf("no %s: ae was built without libpng\n", png.c_str());
+    const std::string png =
+        a.out.empty() ? join_path(run.folder, r.hash ? "retrieval-hash.png" : "retrieval.png")
+                      : with_extension(a.out, ".csv", ".png");
+    std::vector<PictureRow> rows;
+    for (int64_t i = 0; i < std::min<int64_t>(nq, 10); ++i) {
+      const std::vector<int64_t> nearest(found.index.begin() + i * k,
+                                         found.index.begin() + (i + 1) * k);
+      const Tensor row =
+          concat({slice(queries.x, i, i + 1), models::select(database, nearest).x}, 0);
+      const std::string caption =
+          labelled ? cat("query ", i, " (", queries.labels[i], ")") : cat("query ", i);
+      rows.push_back({caption, to_data_space(run, row)});
     }
+    const auto [lo, hi] = picture_range(spec, run.normalizer);
+    const std::string note =
+        try_picture(png, [&] { write_rows_png(png, rows, run.picture, k + 1, lo, hi); });
+    if (note.empty())
+      wrote += ", " + png;
+    else
+      std::printf("%s\n", note.c_str());
   }
   std::printf("wrote %s\n", wrote.c_str());
   return 0;

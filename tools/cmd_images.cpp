@@ -9,6 +9,7 @@
 #include "tools/commands.h"
 #include "tools/pictures.h"
 #include "tools/run_folder.h"
+#include "tools/config.h"
 #include "tools/session.h"
 
 namespace ae::cli {
@@ -29,6 +30,21 @@ int run_reconstruct(RunArgs& a) {
   LoadedRun run = load_run(a);
   std::string what;
   const models::Dataset data = analysis_data(a, run, what);
+  const std::string out = output_path(a, run, run.picture.is_image() ? "reconstructions.png"
+                                                                      : "features.png");
+  if (!run.picture.is_image()) {
+    // A table: the error per feature over all the samples.
+    const Tensor recon = reconstruct_all(*run.model, data.x);
+    const std::string note = try_picture(out, [&] {
+      write_feature_error_png(out, {{run.config.model.kind, feature_error(data.x, recon)}},
+                              cat(run.config.model.kind, ": error per feature on ", data.name));
+    });
+    std::printf("%lld samples of %s, squared error per sample %.4f%s\n",
+                static_cast<long long>(data.size()), what.c_str(),
+                mean_squared_error(recon, data.x), note.empty() ? (" -> " + out).c_str() : "");
+    if (!note.empty()) std::printf("%s\n", note.c_str());
+    return 0;
+  }
   const int64_t n = std::min<int64_t>(data.size(), a.count > 0 ? a.count : 16);
   const int64_t cols = std::min<int64_t>(n, 16);
   const Tensor originals = slice(data.x, 0, n);
@@ -41,10 +57,12 @@ int run_reconstruct(RunArgs& a) {
     rows.push_back({"reconstruction", to_data_space(run, slice(recon, start, stop))});
   }
   const auto [lo, hi] = picture_range(run.checkpoint.spec, run.normalizer);
-  const std::string out = output_path(a, run, "reconstructions.png");
-  write_rows_png(out, rows, picture_shape(run.image_h, run.image_w, data.features()), cols, lo, hi);
-  std::printf("%lld samples of %s, squared error per sample %.4f -> %s\n", static_cast<long long>(n),
-              what.c_str(), mean_squared_error(recon, originals), out.c_str());
+  const std::string note =
+      try_picture(out, [&] { write_rows_png(out, rows, run.picture, cols, lo, hi); });
+  std::printf("%lld samples of %s, squared error per sample %.4f%s\n", static_cast<long long>(n),
+              what.c_str(), mean_squared_error(recon, originals),
+              note.empty() ? (" -> " + out).c_str() : "");
+  if (!note.empty()) std::printf("%s\n", note.c_str());
   return 0;
 }
 
@@ -54,7 +72,7 @@ int run_sample(RunArgs& a) {
   AE_CHECK(spec.kind == models::ModelKind::vae, run.checkpoint.path, " holds an ",
            models::model_kind_name(spec.kind), "; sampling needs a VAE (ae train --model vae)");
   auto& vae = static_cast<models::Vae&>(*run.model);
-  const PictureShape shape = picture_shape(run.image_h, run.image_w, spec.input_width());
+  const PictureShape shape = run.picture;
   const auto [lo, hi] = picture_range(run.checkpoint.spec, run.normalizer);
   NoGradGuard no_grad;
 
@@ -63,9 +81,35 @@ int run_sample(RunArgs& a) {
   const Tensor samples = vae.sample(n, gen);
   const std::string out = output_path(a, run, "samples.png");
   const int64_t cols = n <= 16 ? n : n <= 64 ? 8 : 16;
-  write_rows_png(out, {{"", to_data_space(run, samples)}}, shape, cols, lo, hi);
-  std::printf("%lld samples from the prior (seed %llu) -> %s\n", static_cast<long long>(n),
-              static_cast<unsigned long long>(a.seed), out.c_str());
+  if (!shape.is_image()) {
+    // A table: the samples as numbers, in data space.
+    const std::string csv_path = a.out.empty() ? join_path(run.folder, "samples.csv")
+                                               : a.out.substr(0, a.out.rfind('.')) + ".csv";
+    const Tensor values = to_data_space(run, samples);
+    const std::vector<float> v = values.to_floats();
+    const int64_t f = values.size(1);
+    std::string csv;
+    for (int64_t j = 0; j < f; ++j) csv += cat(j ? "," : "", "x", j + 1);
+    csv += "\n";
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < f; ++j) {
+        char text[32];
+        std::snprintf(text, sizeof text, "%.7g%s", v[i * f + j], j + 1 < f ? "," : "\n");
+        csv += text;
+      }
+    write_text(csv_path, csv);
+    std::printf("%lld samples from the prior (seed %llu) -> %s (rows of a table: no pictures)\n",
+                static_cast<long long>(n), static_cast<unsigned long long>(a.seed),
+                csv_path.c_str());
+    return 0;
+  }
+  const std::string note =
+      try_picture(out, [&] { write_rows_png(out, {{"", to_data_space(run, samples)}}, shape, cols, lo, hi); });
+  if (note.empty())
+    std::printf("%lld samples from the prior (seed %llu) -> %s\n", static_cast<long long>(n),
+                static_cast<unsigned long long>(a.seed), out.c_str());
+  else
+    std::printf("%s\n", note.c_str());
 
   // The decoder along the latent axes: a grid over the plane for a 2-D code, one row per
   // dimension (the others at 0) for a larger one. z runs over [-2.5, 2.5], where the prior
@@ -102,10 +146,14 @@ int run_sample(RunArgs& a) {
   }
   const std::string traversal = a.out.empty() ? join_path(run.folder, "traversal.png")
                                               : a.out.substr(0, a.out.rfind('.')) + "-traversal.png";
-  write_rows_png(traversal, picture, shape, kSteps, lo, hi);
-  std::printf("latent traversal (%s, z in [-%.1f, %.1f]) -> %s\n",
-              latent == 2 ? "the z1-z2 plane" : cat("the first ", rows, " axes").c_str(), kSpan,
-              kSpan, traversal.c_str());
+  const std::string traversal_note =
+      try_picture(traversal, [&] { write_rows_png(traversal, picture, shape, kSteps, lo, hi); });
+  if (traversal_note.empty())
+    std::printf("latent traversal (%s, z in [-%.1f, %.1f]) -> %s\n",
+                latent == 2 ? "the z1-z2 plane" : cat("the first ", rows, " axes").c_str(), kSpan,
+                kSpan, traversal.c_str());
+  else
+    std::printf("%s\n", traversal_note.c_str());
   return 0;
 }
 
@@ -141,15 +189,24 @@ int run_denoise(DenoiseArgs& d) {
   const int64_t n = std::min<int64_t>(data.size(), a.count > 0 ? a.count : 12);
   const auto [lo, hi] = picture_range(run.checkpoint.spec, run.normalizer);
   const std::string out = output_path(a, run, "denoise.png");
-  write_rows_png(out,
-                 {{"clean", to_data_space(run, slice(clean, 0, n))},
-                  {"corrupted", to_data_space(run, slice(corrupted, 0, n))},
-                  {"restored", to_data_space(run, slice(restored, 0, n))}},
-                 picture_shape(run.image_h, run.image_w, data.features()), n, lo, hi);
   std::printf("%s noise, level %g, on %s\n", models::noise_name(noise.kind), noise.level, what.c_str());
   std::printf("squared error per sample to the clean data: corrupted %.4f, restored %.4f\n", before,
               after);
-  std::printf("wrote %s\n", out.c_str());
+  // Pictures: clean, corrupted and restored rows; a table: the error per feature of both.
+  const std::string note = try_picture(out, [&] {
+    if (run.picture.is_image())
+      write_rows_png(out,
+                     {{"clean", to_data_space(run, slice(clean, 0, n))},
+                      {"corrupted", to_data_space(run, slice(corrupted, 0, n))},
+                      {"restored", to_data_space(run, slice(restored, 0, n))}},
+                     run.picture, n, lo, hi);
+    else
+      write_feature_error_png(out,
+                              {{"corrupted", feature_error(clean, corrupted)},
+                               {"restored", feature_error(clean, restored)}},
+                              cat("error per feature to the clean ", data.name));
+  });
+  std::printf("%s\n", note.empty() ? cat("wrote ", out).c_str() : note.c_str());
   return 0;
 }
 

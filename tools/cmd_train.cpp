@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <optional>
 
 #include "core/autograd.h"
@@ -12,6 +13,7 @@
 #include "core/error.h"
 #include "core/ops.h"
 #include "models/checkpoint.h"
+#include "models/pca.h"
 #include "models/trainer.h"
 #include "tools/commands.h"
 #include "tools/dataset.h"
@@ -77,35 +79,81 @@ RunConfig resolve_config(TrainArgs& a, std::string& config_source) {
   return config;
 }
 
-// The pictures of a finished run, drawn with the model as it is now.
+// The pictures of a finished run, drawn with the model as it is now. Pictures: originals above
+// reconstructions and, for a VAE, samples from the prior. A table: the reconstruction error per
+// feature beside PCA's, and the anomaly scores of the held-out samples (validation and
+// --exclude-labels) with the threshold at 10% contamination and, with excluded labels, the ROC
+// curve. Both: the code coloured by label. A picture that cannot be drawn is a one-line note.
 void write_pictures(const std::string& folder, models::Model& model, const models::ModelSpec& spec,
-                    const PreparedData& data, const std::string& title, Progress& progress) {
+                    const RunConfig& config, const PreparedData& data, const PictureShape& shape,
+                    const std::string& title, Progress& progress) {
   NoGradGuard no_grad;
   const models::Dataset& shown = data.val.size() > 0 ? data.val : data.train;
-  const PictureShape shape = picture_shape(shown.image_h, shown.image_w, shown.features());
   const auto [lo, hi] = picture_range(spec, data.normalizer);
   auto to_data_space = [&](const Tensor& x) { return cli::to_data_space(data.normalizer, x); };
-  // Originals above their reconstructions.
-  const int64_t n = std::min<int64_t>(shown.size(), 12);
-  const Tensor originals = slice(shown.x, 0, n);
-  const Tensor recon = model.reconstruct(originals.to(model.device()).to(model.dtype()));
-  write_rows_png(join_path(folder, "reconstructions.png"),
-                 {{"original", to_data_space(originals)}, {"reconstruction", to_data_space(recon)}},
-                 shape, n, lo, hi);
-  // The latent space, coloured by label.
+  std::vector<std::string> written{join_path(folder, "loss.png")};
+  auto draw = [&](const std::string& file, const std::function<void()>& fn) {
+    const std::string path = join_path(folder, file);
+    const std::string note = try_picture(path, fn);
+    if (note.empty())
+      written.push_back(file);
+    else
+      progress.note(note);
+  };
+  if (shape.is_image()) {
+    const int64_t n = std::min<int64_t>(shown.size(), 12);
+    const Tensor originals = slice(shown.x, 0, n);
+    const Tensor recon = model.reconstruct(originals.to(model.device()).to(model.dtype()));
+    draw("reconstructions.png", [&] {
+      write_rows_png(join_path(folder, "reconstructions.png"),
+                     {{"original", to_data_space(originals)}, {"reconstruction", to_data_space(recon)}},
+                     shape, n, lo, hi);
+    });
+    if (spec.kind == models::ModelKind::vae) {
+      Generator gen(spec.seed + 1);
+      const Tensor samples = static_cast<models::Vae&>(model).sample(64, gen);
+      draw("samples.png", [&] {
+        write_rows_png(join_path(folder, "samples.png"), {{"", to_data_space(samples)}}, shape, 8,
+                       lo, hi);
+      });
+    }
+  } else {
+    // The held-out samples: validation, then the excluded labels (the anomalies).
+    Tensor held_out = shown.x;
+    std::vector<bool> positive;
+    if (data.excluded.size() > 0) {
+      held_out = data.val.size() > 0 ? concat({data.val.x, data.excluded.x}, 0) : data.excluded.x;
+      positive.assign(static_cast<size_t>(held_out.size(0)), false);
+      std::fill(positive.end() - data.excluded.size(), positive.end(), true);
+      if (data.val.size() == 0) positive.clear();  // anomalies only: no ROC curve
+    }
+    int64_t pca_k = 0;
+    const std::vector<ScoredMethod> methods = score_with_baseline(
+        model, spec, config.model.kind, data.train.x, held_out, 0.1, pca_k);
+    const models::Pca pca = models::Pca::fit(data.train.x, pca_k);
+    const Tensor recon = reconstruct_all(model, shown.x);
+    const Tensor by_pca = pca.reconstruct(shown.x.to(Device::cpu()).to(DType::f64));
+    draw("features.png", [&] {
+      write_feature_error_png(join_path(folder, "features.png"),
+                              {{methods[0].name, feature_error(shown.x, recon)},
+                               {methods[1].name, feature_error(shown.x, by_pca)}},
+                              cat("error per feature, ", shown.name));
+    });
+    draw("scores.png", [&] {
+      write_scores_png(join_path(folder, "scores.png"), methods, positive,
+                       cat("anomaly scores, ", positive.empty() ? shown.name : data.name + " held out"));
+    });
+  }
   const int64_t m = std::min<int64_t>(shown.size(), 5000);
   const Tensor codes = encode(model, spec, slice(shown.x, 0, m));
   std::vector<int64_t> labels;
   if (shown.has_labels()) labels.assign(shown.labels.begin(), shown.labels.begin() + m);
-  write_latent_png(join_path(folder, "latent.png"), codes, labels, title + ": code");
-  // A VAE's samples from the prior.
-  if (spec.kind == models::ModelKind::vae) {
-    Generator gen(spec.seed + 1);
-    const Tensor samples = static_cast<models::Vae&>(model).sample(64, gen);
-    write_rows_png(join_path(folder, "samples.png"), {{"", to_data_space(samples)}}, shape, 8, lo, hi);
-  }
-  progress.note(cat("pictures: ", join_path(folder, "loss.png"), ", latent.png, reconstructions.png",
-                    spec.kind == models::ModelKind::vae ? ", samples.png" : ""));
+  draw("latent.png", [&] {
+    write_latent_png(join_path(folder, "latent.png"), codes, labels, title + ": code");
+  });
+  std::string list;
+  for (const std::string& w : written) list += (list.empty() ? "" : ", ") + w;
+  progress.note(cat("pictures: ", list));
 }
 
 }  // namespace
@@ -130,6 +178,8 @@ int run_train(TrainArgs& a) {
   const bool resuming = !a.resume.empty();
 
   const PreparedData data = prepare_data(config.data);
+  const PictureShape picture = picture_shape(config.data.image_shape, data.train.image_h,
+                                             data.train.image_w, data.train.features());
   const models::ModelSpec spec =
       model_spec(config, data.train.features(), data.low, data.high, data.name);
   const Device device = choose_device(config.device);
@@ -167,7 +217,7 @@ int run_train(TrainArgs& a) {
   // Saved before training starts, so an interrupted run can be resumed or repeated.
   write_text(join_path(folder, kConfigFile), to_json(config).dump(2) + "\n");
 
-  const models::CheckpointExtras extras = run_extras(config, data.normalizer, data.train, data.name);
+  const models::CheckpointExtras extras = run_extras(config, data.normalizer, picture, data.name);
   const std::string title = cat(config.model.kind, " on ", data.name);
   Progress progress(Progress::choose(a.quiet), config.train.epochs, data.train.size(), terms);
   const int64_t parameters = models::parameter_count(model->parameters());
@@ -209,7 +259,12 @@ int run_train(TrainArgs& a) {
     // Metrics first: a run stopped before its checkpoint is written redoes this epoch on
     // resume, and the metrics row is dropped then.
     write_metrics(folder, history, terms);
-    if (!a.no_pictures) write_loss_png(join_path(folder, "loss.png"), history, terms, title);
+    if (!a.no_pictures) {
+      const std::string loss = join_path(folder, "loss.png");
+      const std::string note =
+          try_picture(loss, [&] { write_loss_png(loss, history, terms, title); });
+      if (!note.empty() && m.epoch == 1) progress.note(note);
+    }
     models::save_checkpoint(join_path(folder, kLatestCheckpoint), spec, *model, &step.optimizer(),
                             state, extras);
     const bool best = has_val && r.best;
@@ -231,7 +286,7 @@ int run_train(TrainArgs& a) {
       const models::Checkpoint best = models::read_checkpoint(join_path(folder, kBestCheckpoint));
       models::restore_model(best, *model);
     }
-    write_pictures(folder, *model, spec, data, title, progress);
+    write_pictures(folder, *model, spec, config, data, picture, title, progress);
   }
   if (has_val)
     progress.note(cat("best validation loss ", state.best_loss, " at epoch ", state.best_epoch + 1,

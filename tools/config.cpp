@@ -250,6 +250,9 @@ const std::vector<Field>& fields() {
       AE_FIELD(data.exclude_labels, "--exclude-labels", "Data",
                "leave these classes out of training and validation, e.g. 7 or 3,8 (then `ae score "
                "--split all --anomaly-labels 7` finds them)"),
+      AE_FIELD(data.image_shape, "--image-shape", "Data",
+               "draw the samples as HxW (or HxWxC, channels last) pictures; default: the shape "
+               "IDX or NPY files give, or a square of side 8 or more; else the data is a table"),
       AE_FIELD(data.normalize, "--normalize", "Data",
                "none, min_max (to [0, 1]), standardize (per feature) or pca (centred, 1/√m), "
                "fitted on the training split"),

@@ -55,6 +55,7 @@ struct DataSettings {
   std::string delimiter = ",";      // CSV
   int64_t limit = 0;                // use only the first N samples; 0 all
   LabelList exclude_labels;         // classes left out of training and validation
+  std::string image_shape;          // "HxW" or "HxWxC": draw samples as pictures of this shape
   std::string normalize = "none";   // none, min_max, standardize, pca
   double validation = 0.1;          // fraction held out; 0 none
   uint64_t seed = 0;                // the validation split and the synthetic data

@@ -7,6 +7,7 @@
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/ops.h"
+#include "models/metrics.h"
 #include "tools/dataset.h"
 #include "tools/run_folder.h"
 
@@ -24,11 +25,11 @@ Device choose_device(const std::string& setting) {
 
 models::CheckpointExtras run_extras(const RunConfig& config,
                                     const std::optional<models::Normalizer>& norm,
-                                    const models::Dataset& data, const std::string& data_name) {
+                                    const PictureShape& picture, const std::string& data_name) {
   models::CheckpointExtras extras;
   extras.metadata[kRunConfigKey] = to_json(config).dump();
-  extras.metadata[kImageHeightKey] = std::to_string(data.image_h);
-  extras.metadata[kImageWidthKey] = std::to_string(data.image_w);
+  extras.metadata[kImageHeightKey] = std::to_string(picture.h);
+  extras.metadata[kImageWidthKey] = std::to_string(picture.w);
   extras.metadata[kDataNameKey] = data_name;
   if (norm) {
     extras.tensors = norm->to_safetensors();
@@ -61,8 +62,8 @@ LoadedRun load_run(const std::string& where, const std::string& which, const std
              "' must be a picture size, got '", text, "'");
     return static_cast<int64_t>(v);
   };
-  run.image_h = size(kImageHeightKey);
-  run.image_w = size(kImageWidthKey);
+  run.picture = picture_shape(run.config.data.image_shape, size(kImageHeightKey),
+                              size(kImageWidthKey), c.spec.input_width());
   run.data_name = c.metadata(kDataNameKey);
   run.device = choose_device(device);
   run.model = models::load_model(c, run.device);
@@ -166,6 +167,28 @@ std::vector<double> per_sample_error(models::Model& model, const Tensor& x) {
   const Tensor host = x.to(Device::cpu()).to(DType::f32);
   const Tensor error = sum(square(reconstruct_all(model, host) - host), 1);
   return error.to_vector();
+}
+
+std::vector<double> pca_error(const models::Pca& pca, const Tensor& x) {
+  NoGradGuard no_grad;
+  const Tensor x64 = x.to(Device::cpu()).to(DType::f64);
+  return sum(square(pca.reconstruct(x64) - x64), 1).to_vector();
+}
+
+std::vector<ScoredMethod> score_with_baseline(models::Model& model, const models::ModelSpec& spec,
+                                              const std::string& model_name, const Tensor& train,
+                                              const Tensor& x, double contamination,
+                                              int64_t& pca_k) {
+  pca_k = std::min({spec.code_width(), train.size(1), train.size(0)});
+  const models::Pca pca = models::Pca::fit(train, pca_k);
+  std::vector<ScoredMethod> methods(2);
+  methods[0].name = cat(model_name, " (code ", spec.code_width(), ")");
+  methods[0].scores = per_sample_error(model, x);
+  methods[0].threshold = models::quantile(per_sample_error(model, train), 1 - contamination);
+  methods[1].name = cat("PCA (", pca_k, pca_k == 1 ? " component)" : " components)");
+  methods[1].scores = pca_error(pca, x);
+  methods[1].threshold = models::quantile(pca_error(pca, train), 1 - contamination);
+  return methods;
 }
 
 Tensor to_data_space(const std::optional<models::Normalizer>& norm, const Tensor& x) {

@@ -8,8 +8,10 @@
 #include "core/device.h"
 #include "models/checkpoint.h"
 #include "models/data.h"
+#include "models/pca.h"
 #include "tools/commands.h"
 #include "tools/config.h"
+#include "tools/pictures.h"
 
 namespace ae::cli {
 
@@ -29,7 +31,7 @@ struct LoadedRun {
   std::optional<models::Normalizer> normalizer;
   std::unique_ptr<models::Model> model;
   Device device;
-  int64_t image_h = 0, image_w = 0;  // of the training data; 0 when not pictures
+  PictureShape picture;  // of the training data's samples; is_image() false for a table
   std::string data_name;
 };
 
@@ -42,7 +44,7 @@ LoadedRun load_run(const RunArgs& args);
 // the data's picture size.
 models::CheckpointExtras run_extras(const RunConfig& config,
                                     const std::optional<models::Normalizer>& norm,
-                                    const models::Dataset& data, const std::string& data_name);
+                                    const PictureShape& picture, const std::string& data_name);
 
 // The model's code for x (n, features): the autoencoder's code, the VAE's posterior mean.
 Tensor encode(models::Model& model, const models::ModelSpec& spec, const Tensor& x);
@@ -61,6 +63,17 @@ models::Dataset training_data(const LoadedRun& run);
 // Σ over features of (reconstruction − x)² for each row of x (n, features), in the model's
 // (normalised) space, computed in batches: (n) on the host.
 std::vector<double> per_sample_error(models::Model& model, const Tensor& x);
+
+// Σ over features of (PCA's reconstruction − x)² for each row of x (n, features), on the host.
+std::vector<double> pca_error(const models::Pca& pca, const Tensor& x);
+
+// The anomaly scores of x (n, features) by the model (per_sample_error) and by the PCA baseline
+// (PCA's error with the model's code size, fitted on `train`), each with its threshold: the
+// (1 − contamination) quantile of its scores on `train`. `pca_k` receives PCA's size.
+std::vector<ScoredMethod> score_with_baseline(models::Model& model, const models::ModelSpec& spec,
+                                              const std::string& model_name, const Tensor& train,
+                                              const Tensor& x, double contamination,
+                                              int64_t& pca_k);
 
 // The model's reconstruction of x, in batches, on the host in float32.
 Tensor reconstruct_all(models::Model& model, const Tensor& x);

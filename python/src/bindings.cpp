@@ -147,7 +147,10 @@ class FittedModel {
                          config.train.tf32 ? MatmulPrecision::tf32 : MatmulPrecision::float32);
     m->model_ = models::build_model(m->spec_, m->device_);
     m->normalizer_ = data.normalizer;
-    m->extras_ = cli::run_extras(config, data.normalizer, data.train, data.name);
+    m->extras_ = cli::run_extras(config, data.normalizer,
+                                 cli::picture_shape(config.data.image_shape, data.train.image_h,
+                                                    data.train.image_w, data.train.features()),
+                                 data.name);
 
     const std::vector<std::string> terms = cli::loss_terms(m->spec_);
     models::TrainerConfig trainer = cli::trainer_config(config);

@@ -133,8 +133,9 @@ TEST_F(CliCommands, EverySubcommandOnCsv) {
   Result r = ok("eval ae");
   EXPECT_NE(r.out.find("plane.csv[validation]"), std::string::npos) << r.out;
   ok("reconstruct ae");
-  // Rows of 8 values drawn as strips.
-  EXPECT_GT(png_size(path("ae/reconstructions.png")).first, 0u);
+  // Rows of 8 values are a table: the error per feature, not pictures.
+  EXPECT_FALSE(fs::exists(path("ae/reconstructions.png")));
+  if (AE_HAVE_PNG) EXPECT_GT(png_size(path("ae/features.png")).first, 0u);
   ok("denoise ae --noise gaussian --noise-level 0.5");
 
   // The threshold flags about the contamination's share of the training data itself.
@@ -171,7 +172,7 @@ TEST_F(CliCommands, EverySubcommandOnCsv) {
   // A VAE on the same table samples and walks its latent space.
   ok("train --hidden 16" + data + " --epochs 3 --out vae -q");
   ok("sample vae -n 8");
-  EXPECT_GT(png_size(path("vae/traversal.png")).first, 0u);
+  EXPECT_EQ(count_lines(read_text(path("vae/samples.csv"))), 9u) << "a header and 8 samples";
   r = ok("info vae");
   EXPECT_NE(r.out.find("normaliser: standardize"), std::string::npos) << r.out;
 }

@@ -158,6 +158,65 @@ TEST(CliPlot, CurvesAndScatterUseThePalette) {
   EXPECT_EQ(stacked.width, models::Canvas::text_width("a") + 12 + 12);
 }
 
+TEST(CliPlot, LegendStaysClearOfTheCurves) {
+  // Curves through the top-right corner (where the legend used to go), and through every corner.
+  const std::vector<std::vector<models::Curve>> cases = {
+      {{"rising", {0, 1, 2, 3}, {1, 10, 100, 1000}}, {"flat", {0, 3}, {500, 500}}},
+      {{"zigzag", {0, 1, 2, 3, 4, 5, 6}, {0, 9, 0, 9, 0, 9, 0}},
+       {"corners", {0, 0.02, 5.98, 6}, {9, 8.9, 8.9, 9}}}};
+  for (const std::vector<models::Curve>& named : cases) {
+    std::vector<models::Curve> unnamed = named;
+    for (models::Curve& c : unnamed) c.name.clear();
+    const io::Image with = models::plot_curves(named, {});
+    const io::Image without = models::plot_curves(unnamed, {});
+    // Every pixel of a curve's colour without a legend keeps it with one, or the plot narrowed
+    // and the legend stands beside it: then the curves end left of the legend's text.
+    int64_t kept = 0, total = 0;
+    for (int y = 0; y < without.height; ++y)
+      for (int x = 0; x < without.width; ++x)
+        for (int64_t k = 0; k < 2; ++k)
+          if (same(at(without, x, y), models::palette_color(k)))
+            ++total, kept += same(at(with, x, y), models::palette_color(k));
+    const bool narrowed = kept < total;
+    if (!narrowed) continue;
+    // The legend's names are the only black pixels; below its rows, no curve reaches them.
+    int curve_right = 0, legend_left = with.width, legend_bottom = 0;
+    for (int y = 0; y < with.height; ++y)
+      for (int x = 0; x < with.width; ++x)
+        if (same(at(with, x, y), {0, 0, 0})) legend_left = std::min(legend_left, x), legend_bottom = y;
+    for (int y = legend_bottom + 8; y < with.height; ++y)
+      for (int x = 0; x < with.width; ++x)
+        for (int64_t k = 0; k < 2; ++k)
+          if (same(at(with, x, y), models::palette_color(k))) curve_right = std::max(curve_right, x);
+    EXPECT_GT(legend_left, with.width / 2) << named[0].name;
+    EXPECT_LT(curve_right, legend_left - 28) << named[0].name << ": the names and their marks";
+  }
+}
+
+TEST(CliPlot, HistogramBarsFollowTheCounts) {
+  // Two bins over [1, 3]: three values in the first, one in the second.
+  models::PlotOptions o;
+  const io::Image im = models::plot_histograms({{"values", {1, 1.5, 1.9, 3}}}, {}, o, 2);
+  // One group is drawn at alpha 0.85 over white.
+  const models::Rgb c = models::palette_color(0);
+  auto mixed = [](uint8_t v) { return static_cast<uint8_t>(std::lround(255 + (v - 255) * 0.85)); };
+  const models::Rgb bar{mixed(c.r), mixed(c.g), mixed(c.b)};
+  auto column = [&](int x) {
+    int n = 0;
+    for (int y = 0; y < im.height; ++y) n += same(at(im, x, y), bar);
+    return n;
+  };
+  // The plot area spans x 72 .. 622: the bars' middles are at a quarter and three quarters.
+  const int first = column(72 + 550 / 4), second = column(72 + 3 * 550 / 4);
+  ASSERT_GT(second, 20);
+  EXPECT_NEAR(static_cast<double>(first) / second, 3.0, 0.1);
+  // A marker and a second group; values over more than two decades go on a log axis.
+  const io::Image two = models::plot_histograms(
+      {{"normal", {1, 2, 3, 4}}, {"anomalies", {300, 500, 900}}}, {{"threshold", 100}}, o);
+  EXPECT_EQ(two.width, 640);
+  EXPECT_THROW(models::plot_histograms({}, {}, o), Error);
+}
+
 // --- checkpoints ----------------------------------------------------------------------------
 
 class CliCheckpoint : public ::testing::Test {
