@@ -223,6 +223,7 @@ int run_score(ScoreArgs& s) {
 }
 
 int run_pca(RunArgs& a) {
+  const int64_t count = count_or(a, 12);
   LoadedRun run = load_run(a);
   std::string what;
   const models::Dataset data = analysis_data(a, run, what);
@@ -246,7 +247,7 @@ int run_pca(RunArgs& a) {
 
   // Pictures: originals, PCA's reconstructions and the model's, side by side. A table: the
   // error per feature of both.
-  const int64_t n = std::min<int64_t>(data.size(), a.count > 0 ? a.count : 12);
+  const int64_t n = std::min<int64_t>(data.size(), count);
   NoGradGuard no_grad;
   const std::string out = output_path(a, run, "pca.png");
   std::string note;
@@ -280,7 +281,7 @@ int run_pca(RunArgs& a) {
 int run_retrieve(RetrieveArgs& r) {
   RunArgs& a = r.run;
   AE_CHECK(r.k >= 1, "--k must be at least 1, got ", r.k);
-  AE_CHECK(a.count >= 0, "--count must be positive, got ", a.count);
+  count_or(a, 1);  // checked before anything is loaded
   LoadedRun run = load_run(a);
   std::string what;
   const models::Dataset asked = analysis_data(a, run, what);
@@ -294,7 +295,7 @@ int run_retrieve(RetrieveArgs& r) {
            " samples of the database (the training split, ", database.name,
            leave_one_out ? ", less the query itself" : "", ")");
   constexpr int64_t kDefaultQueries = 1000;  // the raw-input baseline grows with queries x database
-  const int64_t nq = std::min(asked.size(), a.count > 0 ? a.count : kDefaultQueries);
+  const int64_t nq = std::min(asked.size(), count_or(a, kDefaultQueries));
   const models::Dataset queries = models::subset(asked, nq);
   const models::ModelSpec& spec = run.checkpoint.spec;
   const int64_t k = r.k;

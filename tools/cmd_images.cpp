@@ -27,6 +27,7 @@ double mean_squared_error(const Tensor& a, const Tensor& b) {
 }  // namespace
 
 int run_reconstruct(RunArgs& a) {
+  const int64_t count = count_or(a, 16);
   LoadedRun run = load_run(a);
   std::string what;
   const models::Dataset data = analysis_data(a, run, what);
@@ -45,7 +46,7 @@ int run_reconstruct(RunArgs& a) {
     if (!note.empty()) std::printf("%s\n", note.c_str());
     return 0;
   }
-  const int64_t n = std::min<int64_t>(data.size(), a.count > 0 ? a.count : 16);
+  const int64_t n = std::min<int64_t>(data.size(), count);
   const int64_t cols = std::min<int64_t>(n, 16);
   const Tensor originals = slice(data.x, 0, n);
   const Tensor recon = reconstruct_all(*run.model, originals);
@@ -67,6 +68,7 @@ int run_reconstruct(RunArgs& a) {
 }
 
 int run_sample(RunArgs& a) {
+  const int64_t n = count_or(a, 64);
   LoadedRun run = load_run(a);
   const models::ModelSpec& spec = run.checkpoint.spec;
   AE_CHECK(spec.kind == models::ModelKind::vae, run.checkpoint.path, " holds an ",
@@ -76,7 +78,6 @@ int run_sample(RunArgs& a) {
   const auto [lo, hi] = picture_range(run.checkpoint.spec, run.normalizer);
   NoGradGuard no_grad;
 
-  const int64_t n = a.count > 0 ? a.count : 64;
   Generator gen(a.seed);
   const Tensor samples = vae.sample(n, gen);
   const std::string out = output_path(a, run, "samples.png");
@@ -159,6 +160,7 @@ int run_sample(RunArgs& a) {
 
 int run_denoise(DenoiseArgs& d) {
   RunArgs& a = d.run;
+  const int64_t count = count_or(a, 12);
   LoadedRun run = load_run(a);
   std::string what;
   const models::Dataset data = analysis_data(a, run, what);
@@ -186,7 +188,7 @@ int run_denoise(DenoiseArgs& d) {
   const double before = mean_squared_error(corrupted, clean);
   const double after = mean_squared_error(restored, clean);
 
-  const int64_t n = std::min<int64_t>(data.size(), a.count > 0 ? a.count : 12);
+  const int64_t n = std::min<int64_t>(data.size(), count);
   const auto [lo, hi] = picture_range(run.checkpoint.spec, run.normalizer);
   const std::string out = output_path(a, run, "denoise.png");
   std::printf("%s noise, level %g, on %s\n", models::noise_name(noise.kind), noise.level, what.c_str());

@@ -3,6 +3,7 @@
 // epoch left off: parameters, optimizer moments and step count, the model's noise stream
 // position, and the batch order (epoch e walks the permutation seeded by (seed, e)).
 #include <chrono>
+#include <cstdio>
 #include <cmath>
 #include <filesystem>
 #include <functional>
@@ -76,6 +77,10 @@ RunConfig resolve_config(TrainArgs& a, std::string& config_source) {
   if (have_file) apply_json(config, file, config_source);
   a.flags.apply(config);
   validate(config);
+  // Saved absolute, so that the run's config.json (and every command reading the run) finds the
+  // data from any working folder.
+  for (std::string* path : {&config.data.path, &config.data.labels})
+    if (!path->empty()) *path = std::filesystem::absolute(*path).lexically_normal().string();
   return config;
 }
 
@@ -156,6 +161,27 @@ void write_pictures(const std::string& folder, models::Model& model, const model
   progress.note(cat("pictures: ", list));
 }
 
+// The first setting where two model descriptions (JSON) differ, "widths: [64,8,16] in the
+// checkpoint, [64,12,16] now", each value cut to 40 characters; "" when they are equal.
+std::string first_difference(const json& was, const json& now, const std::string& key = "") {
+  if (was == now) return "";
+  if (was.is_object() && now.is_object()) {
+    for (auto it = was.begin(); it != was.end(); ++it) {
+      const std::string sub = key.empty() ? it.key() : key + "." + it.key();
+      if (!now.contains(it.key())) return cat(sub, " only in the checkpoint");
+      const std::string d = first_difference(*it, now[it.key()], sub);
+      if (!d.empty()) return d;
+    }
+    for (auto it = now.begin(); it != now.end(); ++it)
+      if (!was.contains(it.key())) return cat(key.empty() ? it.key() : key + "." + it.key(), " only now");
+  }
+  auto cut = [](const json& v) {
+    const std::string text = v.dump();
+    return text.size() <= 40 ? text : text.substr(0, 37) + "...";
+  };
+  return cat(key, ": ", cut(was), " in the checkpoint, ", cut(now), " now");
+}
+
 }  // namespace
 
 models::TrainerConfig trainer_config(const RunConfig& config) {
@@ -200,12 +226,24 @@ int run_train(TrainArgs& a) {
     const std::string latest = join_path(folder, kLatestCheckpoint);
     if (std::filesystem::exists(latest) || std::filesystem::exists(join_path(folder, kMetricsJson))) {
       checkpoint = models::read_checkpoint(latest);
-      AE_CHECK(models::model_spec_json(checkpoint->spec) == models::model_spec_json(spec),
-               checkpoint->path, ": its model ", models::model_spec_json(checkpoint->spec),
-               " differs from the one its configuration and data give now ",
-               models::model_spec_json(spec), " (has the data changed?)");
+      const std::string difference = first_difference(
+          json::parse(models::model_spec_json(checkpoint->spec)), json::parse(models::model_spec_json(spec)));
+      AE_CHECK(difference.empty(), checkpoint->path, ": its model differs from the one ",
+               config_source, " and the data give now: ", difference);
       models::restore_model(*checkpoint, *model);
       state = checkpoint->state;
+      if (state.epoch >= config.train.epochs) {
+        // Nothing is written: the run stays as it is.
+        if (!a.quiet)
+          std::printf("%s has trained %lld epochs already%s: nothing to do; pass --epochs N with "
+                      "N > %lld to train on\n",
+                      folder.c_str(), static_cast<long long>(state.epoch),
+                      a.flags.was_given("--epochs")
+                          ? cat(" (--epochs ", config.train.epochs, " asks for no more)").c_str()
+                          : "",
+                      static_cast<long long>(state.epoch));
+        return 0;
+      }
       // Metrics written after the checkpoint's epoch (a run stopped between the two) are dropped.
       for (const EpochMetrics& m : read_metrics(folder))
         if (m.epoch <= state.epoch) history.push_back(m);
@@ -227,11 +265,6 @@ int run_train(TrainArgs& a) {
                     resuming ? cat("epoch ", state.epoch + 1, " of ", config.train.epochs)
                              : cat(config.train.epochs, config.train.epochs == 1 ? " epoch" : " epochs"),
                     " -> ", folder));
-  if (state.epoch >= config.train.epochs) {
-    progress.note(cat(folder, " has finished its ", state.epoch, " epochs; pass --epochs N (N > ",
-                      state.epoch, ") to train on"));
-    return 0;
-  }
 
   const bool has_val = data.val.size() > 0;
   models::TrainerConfig trainer = trainer_config(config);

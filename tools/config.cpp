@@ -401,8 +401,7 @@ json read_json_file(const std::string& path) {
   }
 }
 
-void ConfigFlags::add_to(CLI::App& app, Scope scope) {
-  const RunConfig defaults;
+void ConfigFlags::add_to(CLI::App& app, Scope scope, const RunConfig& defaults) {
   for (size_t i = 0; i < fields().size(); ++i) {
     const Field& f = fields()[i];
     if (!in_scope(f, scope)) continue;

@@ -115,7 +115,8 @@ enum class Scope : uint8_t {
 // flags that were given onto a configuration.
 class ConfigFlags {
  public:
-  void add_to(CLI::App& app, Scope scope);
+  // `defaults` are the values --help shows (the preset of the model asked for).
+  void add_to(CLI::App& app, Scope scope, const RunConfig& defaults = RunConfig{});
   // The flags given on the command line, as "--lr".
   std::vector<std::string> given() const;
   bool was_given(const std::string& flag) const;

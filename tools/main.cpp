@@ -36,6 +36,22 @@ std::string examples(std::initializer_list<const char*> lines) {
   return out;
 }
 
+// The defaults --help shows: those of the model named by --model on the command line (so that
+// `ae train --model ae --help` shows the plain autoencoder's code size), else the VAE's.
+RunConfig help_defaults(int argc, char** argv) {
+  std::string kind = "vae";
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--model" && i + 1 < argc) kind = argv[i + 1];
+    if (arg.rfind("--model=", 0) == 0) kind = arg.substr(8);
+  }
+  try {
+    return preset(kind);
+  } catch (const std::exception&) {
+    return RunConfig{};  // an unknown model is reported when the flags are applied
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -58,7 +74,8 @@ int main(int argc, char** argv) {
                       "continue the run in this folder from its latest.safetensors");
   c_train->add_flag("-q,--quiet", train.quiet, "print nothing but errors");
   c_train->add_flag("--no-pictures", train.no_pictures, "skip the PNG pictures");
-  train.flags.add_to(*c_train, Scope::all);
+  const RunConfig shown_defaults = help_defaults(argc, argv);
+  train.flags.add_to(*c_train, Scope::all, shown_defaults);
   c_train->footer(examples({
       "ae train                                          # VAE, 2-D code, on the synthetic shapes",
       "ae train --data ../shared/data/mnist --epochs 10 --out runs/mnist-vae",
@@ -127,7 +144,8 @@ int main(int argc, char** argv) {
 
   CLI::App* c_encode = app.add_subcommand("encode", "codes of the data to .npy and .csv");
   add_run_args(*c_encode, encode,
-               "the .npy file (default <run>/codes.npy; the CSV goes beside it)");
+               "the .npy file (default <run>/codes.npy; the CSV and the picture of the codes, "
+               ".png, go beside it)");
   c_encode->footer(examples({"ae encode runs/mnist-vae --split all -o codes.npy"}));
 
   CLI::App* c_pca = app.add_subcommand(
@@ -141,8 +159,9 @@ int main(int argc, char** argv) {
       "retrieve", "information retrieval by code (semantic hashing): each query's nearest "
                   "training samples, precision@k beside the input and PCA");
   add_run_args(*c_retrieve, retrieve.run,
-               "the CSV file (default <run>/neighbours.csv; the picture goes beside it: "
-               "<run>/retrieval.png, or the CSV's name with .png)");
+               "the CSV file (default <run>/neighbours.csv, with --hash neighbours-hash.csv; "
+               "the picture goes beside it: <run>/retrieval.png or retrieval-hash.png, or the "
+               "CSV's name with .png)");
   c_retrieve->add_option("-k,--k", retrieve.k,
                          "neighbours per query, at most the training split's size")
       ->capture_default_str();
@@ -175,7 +194,7 @@ int main(int argc, char** argv) {
                                       "the flags describe)");
   c_info->add_option("--checkpoint", info.checkpoint, "best or latest")->capture_default_str();
   c_info->add_option("--config", info.config_file, "a JSON configuration");
-  info.flags.add_to(*c_info, Scope::all);
+  info.flags.add_to(*c_info, Scope::all, shown_defaults);
   c_info->footer(examples({"ae info", "ae info runs/mnist-vae",
                            "ae info --model ae --data ../shared/data/mnist --hidden 512,128 --code 32"}));
 

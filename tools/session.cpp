@@ -13,6 +13,12 @@
 
 namespace ae::cli {
 
+int64_t count_or(const RunArgs& a, int64_t fallback) {
+  if (a.count == kCountNotGiven) return fallback;
+  AE_CHECK(a.count >= 1, "-n/--count must be at least 1, got ", a.count);
+  return a.count;
+}
+
 Device choose_device(const std::string& setting) {
   if (setting == "auto") return default_device();
   const Device d = Device::parse(setting);

@@ -152,6 +152,24 @@ TEST_F(CliPictures, PictureTooLargeIsSkippedWithANote) {
   EXPECT_EQ(r.err, "");
 }
 
+// ae encode draws the codes it wrote; ae retrieve --hash keeps the plain retrieval's files.
+TEST_F(CliPictures, EncodeDrawsItsCodesAndHashingKeepsThePlainRetrieval) {
+  ok("train --model ae --code 8 --shapes-samples 400 --epochs 2 --out run -q --no-pictures");
+  Result r = ok("encode run --split all");
+  if (AE_HAVE_PNG) {
+    EXPECT_EQ(png_size(path("run/codes.png")), (std::pair<uint32_t, uint32_t>{640, 520}));
+    EXPECT_NE(r.out.find("run/codes.png"), std::string::npos) << r.out;
+  }
+  ok("retrieve run -k 3 -n 20");
+  const std::vector<uint8_t> plain_png = read_bytes(path("run/retrieval.png"));
+  const std::string plain_csv = read_text(path("run/neighbours.csv"));
+  ok("retrieve run -k 3 -n 20 --hash");
+  EXPECT_TRUE(plain_png == read_bytes(path("run/retrieval.png")));
+  EXPECT_EQ(plain_csv, read_text(path("run/neighbours.csv")));
+  EXPECT_EQ(count_lines(read_text(path("run/neighbours-hash.csv"))), 1u + 20 * 3);
+  EXPECT_TRUE(!AE_HAVE_PNG || fs::exists(path("run/retrieval-hash.png")));
+}
+
 }  // namespace
 }  // namespace ae::testing_cli
 #endif  // AE_CLI_PATH

@@ -60,6 +60,45 @@ TEST_F(CliTrain, WritesTheRunFolder) {
   EXPECT_EQ(r.out.find('\r'), std::string::npos) << "no progress bar off a terminal";
 }
 
+// Small things a new user runs into.
+TEST_F(CliTrain, HelpShowsTheChosenModelsDefaults) {
+  EXPECT_NE(ok("train --help").out.find("--code INT=2 "), std::string::npos);
+  EXPECT_NE(ok("train --model ae --help").out.find("--code INT=16 "), std::string::npos);
+  const Result sparse = ok("train --model=sparse --help");
+  EXPECT_NE(sparse.out.find("--code INT=64 "), std::string::npos) << sparse.out;
+  EXPECT_NE(sparse.out.find("--penalty TEXT=kl_sparsity "), std::string::npos) << sparse.out;
+  EXPECT_NE(ok("info --model dae --help").out.find("--noise TEXT=masking "), std::string::npos);
+}
+
+TEST_F(CliTrain, ResumingAFinishedRunSaysThereIsNothingToDo) {
+  ok("train --model ae --epochs 2 --out run" + kSmall);
+  const std::string config = read_text(path("run/config.json"));
+  const std::vector<uint8_t> checkpoint = read_bytes(path("run/latest.safetensors"));
+  for (const char* epochs : {"1", "2"}) {
+    const Result r = ok(std::string("train --resume run --epochs ") + epochs);
+    EXPECT_NE(r.out.find("run has trained 2 epochs already"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("nothing to do; pass --epochs N with N > 2"), std::string::npos) << r.out;
+    EXPECT_EQ(count_lines(r.out), 1u) << r.out;
+  }
+  EXPECT_EQ(read_text(path("run/config.json")), config) << "config.json keeps --epochs 2";
+  EXPECT_TRUE(checkpoint == read_bytes(path("run/latest.safetensors")));
+}
+
+TEST_F(CliTrain, ConfigPathsWorkFromAnyFolder) {
+  fs::create_directories(path("data"));
+  write_text(path("data/t.csv"), "a,b,c\n1,2,3\n2,3,4\n3,4,5\n4,5,6\n5,6,7\n6,7,8\n");
+  ok("train --model ae --data data/t.csv --epochs 1 --validation 0 --out run -q --no-pictures");
+  const nlohmann::json config = nlohmann::json::parse(read_text(path("run/config.json")));
+  const fs::path saved = config["data"]["path"].get<std::string>();
+  EXPECT_TRUE(saved.is_absolute()) << saved;
+  EXPECT_TRUE(fs::equivalent(saved, path("data/t.csv"))) << saved;
+  // From another folder, the run finds its data.
+  fs::create_directories(path("elsewhere"));
+  const std::string command = "cd '" + path("elsewhere").string() + "' && AE_DEVICE=cpu '" +
+                              AE_CLI_PATH + "' eval ../run --split train >/dev/null 2>&1";
+  EXPECT_EQ(std::system(command.c_str()), 0);
+}
+
 // Training 4 epochs straight and 2 + 2 with --resume give the same bytes: parameters,
 // optimizer moments, noise position.
 TEST_F(CliTrain, ResumeContinuesExactly) {
@@ -83,7 +122,7 @@ TEST_F(CliTrain, ResumeContinuesExactly) {
   // A finished run says so and changes nothing.
   const std::vector<uint8_t> before = read_bytes(path("split-vae/latest.safetensors"));
   const Result r = ok("train --resume split-vae");
-  EXPECT_NE(r.out.find("finished its 4 epochs"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("has trained 4 epochs already: nothing to do"), std::string::npos) << r.out;
   EXPECT_TRUE(before == read_bytes(path("split-vae/latest.safetensors")));
 }
 
