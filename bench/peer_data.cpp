@@ -188,6 +188,7 @@ std::vector<double> write_peer_file(BenchModel m, const Tensor& data, int64_t ba
       {"rho_eps", number(kRhoEps)},
       {"logvar_min", number(models::kLogvarMin)},
       {"logvar_max", number(models::kLogvarMax)},
+      {"logvar_margin", number(models::kLogvarMargin)},
       {"lr", number(kLearningRate)},
       {"batch", std::to_string(batch)},
       {"steps", std::to_string(steps)},

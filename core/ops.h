@@ -58,6 +58,19 @@ inline Tensor operator*(double s, const Tensor& a) { return mul(a, s); }
 inline Tensor operator/(const Tensor& a, double s) { return div(a, s); }
 inline Tensor operator-(const Tensor& a) { return neg(a); }
 
+// A clamp into (lo, hi) that keeps a gradient everywhere: the identity on
+// [lo + margin, hi - margin]; past those bounds, by d, it approaches lo or hi as
+// margin · d / (margin + |d|) (a softsign), so its derivative margin² / (margin + |d|)² falls off
+// as 1/d², never to exactly 0 the way clamp's (and tanh's or softplus's, as e^{-d}) does, and a
+// loss can still pull a value that ran far out back into range. Composed of clamp, abs and
+// arithmetic, so it runs and differentiates on every backend. Needs margin > 0 and
+// hi - lo > 2 margin.
+inline Tensor soft_clamp(const Tensor& x, double lo, double hi, double margin) {
+  const Tensor inner = clamp(x, lo + margin, hi - margin);
+  const Tensor past = sub(x, inner);  // 0 inside, d outside
+  return add(inner, mul(div(past, affine(abs(past), 1, margin)), margin));
+}
+
 // --- linear algebra -------------------------------------------------------------------------
 // a (m, k) @ b (k, n) -> (m, n); trans_a / trans_b read a stored (k, m) / b stored (n, k).
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);

@@ -37,7 +37,7 @@ Posterior Vae::encode(const Tensor& x) const {
            " does not match the input width ", config_.widths[0]);
   Tensor h = x;
   for (const Linear& layer : encoder_) h = layer.forward(h, config_.hidden);
-  return {mu_.forward(h), clamp(logvar_.forward(h), kLogvarMin, kLogvarMax)};
+  return {mu_.forward(h), soft_clamp(logvar_.forward(h), kLogvarMin, kLogvarMax, kLogvarMargin)};
 }
 
 Tensor Vae::decode_logits(const Tensor& z) const {

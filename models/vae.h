@@ -12,9 +12,12 @@
 
 namespace ae::models {
 
-// log σ² is clamped into this range before use, so σ² = e^{log σ²} neither overflows nor
-// collapses to 0 early in training (the clamp passes no gradient outside it).
-inline constexpr double kLogvarMin = -30, kLogvarMax = 20;
+// log σ² is soft-clamped into (kLogvarMin, kLogvarMax) before use (ae::soft_clamp: the identity
+// on [kLogvarMin + kLogvarMargin, kLogvarMax - kLogvarMargin]), so σ² = e^{log σ²} neither
+// overflows nor collapses to 0 early in training, while a head that ran far outside (as on
+// unscaled data, where a hard clamp left it stuck at e^20 with no gradient) still gets a
+// gradient back into range.
+inline constexpr double kLogvarMin = -30, kLogvarMax = 20, kLogvarMargin = 5;
 
 struct VaeConfig {
   // The encoder trunk, from the input, e.g. {784, 512, 256}; the heads map its last width to
@@ -29,7 +32,7 @@ struct VaeConfig {
 
 struct Posterior {
   Tensor mu;      // (batch, latent)
-  Tensor logvar;  // (batch, latent), clamped into [kLogvarMin, kLogvarMax]
+  Tensor logvar;  // (batch, latent), soft-clamped into (kLogvarMin, kLogvarMax)
 };
 
 class Vae : public Model {

@@ -9,8 +9,9 @@ features and averaged over the batch. The penalties are ae's:
   contractive  lambda * sum over encoder layers l of ||J_{h_(l-1)} h_l||_F^2, averaged over the batch:
                in closed form (what ae computes, ContractiveClosedForm) or through autograd's
                per-sample Jacobians, the usual way (contractive_jacobian)
-  vae          reconstruction + KL(q(z|x) || N(0, I)) in closed form, log sigma^2 clamped to
-               [logvar_min, logvar_max]
+  vae          reconstruction + KL(q(z|x) || N(0, I)) in closed form, log sigma^2 soft-clamped
+               into (logvar_min, logvar_max) as ae::soft_clamp does (the identity up to
+               logvar_margin from either end, a softsign beyond)
 
 loss(x, noise) returns (total, reconstruction, penalty, kl); `noise` is the step's noise from the
 peer file (the dae's keep mask, the vae's eps), or None to draw it with torch's generator.
@@ -18,6 +19,15 @@ peer file (the dae's keep mask, the vae's eps), or None to draw it with torch's 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+
+def _soft_clamp(x, lo, hi, margin):
+    """ae::soft_clamp (core/ops.h); a margin of 0 is the hard clamp of older peer files."""
+    if margin <= 0:
+        return x.clamp(lo, hi)
+    inner = x.clamp(lo + margin, hi - margin)
+    past = x - inner
+    return inner + margin * past / (margin + past.abs())
 
 
 def _linear(weight, bias):
@@ -122,13 +132,14 @@ class Vae(nn.Module):
             for i in range(trunk + 1))
         self.logvar_min = float(meta["logvar_min"])
         self.logvar_max = float(meta["logvar_max"])
+        self.logvar_margin = float(meta.get("logvar_margin", 0))
 
     def loss(self, x, noise=None):
         h = x
         for layer in self.encoder:
             h = torch.relu(layer(h))
         mu = self.mu(h)
-        logvar = self.logvar(h).clamp(self.logvar_min, self.logvar_max)
+        logvar = _soft_clamp(self.logvar(h), self.logvar_min, self.logvar_max, self.logvar_margin)
         eps = noise if noise is not None else torch.randn_like(mu)
         z = mu + torch.exp(logvar / 2) * eps
         kl = -0.5 * (1 + logvar - mu * mu - torch.exp(logvar)).sum() / x.shape[0]

@@ -111,14 +111,27 @@ TEST(ModelsVae, LossTermsAreTheElbo) {
   EXPECT_EQ(vae.generator().offset(), offset + 16);  // 15 normals, rounded to whole Philox blocks
 }
 
-TEST(ModelsVae, LogvarIsClamped) {
+TEST(ModelsVae, LogvarIsSoftClampedAndKeepsAGradient) {
   VaeConfig c = small_config();
   Vae vae(c, 8, Device::cpu());
-  Tensor x = Tensor::full(Shape{2, 6}, 1e6, DType::f64, Device::cpu());  // drives the heads far out
-  for (double v : vae.encode(x).logvar.to_vector()) {
-    EXPECT_GE(v, kLogvarMin);
-    EXPECT_LE(v, kLogvarMax);
+  // Inputs of 1e6 drive the heads far out: log σ² stays inside the range, and the KL still
+  // sends every log-variance head a gradient (a hard clamp sent exactly 0 there).
+  Tensor x = Tensor::full(Shape{2, 6}, 1e6, DType::f64, Device::cpu());
+  Posterior q = vae.encode(x);
+  for (double v : q.logvar.to_vector()) {
+    EXPECT_GT(v, kLogvarMin);
+    EXPECT_LT(v, kLogvarMax);
   }
+  const Tensor kl = reparameterize(q.mu, q.logvar, 1, 0).kl;
+  kl.backward();
+  for (const Parameter& p : vae.parameters())
+    if (p.name == "logvar.bias")
+      for (double g : p.value.grad().to_vector()) EXPECT_NE(g, 0) << p.name;
+  // Inside [kLogvarMin + kLogvarMargin, kLogvarMax - kLogvarMargin] the soft clamp is the
+  // identity.
+  Tensor inside = Tensor::from_host(std::vector<double>{-25, -3, 0, 7.5, 15}, {5}, Device::cpu());
+  EXPECT_EQ(soft_clamp(inside, kLogvarMin, kLogvarMax, kLogvarMargin).to_vector(),
+            inside.to_vector());
 }
 
 TEST(ModelsVae, TrainingLowersTheNegativeElboOnDigits) {

@@ -135,18 +135,28 @@ TEST_P(NumericEdges, ReparameterizeOverTheClampedLogVarianceRange) {
   EXPECT_TRUE(all_finite(logvar.grad()));
 }
 
-TEST_P(NumericEdges, LogVarianceOutsideTheRangeIsClampedBeforeSampling) {
-  // What the VAE does with an encoder head gone to ±50: clamp, then sample. Finite, and the clamp
-  // passes no gradient back to the head outside the range.
+TEST_P(NumericEdges, LogVarianceOutsideTheRangeIsSoftClampedBeforeSampling) {
+  // What the VAE does with an encoder head gone to ±50 or ±1e6 (unscaled data): soft-clamp, then
+  // sample. Finite, inside the range, and the gradient still reaches the head and points back into
+  // range (descent raises the low ones and lowers the high ones), where a hard clamp passed 0.
   const DType dt = GetParam();
-  Tensor mu = leaf_of({0, 0}, {1, 2}, dt);
-  Tensor raw = leaf_of({-50, 50}, {1, 2}, dt);
-  Reparameterized r =
-      reparameterize(mu, clamp(raw, models::kLogvarMin, models::kLogvarMax), 3, 0);
+  Tensor mu = leaf_of({0, 0, 0, 0}, {1, 4}, dt);
+  Tensor raw = leaf_of({-50, 50, -1e6, 1e6}, {1, 4}, dt);
+  Tensor logvar = soft_clamp(raw, models::kLogvarMin, models::kLogvarMax, models::kLogvarMargin);
+  for (double v : logvar.to_vector()) {
+    EXPECT_GT(v, models::kLogvarMin);
+    EXPECT_LT(v, models::kLogvarMax);
+  }
+  Reparameterized r = reparameterize(mu, logvar, 3, 0);
   ASSERT_TRUE(all_finite(r.z));
   ASSERT_TRUE(all_finite(r.kl));
   (sum(r.z) + r.kl).backward();
-  EXPECT_EQ(raw.grad().to_vector(), (std::vector<double>{0, 0}));
+  const std::vector<double> g = raw.grad().to_vector();
+  ASSERT_TRUE(all_finite(raw.grad()));
+  EXPECT_LT(g[0], 0);
+  EXPECT_GT(g[1], 0);
+  EXPECT_LT(g[2], 0);
+  EXPECT_GT(g[3], 0);
   EXPECT_TRUE(all_finite(mu.grad()));
 }
 

@@ -175,6 +175,16 @@ TEST(LossGradcheck, HalfSumOfSquaredError) {
                    {leaf({3, 4}, 901)});
 }
 
+// --- soft_clamp: identity inside, softsign tails outside, the kinks at the inner bounds --------
+
+TEST(CompositeGradcheck, SoftClamp) {
+  // Points inside, just past and far past both inner bounds (-25 and 15), none on a kink.
+  Tensor x = Tensor::from_host(std::vector<double>{-1e3, -40, -25.5, -24.5, 0, 14.5, 15.5, 60, 1e3},
+                               {9}, Device::cpu())
+                 .requires_grad_();
+  expect_gradcheck([](const std::vector<Tensor>& in) { return soft_clamp(in[0], -30, 20, 5); }, {x});
+}
+
 // --- a composite: a tied-weight autoencoder, W in the encoder and Wᵀ in the decoder ----------
 
 TEST(CompositeGradcheck, TiedWeightAutoencoder) {
