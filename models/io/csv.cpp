@@ -94,9 +94,13 @@ struct Row {
 // table costs its float values, not a string per field.
 class RowReader {
  public:
-  RowReader(const std::string& text, const std::string& name, char delimiter)
+  RowReader(const std::string& text, const std::string& name, char delimiter, int64_t skip_lines)
       : text_(text), name_(name), delimiter_(delimiter) {
     if (text_.compare(0, 3, "\xEF\xBB\xBF") == 0) pos_ = 3;
+    for (; line_no_ < skip_lines && pos_ < text_.size(); ++line_no_) {
+      const size_t end = text_.find('\n', pos_);
+      pos_ = end == std::string::npos ? text_.size() : end + 1;
+    }
   }
 
   // Splits the next row into row; false at the end of the text.
@@ -124,6 +128,28 @@ class RowReader {
   int64_t line_no_ = 0;
 };
 
+// The hint of CsvTable::label_hint for column c of a table (rows, cols) of values, or "" when the
+// column does not look like a class column: integers only, 2 to kMaxClasses distinct values, all
+// within ±kMaxClass.
+std::string class_column_hint(const std::vector<float>& values, int64_t rows, int64_t cols,
+                              int64_t c) {
+  constexpr size_t kMaxClasses = 20;
+  constexpr float kMaxClass = 1000;
+  std::vector<float> seen;
+  for (int64_t i = 0; i < rows; ++i) {
+    const float v = values[static_cast<size_t>(i * cols + c)];
+    if (v != std::round(v) || std::fabs(v) > kMaxClass) return "";
+    if (std::find(seen.begin(), seen.end(), v) == seen.end()) {
+      if (seen.size() == kMaxClasses) return "";
+      seen.push_back(v);
+    }
+  }
+  if (seen.size() < 2) return "";
+  const auto [lo, hi] = std::minmax_element(seen.begin(), seen.end());
+  return cat("column ", c, c == 0 ? " (the first)" : " (the last)", " holds only the ", seen.size(),
+             " integers ", *lo, " to ", *hi);
+}
+
 }  // namespace
 
 CsvTable parse_csv(const std::string& text, const std::string& name, const CsvOptions& options) {
@@ -132,9 +158,24 @@ CsvTable parse_csv(const std::string& text, const std::string& name, const CsvOp
   AE_CHECK(!(options.label_name && options.label_index), name,
            ": give the label column by name or by index, not both");
 
-  RowReader reader(text, name, options.delimiter);
+  AE_CHECK(options.skip_rows >= 0, name, ": rows to skip must be >= 0, got ", options.skip_rows);
+  RowReader reader(text, name, options.delimiter, options.skip_rows);
   Row first;
-  AE_CHECK(reader.next(first), name, ": no data rows (the file is empty or only comments)");
+  AE_CHECK(reader.next(first), name, ": no data rows (the file is empty or only comments",
+           options.skip_rows > 0 ? cat(" after skipping ", options.skip_rows, " lines") : "", ")");
+  // A first line of another width than the row below is neither its header nor a row of the
+  // table: a title, or counts and class names, above it.
+  Row second;
+  const bool has_second = reader.next(second);
+  if (has_second && second.fields.size() != first.fields.size()) {
+    std::string shown = first.fields.empty() ? "" : first.fields[0];
+    for (size_t c = 1; c < first.fields.size() && shown.size() <= 40; ++c) shown += cat(",", first.fields[c]);
+    if (shown.size() > 40) shown = shown.substr(0, 40) + "...";
+    fail(cat(name, ":", first.line, ": '", shown, "' has ", first.fields.size(),
+             " fields but line ", second.line, " below it has ", second.fields.size(),
+             ", so it is not the header of the rows below; if it is not part of the table, skip it "
+             "(--skip-rows ", first.line, ")"));
+  }
 
   // Auto: a header has a field that is not a number at all; "nan" or "1e99" in the first row is
   // bad data, reported as such below rather than taken for a header.
@@ -220,11 +261,27 @@ CsvTable parse_csv(const std::string& text, const std::string& name, const CsvOp
     add_row(first);
     ++nrows;
   }
-  for (Row row; reader.next(row); ++nrows) add_row(row);
+  if (has_second) {
+    add_row(second);
+    ++nrows;
+    for (Row row; reader.next(row); ++nrows) add_row(row);
+  }
   AE_CHECK(nrows > 0, name, ": no data rows after the header on line ", first.line);
   table.features.shape = {nrows, static_cast<int64_t>(table.columns.size())};
   table.features.data.shrink_to_fit();
   table.labels.shrink_to_fit();
+  if (!has_header && !label && table.columns.size() > 1) {
+    const int64_t cols = static_cast<int64_t>(table.columns.size());
+    std::string hint;
+    for (int64_t c : {int64_t{0}, cols - 1}) {
+      const std::string h = class_column_hint(table.features.data, nrows, cols, c);
+      if (!h.empty()) hint += (hint.empty() ? "" : " and ") + h;
+    }
+    if (!hint.empty())
+      table.label_hint = cat(name, ": no header, and ", hint,
+                             ": if it is the class, pass its index as the label column "
+                             "(--label-column); it is read as a feature now");
+  }
   return table;
 }
 

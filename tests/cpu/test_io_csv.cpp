@@ -130,6 +130,62 @@ TEST(IoCsv, RaggedRowNamesLineAndCounts) {
   EXPECT_EQ(error_of([&] { read_csv(path); }), path + ":4: 5 fields, expected 7");
 }
 
+// A first line of another width than the row below it is not a header (a line of counts and
+// class names, as some bundled data sets have): the error says so, names both lines and says
+// how many lines to skip; skipping them reads the table.
+TEST(IoCsv, FirstLineOfAnotherWidthIsNotTheHeader) {
+  const std::string text = "3,2,setosa,versicolor\n1.5,2.5,0\n3.5,4.5,1\n5.5,6.5,1\n";
+  EXPECT_EQ(error_of([&] { parse_csv(text, "f.csv"); }),
+            "f.csv:1: '3,2,setosa,versicolor' has 4 fields but line 2 below it has 3, so it is not "
+            "the header of the rows below; if it is not part of the table, skip it (--skip-rows 1)");
+  // The same with a numeric first line, and after a comment: the count is of lines.
+  EXPECT_NE(error_of([&] { parse_csv("# made by hand\n150,4\n1,2,3\n", "g.csv"); })
+                .find("g.csv:2: '150,4' has 2 fields but line 3 below it has 3"),
+            std::string::npos);
+  CsvOptions o;
+  o.skip_rows = 1;
+  o.label_index = 2;
+  const CsvTable t = parse_csv(text, "f.csv", o);
+  EXPECT_EQ(t.features.shape, (std::vector<int64_t>{3, 2}));
+  EXPECT_EQ(t.labels, (Floats{0, 1, 1}));
+  EXPECT_TRUE(t.label_hint.empty());
+  // Line numbers stay the file's.
+  o.label_index.reset();
+  EXPECT_EQ(error_of([&] { parse_csv("title\n1,2\n3,x\n", "h.csv", o); }),
+            "h.csv:3: column '1': 'x' is not a number");
+  o.skip_rows = 5;
+  EXPECT_EQ(error_of([&] { parse_csv(text, "f.csv", o); }),
+            "f.csv: no data rows (the file is empty or only comments after skipping 5 lines)");
+  o.skip_rows = -1;
+  EXPECT_NE(error_of([&] { parse_csv(text, "f.csv", o); }).find("-1"), std::string::npos);
+}
+
+// A header-less table whose first or last column holds a few small integers gets a hint about the
+// label column; nothing is guessed (the column stays a feature), and there is no hint when a
+// label column is given, the table has a header, or the column is not class-like.
+TEST(IoCsv, IntegerEdgeColumnOfAHeaderlessTableGetsALabelHint) {
+  const std::string text = "0.5,1.25,2\n0.75,3.5,0\n1.5,2.5,1\n2.25,0.5,2\n";
+  const CsvTable t = parse_csv(text, "f.csv");
+  EXPECT_EQ(t.features.shape, (std::vector<int64_t>{4, 3}));
+  EXPECT_EQ(t.label_hint,
+            "f.csv: no header, and column 2 (the last) holds only the 3 integers 0 to 2: if it is "
+            "the class, pass its index as the label column (--label-column); it is read as a "
+            "feature now");
+  EXPECT_NE(parse_csv("7,0.5,1\n3,0.25,2\n7,0.5,3\n", "g.csv").label_hint.find(
+                "column 0 (the first) holds only the 2 integers 3 to 7"),
+            std::string::npos);
+  CsvOptions o;
+  o.label_index = 2;
+  EXPECT_TRUE(parse_csv(text, "f.csv", o).label_hint.empty());
+  EXPECT_TRUE(parse_csv("a,b,c\n" + text, "f.csv").label_hint.empty());
+  // Real values, a single value, or too many distinct ones: no hint.
+  EXPECT_TRUE(parse_csv("0.5,1.5\n0.25,2.5\n", "f.csv").label_hint.empty());
+  EXPECT_TRUE(parse_csv("0.5,1\n0.25,1\n", "f.csv").label_hint.empty());
+  std::string many;
+  for (int i = 0; i < 30; ++i) many += cat(i * 0.5, ",", i, "\n");
+  EXPECT_TRUE(parse_csv(many, "f.csv").label_hint.empty());
+}
+
 TEST(IoCsv, UnparsableNumberNamesColumnAndText) {
   EXPECT_EQ(error_of([] { parse_csv("x1,x2,x3\n1,2,3\n4,5,abc\n", "f.csv"); }),
             "f.csv:3: column 'x3': 'abc' is not a number");
