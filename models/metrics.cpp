@@ -24,6 +24,49 @@ double quantile(std::vector<double> v, double q) {
   return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
 }
 
+CodeActivity code_activity(const Tensor& codes, double tolerance) {
+  AE_CHECK(codes.defined() && codes.ndim() == 2 && codes.size(0) > 0 && codes.size(1) > 0,
+           "code_activity: codes must be a non-empty (samples, units) matrix, got ",
+           codes.defined() ? codes.shape().str() : std::string("undefined"));
+  AE_CHECK(tolerance >= 0, "code_activity: tolerance ", tolerance, " is negative");
+  const int64_t n = codes.size(0), k = codes.size(1);
+  const std::vector<double> v = codes.to_vector();
+  CodeActivity a;
+  a.units = k;
+  a.tolerance = tolerance;
+  a.stddev.assign(k, 0.0);
+  std::vector<double> mean(k, 0.0);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < k; ++j) {
+      AE_CHECK(std::isfinite(v[i * k + j]), "code_activity: sample ", i, ", unit ", j, ": ",
+               v[i * k + j], " is not finite");
+      mean[j] += v[i * k + j];
+    }
+  for (double& m : mean) m /= static_cast<double>(n);
+  // Two passes, so that a constant unit has a deviation of exactly 0.
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < k; ++j) a.stddev[j] += (v[i * k + j] - mean[j]) * (v[i * k + j] - mean[j]);
+  for (int64_t j = 0; j < k; ++j) {
+    a.stddev[j] = std::sqrt(a.stddev[j] / static_cast<double>(n));
+    if (a.stddev[j] <= tolerance) a.constant.push_back(j);
+  }
+  return a;
+}
+
+std::string unit_list(const std::vector<int64_t>& units, size_t max_runs) {
+  std::string out;
+  size_t runs = 0;
+  for (size_t i = 0; i < units.size();) {
+    size_t j = i;
+    while (j + 1 < units.size() && units[j + 1] == units[j] + 1) ++j;
+    if (runs++ == max_runs) return out + ", ...";
+    out += cat(out.empty() ? "" : ", ", units[i]);
+    if (j > i) out += cat("-", units[j]);
+    i = j + 1;
+  }
+  return out;
+}
+
 double roc_auc(const std::vector<double>& scores, const std::vector<bool>& positive) {
   AE_CHECK(scores.size() == positive.size(), "roc_auc: ", scores.size(), " scores for ",
            positive.size(), " labels");

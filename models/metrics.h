@@ -3,6 +3,7 @@
 // database items of each query in code space, and how many of them share the query's label.
 #pragma once
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "core/tensor.h"
@@ -42,6 +43,23 @@ struct Confusion {
 // Samples with a score above the threshold are flagged as anomalies.
 Confusion confusion_at(const std::vector<double>& scores, const std::vector<bool>& positive,
                        double threshold);
+
+// --- code activity --------------------------------------------------------------------------
+// Which code units carry nothing over a set of samples: a unit is constant when the standard
+// deviation of its value over the samples is at most `tolerance` (a dead ReLU unit, a saturated
+// sigmoid, a VAE latent the KL term switched off). For a VAE's posterior means, Burda, Grosse and
+// Salakhutdinov (2016, "Importance Weighted Autoencoders", §5.2) count a unit active when that
+// variance exceeds 0.01: a tolerance of 0.1.
+struct CodeActivity {
+  int64_t units = 0;
+  double tolerance = 0;
+  std::vector<double> stddev;     // (units) population standard deviation over the samples
+  std::vector<int64_t> constant;  // the constant units, ascending
+};
+// codes (n, units), n >= 1, finite; any dtype or device (read on the host in float64).
+CodeActivity code_activity(const Tensor& codes, double tolerance);
+// "0-3, 7, 9-12": ascending unit indices with runs shortened, at most max_runs runs, then ", ...".
+std::string unit_list(const std::vector<int64_t>& units, size_t max_runs = 8);
 
 // --- retrieval ------------------------------------------------------------------------------
 // The k nearest database rows of each query, nearest first. Equal distances go to the lower

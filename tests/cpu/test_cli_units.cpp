@@ -34,6 +34,29 @@ TEST(CliAnomaly, QuantileInterpolatesLikeNumpy) {
   EXPECT_THROW(models::quantile({1, NAN}, 0.5), Error);
 }
 
+// A dead ReLU unit (always 0), a saturated one (always 1), one that barely moves, and two that
+// vary: the constant ones are those whose population standard deviation is at most the tolerance.
+TEST(CliCodeActivity, CountsTheUnitsThatDoNotVary) {
+  const std::vector<double> v = {0, 1, 0.5000, 0.1, -2,   //
+                                 0, 1, 0.5004, 0.9, 2,    //
+                                 0, 1, 0.5000, 0.5, 0,    //
+                                 0, 1, 0.5004, 0.3, 1};
+  const Tensor codes = Tensor::from_host(v, {4, 5}, Device::cpu());
+  const models::CodeActivity a = models::code_activity(codes, 1e-3);
+  EXPECT_EQ(a.units, 5);
+  EXPECT_EQ(a.constant, (std::vector<int64_t>{0, 1, 2}));
+  EXPECT_NEAR(a.stddev[2], 0.0002, 1e-9);
+  EXPECT_NEAR(a.stddev[4], std::sqrt((4.0 + 4 + 0 + 1) / 4 - 0.0625), 1e-12);
+  EXPECT_EQ(a.stddev[0], 0);
+  // A tighter tolerance keeps the one that barely moves.
+  EXPECT_EQ(models::code_activity(codes, 1e-4).constant, (std::vector<int64_t>{0, 1}));
+  EXPECT_THROW(models::code_activity(Tensor::from_host(std::vector<double>{NAN}, {1, 1}, Device::cpu()), 0.1),
+               Error);
+  EXPECT_EQ(models::unit_list({0, 1, 2, 3, 7, 9, 10}), "0-3, 7, 9-10");
+  EXPECT_EQ(models::unit_list({1, 3, 5, 7}, 2), "1, 3, ...");
+  EXPECT_EQ(models::unit_list({}), "");
+}
+
 TEST(CliAnomaly, RocAucCountsPairsAndTies) {
   // sklearn.metrics.roc_auc_score([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) = 0.75.
   EXPECT_DOUBLE_EQ(models::roc_auc({0.1, 0.4, 0.35, 0.8}, {false, false, true, true}), 0.75);
