@@ -227,6 +227,7 @@ Dataset load_csv(const std::string& path, const io::CsvOptions& options) {
   io::CsvTable t = io::read_csv(path, options);
   Dataset d = from_array(std::move(t.features), path, 1.0);
   if (!t.label_column.empty()) attach_labels(d, to_labels(t.labels, path), path);
+  if (!t.label_hint.empty()) d.notes.push_back(t.label_hint);
   return d;
 }
 
@@ -308,11 +309,18 @@ Normalizer fit_normalizer(const Tensor& x, NormKind kind) {
   nz.kind = kind;
   const int64_t f = x.defined() && x.ndim() == 2 ? x.size(1) : 0;
   if (kind == NormKind::min_max) {
-    std::vector<double> v = checked_values(x, "fit_normalizer");
-    auto [lo, hi] = std::minmax_element(v.begin(), v.end());
-    // A constant set maps to 0 rather than dividing by zero.
-    nz.shift.assign(f, *lo);
-    nz.scale.assign(f, *hi > *lo ? 1.0 / (*hi - *lo) : 1.0);
+    const std::vector<double> v = checked_values(x, "fit_normalizer");
+    const int64_t m = x.size(0);
+    std::vector<double> lo(v.begin(), v.begin() + f), hi = lo;
+    for (int64_t i = 1; i < m; ++i)
+      for (int64_t j = 0; j < f; ++j) {
+        lo[j] = std::min(lo[j], v[i * f + j]);
+        hi[j] = std::max(hi[j], v[i * f + j]);
+      }
+    nz.shift = lo;
+    nz.scale.resize(f);
+    // A constant feature maps to 0 rather than dividing by zero.
+    for (int64_t j = 0; j < f; ++j) nz.scale[j] = hi[j] > lo[j] ? 1.0 / (hi[j] - lo[j]) : 1.0;
     return nz;
   }
   FeatureStats s = feature_stats(x, "fit_normalizer");
@@ -327,6 +335,14 @@ Normalizer fit_normalizer(const Tensor& x, NormKind kind) {
     nz.scale[j] = sd > 0 ? 1.0 / sd : 1.0;  // a constant feature is only centred
   }
   return nz;
+}
+
+NormChoice choose_normalization(const Tensor& x) {
+  const std::vector<double> v = checked_values(x, "choose_normalization");
+  const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+  const std::string range = cat("values in [", *lo, ", ", *hi, "]");
+  if (*lo >= 0 && *hi <= 1) return {std::nullopt, range + ": kept as they are"};
+  return {NormKind::standardize, range + ", outside [0, 1]: standardised per feature"};
 }
 
 Tensor Normalizer::apply(const Tensor& x) const {

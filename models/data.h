@@ -6,6 +6,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,6 +22,7 @@ struct Dataset {
   std::vector<int64_t> labels;  // (n), empty if the data has none
   int64_t image_h = 0, image_w = 0;  // when each row is an image_h x image_w picture, else 0
   std::string name;             // where it came from, for messages ("mnist-t10k", "shapes")
+  std::vector<std::string> notes;  // hints about how it was read (io::CsvTable::label_hint)
 
   int64_t size() const { return x.defined() ? x.size(0) : 0; }
   int64_t features() const { return x.defined() ? x.size(1) : 0; }
@@ -49,7 +51,7 @@ Dataset load_idx(const std::string& images_path, const std::string& labels_path 
 Dataset load_mnist(const std::string& path, const std::string& labels_path = "");
 
 // A numeric CSV table (see io::CsvOptions; the label column, when named, becomes the labels and
-// must hold integers).
+// must hold integers). The table's label hint, if any, becomes a note.
 Dataset load_csv(const std::string& path, const io::CsvOptions& options = {});
 
 // A .npy array of samples (dim 0) and, optionally, a 1-d .npy of integer labels. 3-d arrays
@@ -77,7 +79,8 @@ Dataset make_shapes(const ShapesOptions& options = {});
 // y = (x - shift) * scale, per feature. Fitted on one set (the training split) and applied
 // unchanged to any other, so validation data never leaks into the statistics.
 enum class NormKind : uint8_t {
-  min_max,     // one min and max over the whole set: values map to [0, 1]
+  min_max,     // per feature: (x - min) / (max - min), the training set maps to [0, 1] (a
+               // constant feature maps to 0)
   standardize, // per feature: zero mean, unit variance (constant features are only centred)
   pca,         // per feature: centred, scaled by 1/sqrt(m) (m samples), so that Xᵀ X is the
                // covariance: the normalisation under which a linear autoencoder spans the PCA
@@ -107,6 +110,17 @@ const char* norm_kind_name(NormKind kind);  // "min_max", "standardize", "pca"
 NormKind parse_norm_kind(const std::string& name);
 // Statistics of x (n, features), computed in float64 on the host.
 Normalizer fit_normalizer(const Tensor& x, NormKind kind);
+
+// What `--normalize auto` makes of a training set x (n, features): data already in [0, 1]
+// (pixels, probabilities, binary features) stays as it is, so that a Bernoulli decoder with
+// cross-entropy fits it; anything else is standardised per feature, so that no feature's unit
+// dwarfs another's. `reason` says why, with the range found ("values in [0, 255], outside
+// [0, 1]"). Non-finite values are refused as in fit_normalizer.
+struct NormChoice {
+  std::optional<NormKind> kind;  // empty: left as it is
+  std::string reason;
+};
+NormChoice choose_normalization(const Tensor& x);
 
 // --- splits, subsets, features --------------------------------------------------------------
 // A random permutation of 0..n-1 (Fisher-Yates over Philox draws), the same for the same

@@ -182,6 +182,47 @@ std::string first_difference(const json& was, const json& now, const std::string
   return cat(key, ": ", cut(was), " in the checkpoint, ", cut(now), " now");
 }
 
+// After training: how many code units are constant over the validation split (the training split
+// without one). Recorded in the metrics; when most are, the code carries almost nothing, and a
+// one-line warning names them and the likely causes found in the run's settings and data.
+template <class Record>
+void check_code(models::Model& model, const models::ModelSpec& spec, const RunConfig& config,
+                const PreparedData& data, Progress& progress, Record record) {
+  const bool val = data.val.size() > 0;
+  const models::Dataset& shown = val ? data.val : data.train;
+  const std::string split = val ? "validation" : "training";
+  const bool vae = spec.kind == models::ModelKind::vae;
+  // A VAE's posterior means are on the prior's scale: Burda et al.'s activity threshold. Other
+  // codes: a unit that moves by less than 1e-3 (a sigmoid or tanh code spans 1).
+  const double tolerance = vae ? 0.1 : 1e-3;
+  const models::CodeActivity code = models::code_activity(encode(model, spec, shown.x), tolerance);
+  record(code, split);
+  const int64_t constant = static_cast<int64_t>(code.constant.size());
+  const std::string counted = cat(constant, " of ", code.units, " code units constant over the ",
+                                  shown.size(), " ", split, " samples");
+  if (2 * constant <= code.units) {
+    progress.note(cat("code: ", counted, " (standard deviation <= ", tolerance, ")"));
+    return;
+  }
+  std::vector<std::string> causes;
+  const bool unit_range = data.low >= 0 && data.high <= 1;
+  if (data.normalization == "none" && !unit_range)
+    causes.push_back(cat("unscaled data (values in [", data.low, ", ", data.high,
+                         "]; --normalize auto standardises them)"));
+  if (vae)
+    causes.push_back(cat("the KL term outweighing the reconstruction (--beta ", config.model.beta,
+                         "; a smaller --code)"));
+  else if (config.model.penalty != "none" && config.model.penalty_weight > 0)
+    causes.push_back(cat("too strong a penalty (--penalty ", config.model.penalty,
+                         " with --penalty-weight ", config.model.penalty_weight, ")"));
+  if (causes.empty()) causes.push_back("a code wider than the data needs (a smaller --code)");
+  std::string likely;
+  for (size_t i = 0; i < causes.size(); ++i) likely += cat(i ? " or " : "", causes[i]);
+  progress.warn(cat(counted, " (units ", models::unit_list(code.constant),
+                    ": standard deviation <= ", tolerance, "), so the code carries almost nothing; "
+                    "likely cause: ", likely));
+}
+
 }  // namespace
 
 models::TrainerConfig trainer_config(const RunConfig& config) {
@@ -252,13 +293,21 @@ int run_train(TrainArgs& a) {
     folder = a.out.empty() ? default_run_folder(config.model.kind) : a.out;
     create_run_folder(folder);
   }
-  // Saved before training starts, so an interrupted run can be resumed or repeated.
-  write_text(join_path(folder, kConfigFile), to_json(config).dump(2) + "\n");
+  // Saved before training starts, so an interrupted run can be resumed or repeated. What the
+  // automatic settings became is recorded beside them (apply_json skips it).
+  json saved = to_json(config);
+  saved[kResolvedKey] = {{"normalize", data.normalization},
+                         {"normalize_reason", data.normalization_reason}};
+  write_text(join_path(folder, kConfigFile), saved.dump(2) + "\n");
 
   const models::CheckpointExtras extras = run_extras(config, data.normalizer, picture, data.name);
   const std::string title = cat(config.model.kind, " on ", data.name);
   Progress progress(Progress::choose(a.quiet), config.train.epochs, data.train.size(), terms);
   const int64_t parameters = models::parameter_count(model->parameters());
+  progress.note(cat("normalize: ", data.normalization, " (--normalize ", config.data.normalize,
+                    config.data.normalize == "auto" ? cat(": ", data.normalization_reason) : "",
+                    ")", data.normalizer ? ", fitted on the training split" : ""));
+  for (const std::string& note : data.notes) progress.note(note);
   progress.note(cat(resuming ? "resuming " : "training ", title, " (", spec.input_width(), " -> ",
                     spec.code_width(), ", ", parameters, " parameters) on ", device.str(), ": ",
                     data.train.size(), " training and ", data.val.size(), " validation samples; ",
@@ -313,14 +362,17 @@ int run_train(TrainArgs& a) {
     progress.note(cat("stopping early: no better validation loss for ", config.train.patience,
                       " epochs (best: epoch ", state.best_epoch + 1, ")"));
 
-  if (!a.no_pictures) {
-    // The pictures show the model the other commands load by default: the best one.
-    if (has_val && state.best_epoch + 1 != state.epoch) {
-      const models::Checkpoint best = models::read_checkpoint(join_path(folder, kBestCheckpoint));
-      models::restore_model(best, *model);
-    }
-    write_pictures(folder, *model, spec, config, data, picture, title, progress);
+  // The code's check and the pictures see the model the other commands load by default: the
+  // best one.
+  if (has_val && state.best_epoch + 1 != state.epoch) {
+    const models::Checkpoint best = models::read_checkpoint(join_path(folder, kBestCheckpoint));
+    models::restore_model(best, *model);
   }
+  check_code(*model, spec, config, data, progress, [&](const models::CodeActivity& code,
+                                                        const std::string& split) {
+    write_metrics(folder, history, terms, &code, split);
+  });
+  if (!a.no_pictures) write_pictures(folder, *model, spec, config, data, picture, title, progress);
   if (has_val)
     progress.note(cat("best validation loss ", state.best_loss, " at epoch ", state.best_epoch + 1,
                       ": ", join_path(folder, kBestCheckpoint)));

@@ -245,6 +245,9 @@ const std::vector<Field>& fields() {
       AE_FIELD(data.header, "--header", "Data", "CSV: auto, yes or no", Scope::data_source),
       AE_FIELD(data.delimiter, "--delimiter", "Data", "CSV: the field separator",
                Scope::data_source),
+      AE_FIELD(data.skip_rows, "--skip-rows", "Data",
+               "CSV: lines to skip at the top of the file (a title, a line of counts)",
+               Scope::data_source),
       AE_FIELD(data.limit, "--limit", "Data", "use only the first N samples (0: all)",
                Scope::data_source),
       AE_FIELD(data.exclude_labels, "--exclude-labels", "Data",
@@ -254,7 +257,8 @@ const std::vector<Field>& fields() {
                "draw the samples as HxW (or HxWxC, channels last) pictures; default: the shape "
                "IDX or NPY files give, or a square of side 8 or more; else the data is a table"),
       AE_FIELD(data.normalize, "--normalize", "Data",
-               "none, min_max (to [0, 1]), standardize (per feature) or pca (centred, 1/√m), "
+               "auto (data in [0, 1] as it is, else standardize), none, min_max (each feature to "
+               "[0, 1]), standardize (each feature to mean 0, variance 1) or pca (centred, 1/√m), "
                "fitted on the training split"),
       AE_FIELD(data.validation, "--validation", "Data",
                "fraction of the samples held out for validation (0: none)"),
@@ -374,6 +378,7 @@ void apply_json(RunConfig& config, const json& j, const std::string& where) {
   std::vector<std::pair<std::string, const json*>> items;
   leaves(j, "", items);
   for (const auto& [key, value] : items) {
+    if (key.rfind(std::string(kResolvedKey) + ".", 0) == 0) continue;
     const Field* field = nullptr;
     for (const Field& f : fields())
       if (f.key == key) field = &f;
@@ -485,10 +490,11 @@ void validate(const RunConfig& c) {
   const DataSettings& d = c.data;
   check_one_of(d.format, "--format", "data.format", {"auto", "idx", "csv", "npy"});
   check_one_of(d.header, "--header", "data.header", {"auto", "yes", "no"});
-  check_one_of(d.normalize, "--normalize", "data.normalize", {"none", "min_max", "standardize", "pca"});
+  check_one_of(d.normalize, "--normalize", "data.normalize", {"auto", "none", "min_max", "standardize", "pca"});
   AE_CHECK(d.delimiter.size() == 1, "--delimiter (data.delimiter) must be one character, got '",
            d.delimiter, "'");
   AE_CHECK(d.limit >= 0, "--limit (data.limit) must be >= 0, got ", d.limit);
+  AE_CHECK(d.skip_rows >= 0, "--skip-rows (data.skip_rows) must be >= 0, got ", d.skip_rows);
   AE_CHECK(d.validation >= 0 && d.validation < 1, "--validation (data.validation) must lie in "
            "[0, 1), got ", d.validation);
   AE_CHECK(d.shapes_samples > 0, "--shapes-samples (data.shapes_samples) must be positive, got ",

@@ -53,10 +53,11 @@ struct DataSettings {
   std::string label_column;         // CSV: a column name or 0-based index
   std::string header = "auto";      // CSV: auto, yes, no
   std::string delimiter = ",";      // CSV
+  int64_t skip_rows = 0;            // CSV: lines skipped at the top of the file
   int64_t limit = 0;                // use only the first N samples; 0 all
   LabelList exclude_labels;         // classes left out of training and validation
   std::string image_shape;          // "HxW" or "HxWxC": draw samples as pictures of this shape
-  std::string normalize = "none";   // none, min_max, standardize, pca
+  std::string normalize = "auto";   // auto, none, min_max, standardize, pca
   double validation = 0.1;          // fraction held out; 0 none
   uint64_t seed = 0;                // the validation split and the synthetic data
   int64_t shapes_samples = 4000;
@@ -98,6 +99,10 @@ struct RunConfig {
 RunConfig preset(const std::string& model_kind);
 
 json to_json(const RunConfig& config);
+// The object of a run's config.json that records what automatic settings became ("normalize":
+// the map --normalize auto chose, "normalize_reason": why); facts about the run, not settings, so
+// apply_json skips it.
+inline constexpr const char* kResolvedKey = "resolved";
 // Sets every field present in j (nested objects as in to_json); an unknown field or a value of
 // the wrong type is an ae::Error naming `where` and the field ("run.json: field 'train.lr' must
 // be a number, got \"fast\"").

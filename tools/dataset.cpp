@@ -26,6 +26,7 @@ io::CsvOptions csv_options(const DataSettings& d) {
   o.delimiter = d.delimiter.at(0);
   o.header = d.header == "yes" ? io::CsvHeader::Yes : d.header == "no" ? io::CsvHeader::No
                                                                         : io::CsvHeader::Auto;
+  o.skip_rows = d.skip_rows;
   if (!d.label_column.empty()) {
     const bool numeric = std::all_of(d.label_column.begin(), d.label_column.end(),
                                      [](char c) { return c >= '0' && c <= '9'; });
@@ -105,6 +106,7 @@ models::Dataset load_data(const DataSettings& d) {
       data = models::load_csv(d.path, csv_options(d));
     } else {
       AE_CHECK(d.label_column.empty(), "--label-column is for CSV data; ", d.path, " is ", format);
+      AE_CHECK(d.skip_rows == 0, "--skip-rows is for CSV data; ", d.path, " is ", format);
       if (format == "npy") {
         data = models::load_npy(d.path, d.labels);
       } else {
@@ -129,6 +131,7 @@ PreparedData prepare_data(const models::Dataset& all, const DataSettings& d) {
   models::validate(all);
   PreparedData out;
   out.name = all.name;
+  out.notes = all.notes;
   if (d.validation > 0) {
     AE_CHECK(all.size() >= 2, all.name, ": ", all.size(), " sample cannot be split for validation; "
              "pass --validation 0");
@@ -157,8 +160,15 @@ PreparedData prepare_data(const models::Dataset& all, const DataSettings& d) {
     out.excluded = models::select(all, out.excluded_rows);
     out.excluded.name = all.name + "[excluded labels]";
   }
-  if (d.normalize != "none")
-    out.normalizer = models::fit_normalizer(out.train.x, models::parse_norm_kind(d.normalize));
+  out.normalization = d.normalize;
+  out.normalization_reason = "as asked";
+  if (d.normalize == "auto") {
+    const models::NormChoice choice = models::choose_normalization(out.train.x);
+    out.normalization = choice.kind ? models::norm_kind_name(*choice.kind) : "none";
+    out.normalization_reason = choice.reason;
+  }
+  if (out.normalization != "none")
+    out.normalizer = models::fit_normalizer(out.train.x, models::parse_norm_kind(out.normalization));
   out.train = normalised(out.train, out.normalizer);
   if (out.val.size() > 0) out.val = normalised(out.val, out.normalizer);
   if (out.excluded.size() > 0) out.excluded = normalised(out.excluded, out.normalizer);
@@ -197,8 +207,9 @@ models::ModelSpec model_spec(const RunConfig& c, int64_t features, double low, d
     kind = models::parse_data_kind(m.data_kind);
     AE_CHECK(kind != models::DataKind::binary || in_unit, "--data-kind binary needs values in "
              "[0, 1], but the training samples of ", data_name, " hold values in [", low, ", ", high,
-             "] after --normalize ",
-             c.data.normalize, "; use --normalize min_max or --data-kind real");
+             "] after --normalize ", c.data.normalize,
+             c.data.normalize == "auto" ? " (standardize)" : "",
+             "; use --normalize min_max or --data-kind real");
   }
   const DType dtype = m.dtype == "float64" ? DType::f64 : DType::f32;
   std::vector<int64_t> widths{features};

@@ -26,12 +26,16 @@ struct PreparedData {
   models::Dataset excluded;
   // Each part's rows in the source data (0-based, after --limit), in increasing order.
   std::vector<int64_t> train_rows, val_rows, excluded_rows;
-  std::optional<models::Normalizer> normalizer;  // none for --normalize none
+  std::optional<models::Normalizer> normalizer;  // none for --normalize none (or auto on [0, 1])
+  std::string normalization;  // the map applied: none, min_max, standardize or pca
+  std::string normalization_reason;  // why: "as asked", or what --normalize auto found
   double low = 0, high = 1;  // the range of the normalised training data
+  std::vector<std::string> notes;  // hints about how the data was read (models::Dataset::notes)
 };
 
 // load_data, then the seeded split, the classes of --exclude-labels taken out of both parts
-// (and kept aside in `excluded`), and the normaliser fitted on the training part.
+// (and kept aside in `excluded`), and the normaliser fitted on the training part
+// (--normalize auto: models::choose_normalization of the training part).
 PreparedData prepare_data(const DataSettings& data);
 // The same for samples already in memory (the Python package's arrays); data.path is not read.
 PreparedData prepare_data(const models::Dataset& all, const DataSettings& data);

@@ -140,4 +140,11 @@ void Progress::note(const std::string& line) {
   std::fflush(stdout);
 }
 
+void Progress::warn(const std::string& line) {
+  if (mode_ != Mode::quiet) clear_bar();
+  std::fflush(stdout);
+  std::fprintf(stderr, "ae: warning: %s\n", line.c_str());
+  std::fflush(stderr);
+}
+
 }  // namespace ae::cli

@@ -29,6 +29,8 @@ class Progress {
   void end_epoch(const EpochMetrics& metrics, bool best);
   // A line of its own (the bar, if drawn, is cleared first).
   void note(const std::string& line);
+  // "ae: warning: <line>" on stderr, even with -q: something the user should act on.
+  void warn(const std::string& line);
 
  private:
   using Clock = std::chrono::steady_clock;

@@ -113,7 +113,8 @@ models::LossValues losses_from(const json& j, const std::vector<std::string>& te
 }  // namespace
 
 void write_metrics(const std::string& folder, const std::vector<EpochMetrics>& history,
-                   const std::vector<std::string>& terms) {
+                   const std::vector<std::string>& terms, const models::CodeActivity* code,
+                   const std::string& code_split) {
   std::string csv = "epoch";
   for (const char* part : {"train", "val"})
     for (const std::string& t : terms) csv += cat(",", part, "_", t);
@@ -138,7 +139,13 @@ void write_metrics(const std::string& folder, const std::vector<EpochMetrics>& h
     rows.push_back(row);
   }
   write_text(join_path(folder, kMetricsCsv), csv);
-  const json doc = {{"terms", terms}, {"epochs", rows}};
+  json doc = {{"terms", terms}, {"epochs", rows}};
+  if (code != nullptr)
+    doc["code"] = {{"split", code_split},
+                   {"units", code->units},
+                   {"constant_units", code->constant.size()},
+                   {"constant", code->constant},
+                   {"stddev_tolerance", json_number(code->tolerance)}};
   write_text(join_path(folder, kMetricsJson), doc.dump(2) + "\n");
 }
 

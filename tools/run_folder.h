@@ -13,6 +13,7 @@
 
 #include "models/autoencoder.h"
 #include "models/checkpoint.h"
+#include "models/metrics.h"
 
 namespace ae::cli {
 
@@ -54,9 +55,11 @@ struct EpochMetrics {
 std::vector<std::string> loss_terms(const models::ModelSpec& spec);
 double term(const models::LossValues& v, const std::string& name);
 
-// Writes metrics.csv and metrics.json atomically.
+// Writes metrics.csv and metrics.json atomically. `code`, when given, is added to metrics.json
+// as "code": how the finished model's code units vary (see code_activity_json).
 void write_metrics(const std::string& folder, const std::vector<EpochMetrics>& history,
-                   const std::vector<std::string>& terms);
+                   const std::vector<std::string>& terms, const models::CodeActivity* code = nullptr,
+                   const std::string& code_split = "");
 // Reads metrics.json back (for --resume); a missing file gives an empty history.
 std::vector<EpochMetrics> read_metrics(const std::string& folder);
 

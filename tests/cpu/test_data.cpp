@@ -287,14 +287,49 @@ TEST(DataNormalize, StandardizeUsesTrainingStatisticsOnValidation) {
   for (size_t i = 0; i < raw.size(); ++i) EXPECT_NEAR(back[i], raw[i], 1e-4 * (1 + std::abs(raw[i])));
 }
 
-TEST(DataNormalize, MinMaxMapsTheSetToTheUnitInterval) {
-  Dataset d = numbered(50, 3);
-  Normalizer nz = fit_normalizer(d.x, NormKind::min_max);
-  std::vector<float> y = nz.apply(d.x).to_floats();
-  EXPECT_FLOAT_EQ(*std::min_element(y.begin(), y.end()), 0.0f);
-  EXPECT_FLOAT_EQ(*std::max_element(y.begin(), y.end()), 1.0f);
-  // One map for every feature: relative order across features is kept.
-  EXPECT_EQ(nz.scale[0], nz.scale[2]);
+TEST(DataNormalize, MinMaxMapsEachFeatureToTheUnitInterval) {
+  // Features of very different ranges, as in a table of a fraction and an amount in dollars, and
+  // a constant one: each column spans [0, 1] on the set it was fitted on (the small one is not
+  // squashed by the large one's range), and the constant one maps to 0, finite.
+  const int64_t n = 40;
+  std::vector<float> v;
+  for (int64_t i = 0; i < n; ++i) {
+    const float t = static_cast<float>(i) / (n - 1);
+    v.insert(v.end(), {0.2f + 0.01f * t, 5000 - 10000 * t, 7, static_cast<float>(i % 3)});
+  }
+  const Tensor x = Tensor::from_host(v, {n, 4}, Device::cpu());
+  Normalizer nz = fit_normalizer(x, NormKind::min_max);
+  const std::vector<double> y = nz.apply(x.to(DType::f64)).to_vector();
+  for (int64_t j = 0; j < 4; ++j) {
+    double lo = 1e9, hi = -1e9;
+    for (int64_t i = 0; i < n; ++i) {
+      ASSERT_TRUE(std::isfinite(y[i * 4 + j])) << j;
+      lo = std::min(lo, y[i * 4 + j]);
+      hi = std::max(hi, y[i * 4 + j]);
+    }
+    EXPECT_NEAR(lo, 0, 1e-6) << j;
+    EXPECT_NEAR(hi, j == 2 ? 0 : 1, 1e-6) << j;
+  }
+  EXPECT_FLOAT_EQ(nz.shift[0], 0.2f);
+  EXPECT_DOUBLE_EQ(nz.shift[1], -5000);
+  EXPECT_DOUBLE_EQ(nz.scale[1], 1e-4);
+  EXPECT_EQ(nz.shift[2], 7);
+  EXPECT_EQ(nz.scale[2], 1);
+}
+
+TEST(DataNormalize, AutoKeepsUnitIntervalDataAndStandardisesTheRest) {
+  // Pixels in [0, 1] stay as they are (a Bernoulli decoder fits them).
+  NormChoice keep = choose_normalization(make_shapes({.samples = 50}).x);
+  EXPECT_FALSE(keep.kind.has_value());
+  EXPECT_TRUE(contains(keep.reason, "kept as they are")) << keep.reason;
+  // Anything else is standardised per feature; the reason names the range found.
+  const Tensor raw = Tensor::from_host(std::vector<float>{0, 255, 3, 128, 1, 0}, {3, 2}, Device::cpu());
+  NormChoice scale = choose_normalization(raw);
+  ASSERT_TRUE(scale.kind.has_value());
+  EXPECT_EQ(*scale.kind, NormKind::standardize);
+  EXPECT_TRUE(contains(scale.reason, "[0, 255]")) << scale.reason;
+  const Tensor negative = Tensor::from_host(std::vector<float>{-0.5f, 0.5f}, {2, 1}, Device::cpu());
+  EXPECT_EQ(choose_normalization(negative).kind, NormKind::standardize);
 }
 
 TEST(DataNormalize, PcaNormalizationMakesXtXTheCovariance) {
@@ -324,6 +359,16 @@ TEST(DataNormalize, StatisticsSaveAndLoadExactly) {
   EXPECT_EQ(back.kind, NormKind::standardize);
   EXPECT_EQ(back.shift, nz.shift);
   EXPECT_EQ(back.scale, nz.scale);
+  // min_max: one minimum and range per feature.
+  const Tensor mixed = Tensor::from_host(std::vector<float>{0.25f, 900, 0.5f, 12000, 0.75f, -30},
+                                         {3, 2}, Device::cpu());
+  Normalizer mm = fit_normalizer(mixed, NormKind::min_max);
+  io::write_safetensors(dir.path("m.safetensors"), mm.to_safetensors(), mm.metadata());
+  Normalizer mm_back = Normalizer::load(io::read_safetensors(dir.path("m.safetensors")));
+  EXPECT_EQ(mm_back.kind, NormKind::min_max);
+  EXPECT_EQ(mm_back.shift, (std::vector<double>{0.25, -30}));
+  EXPECT_EQ(mm_back.scale, mm.scale);
+  EXPECT_DOUBLE_EQ(mm_back.scale[0], 2.0);
   EXPECT_TRUE(contains(error_of([&] { Normalizer::load(io::read_safetensors(dir.path("n.safetensors")), "x."); }),
                        "missing"));
   EXPECT_EQ(parse_norm_kind("pca"), NormKind::pca);
