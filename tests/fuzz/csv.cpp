@@ -1,5 +1,5 @@
 // libFuzzer target: parse_csv. The first byte picks the options (delimiter, header mode, label
-// column), the rest is the text.
+// column, lines to skip), the rest is the text.
 #include "models/io/csv.h"
 
 #include "core/error.h"
@@ -20,6 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 3: options.label_index = 2; break;
     default: break;
   }
+  options.skip_rows = pick >> 6;
   const std::string text(reinterpret_cast<const char*>(data) + 1, size - 1);
   try {
     const CsvTable t = parse_csv(text, "fuzz.csv", options);
@@ -31,6 +32,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(t.columns.size() == static_cast<size_t>(cols));
     FUZZ_CHECK(t.labels.size() == (labelled ? static_cast<size_t>(rows) : 0));
     FUZZ_CHECK(labelled || t.label_column.empty());
+    FUZZ_CHECK(!labelled || t.label_hint.empty());
   } catch (const ae::Error&) {
   }
   return 0;
