@@ -341,9 +341,10 @@ _PARAMS_DOC = """
         As ``--tied``, ``--noise`` (masking, gaussian, salt_pepper, dropout), ``--noise-level``,
         ``--penalty`` (l1, kl_sparsity, contractive), ``--penalty-weight``, ``--sparsity-target``,
         ``--beta``.
-    normalize : {"none", "min_max", "standardize", "pca"}
+    normalize : {"auto", "none", "min_max", "standardize", "pca"}, default "auto"
         Per-feature normalisation fitted on the training rows, saved with the model and applied
-        to every input (outputs of inverse_transform, reconstruct, sample are mapped back).
+        to every input (outputs of inverse_transform, reconstruct, sample are mapped back);
+        "auto" leaves data already in [0, 1] as it is and standardises anything else.
     validation_fraction : float, default 0
         Rows of X held out (a seeded split) to pick the best epoch and for ``patience``.
     epochs, batch_size, optimizer, lr, patience
