@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/autograd.h"
+#include "models/checkpoint.h"
 #include "models/metrics.h"
 #include "models/vae.h"
 #include "tests/cpu/test_models_util.h"
@@ -93,6 +94,25 @@ TEST_F(CliTables, MixedScalesPerFeatureScalingFindsTheAnomalies) {
     EXPECT_GT(auc, 0.9);
   }
   ok("train --config auto/config.json --out again --epochs 1 -q --no-pictures");
+}
+
+// A constant column (a sensor that never moved, a flag set on every row) stays finite under every
+// scaling: min_max maps it to 0 and standardize only centres it, instead of dividing by a zero range.
+TEST_F(CliTables, ConstantColumnsStayFinite) {
+  std::string csv = "a,b,constant\n";
+  for (int i = 0; i < 200; ++i) csv += cat(i % 7, ",", 1000 + 37 * (i % 11), ",42\n");
+  write_text(path("constant.csv"), csv);
+  for (const std::string normalize : {"auto", "min_max", "standardize"}) {
+    SCOPED_TRACE(normalize);
+    ok("train --model ae --code 2 --epochs 2 --data constant.csv --no-pictures -q --normalize " +
+       normalize + " --out " + normalize);
+    const models::Checkpoint c = models::read_checkpoint(path(normalize + "/latest.safetensors").string());
+    const models::Normalizer nz = models::Normalizer::load(c.file);
+    EXPECT_EQ(nz.scale[2], 1);
+    EXPECT_EQ(nz.shift[2], 42);
+    const nlohmann::json m = nlohmann::json::parse(read_text(path(normalize + "/metrics.json")));
+    EXPECT_TRUE(std::isfinite(m["epochs"][1]["val"]["total"].get<double>()));
+  }
 }
 
 // Raw 0..255 pixels: the default standardises them and the VAE learns them well; even with
