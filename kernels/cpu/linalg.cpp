@@ -1,11 +1,16 @@
+#include <cblas.h>
 #include <sched.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <thread>
-#include <vector>
+#include <type_traits>
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
 
 #include "core/error.h"
 #include "kernels/cpu/cpu.h"
@@ -50,71 +55,58 @@ int64_t usable_cores() {
 
 int64_t worker_threads() {
   static const int64_t threads = [] {
+    int64_t n = usable_cores();
     if (const char* env = std::getenv("AE_CPU_THREADS"); env && *env) {
       char* end = nullptr;
-      const long n = std::strtol(env, &end, 10);
-      AE_CHECK(*end == '\0' && n >= 1 && n <= 1024, "AE_CPU_THREADS=", env,
+      const long v = std::strtol(env, &end, 10);
+      AE_CHECK(*end == '\0' && v >= 1 && v <= 1024, "AE_CPU_THREADS=", env,
                ": expected a whole number of threads from 1 to 1024");
-      return static_cast<int64_t>(n);
+      n = v;
     }
-    return usable_cores();
+    // One pool for the process: OpenBLAS's OpenMP build runs its GEMMs on libgomp's team, the
+    // same persistent threads ae's own loops use (parallel.h); both are sized here, once.
+    openblas_set_num_threads(static_cast<int>(std::min<int64_t>(n, 1024)));
+#if defined(_OPENMP)
+    omp_set_num_threads(static_cast<int>(n));
+#endif
+    return n;
   }();
   return threads;
 }
 
 namespace {
 
-// op(X) stored densely as (rows, cols): a transposed copy when `trans`, else X itself.
 template <class T>
-const T* dense(const T* x, bool trans, int64_t rows, int64_t cols, std::vector<T>& scratch) {
-  if (!trans) return x;
-  scratch.resize(static_cast<size_t>(rows * cols));
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) scratch[r * cols + c] = x[c * rows + r];
-  return scratch.data();
-}
-
-// Rows [r0, r1) of C = alpha A B + beta C with A (m, k) and B (k, n) dense. The i-p-j order
-// streams rows of B; each row of C is summed in the same order whatever the split, so the
-// result does not depend on the number of threads.
-template <class T>
-void gemm_rows(int64_t r0, int64_t r1, int64_t n, int64_t k, T alpha, const T* a, const T* b,
-               T beta, T* c) {
-  std::vector<T> acc(static_cast<size_t>(n));
-  for (int64_t i = r0; i < r1; ++i) {
-    std::fill(acc.begin(), acc.end(), T(0));
-    const T* ai = a + i * k;
-    for (int64_t p = 0; p < k; ++p) {
-      const T aip = ai[p];
-      const T* bp = b + p * n;
-      for (int64_t j = 0; j < n; ++j) acc[j] += aip * bp[j];
-    }
-    T* ci = c + i * n;
-    for (int64_t j = 0; j < n; ++j) ci[j] = alpha * acc[j] + (beta == T(0) ? T(0) : beta * ci[j]);
-  }
+void blas_gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, T alpha, const T* a,
+               int lda, const T* b, int ldb, T beta, T* c, int ldc) {
+  if constexpr (std::is_same_v<T, float>)
+    cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  else
+    cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 }  // namespace
 
+// Row-major C = alpha op(A) op(B) + beta C through the BLAS, its transpose flags and leading
+// dimensions reading A and B where they lie (no transposed copies). BLAS semantics match the
+// entry's: beta = 0 ignores C's old contents (NaN included).
 void gemm(DType dt, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
           const void* a, const void* b, double beta, void* c, Stream) {
+  constexpr int64_t kMax = std::numeric_limits<int>::max();
+  AE_CHECK(m >= 0 && n >= 0 && k >= 0 && m <= kMax && n <= kMax && k <= kMax,
+           "cpu gemm: dimensions m ", m, ", n ", n, ", k ", k, " outside the BLAS's 32-bit range");
+  if (m == 0 || n == 0) return;
+  worker_threads();  // sizes the pool before the first GEMM
+  // Leading dimensions of the stored (row-major) operands; the BLAS wants at least 1.
+  const int lda = static_cast<int>(std::max<int64_t>(1, trans_a ? m : k));
+  const int ldb = static_cast<int>(std::max<int64_t>(1, trans_b ? k : n));
+  const CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
+  const CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
   dispatch(dt, [&](auto* tag) {
     using T = elem_t<decltype(tag)>;
-    std::vector<T> sa, sb;
-    const T* da = dense(static_cast<const T*>(a), trans_a, m, k, sa);
-    const T* db = dense(static_cast<const T*>(b), trans_b, k, n, sb);
-    T* dc = static_cast<T*>(c);
-    // Split rows over the cores once the product is large enough to pay for the threads.
-    int64_t threads = std::min<int64_t>(worker_threads(), m);
-    if (m * n * k < (int64_t(1) << 20)) threads = 1;
-    std::vector<std::thread> pool;
-    int64_t per = threads ? (m + threads - 1) / threads : 0;
-    for (int64_t t = 1; t < threads; ++t) {
-      int64_t r0 = t * per, r1 = std::min(m, r0 + per);
-      if (r0 < r1) pool.emplace_back(gemm_rows<T>, r0, r1, n, k, T(alpha), da, db, T(beta), dc);
-    }
-    gemm_rows<T>(0, std::min(m, per), n, k, T(alpha), da, db, T(beta), dc);
-    for (auto& th : pool) th.join();
+    blas_gemm<T>(ta, tb, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), T(alpha),
+                 static_cast<const T*>(a), lda, static_cast<const T*>(b), ldb, T(beta),
+                 static_cast<T*>(c), static_cast<int>(n));
   });
 }
 
