@@ -1,8 +1,10 @@
 // CPU twins of the fused kernels (semantics: kernels/backend.h). Straight loops; sums in float64.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "kernels/cpu/cpu.h"
+#include "kernels/cpu/loops.h"
 #include "kernels/cpu/random.h"
 #include "kernels/fused_checks.h"
 #include "kernels/scalar_math.h"
@@ -16,6 +18,45 @@ T scalar_or_zero(const void* p) {
 }
 }  // namespace
 
+namespace {
+
+// Rows of y = act(y + b) in place; b may be null.
+template <UnaryOp Act, class T>
+AE_CPU_CLONES void bias_act_forward_loop(T* y, const T* b, int64_t rows, int64_t cols, T a,
+                                         T pb) {
+  for (int64_t r = 0; r < rows; ++r) {
+    T* yr = y + r * cols;
+    if (b)
+      for (int64_t c = 0; c < cols; ++c) yr[c] = math::unary_forward<T>(Act, yr[c] + b[c], a, pb);
+    else
+      for (int64_t c = 0; c < cols; ++c) yr[c] = math::unary_forward<T>(Act, yr[c], a, pb);
+  }
+}
+
+// Columns [c0, c1) of dz = dy act'(y) and, when db, their float64 sums over the rows, each
+// summed top to bottom whatever the split.
+template <UnaryOp Act, class T>
+AE_CPU_CLONES void bias_act_backward_loop(const T* y, const T* dy, T* dz, T* db, int64_t rows,
+                                          int64_t cols, int64_t c0, int64_t c1, T a) {
+  double sums[256];
+  for (int64_t s0 = c0; s0 < c1; s0 += 256) {
+    const int64_t s1 = std::min<int64_t>(c1, s0 + 256);
+    std::fill(sums, sums + (s1 - s0), 0.0);
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t base = r * cols;
+      for (int64_t c = s0; c < s1; ++c) {
+        const T d = dy[base + c] * math::activation_grad<T>(Act, y[base + c], a);
+        dz[base + c] = d;
+        sums[c - s0] += static_cast<double>(d);
+      }
+    }
+    if (db)
+      for (int64_t c = s0; c < s1; ++c) db[c] = static_cast<T>(sums[c - s0]);
+  }
+}
+
+}  // namespace
+
 void bias_act_forward(UnaryOp act, DType dt, void* y, const void* b, int64_t rows, int64_t cols,
                       UnaryParams p, Stream) {
   fused::check_activation("bias_act_forward", act);
@@ -23,11 +64,12 @@ void bias_act_forward(UnaryOp act, DType dt, void* y, const void* b, int64_t row
     using T = elem_t<decltype(tag)>;
     T* ys = static_cast<T*>(y);
     const T* bs = static_cast<const T*>(b);
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t c = 0; c < cols; ++c) {
-        T& v = ys[r * cols + c];
-        v = math::unary_forward<T>(act, v + (bs ? bs[c] : T(0)), T(p.a), T(p.b));
-      }
+    with_op(act, [&](auto c) {
+      parallel_for(rows, kParallelGrain / std::max<int64_t>(cols, 1), [&](int64_t r0, int64_t r1) {
+        bias_act_forward_loop<decltype(c)::value, T>(ys + r0 * cols, bs, r1 - r0, cols, T(p.a),
+                                                     T(p.b));
+      });
+    });
   });
 }
 
@@ -39,15 +81,15 @@ void bias_act_backward(UnaryOp act, DType dt, const void* y, const void* dy, voi
     const T* ys = static_cast<const T*>(y);
     const T* dys = static_cast<const T*>(dy);
     T* dzs = static_cast<T*>(dz);
-    std::vector<double> col_sums(static_cast<size_t>(cols), 0.0);
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t c = 0; c < cols; ++c) {
-        int64_t i = r * cols + c;
-        dzs[i] = dys[i] * math::activation_grad<T>(act, ys[i], T(p.a));
-        col_sums[c] += dzs[i];
-      }
-    if (db)
-      for (int64_t c = 0; c < cols; ++c) static_cast<T*>(db)[c] = static_cast<T>(col_sums[c]);
+    T* dbs = static_cast<T*>(db);
+    with_op(act, [&](auto c) {
+      // Split by columns so that each column's sum keeps one order.
+      parallel_for(cols, std::max<int64_t>(16, kParallelGrain / std::max<int64_t>(rows, 1)),
+                   [&](int64_t c0, int64_t c1) {
+                     bias_act_backward_loop<decltype(c)::value, T>(ys, dys, dzs, dbs, rows, cols,
+                                                                   c0, c1, T(p.a));
+                   });
+    });
   });
 }
 
