@@ -1,6 +1,7 @@
-// The CPU reference backend: plain loops, float64 accumulation where it is cheap, so that results
-// are exact to the formula and reproducible. Only large GEMMs split their rows over threads, and
-// each row is summed in the same order whatever the split. Entry semantics: kernels/backend.h.
+// The CPU backend, the reference the CUDA kernels are checked against: GEMMs through OpenBLAS,
+// every other entry a plain loop over its formula (kernels/scalar_math.h), sums in float64 where
+// they are cheap. Results depend on nothing but the inputs and the thread count. Entry semantics:
+// kernels/backend.h.
 #pragma once
 #include "kernels/backend.h"
 
@@ -17,6 +18,18 @@ void dispatch(DType dt, F&& f) {
 template <class Tag>
 using elem_t = std::remove_pointer_t<Tag>;
 
+// The CPU tensor allocator's counters (kernels/cpu/backend.cpp). Blocks are 64-byte aligned and
+// rounded up to 64 bytes; a freed block is cached for the next request of its size.
+struct MemoryStats {
+  int64_t system_allocs = 0;  // blocks taken from the system (aligned_alloc) so far
+  int64_t system_frees = 0;   // blocks given back to it
+  size_t in_use_bytes = 0;    // held by tensors now
+  size_t cached_bytes = 0;    // freed, waiting for reuse
+};
+MemoryStats memory_stats();
+// Gives every cached block back to the system.
+void release_cached_memory();
+
 void unary_forward(UnaryOp op, DType dt, const void* x, void* y, int64_t n, UnaryParams p, Stream);
 void unary_backward(UnaryOp op, DType dt, const void* x, const void* y, const void* dy, void* dx,
                     int64_t n, UnaryParams p, Stream);
@@ -27,9 +40,11 @@ void loss_forward(LossOp op, DType dt, const void* pred, const void* target, voi
 void loss_backward(LossOp op, DType dt, const void* pred, const void* target, const void* dy,
                    void* dpred, int64_t n, Stream);
 
-// Threads a large GEMM may use: AE_CPU_THREADS when set, else the cores the process may use
-// (affinity mask and cgroup CPU quota). Read once.
+// Threads of the process's one pool (OpenBLAS's GEMMs and ae's loops): AE_CPU_THREADS when set,
+// else the cores the process may use (affinity mask and cgroup CPU quota). Read, and the pool
+// sized, once. Throws ae::Error on a malformed AE_CPU_THREADS.
 int64_t worker_threads();
+// C (m, n) = alpha op(A) op(B) + beta C by OpenBLAS (cblas_sgemm / cblas_dgemm, row-major).
 void gemm(DType dt, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
           const void* a, const void* b, double beta, void* c, Stream);
 void transpose(DType dt, const void* x, void* y, int64_t rows, int64_t cols, Stream);
