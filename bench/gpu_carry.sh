@@ -93,3 +93,10 @@ if [ $check = 1 ]; then
   expect 0 "ae info" "$CARRY/bin/ae" info
   [ $failed = 0 ] || exit 1
 fi
+
+# The carry holds 64 MiB in all: libraries over 8 MB travel gzip'd (OpenBLAS, which the CPU
+# reference backend links: 37 MB, 11 MB gzip'd); bench/gpu_check.sh unpacks them first.
+for lib in "$CARRY"/lib/*; do
+  if [ "$(stat -c %s "$lib")" -gt 8000000 ]; then gzip -6 "$lib"; fi
+done
+echo "gpu_carry: $(du -sh "$CARRY" | cut -f1) in gpu_carry/ as carried"
