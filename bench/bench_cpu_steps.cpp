@@ -1,7 +1,8 @@
 // Training steps of ae on the CPU, one configuration per process (so that the peak RSS is that
 // configuration's): a model of bench/peer_data.h at one batch size, fused steps (ae train's
 // default) on consecutive batches of the benchmark data, and the same step's GEMMs run alone
-// through the BLAS, so that the step's distance to its GEMMs shows. bench/run_cpu.sh runs it
+// through the BLAS (timed in groups alternating with the steps'), so that the step's distance to
+// its GEMMs shows. bench/run_cpu.sh runs it
 // alternately with the PyTorch peer (bench/peers/bench_cpu_peer.py) and tabulates both.
 //
 // usage: ae_bench_cpu_steps --model ae|dae|sparse|contractive|vae --batch N [--samples 7]
@@ -17,6 +18,7 @@
 #include <cstdio>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bench/peer_data.h"
@@ -29,22 +31,31 @@ namespace {
 
 constexpr int64_t kDataRows = 4096;
 
-// Median microseconds of one call, over `samples` groups of back-to-back calls of about
-// group_ms each, after a warm-up of `warmup` calls.
-double median_us(const std::function<void()>& call, int samples, double group_ms, int warmup) {
+// Median microseconds of one call of each of a and b, over `samples` groups of back-to-back calls
+// of about group_ms each, the groups of a and b alternating (so that both see the same load on
+// a shared machine), after a warm-up of `warmup` calls of each.
+std::pair<double, double> median_us(const std::function<void()>& a, const std::function<void()>& b,
+                                    int samples, double group_ms, int warmup) {
   using clock = std::chrono::steady_clock;
-  auto group_us = [&](int count) {
+  auto group_us = [](const std::function<void()>& call, int count) {
     const auto t0 = clock::now();
     for (int i = 0; i < count; ++i) call();
     return std::chrono::duration<double, std::micro>(clock::now() - t0).count();
   };
-  group_us(warmup);
-  const double one = std::max(group_us(3) / 3, 1.0);
-  const int per_group = std::clamp(static_cast<int>(group_ms * 1e3 / one) + 1, 2, 10000);
-  std::vector<double> per_call;
-  for (int s = 0; s < samples; ++s) per_call.push_back(group_us(per_group) / per_group);
-  std::sort(per_call.begin(), per_call.end());
-  return per_call[per_call.size() / 2];
+  auto group_size = [&](const std::function<void()>& call) {
+    group_us(call, warmup);
+    const double one = std::max(group_us(call, 3) / 3, 1.0);
+    return std::clamp(static_cast<int>(group_ms * 1e3 / one) + 1, 2, 10000);
+  };
+  const int na = group_size(a), nb = group_size(b);
+  std::vector<double> ta, tb;
+  for (int s = 0; s < samples; ++s) {
+    ta.push_back(group_us(a, na) / na);
+    tb.push_back(group_us(b, nb) / nb);
+  }
+  std::sort(ta.begin(), ta.end());
+  std::sort(tb.begin(), tb.end());
+  return {ta[ta.size() / 2], tb[tb.size() / 2]};
 }
 
 }  // namespace
@@ -76,17 +87,12 @@ int main(int argc, char** argv) {
     size_t most = 0;
     for (const auto& g : gemms)
       most = std::max({most, size_t(g.m * g.k), size_t(g.k * g.n), size_t(g.m * g.n)});
-    double gemm_us = 0;
-    {
-      std::vector<float> a(most, 0.5f), b(most, 0.25f), c(most);
-      gemm_us = median_us(
-          [&] {
-            for (const auto& g : gemms)
-              ae::cpu::gemm(ae::DType::f32, g.trans_a, g.trans_b, g.m, g.n, g.k, 1.0, a.data(),
-                            b.data(), 0.0, c.data(), nullptr);
-          },
-          samples, group_ms, 5);
-    }
+    std::vector<float> a(most, 0.5f), b(most, 0.25f), c(most);
+    auto gemms_alone = [&] {
+      for (const auto& g : gemms)
+        ae::cpu::gemm(ae::DType::f32, g.trans_a, g.trans_b, g.m, g.n, g.k, 1.0, a.data(), b.data(),
+                      0.0, c.data(), nullptr);
+    };
 
     const ae::Tensor data = ae::bench::bench_data(kDataRows);
     std::unique_ptr<ae::models::Model> model = ae::bench::make_bench_model(m, cpu);
@@ -95,12 +101,11 @@ int main(int argc, char** argv) {
     ae::models::TrainStep step(*model, oc, {ae::models::StepMode::fused});
     const int64_t per_epoch = kDataRows / batch;
     int64_t next = 0;
-    const double us = median_us(
-        [&] {
-          const int64_t b = next++ % per_epoch;
-          step.run(ae::slice(data, b * batch, (b + 1) * batch));
-        },
-        samples, group_ms, 5);
+    auto one_step = [&] {
+      const int64_t i = next++ % per_epoch;
+      step.run(ae::slice(data, i * batch, (i + 1) * batch));
+    };
+    const auto [us, gemm_us] = median_us(one_step, gemms_alone, samples, group_ms, 5);
     const ae::models::StepTotals totals = step.take_totals();
 
     rusage usage{};
