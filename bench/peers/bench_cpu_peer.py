@@ -8,8 +8,8 @@ usage: python3 bench_cpu_peer.py --dir DIR --model ae --batch 256 --threads 2 [-
                                  [--group-ms 200]
        python3 bench_cpu_peer.py --dir DIR --model ae --threads 2 --mnist MNIST_DIR [--batch 256]
                                  [--epochs 1]
-The second form trains on MNIST's training images (the first 90%, shuffled; the last 10% as a
-validation pass per epoch, as ae train splits them) and reports samples/s and the peak RSS.
+The second form trains on the folder's MNIST images (the training set, else the test set, as ae
+train reads them; 90% shuffled for training, 10% as a validation pass per epoch) and reports samples/s and the peak RSS.
 Prints one JSON line (impl "pytorch").
 """
 import argparse
@@ -58,9 +58,12 @@ def read_idx_images(path):
 
 
 def mnist(args, peer, device):
-    name = "train-images-idx3-ubyte"
-    path = next(os.path.join(args.mnist, f) for f in (name + ".gz", name)
-                if os.path.exists(os.path.join(args.mnist, f)))
+    # The training images where the folder has them, else the test set (what ae train reads).
+    names = [f"{n}-images-idx3-ubyte{z}" for n in ("train", "t10k") for z in (".gz", "")]
+    found = [os.path.join(args.mnist, f) for f in names if os.path.exists(os.path.join(args.mnist, f))]
+    if not found:
+        sys.exit(f"bench_cpu_peer: no MNIST images in {args.mnist}")
+    path = found[0]
     images = torch.from_numpy(read_idx_images(path).astype(np.float32) / 255.0)
     gen = torch.Generator().manual_seed(0)
     order = torch.randperm(images.shape[0], generator=gen)
