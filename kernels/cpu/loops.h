@@ -2,8 +2,9 @@
 // (x86-64-v4), AVX2 + FMA (x86-64-v3) and baseline x86-64, the loader picking one for the running
 // CPU (GCC function multiversioning, AE_CPU_CLONES); and a loop over many elements splits into
 // contiguous chunks over the process's one pool (OpenMP, the team OpenBLAS also runs on). Every
-// element is computed by the same formula whatever the chunking and the clone (ISO C++ mode
-// contracts nothing into FMAs), so results do not depend on either; sums keep one fixed order.
+// element is computed by the same formula whatever the chunking and the clone (these files are
+// compiled with -ffp-contract=off: no FMAs), so results do not depend on either; sums keep one
+// fixed order.
 #pragma once
 #include <algorithm>
 #include <cstdint>
