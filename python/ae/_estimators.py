@@ -446,7 +446,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Base):
         """Codes (n_samples, code) decoded: (n_samples, n_features) float32 in data space."""
         check_is_fitted(self)
         if _is_dlpack(X):
-            return self.model_.decode(X)
+            return self.model_.decode(_dlpack_input(X))
         return self.model_.decode(check_array(X, dtype=np.float32, order="C"))
 
     def score_samples(self, X: ArrayLike) -> np.ndarray:

@@ -172,6 +172,20 @@ def test_errors_are_python_exceptions_with_aes_message(table):
         ae.AnomalyDetector(contamination=0.7, **SMALL).fit(table)
 
 
+def test_device_argument(table):
+    model = ae.Autoencoder(device="cpu", random_state=0, **SMALL).fit(table)
+    assert model.device_ == "cpu"
+    if ae.cuda_device_count() == 0:
+        with pytest.raises(ValueError, match="--device cuda.*no usable CUDA device"):
+            ae.Autoencoder(device="cuda", random_state=0, **SMALL).fit(table)
+    else:
+        gpu = ae.Autoencoder(device="cuda", random_state=0, **SMALL).fit(table)
+        assert gpu.device_ == "cuda:0"
+        np.testing.assert_allclose(gpu.transform(table), model.transform(table), atol=1e-3)
+    with pytest.raises(ValueError, match="device"):
+        ae.Autoencoder(device="tpu", random_state=0, **SMALL).fit(table)
+
+
 def test_history_and_progress(table, capsys):
     model = ae.Autoencoder("sparse", hidden=(16,), epochs=2, batch_size=32, random_state=0, verbose=1,
                            validation_fraction=0.2).fit(table)
