@@ -2,6 +2,7 @@
 // loss plot and checkpoints written, and `--resume` continues exactly where the last finished
 // epoch left off: parameters, optimizer moments and step count, the model's noise stream
 // position, and the batch order (epoch e walks the permutation seeded by (seed, e)).
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cmath>
@@ -183,23 +184,27 @@ std::string first_difference(const json& was, const json& now, const std::string
 }
 
 // After training: how many code units are constant over the validation split (the training split
-// without one). Recorded in the metrics; when most are, the code carries almost nothing, and a
+// without one; nothing with a single sample). Recorded in the metrics; when most are, the code carries almost nothing, and a
 // one-line warning names them and the likely causes found in the run's settings and data.
 template <class Record>
 void check_code(models::Model& model, const models::ModelSpec& spec, const RunConfig& config,
                 const PreparedData& data, Progress& progress, Record record) {
-  const bool val = data.val.size() > 0;
+  const bool val = data.val.size() > 1;
   const models::Dataset& shown = val ? data.val : data.train;
   const std::string split = val ? "validation" : "training";
+  if (shown.size() < 2) return;  // one sample says nothing about variation
+  // The first 10000 samples are plenty to tell a constant unit, and bound the memory of encoding.
+  const int64_t n = std::min<int64_t>(shown.size(), 10000);
   const bool vae = spec.kind == models::ModelKind::vae;
   // A VAE's posterior means are on the prior's scale: Burda et al.'s activity threshold. Other
   // codes: a unit that moves by less than 1e-3 (a sigmoid or tanh code spans 1).
   const double tolerance = vae ? 0.1 : 1e-3;
-  const models::CodeActivity code = models::code_activity(encode(model, spec, shown.x), tolerance);
+  const models::CodeActivity code =
+      models::code_activity(encode(model, spec, slice(shown.x, 0, n)), tolerance);
   record(code, split);
   const int64_t constant = static_cast<int64_t>(code.constant.size());
   const std::string counted = cat(constant, " of ", code.units, " code units constant over the ",
-                                  shown.size(), " ", split, " samples");
+                                  n == shown.size() ? "" : "first ", n, " ", split, " samples");
   if (2 * constant <= code.units) {
     progress.note(cat("code: ", counted, " (standard deviation <= ", tolerance, ")"));
     return;
