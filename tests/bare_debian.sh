@@ -60,6 +60,13 @@ as_root() {
 make_root() {
   debootstrap --variant=minbase bookworm "$root" "$mirror"
   cp /etc/resolv.conf "$root/etc/resolv.conf"
+  # Like resolv.conf, this machine's way to PyPI: the CA bundle pip trusts here (a proxy's CA),
+  # for the test workflow's pip install.
+  local ca=${PIP_CERT:-$(pip3 config get global.cert 2>/dev/null || true)}
+  if [[ -n $ca && -f $ca ]]; then
+    cp "$ca" "$root/etc/host-ca.crt"
+    printf '[global]\ncert = /etc/host-ca.crt\n' >"$root/etc/pip.conf"
+  fi
   mount -t proc proc "$root/proc"
   mount -t sysfs sysfs "$root/sys"
   mount --bind /dev "$root/dev"
@@ -90,6 +97,9 @@ test_all() {
   local registered
   registered=$(as_root "ctest --test-dir build/release -N -L cpu" | sed -n 's/^Total Tests: //p')
   grep -q "100% tests passed, 0 tests failed out of" "$root/test.log"
+  # The Python package was built from Debian's python3 in build/venv and its tests ran.
+  grep -Eq "python\.pytest \.+ +Passed" "$root/test.log" ||
+    { echo "bare_debian: the Python tests (python.pytest) did not run and pass" >&2; return 1; }
   echo "bare_debian: $registered CPU tests registered;" \
        "$(grep -c '(Skipped)' "$root/test.log" || true) skipped as a whole (ctest):"
   grep '(Skipped)' "$root/test.log" || true
