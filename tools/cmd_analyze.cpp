@@ -150,8 +150,8 @@ int run_score(ScoreArgs& s) {
       for (int64_t l : std::set<int64_t>(data.labels.begin(), data.labels.end()))
         listed += cat(listed.empty() ? "" : ", ", l);
       AE_CHECK(both, "--anomaly-labels: ", n_pos == 0 ? "none" : "all", " of the ",
-               positive.size(), " samples of ", what, " carry those labels (it has labels ", listed,
-               "); ROC AUC needs both anomalies and normal samples");
+               positive.size(), " samples of ", data.name, " carry those labels (it has labels ",
+               listed, "); ROC AUC needs both anomalies and normal samples");
     }
   }
 
