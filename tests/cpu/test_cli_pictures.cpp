@@ -182,25 +182,30 @@ std::string five_class_csv() {
 
 TEST_F(CliPictures, DefaultsFindAHeldOutClassAtLeastAsWellAsPca) {
   write_text(path("classes.csv"), five_class_csv());
-  ok("train --data classes.csv --label-column class --exclude-labels 4 --out run -q");
-  const Result r = ok("score run");
-  EXPECT_NE(r.out.find("never trained on"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("anomalies: labels 4, 400 of"), std::string::npos) << r.out;
-  std::vector<double> model, pca;
-  std::stringstream in(r.out);
-  for (std::string line; std::getline(in, line);) {
-    std::stringstream fields(line.substr(line.find(')') + 1));
-    std::vector<double>& row = line.rfind("PCA", 0) == 0 ? pca : model;
-    if (line.find(" (code ") == std::string::npos && line.rfind("PCA (", 0) != 0) continue;
-    for (double x; fields >> x;) row.push_back(x);
+  // The defaults, and the features standardised (what --normalize auto picks for this table).
+  for (const std::string normalize : {"", " --normalize standardize"}) {
+    const std::string run = normalize.empty() ? "run" : "standardized";
+    ok("train --data classes.csv --label-column class --exclude-labels 4 --out " + run + " -q" +
+       normalize);
+    const Result r = ok("score " + run);
+    EXPECT_NE(r.out.find("never trained on"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("anomalies: labels 4, 400 of"), std::string::npos) << r.out;
+    std::vector<double> model, pca;
+    std::stringstream in(r.out);
+    for (std::string line; std::getline(in, line);) {
+      if (line.find(" (code ") == std::string::npos && line.rfind("PCA (", 0) != 0) continue;
+      std::stringstream fields(line.substr(line.find(')') + 1));
+      std::vector<double>& row = line.rfind("PCA", 0) == 0 ? pca : model;
+      for (double x; fields >> x;) row.push_back(x);
+    }
+    ASSERT_EQ(model.size(), 6u) << r.out;
+    ASSERT_EQ(pca.size(), 6u) << r.out;
+    std::printf("[ measured ]%s held-out ROC AUC: model %.4f, PCA %.4f; average precision %.4f, "
+                "%.4f\n", normalize.c_str(), model[2], pca[2], model[3], pca[3]);
+    EXPECT_GE(model[2], pca[2]) << r.out;
+    EXPECT_GT(model[2], 0.6) << r.out;  // chance: 0.5
+    if (AE_HAVE_PNG) EXPECT_EQ(png_size(path(run + "/scores.png")).first, 1120u);
   }
-  ASSERT_EQ(model.size(), 6u) << r.out;
-  ASSERT_EQ(pca.size(), 6u) << r.out;
-  std::printf("[ measured ] held-out ROC AUC: model %.4f, PCA %.4f; average precision %.4f, %.4f\n",
-              model[2], pca[2], model[3], pca[3]);
-  EXPECT_GE(model[2], pca[2]) << r.out;
-  EXPECT_GT(model[2], 0.6) << r.out;  // chance: 0.5
-  if (AE_HAVE_PNG) EXPECT_EQ(png_size(path("run/scores.png")).first, 1120u);
 }
 
 // ae encode draws the codes it wrote; ae retrieve --hash keeps the plain retrieval's files.
