@@ -289,12 +289,6 @@ Rgb curve_color(const std::vector<Curve>& curves, size_t k) {
   return curves[k].color.value_or(palette_color(static_cast<int64_t>(k)));
 }
 
-// A legend box in the plot area's top-right corner.
-void draw_legend(Canvas& canvas, const Frame& f, const LegendEntries& entries, bool as_lines) {
-  const LegendBox box = legend_box(entries);
-  draw_legend_at(canvas, f.right - box.w - 8, f.top + 8, entries, as_lines);
-}
-
 void check_size(const PlotOptions& o, const char* what) {
   AE_CHECK(o.width >= 160 && o.height >= 120 && o.width <= 8192 && o.height <= 8192, what,
            ": picture size ", o.width, "x", o.height, " must lie within 160x120 .. 8192x8192");
@@ -543,6 +537,19 @@ io::Image plot_scatter(const std::vector<double>& x, const std::vector<double>& 
   Canvas canvas(o.width, o.height);
   Frame f{72, o.title.empty() ? 28 : 48, o.width - 18,
           o.height - (o.x_label.empty() ? 28 : 44), x_lo, x_hi, y_lo, y_hi};
+  // The legend in a corner no point falls in, else beside the plot.
+  std::vector<std::pair<std::string, Rgb>> legend;
+  if (rank.size() <= 20)
+    for (const auto& [label, r] : rank) legend.emplace_back(std::to_string(label), palette_color(r));
+  int legend_x = 0, legend_y = 0;
+  place_legend(f, o.width, legend_box(legend), legend_x, legend_y, [&](int x0, int y0, int x1, int y1) {
+    for (size_t i = 0; i < x.size(); ++i) {
+      if (!std::isfinite(x[i]) || !std::isfinite(y[i])) continue;
+      const double px = f.px(x[i]), py = f.py(y[i]);
+      if (px >= x0 - 4 && px <= x1 + 4 && py >= y0 - 4 && py <= y1 + 4) return true;
+    }
+    return false;
+  });
   draw_axes(canvas, f, linear_ticks(x_lo, x_hi, std::max(2, (f.right - f.left) / 80)),
             linear_ticks(y_lo, y_hi, std::max(2, (f.bottom - f.top) / 50)), o);
 
@@ -554,10 +561,7 @@ io::Image plot_scatter(const std::vector<double>& x, const std::vector<double>& 
     const Rgb color = labels.empty() ? palette_color(0) : palette_color(rank[labels[i]]);
     canvas.disc(f.px(x[i]), f.py(y[i]), radius, color, alpha);
   }
-  std::vector<std::pair<std::string, Rgb>> legend;
-  if (rank.size() <= 20)
-    for (const auto& [label, r] : rank) legend.emplace_back(std::to_string(label), palette_color(r));
-  draw_legend(canvas, f, legend, false);
+  draw_legend_at(canvas, legend_x, legend_y, legend, false);
   return canvas.image();
 }
 

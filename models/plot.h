@@ -76,7 +76,8 @@ struct Curve {
 io::Image plot_curves(const std::vector<Curve>& curves, const PlotOptions& options);
 
 // Scatter of points (x[i], y[i]) coloured by labels[i] (palette_color of the label's rank among
-// the distinct labels), with a legend naming each label; labels may be empty (one colour).
+// the distinct labels), with a legend naming each label in a corner no point falls in (else
+// beside the plot); labels may be empty (one colour).
 // Non-finite points are skipped.
 io::Image plot_scatter(const std::vector<double>& x, const std::vector<double>& y,
                        const std::vector<int64_t>& labels, const PlotOptions& options);
