@@ -78,6 +78,17 @@ def _get_field(root: dict, key: str) -> Any:
     return node
 
 
+def _leaves(node: dict, prefix: str = "") -> list:
+    """(dotted key, value) for every leaf of a nested config dict."""
+    out = []
+    for key, value in node.items():
+        if isinstance(value, dict):
+            out += _leaves(value, f"{prefix}{key}.")
+        else:
+            out.append((f"{prefix}{key}", value))
+    return out
+
+
 def _is_dlpack(X: Any) -> bool:
     return hasattr(X, "__dlpack__") and not isinstance(X, np.ndarray)
 
@@ -262,6 +273,14 @@ class _Base(BaseEstimator):
         params = {name: _get_field(config, key) for name, key in _FIELDS.items()}
         params["hidden"] = tuple(params["hidden"])
         params["random_state"] = config["seed"]
+        # The other settings that differ from the model's defaults, so that a clone refits the
+        # same model (the data source fields do not apply to arrays).
+        preset = json.loads(_core.preset_json(params["model"]))
+        taken = set(_FIELDS.values()) | {"seed", "data.seed"}
+        options = {key: value for key, value in _leaves(config)
+                   if key not in taken and not key.startswith("data.")
+                   and value != _get_field(preset, key)}
+        params["options"] = options or None
         if device is None:
             params["device"] = None
         est = cls(**params)

@@ -381,6 +381,10 @@ NB_MODULE(_core, m) {
   m.def("cuda_stream", [](int index) {
     return reinterpret_cast<uintptr_t>(ae::stream(ae::Device::cuda(index)));
   }, "index"_a);
+  // ae train's settings for a model kind, before any file or flag (config.json's fields).
+  m.def("preset_json", [](const std::string& kind) {
+    return ae::cli::to_json(ae::cli::preset(kind)).dump();
+  }, "kind"_a);
   m.def("default_device", [] { return ae::default_device().str(); });
   m.def("cuda_device_count", &ae::cuda_device_count);
 }

@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.decomposition import PCA
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV
@@ -106,6 +107,10 @@ def test_python_fit_equals_ae_train_bit_for_bit(table, ae_cli, tmp_path):
     # The checkpoint of ae train loads in Python and gives the same codes and scores.
     loaded = ae.Autoencoder.load(tmp_path / "run")
     assert loaded.get_params()["model"] == "dae" and loaded.n_features_in_ == 12
+    assert loaded.get_params()["options"] is None  # every setting is a parameter here
+    # A clone of the loaded estimator refits the same model.
+    refit = clone(loaded).set_params(verbose=0, validation_fraction=0).fit(table)
+    np.testing.assert_array_equal(refit.transform(table), cli_codes)
     np.testing.assert_array_equal(loaded.transform(table), cli_codes)
     ae_cli("score", tmp_path / "run", "--data", data, "--out", tmp_path / "scores.csv")
     cli_scores = np.loadtxt(tmp_path / "scores.csv", delimiter=",", skiprows=1)[:, 1]
