@@ -276,6 +276,19 @@ io::SafeTensor to_safetensor(const std::string& name, const Tensor& t) {
   return out;
 }
 
+namespace {
+
+// Refuses a NaN or infinity in a checkpoint tensor: a diverged model would load silently and
+// give wrong results.
+template <typename T>
+void check_finite(const std::vector<T>& v, const std::string& where, const std::string& name) {
+  for (size_t i = 0; i < v.size(); ++i)
+    AE_CHECK(std::isfinite(v[i]), where, ": tensor '", name, "' holds ", v[i], " at flat index ", i,
+             " (a diverged run?); a checkpoint's values must be finite");
+}
+
+}  // namespace
+
 void copy_into(const io::SafeTensor& from, Tensor& into, const std::string& where) {
   const std::vector<int64_t> want = dims(into.shape());
   AE_CHECK(from.shape == want, where, ": '", from.name, "' has shape ", shape_text(from.shape),
@@ -290,11 +303,13 @@ void copy_into(const io::SafeTensor& from, Tensor& into, const std::string& wher
     std::vector<float> v(static_cast<size_t>(into.numel()));
     for (size_t i = 0; i < v.size(); ++i)
       v[i] = io::load_as<float>(from.bytes.data() + i * 4, std::endian::little);
+    check_finite(v, where, from.name);
     into.copy_(Tensor::from_host(v, into.shape(), into.device()));
   } else {
     std::vector<double> v(static_cast<size_t>(into.numel()));
     for (size_t i = 0; i < v.size(); ++i)
       v[i] = io::load_as<double>(from.bytes.data() + i * 8, std::endian::little);
+    check_finite(v, where, from.name);
     into.copy_(Tensor::from_host(v, into.shape(), into.device()));
   }
 }
@@ -310,7 +325,12 @@ void save_checkpoint(const std::string& path, const ModelSpec& spec, Model& mode
              "' is used twice");
     tensors.push_back(std::move(t));
   };
-  for (const Parameter& p : params) add(to_safetensor(p.name, p.value));
+  // Nothing that read_checkpoint or restore_model would refuse is written.
+  AE_CHECK(!std::isnan(state.best_loss), "save_checkpoint: ", path, ": the best loss is NaN");
+  for (const Parameter& p : params) {
+    check_finite(p.value.to_vector(), cat("save_checkpoint: ", path), p.name);
+    add(to_safetensor(p.name, p.value));
+  }
   if (optimizer != nullptr) {
     const std::vector<Tensor>& op = optimizer->params();
     AE_CHECK(op.size() == params.size(), "save_checkpoint: ", path, ": the optimizer holds ",

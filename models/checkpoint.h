@@ -65,7 +65,8 @@ struct CheckpointExtras {
 
 // Writes `path` atomically (the previous file stays intact until the new one is complete).
 // `optimizer` may be null (a model alone; it is only read); its parameters must be the model's, in the order of
-// model.parameters().
+// model.parameters(). A non-finite parameter or a NaN best loss is an error and nothing is written
+// (the file would not load).
 void save_checkpoint(const std::string& path, const ModelSpec& spec, Model& model,
                      Optimizer* optimizer, const TrainingState& state,
                      const CheckpointExtras& extras = {});
@@ -90,7 +91,8 @@ Checkpoint read_checkpoint(const std::string& path);
 // Copies the checkpoint's parameters into `model` and puts its generator at the saved position.
 // Every parameter must be present with the model's shape: otherwise an ae::Error names the file,
 // the tensor and both shapes ("best.safetensors: 'encoder.0.weight' has shape (64, 784), the
-// model expects (128, 784)"). Extra parameter tensors are an error too.
+// model expects (128, 784)"). Extra parameter tensors are an error too, and so is a NaN or infinity
+// ("best.safetensors: tensor 'encoder.0.weight' holds nan at flat index 3 ...").
 void restore_model(const Checkpoint& checkpoint, Model& model);
 // Copies the saved moments and step count into `optimizer` (built over model.parameters()).
 void restore_optimizer(const Checkpoint& checkpoint, const Model& model, Optimizer& optimizer);
@@ -101,7 +103,7 @@ std::unique_ptr<Model> load_model(const Checkpoint& checkpoint, Device device);
 // Tensor <-> SafeTensor. Only f32 and f64 tensors convert; the copy goes through the host.
 io::SafeTensor to_safetensor(const std::string& name, const Tensor& t);
 // Overwrites `into` (any device) with the values of `from`, whose dtype and shape must match;
-// errors name `where` (the file) and the tensor.
+// errors name `where` (the file) and the tensor. A NaN or infinity in `from` is refused.
 void copy_into(const io::SafeTensor& from, Tensor& into, const std::string& where);
 
 }  // namespace ae::models

@@ -77,7 +77,7 @@ const char* step_mode_name(StepMode m) {
 StepMode parse_step_mode(const std::string& name) {
   for (StepMode m : {StepMode::eager, StepMode::fused, StepMode::graph})
     if (name == step_mode_name(m)) return m;
-  fail(cat("parse_step_mode: unknown step mode '", name, "' (eager, fused, graph)"));
+  fail(cat("'", name, "' is not one of eager, fused, graph"));
 }
 
 // --- TrainStep -----------------------------------------------------------------------------
@@ -330,6 +330,18 @@ StepTotals TrainStep::take_totals() {
   return t;
 }
 
+namespace {
+
+// The index of the first NaN or infinity in t (any dtype or device), or -1 if all are finite.
+int64_t first_non_finite(const Tensor& t) {
+  const std::vector<double> v = t.to_vector();
+  for (size_t i = 0; i < v.size(); ++i)
+    if (!std::isfinite(v[i])) return static_cast<int64_t>(i);
+  return -1;
+}
+
+}  // namespace
+
 TrainResult Trainer::fit(Model& model, const Tensor& train, const Tensor& val,
                          TrainingState start) const {
   const TrainerConfig& c = config_;
@@ -375,13 +387,24 @@ TrainResult Trainer::fit(Model& model, const Tensor& train, const Tensor& val,
     report.lr = step.optimizer().lr();
     report.grad_norm = totals.grad_norm;
     report.steps = step.optimizer().steps();
+    const std::string advice =
+        cat("; lower the learning rate (", report.lr, ") or clip the gradient norm",
+            c.clip_norm > 0 ? cat(" harder (now ", c.clip_norm, ")") : std::string());
     AE_CHECK(std::isfinite(report.train.total), "training diverged in epoch ", epoch + 1,
-             ": the mean training loss is ", report.train.total, "; lower the learning rate (",
-             report.lr, ") or clip the gradient norm",
-             c.clip_norm > 0 ? cat(" harder (now ", c.clip_norm, ")") : std::string());
+             ": the mean training loss is ", report.train.total, advice);
+    // The training loss is taken before each step: the last step can still leave non-finite
+    // parameters, which no checkpoint may hold (loading one refuses them).
+    for (const Parameter& p : model.parameters()) {
+      const int64_t bad = first_non_finite(p.value);
+      AE_CHECK(bad < 0, "training diverged in epoch ", epoch + 1, ": parameter '", p.name,
+               "' holds a non-finite value at flat index ", bad, advice);
+    }
     if (val.defined()) {
       report.val = evaluate(model, val);
       report.has_val = true;
+      // NaN compares false with everything: it must never become the best epoch.
+      AE_CHECK(std::isfinite(report.val.total), "training diverged in epoch ", epoch + 1,
+               ": the mean validation loss is ", report.val.total, advice);
     }
     const double monitored = report.has_val ? report.val.total : report.train.total;
     report.best = state.best_epoch < 0 || monitored < state.best_loss;

@@ -172,7 +172,9 @@ class Trainer {
 
   // Trains `model` on the rows of `train` (N, features), on any device; `val` may be undefined.
   // From `start` (a resumed run: the model and, through on_start, the optimizer restored to it)
-  // up to config.epochs epochs in all. A non-finite training loss ends the run with an error.
+  // up to config.epochs epochs in all. A non-finite training or validation loss, or a non-finite
+  // parameter after an epoch, ends the run with an error ("training diverged in epoch N: ...")
+  // before on_epoch sees that epoch.
   TrainResult fit(Model& model, const Tensor& train, const Tensor& val = {},
                   TrainingState start = {}) const;
 
