@@ -168,6 +168,15 @@ CsvTable parse_csv(const std::string& text, const std::string& name, const CsvOp
   Row second;
   const bool has_second = reader.next(second);
   if (has_second && second.fields.size() != first.fields.size()) {
+    // One more field, and that one empty: the rows end with the delimiter. Skipping the first
+    // line would drop the header, so that is not what to suggest.
+    const bool trailing = second.fields.size() == first.fields.size() + 1 &&
+                          second.fields.back().find_first_not_of(" \t\r") == std::string::npos;
+    if (trailing)
+      fail(cat(name, ":", second.line, ": the row ends with an empty field (a trailing '",
+               options.delimiter, "'): it has ", second.fields.size(), " fields where line ",
+               first.line, " has ", first.fields.size(), "; remove the trailing delimiter from the "
+               "rows"));
     std::string shown = first.fields.empty() ? "" : first.fields[0];
     for (size_t c = 1; c < first.fields.size() && shown.size() <= 40; ++c) shown += cat(",", first.fields[c]);
     if (shown.size() > 40) shown = shown.substr(0, 40) + "...";

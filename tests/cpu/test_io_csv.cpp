@@ -160,6 +160,22 @@ TEST(IoCsv, FirstLineOfAnotherWidthIsNotTheHeader) {
   EXPECT_NE(error_of([&] { parse_csv(text, "f.csv", o); }).find("-1"), std::string::npos);
 }
 
+// Rows that all end with the delimiter have one empty field more than their header: the error
+// says so (skipping the header, as for a title line, would be the wrong advice).
+TEST(IoCsv, TrailingDelimiterIsNamedNotTakenForATitleLine) {
+  const std::string e = error_of([&] { parse_csv("x,y\n1,2,\n3,4,\n", "t.csv"); });
+  EXPECT_EQ(e, "t.csv:2: the row ends with an empty field (a trailing ','): it has 3 fields where "
+               "line 1 has 2; remove the trailing delimiter from the rows");
+  EXPECT_EQ(e.find("--skip-rows"), std::string::npos) << e;
+  CsvOptions o;
+  o.delimiter = ';';
+  EXPECT_NE(error_of([&] { parse_csv("x;y\n1;2; \n", "s.csv", o); }).find("a trailing ';'"),
+            std::string::npos);
+  // An extra field that is not empty is still the title-line case.
+  EXPECT_NE(error_of([&] { parse_csv("x,y\n1,2,3\n", "u.csv"); }).find("--skip-rows 1"),
+            std::string::npos);
+}
+
 // A header-less table whose first or last column holds a few small integers gets a hint about the
 // label column; nothing is guessed (the column stays a feature), and there is no hint when a
 // label column is given, the table has a header, or the column is not class-like.
