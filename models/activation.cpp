@@ -32,8 +32,7 @@ const char* activation_name(Activation a) { return entry(a).name; }
 Activation parse_activation(const std::string& name) {
   for (const Named& n : kActivations)
     if (name == n.name) return n.act;
-  fail(cat("parse_activation: unknown activation '", name,
-           "' (identity, sigmoid, tanh, relu, leaky_relu, softplus)"));
+  fail(cat("'", name, "' is not one of identity, sigmoid, tanh, relu, leaky_relu, softplus"));
 }
 
 UnaryOp unary_op(Activation a) { return entry(a).op; }

@@ -14,7 +14,7 @@ const char* data_kind_name(DataKind k) { return k == DataKind::binary ? "binary"
 DataKind parse_data_kind(const std::string& name) {
   if (name == "binary") return DataKind::binary;
   if (name == "real") return DataKind::real;
-  fail(cat("parse_data_kind: unknown data kind '", name, "' (binary, real)"));
+  fail(cat("'", name, "' is not one of binary, real"));
 }
 
 namespace {
@@ -37,8 +37,7 @@ const char* code_penalty_name(CodePenalty p) {
 CodePenalty parse_code_penalty(const std::string& name) {
   for (const NamedPenalty& n : kPenalties)
     if (name == n.name) return n.penalty;
-  fail(cat("parse_code_penalty: unknown penalty '", name,
-           "' (none, l1, kl_sparsity, contractive)"));
+  fail(cat("'", name, "' is not one of none, l1, kl_sparsity, contractive"));
 }
 
 // --- losses ---------------------------------------------------------------------------------

@@ -45,8 +45,7 @@ const char* noise_name(NoiseKind k) {
 NoiseKind parse_noise(const std::string& name) {
   for (const Named& n : kNoises)
     if (name == n.name) return n.kind;
-  fail(cat("parse_noise: unknown noise '", name,
-           "' (none, gaussian, salt_and_pepper, masking, dropout)"));
+  fail(cat("'", name, "' is not one of none, gaussian, salt_and_pepper, masking, dropout"));
 }
 
 Tensor corrupt(const Tensor& x, const NoiseConfig& noise, Generator& gen) {

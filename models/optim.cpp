@@ -20,7 +20,7 @@ const char* optimizer_name(OptimizerKind k) {
 OptimizerKind parse_optimizer(const std::string& name) {
   for (OptimizerKind k : {OptimizerKind::sgd, OptimizerKind::adam, OptimizerKind::adamw})
     if (name == optimizer_name(k)) return k;
-  fail(cat("parse_optimizer: unknown optimizer '", name, "' (sgd, adam, adamw)"));
+  fail(cat("'", name, "' is not one of sgd, adam, adamw"));
 }
 
 namespace {

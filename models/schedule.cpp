@@ -20,7 +20,7 @@ const char* lr_schedule_name(LrScheduleKind k) {
 LrScheduleKind parse_lr_schedule(const std::string& name) {
   for (LrScheduleKind k : {LrScheduleKind::constant, LrScheduleKind::step, LrScheduleKind::cosine})
     if (name == lr_schedule_name(k)) return k;
-  fail(cat("parse_lr_schedule: unknown schedule '", name, "' (constant, step, cosine)"));
+  fail(cat("'", name, "' is not one of constant, step, cosine"));
 }
 
 double LrSchedule::at(double base_lr, int64_t epoch) const {
@@ -52,7 +52,7 @@ BetaScheduleKind parse_beta_schedule(const std::string& name) {
   for (BetaScheduleKind k :
        {BetaScheduleKind::constant, BetaScheduleKind::warmup, BetaScheduleKind::cyclical})
     if (name == beta_schedule_name(k)) return k;
-  fail(cat("parse_beta_schedule: unknown schedule '", name, "' (constant, warmup, cyclical)"));
+  fail(cat("'", name, "' is not one of constant, warmup, cyclical"));
 }
 
 double BetaSchedule::at(int64_t step) const {

@@ -169,7 +169,13 @@ int run_denoise(DenoiseArgs& d) {
   // The corruption: as asked, else the model's own training noise, else 30% masking.
   models::NoiseConfig noise;
   if (spec.kind == models::ModelKind::autoencoder) noise = spec.autoencoder.noise;
-  if (!d.noise.empty()) noise.kind = models::parse_noise(d.noise);
+  if (!d.noise.empty()) {
+    try {
+      noise.kind = models::parse_noise(d.noise);
+    } catch (const Error& e) {
+      fail(cat("--noise: ", e.what()));
+    }
+  }
   if (noise.kind == models::NoiseKind::none) noise.kind = models::NoiseKind::masking;
   if (d.level >= 0) noise.level = d.level;
   if (noise.level <= 0) noise.level = 0.3;

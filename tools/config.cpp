@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <sstream>
 
 #include "core/error.h"
@@ -36,8 +37,10 @@ void from_text(const std::string& text, int64_t& out, const std::string& flag) {
   char* end = nullptr;
   errno = 0;
   const long long v = std::strtoll(text.c_str(), &end, 10);
-  AE_CHECK(!text.empty() && end == text.c_str() + text.size() && errno == 0, flag, ": '", text,
+  AE_CHECK(!text.empty() && end == text.c_str() + text.size(), flag, ": '", text,
            "' is not an integer");
+  AE_CHECK(errno == 0, flag, ": ", text, " is out of range (an integer from ",
+           std::numeric_limits<int64_t>::min(), " to ", std::numeric_limits<int64_t>::max(), ")");
   out = v;
 }
 
@@ -45,8 +48,10 @@ void from_text(const std::string& text, uint64_t& out, const std::string& flag) 
   char* end = nullptr;
   errno = 0;
   const unsigned long long v = std::strtoull(text.c_str(), &end, 10);
-  AE_CHECK(!text.empty() && text[0] != '-' && end == text.c_str() + text.size() && errno == 0,
-           flag, ": '", text, "' is not a non-negative integer");
+  AE_CHECK(!text.empty() && text[0] != '-' && end == text.c_str() + text.size(), flag, ": '", text,
+           "' is not a non-negative integer");
+  AE_CHECK(errno == 0, flag, ": ", text, " is out of range (at most ",
+           std::numeric_limits<uint64_t>::max(), ")");
   out = v;
 }
 

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <numeric>
+#include <set>
 
 #include "core/autograd.h"
 #include "core/error.h"
@@ -141,6 +142,16 @@ PreparedData prepare_data(const models::Dataset& all, const DataSettings& d) {
     std::iota(out.train_rows.begin(), out.train_rows.end(), int64_t{0});
   }
   if (!d.exclude_labels.values.empty()) {
+    AE_CHECK(all.has_labels(), "--exclude-labels needs labelled data; ", all.name, " has no labels");
+    // A label no sample carries would exclude nothing: most likely a typo or the wrong column.
+    const std::set<int64_t> present(all.labels.begin(), all.labels.end());
+    for (int64_t l : d.exclude_labels.values)
+      if (present.count(l) == 0) {
+        std::string listed;
+        for (int64_t p : present) listed += cat(listed.empty() ? "" : ", ", p);
+        AE_CHECK(false, "--exclude-labels: no sample of ", all.name, " has label ", l,
+                 " (it has labels ", listed, ")");
+      }
     std::vector<int64_t> train, val;
     partition_by_labels(all, d.exclude_labels, out.train_rows, train, out.excluded_rows);
     partition_by_labels(all, d.exclude_labels, out.val_rows, val, out.excluded_rows);

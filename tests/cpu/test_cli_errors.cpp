@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "models/io/endian.h"
 #include "models/io/npy.h"
 #include "models/io/safetensors.h"
 #include "tests/cpu/test_cli_util.h"
@@ -85,6 +86,72 @@ TEST_F(CliErrors, CheckpointShapesDoNotMatchTheModel) {
   EXPECT_LT(r.err.size(), 200u) << r.err;
   EXPECT_EQ(r.err.find("data changed"), std::string::npos) << r.err;
   EXPECT_TRUE(before == read_bytes(path("small/latest.safetensors")));
+}
+
+// A small table of 4 features (200 rows, deterministic).
+std::string small_table() {
+  std::string csv = "a,b,c,d\n";
+  for (int i = 0; i < 200; ++i)
+    csv += std::to_string(i % 7) + "," + std::to_string(i % 5 * 0.5) + "," +
+           std::to_string((i * 3) % 11) + "," + std::to_string(i % 2) + "\n";
+  return csv;
+}
+
+// A run that diverges stops at the first epoch whose training or validation loss (or a
+// parameter) is not finite, and leaves no checkpoint that ae could not read back.
+TEST_F(CliErrors, DivergedRunWritesNoUnreadableCheckpoint) {
+  write_text(path("t.csv"), small_table());
+  fails("train --data t.csv --lr 1e30 --epochs 3 --out d1 --model ae -q --no-pictures",
+        {"training diverged in epoch 1", "1e+30"});
+  EXPECT_FALSE(fs::exists(path("d1/best.safetensors")));
+  EXPECT_FALSE(fs::exists(path("d1/latest.safetensors")));
+}
+
+// A checkpoint whose parameters hold a NaN or an infinity is refused when loaded, naming the
+// file and the tensor, instead of giving wrong results.
+TEST_F(CliErrors, NonFiniteCheckpointParametersAreRefused) {
+  ok("train --model ae --out run" + kQuick);
+  io::SafeTensorsFile f = io::read_safetensors(path("run/best.safetensors").string());
+  for (io::SafeTensor& t : f.tensors)
+    if (t.name == "encoder.0.weight") {
+      ASSERT_EQ(t.dtype, "F32");
+      io::store_as<float>(t.bytes.data() + 3 * 4, std::numeric_limits<float>::quiet_NaN(),
+                          std::endian::little);
+    }
+  io::write_safetensors(path("run/best.safetensors").string(), f.tensors, f.metadata);
+  fails("encode run -o codes.npy", {"best.safetensors", "'encoder.0.weight'", "nan", "index 3"});
+  EXPECT_FALSE(fs::exists(path("codes.npy")));
+  fails("score run -o s.csv", {"best.safetensors", "'encoder.0.weight'", "nan"});
+  EXPECT_FALSE(fs::exists(path("s.csv")));
+}
+
+// Excluding a label that no sample carries would train on everything: an error that lists the
+// labels there are, with nothing written.
+TEST_F(CliErrors, ExcludedLabelMustBePresent) {
+  std::string csv;
+  for (int i = 0; i < 60; ++i)
+    csv += std::to_string(i % 3) + "," + std::to_string(i * 0.5) + "," + std::to_string(i % 4) + "\n";
+  write_text(path("t.csv"), csv);
+  fails("train --data t.csv --label-column 0 --exclude-labels 9 --out d -q --no-pictures",
+        {"--exclude-labels", "label 9", "t.csv", "labels 0, 1, 2"});
+  EXPECT_FALSE(fs::exists(path("d")));
+}
+
+// A bad name or number names the flag and the value, never an internal function.
+TEST_F(CliErrors, BadValuesNameTheFlag) {
+  Result r = fails("train --noise bogus" + kQuick,
+                   {"--noise", "'bogus' is not one of none, gaussian, salt_and_pepper, masking"});
+  EXPECT_EQ(r.err.find("parse_"), std::string::npos) << r.err;
+  r = fails("train --lr-schedule bogus" + kQuick,
+            {"--lr-schedule", "'bogus' is not one of constant, step, cosine"});
+  EXPECT_EQ(r.err.find("parse_"), std::string::npos) << r.err;
+  r = fails("train --epochs 99999999999999999999 --shapes-samples 200 -q --no-pictures",
+            {"--epochs", "99999999999999999999 is out of range"});
+  EXPECT_EQ(r.err.find("not an integer"), std::string::npos) << r.err;
+  fails("train --epochs 1x --shapes-samples 200 -q", {"--epochs", "'1x' is not an integer"});
+  ok("train --model ae --out run" + kQuick);
+  r = fails("denoise run --noise bogus", {"--noise: 'bogus' is not one of none, gaussian"});
+  EXPECT_EQ(r.err.find("parse_"), std::string::npos) << r.err;
 }
 
 TEST_F(CliErrors, UnknownModelOrOption) {
