@@ -61,8 +61,9 @@ int run_info(InfoArgs& a) {
     LoadedRun run = load_run(a.run, a.checkpoint, "cpu");
     const models::Checkpoint& c = run.checkpoint;
     std::printf("checkpoint: %s\n", c.path.c_str());
-    std::printf("  trained %lld epochs (%lld steps) on %s", static_cast<long long>(c.state.epoch),
-                static_cast<long long>(c.state.step), run.data_name.c_str());
+    std::printf("  trained %lld epoch%s (%lld step%s) on %s", static_cast<long long>(c.state.epoch),
+                c.state.epoch == 1 ? "" : "s", static_cast<long long>(c.state.step),
+                c.state.step == 1 ? "" : "s", run.data_name.c_str());
     if (c.state.best_epoch >= 0)
       std::printf("; best validation loss %.6g at epoch %lld", c.state.best_loss,
                   static_cast<long long>(c.state.best_epoch + 1));

@@ -2,8 +2,11 @@
 // loss plot and checkpoints written, and `--resume` continues exactly where the last finished
 // epoch left off: parameters, optimizer moments and step count, the model's noise stream
 // position, and the batch order (epoch e walks the permutation seeded by (seed, e)).
+#include <signal.h>
+
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cmath>
 #include <filesystem>
@@ -26,6 +29,43 @@
 
 namespace ae::cli {
 namespace {
+
+// Ctrl-C during training: the handler only raises a flag, which the training loop reads between
+// batches, so no checkpoint is cut off in the middle of its write. A second Ctrl-C acts at once
+// (SA_RESETHAND: the default action again); the atomic writes still keep the files whole.
+volatile std::sig_atomic_t g_interrupted = 0;
+
+extern "C" void raise_interrupted(int) { g_interrupted = 1; }
+
+// Thrown out of the trainer's hooks when Ctrl-C was pressed.
+struct Interrupted {};
+
+// Installs the handler for its lifetime, unless SIGINT was ignored when ae started (run under
+// nohup or in the background of a shell without job control): that choice is kept.
+class InterruptGuard {
+ public:
+  InterruptGuard() {
+    g_interrupted = 0;
+    struct sigaction action {};
+    action.sa_handler = raise_interrupted;
+    action.sa_flags = SA_RESETHAND;
+    sigemptyset(&action.sa_mask);
+    if (sigaction(SIGINT, nullptr, &previous_) == 0 && previous_.sa_handler != SIG_IGN)
+      installed_ = sigaction(SIGINT, &action, nullptr) == 0;
+  }
+  ~InterruptGuard() {
+    if (installed_) sigaction(SIGINT, &previous_, nullptr);
+  }
+  InterruptGuard(const InterruptGuard&) = delete;
+  InterruptGuard& operator=(const InterruptGuard&) = delete;
+  static void check() {
+    if (g_interrupted) throw Interrupted{};
+  }
+
+ private:
+  struct sigaction previous_ {};
+  bool installed_ = false;
+};
 
 // The settings a resumed run may change: how long it goes on, and where and how it runs.
 bool resumable_flag(const std::string& flag) {
@@ -281,9 +321,10 @@ int run_train(TrainArgs& a) {
       if (state.epoch >= config.train.epochs) {
         // Nothing is written: the run stays as it is.
         if (!a.quiet)
-          std::printf("%s has trained %lld epochs already%s: nothing to do; pass --epochs N with "
+          std::printf("%s has trained %lld epoch%s already%s: nothing to do; pass --epochs N with "
                       "N > %lld to train on\n",
                       folder.c_str(), static_cast<long long>(state.epoch),
+                      state.epoch == 1 ? "" : "s",
                       a.flags.was_given("--epochs")
                           ? cat(" (--epochs ", config.train.epochs, " asks for no more)").c_str()
                           : "",
@@ -328,6 +369,7 @@ int run_train(TrainArgs& a) {
     progress.begin_epoch(state.epoch);
   };
   trainer.on_batch = [&](int64_t samples, models::TrainStep& step) {
+    InterruptGuard::check();
     if (progress.due()) progress.update(samples, step.totals().mean);
   };
   trainer.on_epoch = [&](const models::EpochReport& r, const models::TrainingState& now,
@@ -359,10 +401,34 @@ int run_train(TrainArgs& a) {
       models::save_checkpoint(join_path(folder, kBestCheckpoint), spec, *model, &step.optimizer(),
                               state, extras);
     progress.end_epoch(m, best);
+    InterruptGuard::check();
     if (state.epoch < config.train.epochs) progress.begin_epoch(state.epoch);
   };
-  const models::TrainResult result =
-      models::Trainer(trainer).fit(*model, data.train.x, has_val ? data.val.x : Tensor(), state);
+  models::TrainResult result;
+  {
+    InterruptGuard guard;
+    try {
+      result = models::Trainer(trainer).fit(*model, data.train.x, has_val ? data.val.x : Tensor(),
+                                            state);
+    } catch (const Interrupted&) {
+      // `state` is the last epoch whose checkpoint was written in full (on_epoch saves it before
+      // it checks for Ctrl-C), the metrics past it are dropped on resume.
+      progress.clear_bar();
+      if (state.epoch > 0)
+        std::fprintf(stderr,
+                     "ae: interrupted: the run stopped after epoch %lld of %lld (saved in %s); "
+                     "continue it with `ae train --resume %s`\n",
+                     static_cast<long long>(state.epoch),
+                     static_cast<long long>(config.train.epochs),
+                     join_path(folder, kLatestCheckpoint).c_str(), folder.c_str());
+      else
+        std::fprintf(stderr,
+                     "ae: interrupted in epoch 1, before any checkpoint was saved: nothing to "
+                     "resume in %s\n",
+                     folder.c_str());
+      return 130;  // 128 + SIGINT, as a shell reports a process Ctrl-C ended
+    }
+  }
   if (result.stopped_early)
     progress.note(cat("stopping early: no better validation loss for ", config.train.patience,
                       " epochs (best: epoch ", state.best_epoch + 1, ")"));

@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
   c_train->add_option("-o,--out", train.out, "the run folder (default runs/<model>-<time>)");
   c_train->add_option("--resume", train.resume,
                       "continue the run in this folder from its latest.safetensors");
-  c_train->add_flag("-q,--quiet", train.quiet, "print nothing but errors");
+  c_train->add_flag("-q,--quiet", train.quiet, "print nothing but errors and warnings (on stderr)");
   c_train->add_flag("--no-pictures", train.no_pictures, "skip the PNG pictures");
   const RunConfig shown_defaults = help_defaults(argc, argv);
   train.flags.add_to(*c_train, Scope::all, shown_defaults);

@@ -31,10 +31,11 @@ class Progress {
   void note(const std::string& line);
   // "ae: warning: <line>" on stderr, even with -q: something the user should act on.
   void warn(const std::string& line);
+  // Erases the progress bar, if drawn, so that a message of the caller's starts a clean line.
+  void clear_bar();
 
  private:
   using Clock = std::chrono::steady_clock;
-  void clear_bar();
   std::string format_terms(const models::LossValues& v) const;
 
   Mode mode_;

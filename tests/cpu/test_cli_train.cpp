@@ -1,6 +1,11 @@
 // ae train end to end: the run folder, exact resume, repeating a run from its config.json, and
 // the checkpoint's byte layout against the safetensors specification.
 #ifdef AE_CLI_PATH
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #include "models/checkpoint.h"
@@ -124,6 +129,48 @@ TEST_F(CliTrain, ResumeContinuesExactly) {
   const Result r = ok("train --resume split-vae");
   EXPECT_NE(r.out.find("has trained 4 epochs already: nothing to do"), std::string::npos) << r.out;
   EXPECT_TRUE(before == read_bytes(path("split-vae/latest.safetensors")));
+}
+
+// Ctrl-C during training: exit code 130 and one line on stderr that says after which epoch the
+// run stopped and how to continue it; the checkpoint on disk loads and the run resumes from it.
+TEST_F(CliTrain, InterruptSaysHowToResume) {
+  const std::string err = path("stderr.txt").string(), folder = dir_.string();
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const int fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int null = ::open("/dev/null", O_WRONLY);
+    if (fd < 0 || null < 0 || ::chdir(folder.c_str()) != 0) ::_exit(99);
+    ::dup2(fd, 2);
+    ::dup2(null, 1);
+    ::signal(SIGINT, SIG_DFL);  // as from a terminal, whatever the test runner was given
+    ::setenv("AE_DEVICE", "cpu", 1);
+    ::execl(AE_CLI_PATH, AE_CLI_PATH, "train", "--model", "ae", "--epochs", "100000",
+            "--shapes-samples", "600", "--batch-size", "32", "--no-pictures", "-q", "--out", "run",
+            static_cast<char*>(nullptr));
+    ::_exit(98);
+  }
+  // Ctrl-C once the first checkpoint is there (at most a minute).
+  for (int i = 0; i < 600 && !fs::exists(path("run/latest.safetensors")); ++i) ::usleep(100000);
+  const bool started = fs::exists(path("run/latest.safetensors"));
+  ::kill(pid, started ? SIGINT : SIGKILL);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(started) << read_text(err);
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  const std::string e = read_text(err);
+  EXPECT_EQ(count_lines(e), 1u) << e;
+  EXPECT_EQ(e.rfind("ae: interrupted: the run stopped after epoch ", 0), 0u) << e;
+  EXPECT_NE(e.find("continue it with `ae train --resume run`"), std::string::npos) << e;
+  // The epoch named is the checkpoint's, and the run continues from it.
+  const models::Checkpoint c = models::read_checkpoint(path("run/latest.safetensors").string());
+  EXPECT_NE(e.find("after epoch " + std::to_string(c.state.epoch) + " of 100000"), std::string::npos)
+      << e;
+  ok("info run");
+  ok("train --resume run --epochs " + std::to_string(c.state.epoch + 1) + " -q --no-pictures");
+  EXPECT_EQ(models::read_checkpoint(path("run/latest.safetensors").string()).state.epoch,
+            c.state.epoch + 1);
 }
 
 // The step modes compute the same function: on the CPU the fused default and the eager reference
