@@ -87,6 +87,12 @@ TEST_F(CliTrain, ResumingAFinishedRunSaysThereIsNothingToDo) {
   }
   EXPECT_EQ(read_text(path("run/config.json")), config) << "config.json keeps --epochs 2";
   EXPECT_TRUE(checkpoint == read_bytes(path("run/latest.safetensors")));
+  // One epoch in the singular.
+  ok("train --model ae --epochs 1 --out one" + kSmall);
+  const Result r = ok("train --resume one --epochs 1");
+  EXPECT_NE(r.out.find("one has trained 1 epoch already"), std::string::npos) << r.out;
+  const Result info = ok("info one");
+  EXPECT_NE(info.out.find("trained 1 epoch ("), std::string::npos) << info.out;
 }
 
 TEST_F(CliTrain, ConfigPathsWorkFromAnyFolder) {
