@@ -249,6 +249,31 @@ void check_code(models::Model& model, const models::ModelSpec& spec, const RunCo
     progress.note(cat("code: ", counted, " (standard deviation <= ", tolerance, ")"));
     return;
   }
+  // A smaller code is advice only where the code is wider than the data's effective rank: the
+  // number of principal components that explain 99% of its variance.
+  const int64_t width = spec.code_width();
+  const int64_t k = std::min({width, shown.x.size(1), n});
+  const models::Pca pca = models::Pca::fit(slice(shown.x, 0, n), k);
+  int64_t rank = k;
+  if (pca.total_variance <= 0) {
+    rank = 0;
+  } else {
+    double explained = 0;
+    const std::vector<double> ratio = pca.explained_variance_ratio();
+    for (int64_t j = 0; j < k; ++j) {
+      explained += ratio[static_cast<size_t>(j)];
+      if (explained >= 0.99) {
+        rank = j + 1;
+        break;
+      }
+    }
+  }
+  const bool too_wide = rank < width;
+  const std::string smaller_code =
+      cat("a code wider than the data needs (", rank, rank == 1 ? " principal component explains"
+                                                                : " principal components explain",
+          " 99% of its variance; a smaller --code)");
+
   std::vector<std::string> causes;
   const bool unit_range = data.low >= 0 && data.high <= 1;
   if (data.normalization == "none" && !unit_range)
@@ -256,11 +281,15 @@ void check_code(models::Model& model, const models::ModelSpec& spec, const RunCo
                          "]; --normalize auto standardises them)"));
   if (vae)
     causes.push_back(cat("the KL term outweighing the reconstruction (--beta ", config.model.beta,
-                         "; a smaller --code)"));
+                         too_wide ? "; a smaller --code)" : ")"));
   else if (config.model.penalty != "none" && config.model.penalty_weight > 0)
     causes.push_back(cat("too strong a penalty (--penalty ", config.model.penalty,
                          " with --penalty-weight ", config.model.penalty_weight, ")"));
-  if (causes.empty()) causes.push_back("a code wider than the data needs (a smaller --code)");
+  if (causes.empty())
+    causes.push_back(too_wide ? smaller_code
+                              : cat("too little training (--epochs ", config.train.epochs,
+                                    "; train longer) or a learning rate that saturated the code "
+                                    "units (--lr ", config.train.lr, ")"));
   std::string likely;
   for (size_t i = 0; i < causes.size(); ++i) likely += cat(i ? " or " : "", causes[i]);
   progress.warn(cat(counted, " (units ", models::unit_list(code.constant),

@@ -66,6 +66,18 @@ std::string plane_csv(int rows, uint64_t seed) {
 
 using CliCommands = CliTest;
 
+// Constant code units after one short epoch: a 2-unit code for MNIST is not too wide, so the
+// warning says to train longer rather than to shrink the code.
+TEST_F(CliCommands, ConstantCodeWarningFitsANarrowCode) {
+  if (!have_mnist()) GTEST_SKIP() << "no MNIST at " << kMnist;
+  const Result r = ok("train --model dae --hidden 8 --code 2 --epochs 1 --data '" + kMnist +
+                      "' --limit 3000 --no-pictures -q --out narrow");
+  EXPECT_EQ(r.err.rfind("ae: warning: 2 of 2 code units constant", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find("likely cause: too little training (--epochs 1; train longer)"),
+            std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("wider"), std::string::npos) << r.err;
+}
+
 TEST_F(CliCommands, EverySubcommandOnMnist) {
   if (!have_mnist()) GTEST_SKIP() << "no MNIST at " << kMnist;
   const std::string data = " --data '" + kMnist + "' --limit 1000";
