@@ -148,6 +148,22 @@ TEST(ModelsTrainer, DivergenceStopsTheRunWithAClearError) {
   EXPECT_NE(e.find("lower the learning rate (1e+30)"), std::string::npos) << e;
 }
 
+// A non-finite validation loss ends the run at that epoch too, before on_epoch (where the command
+// line writes its checkpoints) sees it: NaN compares false and would otherwise pass for the best.
+// Validation rows scaled by 1e200 overflow the squared error while training stays finite.
+TEST(ModelsTrainer, NonFiniteValidationLossIsDivergence) {
+  Autoencoder model(noisy_sparse(), 7, Device::cpu());
+  TrainerConfig t = quick_trainer(3);
+  int epochs_seen = 0;
+  t.on_epoch = [&](const EpochReport&, const TrainingState&, TrainStep&) { ++epochs_seen; };
+  const Tensor val = shapes_rows(50, 15) * 1e200;
+  const std::string e =
+      ae::testing::error_of([&] { Trainer(t).fit(model, shapes_rows(200, 14), val); });
+  EXPECT_NE(e.find("training diverged in epoch 1: the mean validation loss is "),
+            std::string::npos) << e;
+  EXPECT_EQ(epochs_seen, 0);
+}
+
 TEST(ModelsTrainer, EarlyStoppingWithoutProgress) {
   Autoencoder model(noisy_sparse(), 4, Device::cpu());
   TrainerConfig t = quick_trainer(10, 0);  // lr 0: the validation loss never improves
