@@ -208,12 +208,19 @@ class FittedModel {
   // The checkpoint `ae train` writes (the model, its configuration, normaliser and training
   // state; no optimizer moments), read by `ae encode`, `ae score` and the rest. `data_path`,
   // when not empty, is recorded as the run's data (the file the rows came from), so that the
-  // commands that reload the training data (`ae score`'s threshold, `ae eval`) find it.
+  // commands that reload the training data (`ae score`'s threshold, `ae eval`) find it; it must
+  // be readable and have the model's input width (else an error, and nothing is written).
   void save(const std::string& path, const std::string& data_path) {
     models::CheckpointExtras extras = extras_;
     if (!data_path.empty()) {
       cli::RunConfig config = config_;
       config.data.path = std::filesystem::absolute(data_path).string();
+      // Read it now, before anything is written: a missing file or one of other rows would
+      // otherwise only fail later, in `ae score` or `ae eval`.
+      const models::Dataset data = cli::load_data(config.data);
+      const int64_t width = normalizer_ ? normalizer_->features() : spec_.input_width();
+      AE_CHECK(data.features() == width, "save: data ", data_path, " has ", data.features(),
+               " features per sample, but the model was fitted on ", width);
       extras.metadata[cli::kRunConfigKey] = cli::to_json(config).dump();
     }
     models::save_checkpoint(path, spec_, *model_, nullptr, state_, extras);
