@@ -113,6 +113,52 @@ def _dlpack_input(X: Any) -> Any:
     return X
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _describe(X: Any) -> str:
+    """"shape (n, m), dtype float64" of an array-like, as far as it has them (for messages)."""
+    shape = getattr(X, "shape", None)
+    if shape is None:
+        try:
+            shape = np.shape(X)
+        except Exception:  # a ragged list: no shape
+            shape = None
+    dtype = getattr(X, "dtype", None)
+    parts = ([f"shape {tuple(shape)}"] if shape is not None else []) + \
+        ([f"dtype {dtype}"] if dtype is not None else [])
+    return ", ".join(parts) or type(X).__name__
+
+
+def _checked_array(X: Any, name: str, check) -> Any:
+    """check(X) (scikit-learn's validate_data or check_array, converting to float32) with its
+    errors as one line naming the argument, its shape and dtype, and the problem. Values beyond
+    float32's range are refused first (a float32 copy would make them inf, with numpy's
+    RuntimeWarnings). scikit-learn's own phrases ("Input X contains NaN", "Reshape your data",
+    "Complex data not supported") stay in the message, which its estimator checks look for."""
+    if isinstance(X, np.ndarray) and X.dtype.kind == "f" and X.dtype.itemsize > 4:
+        with np.errstate(invalid="ignore", over="ignore"):
+            beyond = np.isfinite(X) & (np.abs(X) > _FLOAT32_MAX)
+        if beyond.any():
+            largest = X[beyond].flat[np.argmax(np.abs(X[beyond]))]
+            raise ValueError(f"{name} ({_describe(X)}) holds {float(largest):g}, beyond float32's "
+                             f"range (±{_FLOAT32_MAX:g}): ae computes in float32; rescale {name}")
+    try:
+        with np.errstate(over="ignore"):  # values beyond float32 in lists: "contains infinity"
+            return check(X)
+    except (ValueError, TypeError) as e:
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+        if not lines or len(lines) == 1 and str(e).startswith(name):
+            raise
+        text = lines[0].rstrip(".:")
+        if "Reshape your data" in str(e):
+            text += ("; Reshape your data with .reshape(-1, 1) for a single feature or "
+                     ".reshape(1, -1) for a single sample")
+        elif text.startswith("Complex data not supported"):
+            text += "; ae reads real numbers"
+        raise type(e)(f"{name} ({_describe(X)}): {text}") from None
+
+
 class _Progress:
     """A progress bar over the training samples (tqdm when installed, else one line per epoch
     on stderr); silent with verbose=0."""
@@ -203,7 +249,8 @@ class _Base(BaseEstimator):
                 raise ValueError(f"X has {shape[1]} features, but {type(self).__name__} is "
                                  f"expecting {self.n_features_in_} features as input")
             return _dlpack_input(X)
-        return validate_data(self, X, reset=reset, dtype=np.float32, order="C")
+        return _checked_array(X, "X", lambda X: validate_data(self, X, reset=reset,
+                                                              dtype=np.float32, order="C"))
 
     # --- training -----------------------------------------------------------------------------
     def _fit_model(self, X: ArrayLike) -> np.ndarray:
@@ -252,8 +299,10 @@ class _Base(BaseEstimator):
 
         ``data``: the file (CSV, NPY, IDX) the training rows came from, recorded as the run's
         data so that the commands that reload the training data without ``--data`` (``ae score``
-        for its threshold, ``ae eval``) find it. Raises OSError when the file cannot be written
-        (an existing file stays intact: the write is atomic)."""
+        for its threshold, ``ae eval``) find it. It is read first: FileNotFoundError / OSError
+        when it cannot be read, ValueError when its features are not n_features_in_ (nothing is
+        written then). Raises OSError when ``path`` cannot be written (an existing file stays
+        intact: the write is atomic)."""
         check_is_fitted(self)
         self._before_save()
         self.model_.save(os.fspath(path), os.fspath(data) if data is not None else "")
@@ -289,10 +338,10 @@ class _Base(BaseEstimator):
         est.n_epochs_ = model.epochs
         est.device_ = model.device
         est._set_history([])
-        est._after_load(**kwargs)
+        est._after_load(os.fspath(path), **kwargs)
         return est
 
-    def _after_load(self) -> None:
+    def _after_load(self, path: str) -> None:
         pass
 
     def __getstate__(self) -> dict:
@@ -377,8 +426,9 @@ _PARAMS_DOC = """
         the same seed gives the same model, bit for bit on the CPU.
     device : str, optional
         "cpu", "cuda", "cuda:N"; None: ``AE_DEVICE``, else the first usable GPU, else the CPU.
-    verbose : int, default 1
-        1: a progress bar (tqdm when installed, else one line per epoch on stderr); 0: silent.
+    verbose : int, default 0
+        0: silent (scikit-learn's convention); 1: a progress bar (tqdm when installed, else one
+        line per epoch on stderr).
 """
 
 _FITTED_DOC = """
@@ -425,7 +475,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Base):
                  batch_size: Optional[int] = None, optimizer: Optional[str] = None,
                  lr: Optional[float] = None, patience: Optional[int] = None,
                  options: Optional[dict] = None, random_state: Any = None,
-                 device: Optional[str] = None, verbose: int = 1):
+                 device: Optional[str] = None, verbose: int = 0):
         self.model = model
         self.hidden = hidden
         self.code = code
@@ -466,7 +516,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Base):
         check_is_fitted(self)
         if _is_dlpack(X):
             return self.model_.decode(_dlpack_input(X))
-        return self.model_.decode(check_array(X, dtype=np.float32, order="C"))
+        return self.model_.decode(_checked_array(
+            X, "X", lambda X: check_array(X, dtype=np.float32, order="C")))
 
     def score_samples(self, X: ArrayLike) -> np.ndarray:
         """Minus the reconstruction error of each row, Σ_features (x̂ − x)² in the model's
@@ -498,8 +549,9 @@ class AnomalyDetector(_Base):
     (1 − contamination) quantile of the training rows' scores, linearly interpolated, as in
     ``ae score``.
 
-    contamination : float in (0, 0.5], default 0.1
-        The expected fraction of outliers in the training data.
+    contamination : float in (0, 1), default 0.1
+        The expected fraction of outliers in the training data (the range of ``ae score
+        --contamination``; PyOD allows (0, 0.5]).
     """ + _PARAMS_DOC + _FITTED_DOC + """
     decision_scores_ : ndarray (n_samples,) float64
         The training rows' outlier scores.
@@ -520,7 +572,7 @@ class AnomalyDetector(_Base):
                  epochs: Optional[int] = None, batch_size: Optional[int] = None,
                  optimizer: Optional[str] = None, lr: Optional[float] = None,
                  patience: Optional[int] = None, options: Optional[dict] = None,
-                 random_state: Any = None, device: Optional[str] = None, verbose: int = 1):
+                 random_state: Any = None, device: Optional[str] = None, verbose: int = 0):
         self.contamination = contamination
         self.model = model
         self.hidden = hidden
@@ -549,8 +601,9 @@ class AnomalyDetector(_Base):
 
     def _check_contamination(self) -> None:
         c = self.contamination
-        if not isinstance(c, (int, float, np.number)) or not 0 < c <= 0.5:
-            raise ValueError(f"contamination must lie in (0, 0.5], got {c!r}")
+        if not isinstance(c, (int, float, np.number)) or not 0 < c < 1:
+            raise ValueError(f"contamination must lie in (0, 1) (as ae score --contamination), "
+                             f"got {c!r}")
 
     def fit(self, X: ArrayLike, y: Any = None) -> "AnomalyDetector":
         """Trains on the rows of X (n_samples, n_features) (y is ignored), then scores them
@@ -569,8 +622,8 @@ class AnomalyDetector(_Base):
 
     def fit_threshold(self, X: ArrayLike) -> "AnomalyDetector":
         """Scores the rows of X (the training data) with the fitted model and sets
-        decision_scores_, threshold_ and labels_ from them, as fit does (for a model loaded
-        from a checkpoint of ``ae train``). Returns self."""
+        decision_scores_, threshold_ and labels_ from them, as fit does (e.g. after changing
+        contamination). Returns self."""
         check_is_fitted(self, "model_")
         self._check_contamination()
         self._set_threshold(self._errors(X))
@@ -601,9 +654,10 @@ class AnomalyDetector(_Base):
         if hasattr(self, "threshold_"):
             self.model_.set_metadata("python.threshold", repr(float(self.threshold_)))
 
-    def _after_load(self, X: Optional[ArrayLike] = None) -> None:
+    def _after_load(self, path: str, X: Optional[ArrayLike] = None) -> None:
         """A checkpoint saved by this class carries its threshold; with X (the training rows),
-        decision_scores_, threshold_ and labels_ are computed from them instead."""
+        decision_scores_, threshold_ and labels_ are computed from them instead. Without
+        either there is no threshold, and no honest way to make one: ValueError."""
         meta = self.model_.metadata
         if "python.contamination" in meta:
             self.contamination = float(meta["python.contamination"])
@@ -611,10 +665,18 @@ class AnomalyDetector(_Base):
             self.fit_threshold(X)
         elif "python.threshold" in meta:
             self.threshold_ = float(meta["python.threshold"])
+        else:
+            raise ValueError(f"{path}: the checkpoint has no detector threshold (written by "
+                             f"{meta.get('python.estimator', 'ae train')}, not AnomalyDetector); "
+                             "pass the training rows as AnomalyDetector.load(path, X=...) to "
+                             "compute it")
 
     @classmethod
     def load(cls, path: Union[str, os.PathLike], device: Optional[str] = None,
              X: Optional[ArrayLike] = None) -> "AnomalyDetector":
-        """As :meth:`Autoencoder.load`; ``X``: the training rows, for the threshold of a
-        checkpoint without one (``ae train``'s)."""
+        """As :meth:`Autoencoder.load`; ``X``: the training rows, from which decision_scores_,
+        threshold_ and labels_ are computed (at the checkpoint's contamination when it has one).
+        A checkpoint without a threshold (written by ``ae train`` or :class:`Autoencoder`) needs
+        X: without it, ValueError naming the file (a threshold is not derived from anything
+        else)."""
         return super().load(path, device, X=X)

@@ -148,6 +148,81 @@ def test_save_refuses_an_unwritable_path_and_load_a_missing_file(table, tmp_path
         ae.Autoencoder.load(tmp_path / "bad.safetensors")
 
 
+def test_save_reads_the_data_file_before_writing(table, tmp_path):
+    model = ae.Autoencoder(random_state=0, **SMALL).fit(table)
+    out = tmp_path / "m.safetensors"
+    with pytest.raises(FileNotFoundError, match=r"missing\.npy") as missing:
+        model.save(out, data=tmp_path / "missing.npy")
+    narrow = tmp_path / "narrow.npy"
+    np.save(narrow, table[:, :4])
+    with pytest.raises(ValueError, match=r"narrow\.npy has 4 features per sample, but the model "
+                       r"was fitted on 12") as wrong:
+        model.save(out, data=narrow)
+    for e in (missing, wrong):
+        assert "\n" not in str(e.value) and "Normalizer" not in str(e.value)
+    assert not out.exists()  # nothing written
+    np.save(tmp_path / "x.npy", table)
+    model.save(out, data=tmp_path / "x.npy")
+    assert out.exists()
+
+
+def test_detector_load_needs_a_threshold_or_the_training_rows(table, tmp_path):
+    ae.Autoencoder(random_state=0, **SMALL).fit(table).save(tmp_path / "m.safetensors")
+    with pytest.raises(ValueError, match=r"m\.safetensors: the checkpoint has no detector "
+                       r"threshold \(written by Autoencoder.*X=") as e:
+        ae.AnomalyDetector.load(tmp_path / "m.safetensors")
+    assert "\n" not in str(e.value)
+    # With the training rows, the threshold is the (1 - contamination) quantile of their scores.
+    detector = ae.AnomalyDetector.load(tmp_path / "m.safetensors", X=table)
+    scores = detector.decision_function(table)
+    assert detector.threshold_ == pytest.approx(np.quantile(scores, 0.9), rel=1e-12)
+    assert detector.predict(table).sum() == (scores > detector.threshold_).sum() == 30
+
+
+def test_array_errors_are_one_line(table):
+    model = ae.Autoencoder(random_state=0, **SMALL)
+    nan = table.astype(np.float64)
+    nan[3, 5] = np.nan
+    cases = [
+        (nan, ValueError, r"^X \(shape \(300, 12\), dtype float64\): Input X contains NaN$"),
+        (table[:, 0], ValueError,
+         r"^X \(shape \(300,\), dtype float32\): Expected 2D array, got 1D array instead; "
+         r"Reshape your data"),
+        (table.astype(np.complex128), ValueError,
+         r"^X \(shape \(300, 12\), dtype complex128\): Complex data not supported"),
+        (table * np.float64(1e300), ValueError,
+         r"^X \(shape \(300, 12\), dtype float64\) holds -?[0-9.]+e\+300, beyond float32's "
+         r"range"),
+    ]
+    for X, error, pattern in cases:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no RuntimeWarning before the error
+            with pytest.raises(error, match=pattern) as e:
+                model.fit(X)
+        assert "\n" not in str(e.value) and len(str(e.value)) < 300, str(e.value)
+    # The value named is the largest in magnitude.
+    big = table.astype(np.float64)
+    big[7, 2] = -3e300
+    with pytest.raises(ValueError, match=r"holds -3e\+300"):
+        model.fit(big)
+    fitted = ae.Autoencoder(random_state=0, **SMALL).fit(table)
+    with pytest.raises(ValueError, match=r"^X \(shape \(2,\), dtype float64\): .*Reshape"):
+        fitted.inverse_transform(np.zeros(2))
+
+
+def test_defaults_are_quiet_and_contamination_matches_ae_score(table, capsys):
+    assert ae.Autoencoder().verbose == 0 and ae.AnomalyDetector().verbose == 0
+    ae.Autoencoder(hidden=(16,), code=4, epochs=2, random_state=0).fit(table)
+    assert capsys.readouterr().err == ""
+    # (0, 1), the range of ae score --contamination.
+    detector = ae.AnomalyDetector(contamination=0.7, hidden=(16,), code=4, epochs=2,
+                                  random_state=0).fit(table)
+    assert detector.labels_.sum() == 210  # 70% of 300 rows lie above the 0.3 quantile
+    for c in (0, 1, 1.5):
+        with pytest.raises(ValueError, match=r"contamination must lie in \(0, 1\)"):
+            ae.AnomalyDetector(contamination=c, **SMALL).fit(table)
+
+
 # --- the models and settings -------------------------------------------------------------------
 def test_vae_samples_and_decodes(table):
     vae = ae.Autoencoder("vae", hidden=(16,), code=2, epochs=3, random_state=0, verbose=0,
@@ -174,7 +249,7 @@ def test_errors_are_python_exceptions_with_aes_message(table):
     with pytest.raises(ValueError, match="codes of width 3, the model's code has 4"):
         model.inverse_transform(np.zeros((2, 3), np.float32))
     with pytest.raises(ValueError, match="contamination"):
-        ae.AnomalyDetector(contamination=0.7, **SMALL).fit(table)
+        ae.AnomalyDetector(contamination=1.0, **SMALL).fit(table)
 
 
 def test_device_argument(table):
