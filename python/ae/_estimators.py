@@ -400,6 +400,10 @@ _PARAMS_DOC = """
         the decoder mirrors them.
     code : int
         Width of the code, or of a VAE's latent (``--code``; 16, 64 for sparse, 2 for vae).
+        The default is ``ae train``'s and does not depend on the width of X, so that the same
+        settings give the same model as the command line: for a table of few features pass a
+        narrower code (e.g. ``n_features // 2``), else the code is as wide as the input (or
+        wider) and a linear baseline of the same width (PCA) reconstructs it exactly.
     activation, code_activation : str
         Hidden layers' and code layer's activation (relu, sigmoid, tanh, ...; linear).
     data_kind : {"auto", "binary", "real"}

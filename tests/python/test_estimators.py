@@ -343,3 +343,16 @@ def test_pipeline_and_grid_search(table):
     search.fit(table)
     assert search.best_params_["code"] == 6  # a wider code reconstructs better
     assert search.best_estimator_.transform(table).shape == (300, 6)
+
+
+def test_default_code_is_ae_trains_whatever_the_width():
+    # code=None is ae train's preset (the same settings, the same model as the command line),
+    # not a rule on the width of X: a 6-feature table gets the preset's 16 unless code is given.
+    import json
+    X = np.random.RandomState(0).rand(50, 6).astype(np.float32)
+    for model in ("ae", "sparse", "vae"):
+        preset = json.loads(_core.preset_json(model))["model"]["code"]
+        fitted = ae.Autoencoder(model, hidden=(8,), epochs=1, random_state=0).fit(X)
+        assert fitted.transform(X).shape == (50, preset)
+    narrow = ae.Autoencoder(hidden=(8,), code=3, epochs=1, random_state=0).fit(X)
+    assert narrow.transform(X).shape == (50, 3)
