@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <set>
+#include <tuple>
 
 #include "core/autograd.h"
 #include "core/error.h"
@@ -255,7 +256,8 @@ int run_pca(RunArgs& a) {
     const Tensor shown = slice(data.x, 0, n);
     const Tensor by_pca = pca.reconstruct(shown.to(DType::f64)).to(DType::f32);
     const Tensor by_model = reconstruct_all(*run.model, shown);
-    const auto [lo, hi] = picture_range(spec, run.normalizer);
+    double lo, hi;  // not a structured binding: clang 14 cannot capture one in a lambda
+    std::tie(lo, hi) = picture_range(spec, run.normalizer);
     note = try_picture(out, [&] {
       write_rows_png(out,
                      {{"original", to_data_space(run, shown)},
@@ -381,7 +383,8 @@ int run_retrieve(RetrieveArgs& r) {
           labelled ? cat("query ", i, " (", queries.labels[i], ")") : cat("query ", i);
       rows.push_back({caption, to_data_space(run, row)});
     }
-    const auto [lo, hi] = picture_range(spec, run.normalizer);
+    double lo, hi;  // not a structured binding: clang 14 cannot capture one in a lambda
+    std::tie(lo, hi) = picture_range(spec, run.normalizer);
     const std::string note =
         try_picture(png, [&] { write_rows_png(png, rows, run.picture, k + 1, lo, hi); });
     if (note.empty())

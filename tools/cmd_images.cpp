@@ -1,6 +1,7 @@
 // ae reconstruct, sample and denoise: pictures of what a trained model does.
 #include <algorithm>
 #include <cstdio>
+#include <tuple>
 
 #include "core/autograd.h"
 #include "core/error.h"
@@ -57,7 +58,8 @@ int run_reconstruct(RunArgs& a) {
     rows.push_back({"original", to_data_space(run, slice(originals, start, stop))});
     rows.push_back({"reconstruction", to_data_space(run, slice(recon, start, stop))});
   }
-  const auto [lo, hi] = picture_range(run.checkpoint.spec, run.normalizer);
+  double lo, hi;  // not a structured binding: clang 14 cannot capture one in a lambda
+  std::tie(lo, hi) = picture_range(run.checkpoint.spec, run.normalizer);
   const std::string note =
       try_picture(out, [&] { write_rows_png(out, rows, run.picture, cols, lo, hi); });
   std::printf("%lld samples of %s, squared error per sample %.4f%s\n", static_cast<long long>(n),
@@ -75,7 +77,8 @@ int run_sample(RunArgs& a) {
            models::model_kind_name(spec.kind), "; sampling needs a VAE (ae train --model vae)");
   auto& vae = static_cast<models::Vae&>(*run.model);
   const PictureShape shape = run.picture;
-  const auto [lo, hi] = picture_range(run.checkpoint.spec, run.normalizer);
+  double lo, hi;  // not a structured binding: clang 14 cannot capture one in a lambda
+  std::tie(lo, hi) = picture_range(run.checkpoint.spec, run.normalizer);
   NoGradGuard no_grad;
 
   Generator gen(a.seed);
@@ -195,7 +198,8 @@ int run_denoise(DenoiseArgs& d) {
   const double after = mean_squared_error(restored, clean);
 
   const int64_t n = std::min<int64_t>(data.size(), count);
-  const auto [lo, hi] = picture_range(run.checkpoint.spec, run.normalizer);
+  double lo, hi;  // not a structured binding: clang 14 cannot capture one in a lambda
+  std::tie(lo, hi) = picture_range(run.checkpoint.spec, run.normalizer);
   const std::string out = output_path(a, run, "denoise.png");
   std::printf("%s noise, level %g, on %s\n", models::noise_name(noise.kind), noise.level, what.c_str());
   std::printf("squared error per sample to the clean data: corrupted %.4f, restored %.4f\n", before,

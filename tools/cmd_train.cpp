@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <functional>
 #include <optional>
+#include <tuple>
 
 #include "core/autograd.h"
 #include "core/device.h"
@@ -135,7 +136,8 @@ void write_pictures(const std::string& folder, models::Model& model, const model
                     const std::string& title, Progress& progress) {
   NoGradGuard no_grad;
   const models::Dataset& shown = data.val.size() > 0 ? data.val : data.train;
-  const auto [lo, hi] = picture_range(spec, data.normalizer);
+  double lo, hi;  // not a structured binding: clang 14 cannot capture one in a lambda
+  std::tie(lo, hi) = picture_range(spec, data.normalizer);
   auto to_data_space = [&](const Tensor& x) { return cli::to_data_space(data.normalizer, x); };
   std::vector<std::string> written{join_path(folder, "loss.png")};
   auto draw = [&](const std::string& file, const std::function<void()>& fn) {
