@@ -56,6 +56,11 @@ int run_info(InfoArgs& a) {
   std::printf("devices: cpu (%lld threads)%s; default %s%s\n",
               static_cast<long long>(cpu::worker_threads()), gpus > 0 ? cat(", ", gpus, " CUDA device(s)").c_str() : ", no usable CUDA device",
               default_device().str().c_str(), env ? cat(" (AE_DEVICE=", env, ")").c_str() : "");
+  const char* spin = std::getenv("GOMP_SPINCOUNT");
+  const char* policy = std::getenv("OMP_WAIT_POLICY");
+  std::printf("openmp: %s\n", policy ? cat("OMP_WAIT_POLICY=", policy).c_str()
+                               : spin ? cat("GOMP_SPINCOUNT=", spin).c_str()
+                                      : "libgomp's default wait policy");
 
   if (!a.run.empty()) {
     LoadedRun run = load_run(a.run, a.checkpoint, "cpu");

@@ -66,6 +66,24 @@ std::string plane_csv(int rows, uint64_t seed) {
 
 using CliCommands = CliTest;
 
+// ae starts again with a short OpenMP spin unless the user chose a wait policy (tools/main.cpp);
+// ae info reports what libgomp read.
+TEST_F(CliCommands, ShortOpenMpSpinUnlessAPolicyIsChosen) {
+  const auto openmp_line = [&](const std::string& env) {
+    const fs::path out = path("info.txt");
+    const std::string command = "env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT " + env +
+                                " AE_DEVICE=cpu '" + AE_CLI_PATH + "' info >'" + out.string() +
+                                "' 2>&1";
+    EXPECT_EQ(std::system(command.c_str()), 0) << command;
+    const std::string text = read_text(out);
+    const size_t at = text.find("openmp: ");
+    return at == std::string::npos ? text : text.substr(at, text.find('\n', at) - at);
+  };
+  EXPECT_EQ(openmp_line(""), "openmp: GOMP_SPINCOUNT=1000");
+  EXPECT_EQ(openmp_line("GOMP_SPINCOUNT=77"), "openmp: GOMP_SPINCOUNT=77");
+  EXPECT_EQ(openmp_line("OMP_WAIT_POLICY=active"), "openmp: OMP_WAIT_POLICY=active");
+}
+
 // Constant code units after one short epoch: a 2-unit code for MNIST is not too wide, so the
 // warning says to train longer rather than to shrink the code.
 TEST_F(CliCommands, ConstantCodeWarningFitsANarrowCode) {
