@@ -50,32 +50,23 @@ void parallel_for(int64_t n, int64_t grain, F&& f) {
 
 // f(std::integral_constant<Op, op>{}): the op as a compile-time constant, so that the formula's
 // switch folds away and the loop around it vectorises.
+#define AE_CPU_CASE(name) \
+  case E::name: return f(std::integral_constant<E, E::name>{});
 template <class F>
 void with_op(UnaryOp op, F&& f) {
-  switch (op) {
-#define AE_CPU_CASE(name) \
-  case UnaryOp::name: return f(std::integral_constant<UnaryOp, UnaryOp::name>{});
-    AE_UNARY_OPS(AE_CPU_CASE)
-#undef AE_CPU_CASE
-  }
+  using E = UnaryOp;
+  switch (op) { AE_UNARY_OPS(AE_CPU_CASE) }
 }
 template <class F>
 void with_op(BinaryOp op, F&& f) {
-  switch (op) {
-#define AE_CPU_CASE(name) \
-  case BinaryOp::name: return f(std::integral_constant<BinaryOp, BinaryOp::name>{});
-    AE_BINARY_OPS(AE_CPU_CASE)
-#undef AE_CPU_CASE
-  }
+  using E = BinaryOp;
+  switch (op) { AE_BINARY_OPS(AE_CPU_CASE) }
 }
 template <class F>
 void with_op(LossOp op, F&& f) {
-  switch (op) {
-#define AE_CPU_CASE(name) \
-  case LossOp::name: return f(std::integral_constant<LossOp, LossOp::name>{});
-    AE_LOSS_OPS(AE_CPU_CASE)
-#undef AE_CPU_CASE
-  }
+  using E = LossOp;
+  switch (op) { AE_LOSS_OPS(AE_CPU_CASE) }
 }
+#undef AE_CPU_CASE
 
 }  // namespace ae::cpu
