@@ -2,15 +2,8 @@
 // dlopen the first time a GEMM runs on a device, so a run on the CPU never maps cuBLAS (about
 // 200 MB resident) and a binary built here runs wherever a cuBLAS of the same major version is.
 //
-// Where it looks, in order (the first that loads wins):
-//   1. AE_CUBLAS, when set: the path of the library file; nothing else is tried.
-//   2. The dynamic loader's own search for the soname (libcublas.so.<major>): LD_LIBRARY_PATH,
-//      the ldconfig cache, the standard folders.
-//   3. The CUDA toolkit: $CUDA_HOME/lib64, $CUDA_PATH/lib64, /usr/local/cuda/{lib64,lib,
-//      targets/x86_64-linux/lib}.
-//   4. PyTorch's NVIDIA wheels in the site-packages of $VIRTUAL_ENV, of the python3 found on PATH
-//      and of /opt/*/.venv, /usr/local/lib/python3.*, /usr/lib/python3: nvidia/cu<major>/lib
-//      (the CUDA 13 wheels, `nvidia-cublas`) and nvidia/cublas/lib (the CUDA 12 ones).
+// Where it looks: kernels/cuda/library_loader.h (AE_CUBLAS; the loader's path; the CUDA toolkit;
+// PyTorch's nvidia/cu<major>/lib and nvidia/cublas/lib wheels).
 // The major version is the one ae was compiled against (CUBLAS_VER_MAJOR): a library of another
 // major version has another soname and ABI, and is never loaded.
 #pragma once
