@@ -1,4 +1,5 @@
-# Decides whether the CUDA backend is built (AE_HAVE_CUDA) from AE_CUDA=AUTO|ON|OFF.
+# Decides whether the CUDA backend is built (AE_HAVE_CUDA) from AE_CUDA=AUTO|ON|OFF, and with it
+# the NCCL communicator (AE_HAVE_NCCL) from AE_NCCL=AUTO|ON|OFF.
 # No GPU is needed to compile: CI builds the CUDA sources on machines without one.
 set(AE_HAVE_CUDA OFF)
 if(NOT AE_CUDA STREQUAL "OFF")
@@ -27,3 +28,22 @@ if(NOT AE_CUDA STREQUAL "OFF")
   endif()
 endif()
 message(STATUS "ae: CUDA backend ${AE_HAVE_CUDA}")
+
+# NCCL sums gradients between GPUs (core/comm.h). Only its header is needed to build: the library
+# is opened on first use (kernels/cuda/nccl_lib.h), like cuBLAS.
+set(AE_NCCL AUTO CACHE STRING "Build the NCCL communicator (needs the CUDA backend): AUTO, ON or OFF")
+set_property(CACHE AE_NCCL PROPERTY STRINGS AUTO ON OFF)
+set(AE_HAVE_NCCL OFF)
+if(AE_HAVE_CUDA AND NOT AE_NCCL STREQUAL "OFF")
+  find_path(AE_NCCL_INCLUDE_DIR nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS})
+  if(AE_NCCL_INCLUDE_DIR)
+    set(AE_HAVE_NCCL ON)
+    message(STATUS "ae: NCCL communicator ON (${AE_NCCL_INCLUDE_DIR}/nccl.h; the library is loaded on first use)")
+  endif()
+endif()
+if(NOT AE_HAVE_NCCL)
+  if(AE_NCCL STREQUAL "ON")
+    message(FATAL_ERROR "AE_NCCL=ON but no CUDA backend or no nccl.h was found")
+  endif()
+  message(STATUS "ae: NCCL communicator OFF")
+endif()
