@@ -1,0 +1,133 @@
+#include "core/comm.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <mutex>
+#include <string>
+
+#include "core/error.h"
+
+namespace ae {
+
+#if AE_HAVE_MPI
+std::unique_ptr<Communicator> make_mpi_communicator();  // core/comm_mpi.cpp
+#endif
+
+namespace {
+
+void check_buffer(const char* op, const void* data, int64_t n, DType dt) {
+  AE_CHECK(dt == DType::f32 || dt == DType::f64, op, ": dtype ", dtype_name(dt),
+           " (only f32 and f64 are summed)");
+  AE_CHECK(n >= 0, op, ": n = ", n, " is negative");
+  AE_CHECK(n == 0 || data != nullptr, op, ": null buffer for n = ", n);
+}
+
+class SingleProcess final : public Communicator {
+ public:
+  CommKind kind() const override { return CommKind::single; }
+  int rank() const override { return 0; }
+  int size() const override { return 1; }
+  void all_reduce_sum(void* data, int64_t n, DType dt, Device) override {
+    check_buffer("all_reduce_sum", data, n, dt);
+  }
+  void broadcast(void*, int64_t bytes, int root, Device) override {
+    AE_CHECK(root == 0 && bytes >= 0, "broadcast: root ", root, " of 1 rank, ", bytes, " bytes");
+  }
+  void barrier() override {}
+  [[noreturn]] void abort(int code) override { std::exit(code); }
+};
+
+// Set by a launcher that starts ranks: Open MPI's mpirun, MPICH's and Slurm's PMI.
+bool launched_as_ranks(int* size) {
+  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"}) {
+    if (const char* v = std::getenv(var); v && *v) {
+      *size = std::atoi(v);
+      return true;
+    }
+  }
+  if (std::getenv("PMIX_RANK")) {
+    *size = 0;  // unknown
+    return true;
+  }
+  return false;
+}
+
+std::mutex g_world_mutex;
+std::unique_ptr<Communicator> g_world;
+
+}  // namespace
+
+void check_comm_buffer(const char* op, const void* data, int64_t n, DType dt) {
+  check_buffer(op, data, n, dt);
+}
+
+const char* comm_kind_name(CommKind kind) {
+  switch (kind) {
+    case CommKind::single: return "single";
+    case CommKind::mpi: return "mpi";
+    case CommKind::nccl: return "nccl";
+  }
+  fail(cat("comm_kind_name: unknown kind ", static_cast<int>(kind)));
+}
+
+bool comm_built(CommKind kind) {
+  switch (kind) {
+    case CommKind::single: return true;
+    case CommKind::mpi: return AE_HAVE_MPI != 0;
+    case CommKind::nccl: return false;
+  }
+  return false;
+}
+
+CommKind choose_comm_kind() {
+  if (const char* env = std::getenv("AE_COMM"); env && *env) {
+    const std::string name = env;
+    for (CommKind k : {CommKind::single, CommKind::mpi, CommKind::nccl})
+      if (name == comm_kind_name(k)) return k;
+    fail(cat("AE_COMM=", name, " is not one of single, mpi, nccl"));
+  }
+  int size = 1;
+  if (!launched_as_ranks(&size)) return CommKind::single;
+  if (comm_built(CommKind::mpi)) return CommKind::mpi;
+  AE_CHECK(size <= 1, "started as one of ", size, " ranks (by mpirun or srun), but this ae was built "
+           "without MPI (apt-get install libopenmpi-dev, then configure again with -DAE_MPI=ON); "
+           "each rank would train alone on all the data");
+  return CommKind::single;
+}
+
+std::unique_ptr<Communicator> make_communicator(CommKind kind) {
+  AE_CHECK(comm_built(kind), "the ", comm_kind_name(kind), " communicator is not in this build",
+           kind == CommKind::mpi ? " (configure with MPI found: apt-get install libopenmpi-dev)" : "");
+  switch (kind) {
+    case CommKind::single: return std::make_unique<SingleProcess>();
+#if AE_HAVE_MPI
+    case CommKind::mpi: return make_mpi_communicator();
+#endif
+    default: break;
+  }
+  fail(cat("make_communicator: ", comm_kind_name(kind), " is not implemented"));
+}
+
+Communicator& world() {
+  std::lock_guard<std::mutex> lock(g_world_mutex);
+  if (!g_world) g_world = make_communicator(choose_comm_kind());
+  return *g_world;
+}
+
+Communicator* world_if_made() {
+  std::lock_guard<std::mutex> lock(g_world_mutex);
+  return g_world.get();
+}
+
+RowRange shard_rows(int64_t rows, int rank, int size) {
+  AE_CHECK(rows >= 0 && size >= 1 && rank >= 0 && rank < size, "shard_rows: rank ", rank, " of ",
+           size, " ranks, ", rows, " rows");
+  // The even row nearest rank * rows / size (halves rounded up); the last shard ends at rows.
+  auto begin = [&](int r) {
+    if (r == size) return rows;
+    return std::min<int64_t>(rows, 2 * ((static_cast<int64_t>(r) * rows + size) / (2 * static_cast<int64_t>(size))));
+  };
+  return {begin(rank), begin(rank + 1)};
+}
+
+}  // namespace ae
