@@ -396,10 +396,16 @@ Normalizer Normalizer::load(const io::SafeTensorsFile& file, const std::string& 
 std::vector<int64_t> permutation(int64_t n, uint64_t seed, uint64_t stream) {
   AE_CHECK(n >= 0 && n <= (int64_t{1} << 32), "permutation: n = ", n, " outside [0, 2^32]");
   AE_CHECK(stream < (uint64_t{1} << 32), "permutation: stream ", stream, " >= 2^32");
+  return permutation_at(n, seed, stream_offset(stream));
+}
+
+std::vector<int64_t> permutation_at(int64_t n, uint64_t seed, uint64_t offset) {
+  AE_CHECK(n >= 0 && n <= (int64_t{1} << 32), "permutation: n = ", n, " outside [0, 2^32]");
   std::vector<int64_t> p(static_cast<size_t>(n));
   std::iota(p.begin(), p.end(), int64_t{0});
   if (n < 2) return p;
-  std::vector<uint32_t> bits = draws(n - 1, seed, stream);
+  std::vector<uint32_t> bits(static_cast<size_t>(n - 1));
+  cpu::rand_bits(bits.data(), n - 1, seed, offset, nullptr);
   // Fisher-Yates from the top: swap element i with a uniform one of 0..i.
   for (int64_t i = n - 1; i > 0; --i) std::swap(p[i], p[index_from(bits[n - 1 - i], i + 1)]);
   return p;

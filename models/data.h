@@ -126,6 +126,9 @@ NormChoice choose_normalization(const Tensor& x);
 // A random permutation of 0..n-1 (Fisher-Yates over Philox draws), the same for the same
 // (seed, stream) on every machine.
 std::vector<int64_t> permutation(int64_t n, uint64_t seed, uint64_t stream = 0);
+// The same shuffle from the draws at any offset of seed's Philox stream (n - 1 draws from
+// `offset`, counted in 32-bit draws): permutation(n, seed, s) is permutation_at(n, seed, s * 2^32).
+std::vector<int64_t> permutation_at(int64_t n, uint64_t seed, uint64_t offset);
 
 // The rows of d at `indices`, in that order (labels follow).
 Dataset select(const Dataset& d, const std::vector<int64_t>& indices);

@@ -51,14 +51,19 @@ void check_data(const char* what, const Tensor& x) {
 
 LossValues evaluate(Model& model, const Tensor& x, int64_t batch_size) {
   check_data("evaluation", x);
+  InMemoryRows rows(x.to(model.dtype()), model.device(), RowOrder{OrderKind::sequential});
+  return evaluate(model, rows, batch_size);
+}
+
+LossValues evaluate(Model& model, RowSource& rows, int64_t batch_size) {
   AE_CHECK(batch_size > 0, "evaluate: batch_size must be positive, got ", batch_size);
   NoGradGuard no_grad;
-  Tensor data = x.to(model.device()).to(model.dtype());
   LossSums sums;
-  const int64_t n = data.size(0);
+  const int64_t n = rows.size();
+  rows.seek_epoch(0);
   for (int64_t start = 0; start < n; start += batch_size) {
     int64_t stop = std::min(n, start + batch_size);
-    sums.add(model.loss(slice(data, start, stop), LossContext{false, 0}), stop - start);
+    sums.add(model.loss(rows.read(start, stop), LossContext{false, 0}), stop - start);
   }
   return sums.mean();
 }
@@ -344,9 +349,20 @@ int64_t first_non_finite(const Tensor& t) {
 
 TrainResult Trainer::fit(Model& model, const Tensor& train, const Tensor& val,
                          TrainingState start) const {
-  const TrainerConfig& c = config_;
   check_data("training", train);
   if (val.defined()) check_data("validation", val);
+  InMemoryRows train_rows(train.to(model.dtype()), model.device(),
+                          RowOrder{OrderKind::shuffled, config_.shuffle_seed});
+  if (!val.defined()) return fit(model, train_rows, nullptr, start);
+  InMemoryRows val_rows(val.to(model.dtype()), model.device(), RowOrder{OrderKind::sequential});
+  return fit(model, train_rows, &val_rows, start);
+}
+
+TrainResult Trainer::fit(Model& model, RowSource& train, RowSource* val,
+                         TrainingState start) const {
+  const TrainerConfig& c = config_;
+  AE_CHECK(train.size() > 0 && (val == nullptr || val->size() > 0),
+           "Trainer: the training and validation rows must not be empty");
   AE_CHECK(c.epochs >= 0 && c.batch_size > 0, "Trainer: epochs must be >= 0 and batch_size > 0, ",
            "got ", c.epochs, " and ", c.batch_size);
   AE_CHECK(c.clip_norm >= 0 && c.patience >= 0, "Trainer: clip_norm and patience must be >= 0");
@@ -360,18 +376,19 @@ TrainResult Trainer::fit(Model& model, const Tensor& train, const Tensor& val,
   if (!result.note.empty() && c.on_note) c.on_note(result.note);
   if (c.on_start) c.on_start(step);
   std::vector<Tensor> params = step.optimizer().params();  // handles: they share the parameters
-  BatchIterator batches(train.to(model.dtype()), c.batch_size, model.device(), c.shuffle_seed);
 
   std::vector<Tensor> best;  // the best epoch's parameters (restore_best with validation)
   for (int64_t epoch = start.epoch; epoch < c.epochs; ++epoch) {
     auto started = std::chrono::steady_clock::now();
     step.set_lr(c.lr_schedule.at(c.optimizer.lr, epoch));
-    batches.seek_epoch(epoch);
-    Batch batch;
+    // Batch b is the positions [b * batch_size, (b + 1) * batch_size) of the epoch's order.
+    train.seek_epoch(epoch);
+    const int64_t n = train.size();
     int64_t samples = 0;
-    while (batches.next(batch)) {
-      step.run(batch.x);
-      samples += batch.x.size(0);
+    for (int64_t lo = 0; lo < n; lo += c.batch_size) {
+      const int64_t hi = std::min(n, lo + c.batch_size);
+      step.run(train.read(lo, hi));
+      samples += hi - lo;
       if (c.on_batch) c.on_batch(samples, step);
     }
     // A capture that failed on the way says so once, like one that could not start.
@@ -399,8 +416,8 @@ TrainResult Trainer::fit(Model& model, const Tensor& train, const Tensor& val,
       AE_CHECK(bad < 0, "training diverged in epoch ", epoch + 1, ": parameter '", p.name,
                "' holds a non-finite value at flat index ", bad, advice);
     }
-    if (val.defined()) {
-      report.val = evaluate(model, val);
+    if (val != nullptr) {
+      report.val = evaluate(model, *val);
       report.has_val = true;
       // NaN compares false with everything: it must never become the best epoch.
       AE_CHECK(std::isfinite(report.val.total), "training diverged in epoch ", epoch + 1,
@@ -413,7 +430,7 @@ TrainResult Trainer::fit(Model& model, const Tensor& train, const Tensor& val,
     if (report.best) {
       state.best_epoch = epoch;
       state.best_loss = monitored;
-      if (c.restore_best && val.defined()) {
+      if (c.restore_best && val != nullptr) {
         best.clear();
         for (const Tensor& p : params) best.push_back(p.clone());
       }

@@ -31,6 +31,7 @@
 
 #include "models/autoencoder.h"
 #include "models/optim.h"
+#include "models/rows.h"
 #include "models/schedule.h"
 
 namespace ae::models {
@@ -175,7 +176,14 @@ class Trainer {
   // up to config.epochs epochs in all. A non-finite training or validation loss, or a non-finite
   // parameter after an epoch, ends the run with an error ("training diverged in epoch N: ...")
   // before on_epoch sees that epoch.
+  // The rows are walked in the shuffled order of config.shuffle_seed (models/rows.h).
   TrainResult fit(Model& model, const Tensor& train, const Tensor& val = {},
+                  TrainingState start = {}) const;
+  // The same from any source of rows on the model's device and in its dtype (an InMemoryRows
+  // with another order, or a file streamed in blocks): epoch e reads the positions [0, n) of
+  // the source's epoch e in batches of config.batch_size; `val` (may be null) is evaluated
+  // after each epoch as evaluate() does.
+  TrainResult fit(Model& model, RowSource& train, RowSource* val = nullptr,
                   TrainingState start = {}) const;
 
  private:
@@ -185,5 +193,7 @@ class Trainer {
 // The model's losses over all rows of x, in evaluation mode (no corruption, no gradients),
 // averaged over the samples.
 LossValues evaluate(Model& model, const Tensor& x, int64_t batch_size = 1024);
+// The same over the positions [0, n) of a source's epoch 0, in batches of batch_size.
+LossValues evaluate(Model& model, RowSource& rows, int64_t batch_size = 1024);
 
 }  // namespace ae::models
