@@ -16,10 +16,10 @@
 namespace ae::math {
 
 // Float overloads on the host (the device has its own): float math stays in float.
-using std::expm1, std::log, std::log1p, std::sqrt, std::fabs, std::pow, std::tanh;
+using std::expm1, std::log, std::sqrt, std::fabs, std::pow, std::tanh;
 
 #if defined(__CUDACC__)
-using std::exp;
+using std::exp, std::log1p;
 #else
 // The CPU backend's float exp: straight-line code that its loops vectorise (glibc's expf is a
 // call, which keeps a loop scalar), so that the sigmoid epilogues run on full vectors. Cephes'
@@ -54,6 +54,48 @@ inline float exp(float x) {
   __builtin_memcpy(&s2, &b2, sizeof s2);
   const float y = er * s1 * s2;
   return x > 88.7228391f ? __builtin_inff() : (x < -103.972077f ? 0.0f : (x == x ? y : x));
+}
+
+// The CPU backend's float log1p, straight-line code for the same reason as exp: the softplus
+// and BCE-with-logits loops call it on every element. u = 1 + x rounded, its rounding error
+// c = (1 + x) - u exactly (Fast2Sum, the larger of 1 and x first), so log1p(x) = log(u) + c / u
+// up to c^2 / (2u^2) < 2^-49; u = 2^k m with m in [sqrt(1/2), sqrt(2)), f = m - 1 exact
+// (Sterbenz), log(m) = f - f^2/2 + f^3 P(f) with Cephes' logf polynomial (S. L. Moshier, Cephes
+// Math Library), k ln 2 in two parts as in exp. Error within 2 ulp of log1p (the bound and the
+// test: tests/cpu/test_cpu_exp.cpp); log1p(-1) = -inf, NaN below -1 and for NaN, inf at inf.
+inline double log1p(double x) { return std::log1p(x); }
+
+inline float log1p(float x) {
+  // Special inputs (x <= -1, inf, NaN) run through the same straight line, on bits only, and
+  // their results are replaced at the end: no branch, so that the loops around it vectorise.
+  const float u = 1.0f + x;
+  const float c_big = 1.0f - (u - x), c_small = x - (u - 1.0f);
+  const float c = x > 1.0f ? c_big : c_small;
+  // u's bits shifted so that the exponent field counts from sqrt(1/2): k = floor(log2(u / sqrt(1/2))).
+  int32_t iu;
+  __builtin_memcpy(&iu, &u, sizeof iu);
+  const int32_t shifted = iu + (0x3f800000 - 0x3f3504f3);
+  const int32_t k = (shifted >> 23) - 127;
+  const int32_t im = (shifted & 0x007fffff) + 0x3f3504f3;
+  float m;
+  __builtin_memcpy(&m, &im, sizeof m);
+  const float f = m - 1.0f;
+  const float kf = static_cast<float>(k);
+  const float z = f * f;
+  float p = 7.0376836292e-2f;
+  p = p * f - 1.1514610310e-1f;
+  p = p * f + 1.1676998740e-1f;
+  p = p * f - 1.2420140846e-1f;
+  p = p * f + 1.4249322787e-1f;
+  p = p * f - 1.6668057665e-1f;
+  p = p * f + 2.0000714765e-1f;
+  p = p * f - 2.4999993993e-1f;
+  p = p * f + 3.3333331174e-1f;
+  float y = p * f * z;
+  y = y + kf * -2.12194440e-4f;
+  y = y + (c / u - 0.5f * z);
+  const float r = (f + y) + kf * 0.693359375f;
+  return x > -1.0f ? (x == __builtin_inff() ? x : r) : (x == -1.0f ? -__builtin_inff() : __builtin_nanf(""));
 }
 
 #endif

@@ -3,8 +3,8 @@
 // CPU (GCC function multiversioning, AE_CPU_CLONES); and a loop over many elements splits into
 // contiguous chunks over the process's one pool (OpenMP, the team OpenBLAS also runs on). Every
 // element is computed by the same formula whatever the chunking and the clone (these files are
-// compiled with -ffp-contract=off: no FMAs), so results do not depend on either; sums keep one
-// fixed order.
+// compiled with -ffp-contract=off: no FMAs; tests/cpu/test_cpu_clones.cpp compares the clones'
+// bits), so results do not depend on either; sums keep one fixed order.
 #pragma once
 #include <algorithm>
 #include <cstdint>
