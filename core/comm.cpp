@@ -12,6 +12,9 @@ namespace ae {
 #if AE_HAVE_MPI
 std::unique_ptr<Communicator> make_mpi_communicator();  // core/comm_mpi.cpp
 #endif
+#if AE_HAVE_NCCL
+std::unique_ptr<Communicator> make_nccl_communicator();  // core/comm_nccl.cpp
+#endif
 
 namespace {
 
@@ -74,7 +77,7 @@ bool comm_built(CommKind kind) {
   switch (kind) {
     case CommKind::single: return true;
     case CommKind::mpi: return AE_HAVE_MPI != 0;
-    case CommKind::nccl: return false;
+    case CommKind::nccl: return AE_HAVE_NCCL != 0;
   }
   return false;
 }
@@ -97,11 +100,16 @@ CommKind choose_comm_kind() {
 
 std::unique_ptr<Communicator> make_communicator(CommKind kind) {
   AE_CHECK(comm_built(kind), "the ", comm_kind_name(kind), " communicator is not in this build",
-           kind == CommKind::mpi ? " (configure with MPI found: apt-get install libopenmpi-dev)" : "");
+           kind == CommKind::mpi ? " (configure with MPI found: apt-get install libopenmpi-dev)"
+           : kind == CommKind::nccl ? " (configure with the CUDA backend and the CUDA toolkit's nccl.h)"
+                                    : "");
   switch (kind) {
     case CommKind::single: return std::make_unique<SingleProcess>();
 #if AE_HAVE_MPI
     case CommKind::mpi: return make_mpi_communicator();
+#endif
+#if AE_HAVE_NCCL
+    case CommKind::nccl: return make_nccl_communicator();
 #endif
     default: break;
   }
@@ -117,6 +125,18 @@ Communicator& world() {
 Communicator* world_if_made() {
   std::lock_guard<std::mutex> lock(g_world_mutex);
   return g_world.get();
+}
+
+int local_rank() {
+  for (const char* var : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID",
+                          "AE_LOCAL_RANK", "AE_RANK"})
+    if (const char* v = std::getenv(var); v && *v) {
+      char* end = nullptr;
+      const long r = std::strtol(v, &end, 10);
+      AE_CHECK(*end == '\0' && r >= 0 && r < (1L << 30), var, "=", v, " is not a rank");
+      return static_cast<int>(r);
+    }
+  return 0;
 }
 
 RowRange shard_rows(int64_t rows, int rank, int size) {

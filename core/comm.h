@@ -7,7 +7,11 @@
 //   single  one process, size 1: every collective is the identity. Always built.
 //   mpi     MPI_COMM_WORLD (core/comm_mpi.cpp; built when CMake finds MPI, AE_MPI=AUTO|ON|OFF).
 //           Device buffers are staged through the host.
-//   nccl    one CUDA device per rank, bootstrapped through MPI or a shared id file (planned).
+//   nccl    one CUDA device per rank (cuda:local_rank() modulo the devices), collectives on ae's
+//           stream of that device (core/comm_nccl.cpp; built with the CUDA backend when the
+//           toolkit has nccl.h, AE_NCCL=AUTO|ON|OFF; NCCL itself is opened on first use).
+//           Bootstrapped through MPI under mpirun, else through a shared id file (AE_NCCL_ID_FILE
+//           with AE_RANK and AE_WORLD_SIZE), else one rank alone. Chosen by AE_COMM=nccl.
 // This header names no MPI or NCCL type: code above core/ (models/, tools/) sees only this
 // interface, so an implementation is added without touching the trainer.
 //
@@ -73,6 +77,11 @@ std::unique_ptr<Communicator> make_communicator(CommKind kind);
 // it to abort every rank on an error without starting MPI for a command that never used it).
 Communicator& world();
 Communicator* world_if_made();
+
+// This process's rank among those on its machine, from the launcher (OMPI_COMM_WORLD_LOCAL_RANK,
+// MPI_LOCALRANKID, SLURM_LOCALID), else AE_LOCAL_RANK, else AE_RANK, else 0: the NCCL rank's GPU
+// is cuda:(local_rank() % devices). Throws ae::Error when the variable is not a number.
+int local_rank();
 
 // The rows [begin, end) of a global batch of `rows` rows that rank `rank` of `size` trains on:
 // contiguous, in rank order, covering every row once, each within 2 rows of rows / size. Every

@@ -2,6 +2,7 @@
 #include "kernels/cuda/nccl_lib.h"
 
 #include <mutex>
+#include <string_view>
 
 #include "kernels/cuda/library_loader.h"
 
@@ -48,6 +49,14 @@ const NcclApi& nccl() {
     ready = true;
   }
   return loaded;
+}
+
+void throw_nccl_error(ncclResult_t result, const char* call, const std::string& context) {
+  std::string_view name(call);  // "cu::nccl().ncclAllReduce(buf, ...)" -> "ncclAllReduce"
+  if (const size_t table = name.find("nccl()."); table != std::string_view::npos)
+    name.remove_prefix(table + 7);
+  name = name.substr(0, name.find('('));
+  fail(cat(context, ": ", name, " failed: ", nccl().ncclGetErrorString(result)));
 }
 
 }  // namespace ae::cu

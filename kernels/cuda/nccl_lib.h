@@ -8,6 +8,8 @@
 
 #include <string>
 
+#include "core/error.h"
+
 namespace ae::cu {
 
 // The NCCL functions ae calls, resolved from the loaded library.
@@ -32,14 +34,16 @@ const NcclApi& nccl();
 // One search, uncached (what nccl() runs once; the tests call it with AE_NCCL set).
 NcclApi open_nccl();
 
+// "<context>: ncclAllReduce failed: <NCCL's text>"; `call` is the checked expression.
+[[noreturn]] void throw_nccl_error(ncclResult_t result, const char* call, const std::string& context);
+
 }  // namespace ae::cu
 
 // Throws ae::Error "<context>: ncclAllReduce failed: <NCCL's text>" when the call fails.
-#define AE_NCCL_CHECK(call, ...)                                                        \
-  do {                                                                                  \
-    ncclResult_t ae_nccl_result_ = (call);                                              \
-    if (ae_nccl_result_ != ncclSuccess)                                                 \
-      ::ae::fail(::ae::cat(__VA_ARGS__), ": " #call " failed: ",                        \
-                 ::ae::cu::nccl().ncclGetErrorString(ae_nccl_result_));                 \
+#define AE_NCCL_CHECK(call, ...)                                                          \
+  do {                                                                                    \
+    ncclResult_t ae_nccl_result_ = (call);                                                \
+    if (ae_nccl_result_ != ncclSuccess)                                                   \
+      ::ae::cu::throw_nccl_error(ae_nccl_result_, #call, ::ae::cat(__VA_ARGS__));         \
   } while (0)
 #endif

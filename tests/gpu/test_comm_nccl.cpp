@@ -1,0 +1,63 @@
+// The NCCL communicator on one GPU (one rank: what a single-GPU machine can check). A sum over one
+// rank is the identity, so every bit must come back unchanged, for device buffers of odd sizes
+// and for host buffers (staged through the device). Two or more ranks need two or more GPUs.
+#if AE_HAVE_NCCL
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <vector>
+
+#include "core/comm.h"
+#include "core/device.h"
+#include "core/error.h"
+#include "core/tensor.h"
+#include "tests/gpu/harness.h"
+
+namespace ae::gputest {
+namespace {
+
+Communicator& nccl_one_rank() {
+  static std::unique_ptr<Communicator> comm = make_communicator(CommKind::nccl);
+  return *comm;
+}
+
+bool same_bits(const Tensor& a, const Tensor& b) {
+  const Tensor ha = a.to(Device::cpu()), hb = b.to(Device::cpu());
+  return ha.nbytes() == hb.nbytes() && std::memcmp(ha.data(), hb.data(), ha.nbytes()) == 0;
+}
+
+TEST(CommNcclGpu, OneRankSumLeavesDeviceBuffersUnchanged) {
+  Communicator& c = nccl_one_rank();
+  ASSERT_EQ(c.kind(), CommKind::nccl);
+  ASSERT_EQ(c.size(), 1);
+  for (DType dt : {DType::f32, DType::f64}) {
+    for (int64_t n : {int64_t{1}, int64_t{7}, int64_t{1001}, (int64_t{1} << 20) + 3}) {
+      SCOPED_TRACE(::testing::Message() << dtype_name(dt) << " n=" << n);
+      const Tensor x = Tensor::randn({n}, case_seed(), 0, dt, Device::cuda(0));
+      const Tensor before = x.clone();
+      c.all_reduce_sum(x.data(), n, dt, Device::cuda(0));
+      synchronize(Device::cuda(0));
+      EXPECT_TRUE(same_bits(x, before));
+    }
+  }
+}
+
+TEST(CommNcclGpu, HostBuffersAndBroadcastAndBarrier) {
+  Communicator& c = nccl_one_rank();
+  std::vector<double> host{1.25, -3.5, 7.0};
+  c.all_reduce_sum(host.data(), 3, DType::f64, Device::cpu());
+  EXPECT_EQ(host, (std::vector<double>{1.25, -3.5, 7.0}));
+  const Tensor bytes = Tensor::randn({257}, case_seed(), 0, DType::f32, Device::cuda(0));
+  const Tensor before = bytes.clone();
+  c.broadcast(bytes.data(), static_cast<int64_t>(bytes.nbytes()), 0, Device::cuda(0));
+  synchronize(Device::cuda(0));
+  EXPECT_TRUE(same_bits(bytes, before));
+  c.barrier();
+  // A buffer on another device than the communicator's is refused, not summed.
+  if (cuda_device_count() > 1)
+    EXPECT_THROW(c.all_reduce_sum(host.data(), 3, DType::f64, Device::cuda(1)), Error);
+}
+
+}  // namespace
+}  // namespace ae::gputest
+#endif
