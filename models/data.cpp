@@ -304,9 +304,46 @@ NormKind parse_norm_kind(const std::string& name) {
   fail(cat("normalisation '", name, "': expected min_max, standardize or pca"));
 }
 
-Normalizer fit_normalizer(const Tensor& x, NormKind kind) {
+namespace {
+
+// min_max from each feature's range: a constant feature maps to 0 rather than dividing by zero.
+Normalizer min_max_from(const std::vector<double>& lo, const std::vector<double>& hi) {
+  Normalizer nz;
+  nz.kind = NormKind::min_max;
+  nz.shift = lo;
+  nz.scale.resize(lo.size());
+  for (size_t j = 0; j < lo.size(); ++j) nz.scale[j] = hi[j] > lo[j] ? 1.0 / (hi[j] - lo[j]) : 1.0;
+  return nz;
+}
+
+// standardize or pca from each feature's mean and population variance over m samples.
+Normalizer centred_from(NormKind kind, const std::vector<double>& mean,
+                        const std::vector<double>& var, int64_t m) {
   Normalizer nz;
   nz.kind = kind;
+  nz.shift = mean;
+  const size_t f = mean.size();
+  if (kind == NormKind::pca) {
+    nz.scale.assign(f, 1.0 / std::sqrt(static_cast<double>(m)));
+    return nz;
+  }
+  nz.scale.resize(f);
+  for (size_t j = 0; j < f; ++j) {
+    double sd = std::sqrt(var[j]);
+    nz.scale[j] = sd > 0 ? 1.0 / sd : 1.0;  // a constant feature is only centred
+  }
+  return nz;
+}
+
+NormChoice choice_for_range(double lo, double hi) {
+  const std::string range = cat("values in [", lo, ", ", hi, "]");
+  if (lo >= 0 && hi <= 1) return {std::nullopt, range + ": kept as they are"};
+  return {NormKind::standardize, range + ", outside [0, 1]: standardised per feature"};
+}
+
+}  // namespace
+
+Normalizer fit_normalizer(const Tensor& x, NormKind kind) {
   const int64_t f = x.defined() && x.ndim() == 2 ? x.size(1) : 0;
   if (kind == NormKind::min_max) {
     const std::vector<double> v = checked_values(x, "fit_normalizer");
@@ -317,32 +354,96 @@ Normalizer fit_normalizer(const Tensor& x, NormKind kind) {
         lo[j] = std::min(lo[j], v[i * f + j]);
         hi[j] = std::max(hi[j], v[i * f + j]);
       }
-    nz.shift = lo;
-    nz.scale.resize(f);
-    // A constant feature maps to 0 rather than dividing by zero.
-    for (int64_t j = 0; j < f; ++j) nz.scale[j] = hi[j] > lo[j] ? 1.0 / (hi[j] - lo[j]) : 1.0;
-    return nz;
+    return min_max_from(lo, hi);
   }
   FeatureStats s = feature_stats(x, "fit_normalizer");
-  nz.shift = s.mean;
-  if (kind == NormKind::pca) {
-    nz.scale.assign(f, 1.0 / std::sqrt(static_cast<double>(x.size(0))));
-    return nz;
-  }
-  nz.scale.resize(f);
-  for (int64_t j = 0; j < f; ++j) {
-    double sd = std::sqrt(s.var[j]);
-    nz.scale[j] = sd > 0 ? 1.0 / sd : 1.0;  // a constant feature is only centred
-  }
-  return nz;
+  return centred_from(kind, s.mean, s.var, x.size(0));
 }
 
 NormChoice choose_normalization(const Tensor& x) {
   const std::vector<double> v = checked_values(x, "choose_normalization");
   const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
-  const std::string range = cat("values in [", *lo, ", ", *hi, "]");
-  if (*lo >= 0 && *hi <= 1) return {std::nullopt, range + ": kept as they are"};
-  return {NormKind::standardize, range + ", outside [0, 1]: standardised per feature"};
+  return choice_for_range(*lo, *hi);
+}
+
+void FeatureMoments::add(const float* rows, int64_t n, int64_t features) {
+  if (n <= 0) return;
+  FeatureMoments b;
+  b.count = n;
+  const size_t f = static_cast<size_t>(features);
+  b.mean.assign(f, 0.0);
+  b.m2.assign(f, 0.0);
+  b.lo.assign(rows, rows + f);
+  b.hi = b.lo;
+  for (int64_t i = 0; i < n; ++i) {
+    const float* r = rows + i * features;
+    for (size_t j = 0; j < f; ++j) {
+      b.mean[j] += r[j];
+      b.lo[j] = std::min<double>(b.lo[j], r[j]);
+      b.hi[j] = std::max<double>(b.hi[j], r[j]);
+    }
+  }
+  for (double& mu : b.mean) mu /= static_cast<double>(n);
+  for (int64_t i = 0; i < n; ++i) {
+    const float* r = rows + i * features;
+    for (size_t j = 0; j < f; ++j) {
+      const double d = r[j] - b.mean[j];
+      b.m2[j] += d * d;
+    }
+  }
+  merge(b);
+}
+
+void FeatureMoments::merge(const FeatureMoments& b) {
+  if (b.count == 0) return;
+  if (count == 0) {
+    *this = b;
+    return;
+  }
+  AE_CHECK(b.mean.size() == mean.size(), "FeatureMoments: merging ", b.mean.size(),
+           " features into ", mean.size());
+  const double na = static_cast<double>(count), nb = static_cast<double>(b.count), n = na + nb;
+  for (size_t j = 0; j < mean.size(); ++j) {
+    const double delta = b.mean[j] - mean[j];
+    mean[j] += delta * (nb / n);
+    m2[j] += b.m2[j] + delta * delta * (na * nb / n);
+    lo[j] = std::min(lo[j], b.lo[j]);
+    hi[j] = std::max(hi[j], b.hi[j]);
+  }
+  count += b.count;
+}
+
+Normalizer normalizer_from(const FeatureMoments& m, NormKind kind) {
+  AE_CHECK(m.count > 0, "normalizer_from: no rows were seen");
+  if (kind == NormKind::min_max) return min_max_from(m.lo, m.hi);
+  std::vector<double> var(m.m2.size());
+  for (size_t j = 0; j < var.size(); ++j) var[j] = m.m2[j] / static_cast<double>(m.count);
+  return centred_from(kind, m.mean, var, m.count);
+}
+
+NormChoice choose_normalization(const FeatureMoments& m) {
+  AE_CHECK(m.count > 0, "choose_normalization: no rows were seen");
+  return choice_for_range(*std::min_element(m.lo.begin(), m.lo.end()),
+                          *std::max_element(m.hi.begin(), m.hi.end()));
+}
+
+std::pair<double, double> normalized_range(const FeatureMoments& m,
+                                           const std::optional<Normalizer>& norm) {
+  AE_CHECK(m.count > 0, "normalized_range: no rows were seen");
+  double lo = INFINITY, hi = -INFINITY;
+  for (size_t j = 0; j < m.lo.size(); ++j) {
+    // y = (x - shift) * scale with scale > 0 keeps each feature's range in order; computed in
+    // float32 as Normalizer::apply computes it.
+    double a = m.lo[j], b = m.hi[j];
+    if (norm) {
+      const float shift = static_cast<float>(norm->shift[j]), scale = static_cast<float>(norm->scale[j]);
+      a = (static_cast<float>(a) - shift) * scale;
+      b = (static_cast<float>(b) - shift) * scale;
+    }
+    lo = std::min(lo, a);
+    hi = std::max(hi, b);
+  }
+  return {lo, hi};
 }
 
 Tensor Normalizer::apply(const Tensor& x) const {

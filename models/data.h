@@ -122,6 +122,30 @@ struct NormChoice {
 };
 NormChoice choose_normalization(const Tensor& x);
 
+// Per-feature statistics gathered in one pass over blocks of rows (data streamed from a file):
+// the count, mean, sum of squared deviations (m2) and range, in float64. Each block's mean and
+// m2 are computed in two passes over the block, then merged into the totals by Chan, Golub and
+// LeVeque's formula (Chan et al. 1979, "Updating formulae and a pairwise algorithm for computing
+// sample variances"): delta = mean_b - mean_a, mean = mean_a + delta n_b / n,
+// m2 = m2_a + m2_b + delta^2 n_a n_b / n, which stays accurate where sums of squares cancel
+// (values of 1e8 + small noise). For data in memory fit_normalizer's two passes are used.
+struct FeatureMoments {
+  int64_t count = 0;
+  std::vector<double> mean, m2, lo, hi;  // (features)
+
+  // rows (n, features) float32 values, all finite (the readers check them).
+  void add(const float* rows, int64_t n, int64_t features);
+  void merge(const FeatureMoments& other);
+};
+// The normaliser of `kind` from statistics gathered by FeatureMoments (the formulas of
+// fit_normalizer, with the population variance m2 / count).
+Normalizer normalizer_from(const FeatureMoments& m, NormKind kind);
+// What `--normalize auto` makes of the data the statistics describe (as choose_normalization).
+NormChoice choose_normalization(const FeatureMoments& m);
+// The range of the data once normalised by `norm` (none: as it is), from each feature's range.
+std::pair<double, double> normalized_range(const FeatureMoments& m,
+                                           const std::optional<Normalizer>& norm);
+
 // --- splits, subsets, features --------------------------------------------------------------
 // A random permutation of 0..n-1 (Fisher-Yates over Philox draws), the same for the same
 // (seed, stream) on every machine.

@@ -20,8 +20,10 @@ constexpr uint64_t epoch_offset(int64_t epoch) { return static_cast<uint64_t>(ep
 
 // --- BlockShuffle ---------------------------------------------------------------------------
 
-BlockShuffle::BlockShuffle(int64_t n, int64_t block_rows, int64_t window_blocks, uint64_t seed)
-    : n_(n), block_rows_(block_rows), window_blocks_(window_blocks), blocks_(0), seed_(seed) {
+BlockShuffle::BlockShuffle(int64_t n, int64_t block_rows, int64_t window_blocks, uint64_t seed,
+                           bool shuffle)
+    : n_(n), block_rows_(block_rows), window_blocks_(window_blocks), blocks_(0), seed_(seed),
+      shuffle_(shuffle) {
   AE_CHECK(n > 0 && block_rows > 0 && window_blocks > 0, "BlockShuffle: rows (", n,
            "), block_rows (", block_rows, ") and window_blocks (", window_blocks,
            ") must be positive");
@@ -41,7 +43,12 @@ void BlockShuffle::seek_epoch(int64_t epoch) {
   AE_CHECK(epoch >= 0 && epoch < (int64_t{1} << 32), "BlockShuffle: epoch ", epoch,
            " outside [0, 2^32)");
   epoch_ = epoch;
-  blocks_order_ = permutation_at(blocks_, seed_, epoch_offset(epoch));
+  if (shuffle_) {
+    blocks_order_ = permutation_at(blocks_, seed_, epoch_offset(epoch));
+  } else {
+    blocks_order_.resize(static_cast<size_t>(blocks_));
+    std::iota(blocks_order_.begin(), blocks_order_.end(), int64_t{0});
+  }
   window_start_.assign(1, 0);
   for (int64_t first = 0; first < blocks_; first += window_blocks_) {
     int64_t rows = 0;
@@ -67,6 +74,7 @@ std::vector<int64_t> BlockShuffle::window_blocks(int64_t w) const {
 
 std::vector<int64_t> BlockShuffle::window_shuffle(int64_t w) const {
   AE_CHECK(w >= 0 && w < windows(), "BlockShuffle: window ", w, " outside [0, ", windows(), ")");
+  if (!shuffle_) return {};
   const int64_t rows = window_start_[w + 1] - window_start_[w];
   // After the block order's blocks - 1 draws; window w's rows - 1 draws start past every earlier
   // window's, so no two windows share a draw.
@@ -82,7 +90,9 @@ std::vector<int64_t> BlockShuffle::epoch_order() const {
     std::vector<int64_t> laid;  // the window's rows, block after block
     for (int64_t b : window_blocks(w))
       for (int64_t r = b * block_rows_; r < b * block_rows_ + block_size(b); ++r) laid.push_back(r);
-    for (int64_t i : window_shuffle(w)) order.push_back(laid[i]);
+    const std::vector<int64_t> shuffle = window_shuffle(w);
+    if (shuffle.empty()) order.insert(order.end(), laid.begin(), laid.end());
+    for (int64_t i : shuffle) order.push_back(laid[i]);
   }
   return order;
 }

@@ -50,7 +50,10 @@ class RowSource {
 // memory grows with the number of blocks (8 bytes each) and the rows of one window, not with n.
 class BlockShuffle {
  public:
-  BlockShuffle(int64_t n, int64_t block_rows, int64_t window_blocks, uint64_t seed);
+  // shuffle false: the blocks and the rows in their stored order (the sequential order, read a
+  // window at a time).
+  BlockShuffle(int64_t n, int64_t block_rows, int64_t window_blocks, uint64_t seed,
+               bool shuffle = true);
   void seek_epoch(int64_t epoch);
 
   int64_t size() const { return n_; }
@@ -65,7 +68,7 @@ class BlockShuffle {
   // The rows at the window's positions, as offsets into the window's blocks laid out one after
   // the other (the order of window_blocks(w)): position window_start(w) + i holds offset
   // shuffle[i].
-  std::vector<int64_t> window_shuffle(int64_t w) const;
+  std::vector<int64_t> window_shuffle(int64_t w) const;  // empty: the identity (not shuffled)
   // The whole epoch's order: position p holds row order[p] (for data in memory).
   std::vector<int64_t> epoch_order() const;
 
@@ -74,6 +77,7 @@ class BlockShuffle {
 
   int64_t n_, block_rows_, window_blocks_, blocks_;
   uint64_t seed_;
+  bool shuffle_;
   int64_t epoch_ = 0;
   std::vector<int64_t> blocks_order_;  // (blocks) the epoch's block order
   std::vector<int64_t> window_start_;  // (windows + 1) first position of each window, then n

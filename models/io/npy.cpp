@@ -230,10 +230,10 @@ void write_npy_values(const std::string& path, const char* descr, const std::vec
   });
 }
 
-// The reader, written once over an InputFile or InputBytes: every size the preamble and header
-// claim is checked against the real size before the data is allocated.
+// The preamble and header, written once over an InputFile or InputBytes: every size they claim
+// is checked against the real size before anything else is read.
 template <class Input>
-Array parse_npy_input(const Input& file) {
+NpyLayout parse_npy_layout(const Input& file) {
   const std::string& path = file.path();
   const uint64_t size = file.size();
   AE_CHECK(size >= 10, path, ": .npy file truncated: ", size, " bytes, the preamble needs 10");
@@ -276,13 +276,30 @@ Array parse_npy_input(const Input& file) {
       count, " x ", descr.size, " bytes, the file has ", available, " after the header");
   AE_CHECK(need == available, path, ": .npy file has ", available - need,
            " unexpected bytes after the data (shape ", shape_string(h.shape), " of ", h.descr, ")");
+  return NpyLayout{h.shape, h.descr, descr.size, data_start};
+}
 
-  Bytes raw(need);
-  file.read_at(data_start, raw.data(), raw.size());
+template <class Input>
+Array parse_npy_input(const Input& file) {
+  const NpyLayout layout = parse_npy_layout(file);
+  const uint64_t count = checked_count(layout.shape, file.path());
+  Bytes raw(count * static_cast<uint64_t>(layout.element_size));
+  file.read_at(layout.data_offset, raw.data(), raw.size());
   Array out;
-  out.shape = h.shape;
+  out.shape = layout.shape;
   out.data.resize(count);
-  const uint8_t* p = raw.data();
+  npy_to_f32(layout.descr, raw.data(), count, out.data.data(), 0, file.path());
+  return out;
+}
+
+}  // namespace
+
+NpyLayout read_npy_layout(const std::string& path) { return parse_npy_layout(InputFile(path)); }
+
+void npy_to_f32(const std::string& descr_text, const uint8_t* raw, uint64_t count, float* out,
+                uint64_t first_index, const std::string& path) {
+  const Descr descr = parse_descr(descr_text, path);
+  const uint8_t* p = raw;
   for (uint64_t i = 0; i < count; ++i, p += descr.size) {
     float v = 0;
     switch (descr.kind) {
@@ -293,16 +310,13 @@ Array parse_npy_input(const Input& file) {
       case Kind::Unsigned: v = static_cast<float>(p[0]); break;
       case Kind::Signed:
         v = descr.size == 1   ? static_cast<float>(static_cast<int8_t>(p[0]))
-            : descr.size == 4 ? exact_float(load_as<int32_t>(p, descr.order), i, path)
-                              : exact_float(load_as<int64_t>(p, descr.order), i, path);
+            : descr.size == 4 ? exact_float(load_as<int32_t>(p, descr.order), first_index + i, path)
+                              : exact_float(load_as<int64_t>(p, descr.order), first_index + i, path);
         break;
     }
-    out.data[i] = v;
+    out[i] = v;
   }
-  return out;
 }
-
-}  // namespace
 
 Array read_npy(const std::string& path) { return parse_npy_input(InputFile(path)); }
 

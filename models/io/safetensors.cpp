@@ -242,9 +242,11 @@ std::vector<Entry> check_layout(std::vector<Entry> entries, const std::string& p
   return entries;
 }
 
-// The reader, written once over an InputFile or InputBytes.
+// The header, checked against the file, written once over an InputFile or InputBytes: the
+// entries in buffer order, and where the buffer starts.
 template <class Input>
-SafeTensorsFile parse_safetensors_input(const Input& file) {
+std::vector<Entry> parse_layout(const Input& file, std::map<std::string, std::string>& metadata,
+                                uint64_t& buffer_start) {
   const std::string& path = file.path();
   const uint64_t size = file.size();
   AE_CHECK(size >= 8, path, ": safetensors file truncated: ", size,
@@ -259,10 +261,16 @@ SafeTensorsFile parse_safetensors_input(const Input& file) {
   std::string text(header_len, '\0');
   file.read_at(8, text.data(), header_len);
 
+  buffer_start = 8 + header_len;
+  return check_layout(parse_header(text, path, metadata), path, size - 8 - header_len);
+}
+
+// The reader, written once over an InputFile or InputBytes.
+template <class Input>
+SafeTensorsFile parse_safetensors_input(const Input& file) {
   SafeTensorsFile out;
-  const std::vector<Entry> entries =
-      check_layout(parse_header(text, path, out.metadata), path, size - 8 - header_len);
-  const uint64_t buffer_start = 8 + header_len;
+  uint64_t buffer_start = 0;
+  const std::vector<Entry> entries = parse_layout(file, out.metadata, buffer_start);
   for (const Entry& e : entries) {
     SafeTensor t{e.name, e.dtype, e.shape, {}};
     t.bytes.resize(e.end - e.begin);
@@ -276,6 +284,15 @@ SafeTensorsFile parse_safetensors_input(const Input& file) {
 
 SafeTensorsFile read_safetensors(const std::string& path) {
   return parse_safetensors_input(InputFile(path));
+}
+
+std::vector<SafeTensorInfo> read_safetensors_layout(const std::string& path) {
+  std::map<std::string, std::string> metadata;
+  uint64_t buffer_start = 0;
+  std::vector<SafeTensorInfo> out;
+  for (const Entry& e : parse_layout(InputFile(path), metadata, buffer_start))
+    out.push_back({e.name, e.dtype, e.shape, buffer_start + e.begin, e.end - e.begin});
+  return out;
 }
 
 SafeTensorsFile parse_safetensors(const Bytes& bytes, const std::string& name) {

@@ -44,6 +44,17 @@ SafeTensorsFile read_safetensors(const std::string& path);
 // Parses safetensors bytes already in memory, with the same checks; name is used in messages.
 SafeTensorsFile parse_safetensors(const Bytes& bytes, const std::string& name);
 
+// Where each tensor of a file lies, from its header alone (checked as read_safetensors checks
+// it, against the file's size), in the order of their bytes; nothing else is read.
+struct SafeTensorInfo {
+  std::string name;
+  std::string dtype;
+  std::vector<int64_t> shape;
+  uint64_t offset = 0;  // of the first byte, from the start of the file
+  uint64_t bytes = 0;
+};
+std::vector<SafeTensorInfo> read_safetensors_layout(const std::string& path);
+
 // Conversions between host values and SafeTensor bytes (little-endian on any host).
 SafeTensor safetensor_f32(std::string name, std::vector<int64_t> shape,
                           const float* data);  // data: (product(shape))
