@@ -40,7 +40,21 @@ struct LossSums {
     const double n = static_cast<double>(count);
     return {v.total / n, v.reconstruction / n, v.penalty / n, v.kl / n};
   }
+  // The sums over every rank of comm, averaged over every rank's samples.
+  LossValues mean_over(Communicator& comm) const {
+    double s[5] = {0, 0, 0, 0, static_cast<double>(count)};
+    if (count > 0) {
+      const LossValues v = read(Losses{total, reconstruction, penalty, kl});
+      s[0] = v.total, s[1] = v.reconstruction, s[2] = v.penalty, s[3] = v.kl;
+    }
+    comm.all_reduce_sum(s, 5, DType::f64, Device::cpu());
+    if (s[4] == 0) return {};
+    return {s[0] / s[4], s[1] / s[4], s[2] / s[4], s[3] / s[4]};
+  }
 };
+
+// The communicator when it has more than one rank, else null: one rank is the single-process run.
+Communicator* parallel(Communicator* comm) { return comm != nullptr && comm->size() > 1 ? comm : nullptr; }
 
 void check_data(const char* what, const Tensor& x) {
   AE_CHECK(x.ndim() == 2 && x.size(0) > 0, "Trainer: ", what, " data must be (samples, features), got ",
@@ -49,23 +63,26 @@ void check_data(const char* what, const Tensor& x) {
 
 }  // namespace
 
-LossValues evaluate(Model& model, const Tensor& x, int64_t batch_size) {
+LossValues evaluate(Model& model, const Tensor& x, int64_t batch_size, Communicator* comm) {
   check_data("evaluation", x);
   InMemoryRows rows(x.to(model.dtype()), model.device(), RowOrder{OrderKind::sequential});
-  return evaluate(model, rows, batch_size);
+  return evaluate(model, rows, batch_size, comm);
 }
 
-LossValues evaluate(Model& model, RowSource& rows, int64_t batch_size) {
+LossValues evaluate(Model& model, RowSource& rows, int64_t batch_size, Communicator* comm) {
   AE_CHECK(batch_size > 0, "evaluate: batch_size must be positive, got ", batch_size);
+  comm = parallel(comm);
+  const int64_t rank = comm ? comm->rank() : 0, ranks = comm ? comm->size() : 1;
   NoGradGuard no_grad;
   LossSums sums;
   const int64_t n = rows.size();
   rows.seek_epoch(0);
-  for (int64_t start = 0; start < n; start += batch_size) {
+  for (int64_t start = 0, index = 0; start < n; start += batch_size, ++index) {
+    if (index % ranks != rank) continue;  // batch `index` is rank index % N's
     int64_t stop = std::min(n, start + batch_size);
     sums.add(model.loss(rows.read(start, stop), LossContext{false, 0}), stop - start);
   }
-  return sums.mean();
+  return comm ? sums.mean_over(*comm) : sums.mean();
 }
 
 // --- modes ------------------------------------------------------------------
@@ -122,10 +139,20 @@ TrainStep::TrainStep(Model& model, const OptimizerConfig& optimizer, StepOptions
       options_(options),
       mode_(options.mode) {
   AE_CHECK(options_.clip_norm >= 0, "TrainStep: clip_norm must be >= 0, got ", options_.clip_norm);
+  options_.comm = parallel(options_.comm);
+  ranks_ = options_.comm ? options_.comm->size() : 1;
+  AE_CHECK(ranks_ == 1 || mode_ != StepMode::eager, "eager steps run in one process only; with ",
+           ranks_, " ranks use the fused step mode (--step-mode fused), which sums the flat "
+           "gradient buffer over the ranks");
   if (mode_ == StepMode::eager) return;
   sums_ = Tensor::zeros(Shape{5}, DType::f64, model_.device());
   zero_ = Tensor::zeros(Shape{}, model_.dtype(), model_.device());
   if (mode_ != StepMode::graph) return;
+  if (ranks_ > 1) {
+    fall_back(cat("the gradient sum over ", ranks_, " ranks (",
+                  comm_kind_name(options_.comm->kind()), ") cannot be captured"));
+    return;
+  }
   // What a graph would freeze although it changes from step to step, and is not read on the device.
   if (anomaly_detection())
     fall_back("anomaly detection reads every value back to the host");
@@ -150,7 +177,12 @@ void TrainStep::fall_back(const std::string& why) {
   note_ = cat("graph mode unavailable: ", why, "; running fused steps");
 }
 
-void TrainStep::run(const Tensor& x) {
+void TrainStep::run(const Tensor& x, BatchShard shard) {
+  if (ranks_ > 1) return parallel_step(x, shard);
+  AE_CHECK(shard.global_rows == 0 || (shard.first_row == 0 && x.defined() &&
+                                      shard.global_rows == x.size(0)),
+           "TrainStep: a shard of a global batch of ", shard.global_rows, " rows needs a ",
+           "communicator of more than one rank");
   AE_CHECK(x.defined() && x.ndim() == 2 && x.size(0) > 0, "TrainStep: the batch must be ",
            "(batch, features), got ", x.defined() ? x.shape().str() : "undefined");
   AE_CHECK(x.device() == model_.device() && x.dtype() == model_.dtype(), "TrainStep: batch ",
@@ -213,6 +245,64 @@ void TrainStep::fused_step(const Tensor& x) {
     }
   }
   optimizer_.step();
+}
+
+void TrainStep::parallel_step(const Tensor& x, BatchShard shard) {
+  Communicator& comm = *options_.comm;
+  const int64_t rows = x.defined() ? x.size(0) : 0;
+  const int64_t global_rows = shard.global_rows;
+  const RowRange mine = shard_rows(std::max<int64_t>(global_rows, 0), comm.rank(), ranks_);
+  AE_CHECK(global_rows > 0 && shard.first_row == mine.begin && rows == mine.size(),
+           "TrainStep: rank ", comm.rank(), " of ", ranks_, " got rows [", shard.first_row, ", ",
+           shard.first_row + rows, ") of a global batch of ", global_rows,
+           " rows; its shard is rows [", mine.begin, ", ", mine.end, ") (shard_rows)");
+  if (rows > 0)
+    AE_CHECK(x.ndim() == 2 && x.device() == model_.device() && x.dtype() == model_.dtype(),
+             "TrainStep: batch ", x.str(), " for a model in ", dtype_name(model_.dtype()), " on ",
+             model_.device().str());
+  const Device d = model_.device();
+  const Backend& be = backend(d);
+  const Stream s = stream(d);
+  Generator& gen = model_.generator();
+  optimizer_.zero_grad();
+  if (rows > 0) {
+    // The noise of this rank's rows is what those rows draw in a one-rank run of the batch.
+    ShardScope keyed(gen, Generator::Shard{global_rows, shard.first_row, rows});
+    Losses l = model_.loss(x, LossContext{true, optimizer_.steps()});
+    // The batch's mean loss is the sum over the ranks of (b / B) times each shard's mean.
+    (l.total * (static_cast<double>(rows) / static_cast<double>(global_rows))).backward();
+    const Tensor terms[4] = {l.total, l.reconstruction, l.penalty, l.kl};
+    const void* values[4];
+    for (int i = 0; i < 4; ++i) values[i] = terms[i].defined() ? terms[i].data() : zero_.data();
+    be.accumulate_scalars(model_.dtype(), values, 4, static_cast<double>(rows),
+                          static_cast<double*>(sums_.data()), s);
+  }
+  // A rank without rows adds its zeroed gradient. The sum, like every rank's update, is the
+  // same on every rank.
+  const Tensor& grads = optimizer_.flat_grads();
+  comm.all_reduce_sum(grads.data(), grads.numel(), grads.dtype(), d);
+  if (options_.clip_norm > 0) {
+    Tensor norm = optimizer_.clip_grad_norm_on_device(options_.clip_norm);
+    const void* norm_value[1] = {norm.data()};
+    be.accumulate_scalars(model_.dtype(), norm_value, 1, 1.0, static_cast<double*>(sums_.data()) + 4, s);
+  }
+  optimizer_.step();
+  // A rank without rows drew nothing: it takes the position of the generator from the first rank
+  // that drew (every rank knows which, from the batch's size alone).
+  int root = -1;
+  bool some_empty = false;
+  for (int r = 0; r < ranks_; ++r) {
+    const bool empty = shard_rows(global_rows, r, ranks_).size() == 0;
+    some_empty = some_empty || empty;
+    if (!empty && root < 0) root = r;
+  }
+  if (some_empty) {
+    uint64_t offset = gen.offset();
+    comm.broadcast(&offset, sizeof offset, root, Device::cpu());
+    gen.set_offset(offset);
+  }
+  samples_ += rows;
+  ++steps_;
 }
 
 void TrainStep::uncaptured_step(const Tensor& x) {
@@ -325,7 +415,16 @@ StepTotals TrainStep::totals() const {
 }
 
 StepTotals TrainStep::take_totals() {
-  const StepTotals t = totals();
+  StepTotals t = totals();
+  if (ranks_ > 1) {
+    // The loss sums and sample counts of every rank; the gradient norm, taken after the sum of
+    // the gradients, is the same on every rank already.
+    const std::vector<double> sums = sums_.to_vector();  // ranks_ > 1: fused steps
+    double s[5] = {sums[0], sums[1], sums[2], sums[3], static_cast<double>(samples_)};
+    options_.comm->all_reduce_sum(s, 5, DType::f64, Device::cpu());
+    t.samples = static_cast<int64_t>(s[4]);
+    if (t.samples > 0) t.mean = {s[0] / s[4], s[1] / s[4], s[2] / s[4], s[3] / s[4]};
+  }
   for (Tensor& sum : eager_sums_) sum = Tensor();
   eager_norm_sum_ = 0;
   if (sums_.defined())
@@ -368,12 +467,19 @@ TrainResult Trainer::fit(Model& model, RowSource& train, RowSource* val,
   AE_CHECK(c.clip_norm >= 0 && c.patience >= 0, "Trainer: clip_norm and patience must be >= 0");
   AE_CHECK(start.epoch >= 0, "Trainer: the start epoch must be >= 0, got ", start.epoch);
 
-  TrainStep step(model, c.optimizer, StepOptions{c.step_mode, c.clip_norm});
+  Communicator* comm = parallel(c.comm);
+  TrainStep step(model, c.optimizer, StepOptions{c.step_mode, c.clip_norm, false, comm});
   TrainResult result;
   result.state = start;
   TrainingState& state = result.state;
   result.note = step.note();
   if (!result.note.empty() && c.on_note) c.on_note(result.note);
+  if (const auto* ae = dynamic_cast<const Autoencoder*>(&model);
+      comm && ae && ae->config().penalty == CodePenalty::kl_sparsity && c.on_note)
+    c.on_note(cat("the KL sparsity penalty takes the mean activation over each rank's shard of ",
+                  "about ", c.batch_size / comm->size(), " rows, not over the batch of ",
+                  c.batch_size, ": ", comm->size(), " ranks train a slightly different model ",
+                  "than one"));
   if (c.on_start) c.on_start(step);
   std::vector<Tensor> params = step.optimizer().params();  // handles: they share the parameters
 
@@ -387,7 +493,13 @@ TrainResult Trainer::fit(Model& model, RowSource& train, RowSource* val,
     int64_t samples = 0;
     for (int64_t lo = 0; lo < n; lo += c.batch_size) {
       const int64_t hi = std::min(n, lo + c.batch_size);
-      step.run(train.read(lo, hi));
+      if (comm == nullptr) {
+        step.run(train.read(lo, hi));
+      } else {  // every rank walks the global batches and reads and trains on its shard of each
+        const RowRange mine = shard_rows(hi - lo, comm->rank(), comm->size());
+        step.run(mine.size() > 0 ? train.read(lo + mine.begin, lo + mine.end) : Tensor(),
+                 BatchShard{hi - lo, mine.begin});
+      }
       samples += hi - lo;
       if (c.on_batch) c.on_batch(samples, step);
     }
@@ -417,7 +529,7 @@ TrainResult Trainer::fit(Model& model, RowSource& train, RowSource* val,
                "' holds a non-finite value at flat index ", bad, advice);
     }
     if (val != nullptr) {
-      report.val = evaluate(model, *val);
+      report.val = evaluate(model, *val, 1024, comm);
       report.has_val = true;
       // NaN compares false with everything: it must never become the best epoch.
       AE_CHECK(std::isfinite(report.val.total), "training diverged in epoch ", epoch + 1,

@@ -18,6 +18,21 @@
 //          detection on, a VAE whose β changes with the step) it runs fused and says why in a
 //          one-line note.
 //
+// Data parallelism (StepOptions::comm / TrainerConfig::comm, core/comm.h): each of the N ranks
+// runs the step on its shard of the global batch (shard_rows: B rows cut into contiguous shards
+// of about B / N). Its loss is the mean over its b rows, weighted by b / B before backward, so
+// that the sum of the ranks' gradients, taken in place over the flat gradient buffer between
+// backward and the update, is the gradient of the global batch's mean loss; clipping and the
+// update follow on every rank alike, so the parameters stay identical without being broadcast.
+// The model's noise is keyed by the row of the global batch (Generator::Shard in core/random.h),
+// so a row receives the same corruption and VAE draws on any number of ranks. A rank whose
+// shard is empty (a last partial batch of fewer rows than ranks) runs no kernels: it adds a
+// zero gradient and takes its generator position from a rank that drew. With N ranks the step is
+// fused: graph mode falls back to it with a note (MPI's host-side sum cannot be captured), and
+// eager mode is refused. Everything else (losses, the optimizer, the batch order) is the
+// single-process run's, which N ranks reproduce up to the float rounding of the sums. A
+// penalty on the batch's mean activation (kl_sparsity) sees its shard's mean, not the batch's.
+//
 // What a replayed graph must not freeze is read on the device: the optimizer's learning rate and
 // step count, and the noise of denoising and variational models, whose Philox offsets are moved
 // by a device counter that each replay advances (Backend::set_rand_offset_counter), so the n-th
@@ -29,6 +44,7 @@
 #include <string>
 #include <vector>
 
+#include "core/comm.h"
 #include "models/autoencoder.h"
 #include "models/optim.h"
 #include "models/rows.h"
@@ -50,6 +66,15 @@ struct StepOptions {
   // the optimizer's step count and the noise offsets from the device counters, exactly as a
   // replayed graph does. For testing that a model and the step are replay-safe.
   bool emulate_graph = false;
+  // Data-parallel over the ranks of this communicator (see above); null or one rank: this
+  // process alone. Not owned; it must outlive the step.
+  Communicator* comm = nullptr;
+};
+
+// Where a rank's rows lie in a data-parallel step's global batch (the default: x is the batch).
+struct BatchShard {
+  int64_t global_rows = 0;  // B, the global batch's rows; 0 when x is the whole batch
+  int64_t first_row = 0;    // the global position of x's first row (shard_rows(B, rank, N).begin)
 };
 
 // What the steps since the last take_totals() added up to.
@@ -70,15 +95,20 @@ class TrainStep {
   TrainStep& operator=(const TrainStep&) = delete;
 
   // One step on the batch x (batch, features), on the model's device and in its dtype. Returns
-  // without waiting for the device (except in eager mode with clipping).
-  void run(const Tensor& x);
+  // without waiting for the device (except in eager mode with clipping). With a communicator of
+  // N > 1 ranks, x is this rank's shard of the global batch `shard` describes (undefined when the
+  // shard is empty), every rank calls run() for every global batch, and the step waits for the
+  // sum of the gradients over the ranks.
+  void run(const Tensor& x, BatchShard shard = {});
   void set_lr(double lr) { optimizer_.set_lr(lr); }
   Optimizer& optimizer() { return optimizer_; }
   StepMode mode() const { return mode_; }  // the mode in use (graph may have fallen back)
-  // Reads the totals since the last take_totals() (one synchronisation) and starts new ones.
+  // Reads the totals since the last take_totals() (one synchronisation) and starts new ones. With
+  // N ranks, summed over the ranks (a collective: every rank calls it).
   StepTotals take_totals();
-  // Reads them and leaves them running (progress displays).
+  // Reads them and leaves them running (progress displays): this rank's shards only.
   StepTotals totals() const;
+  int ranks() const { return ranks_; }  // the communicator's size, 1 without one
   bool graph_captured() const { return captured_; }
   const std::string& note() const { return note_; }  // why graph mode fell back; "" otherwise
 
@@ -86,6 +116,7 @@ class TrainStep {
   void eager_step(const Tensor& x);
   void fused_step(const Tensor& x);  // no synchronisation; capturable
   void uncaptured_step(const Tensor& x);
+  void parallel_step(const Tensor& x, BatchShard shard);  // N > 1 ranks
   void fall_back(const std::string& why);
   void capture();
   void replay();
@@ -94,6 +125,8 @@ class TrainStep {
   Optimizer optimizer_;
   StepOptions options_;
   StepMode mode_;
+  int ranks_ = 1;
+  double loss_weight_ = 1;  // b / B: this rank's share of the global batch's mean loss
   std::string note_;
 
   // eager mode: the loss terms summed as tensors, weighted by batch size; the clip norms on the host
@@ -155,6 +188,10 @@ struct TrainerConfig {
   // After each epoch and its validation, with the state already advanced past it.
   std::function<void(const EpochReport&, const TrainingState&, TrainStep&)> on_epoch;
   std::function<void(const std::string&)> on_note;  // called with the step's note, if any
+  // Data-parallel over these ranks (TrainStep above): every rank calls fit() with the same data,
+  // configuration and start, walks every global batch of batch_size rows and trains on its
+  // shard; validation is shared out and summed over the ranks. Null: this process alone.
+  Communicator* comm = nullptr;
 };
 
 struct TrainResult {
@@ -191,9 +228,14 @@ class Trainer {
 };
 
 // The model's losses over all rows of x, in evaluation mode (no corruption, no gradients),
-// averaged over the samples.
-LossValues evaluate(Model& model, const Tensor& x, int64_t batch_size = 1024);
+// averaged over the samples. With a communicator of N ranks (a collective: each calls it with
+// the same rows), rank r evaluates the batches r, r + N, ... and the sums are added over the
+// ranks; a batch's losses are the same on any rank (a VAE's evaluation draws are keyed by the
+// batch), so the result is the one-rank result up to the rounding of the sums.
+LossValues evaluate(Model& model, const Tensor& x, int64_t batch_size = 1024,
+                    Communicator* comm = nullptr);
 // The same over the positions [0, n) of a source's epoch 0, in batches of batch_size.
-LossValues evaluate(Model& model, RowSource& rows, int64_t batch_size = 1024);
+LossValues evaluate(Model& model, RowSource& rows, int64_t batch_size = 1024,
+                    Communicator* comm = nullptr);
 
 }  // namespace ae::models

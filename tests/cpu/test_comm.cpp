@@ -9,6 +9,9 @@
 
 #include "core/comm.h"
 #include "core/error.h"
+#include "core/ops.h"
+#include "core/random.h"
+#include "models/noise.h"
 
 namespace ae {
 namespace {
@@ -74,6 +77,48 @@ TEST(Comm, ShardsCoverTheBatchFromEvenRowsNearlyEvenly) {
   EXPECT_EQ(shard_rows(256, 1, 2).begin, 128);
   EXPECT_EQ(shard_rows(1, 0, 2).size(), 0);  // the last partial batch may leave a rank nothing
   EXPECT_THROW(shard_rows(10, 2, 2), Error);
+}
+
+// A rank's draws for rows [begin, end) of a global batch of B rows are exactly those rows of the
+// one-rank draws, for every shard of shard_rows, odd row widths and batches included, and the
+// generator moves on by the same window either way.
+TEST(Comm, ShardedNoiseIsTheOneRankNoiseOfTheSameRows) {
+  for (int64_t width : {1, 3, 16, 785}) {
+    for (int64_t rows : {1, 7, 32, 33}) {
+      for (int ranks : {2, 3}) {
+        SCOPED_TRACE(testing::Message() << rows << " rows of " << width << ", " << ranks << " ranks");
+        const Shape shape{rows, width};
+        Generator whole(11, 36);
+        const std::vector<double> uniform = whole.rand(shape, DType::f32, Device::cpu()).to_vector();
+        const std::vector<double> normal = whole.randn(shape, DType::f64, Device::cpu()).to_vector();
+        const Tensor x = Tensor::full(shape, 0.5, DType::f32, Device::cpu());
+        const models::NoiseConfig salt{models::NoiseKind::salt_and_pepper, 0.4, 0, 1};
+        const std::vector<double> corrupted = models::corrupt(x, salt, whole).to_vector();
+        for (int r = 0; r < ranks; ++r) {
+          const RowRange mine = shard_rows(rows, r, ranks);
+          if (mine.size() == 0) continue;
+          Generator part(11, 36);
+          ShardScope keyed(part, {rows, mine.begin, mine.size()});
+          const Shape local{mine.size(), width};
+          const std::vector<double> u = part.rand(local, DType::f32, Device::cpu()).to_vector();
+          const std::vector<double> n = part.randn(local, DType::f64, Device::cpu()).to_vector();
+          const Tensor xl = Tensor::full(local, 0.5, DType::f32, Device::cpu());
+          const std::vector<double> c = models::corrupt(xl, salt, part).to_vector();
+          const size_t first = static_cast<size_t>(mine.begin * width);
+          for (size_t i = 0; i < u.size(); ++i) {
+            ASSERT_EQ(u[i], uniform[first + i]) << i;
+            ASSERT_EQ(n[i], normal[first + i]) << i;  // Box-Muller pairs kept whole
+            ASSERT_EQ(c[i], corrupted[first + i]) << i;
+          }
+          EXPECT_EQ(part.offset(), whole.offset());
+        }
+      }
+    }
+  }
+  // A draw that is not a whole number per row is refused rather than misplaced.
+  Generator g(1);
+  ShardScope keyed(g, {8, 2, 4});
+  EXPECT_THROW(g.rand(Shape{6}, DType::f32, Device::cpu()), Error);
 }
 
 }  // namespace
