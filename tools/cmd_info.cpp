@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "core/comm.h"
 #include "core/device.h"
 #include "core/error.h"
 #include "kernels/cpu/cpu.h"
@@ -51,6 +52,8 @@ int run_info(InfoArgs& a) {
   );
   std::printf("backends: cpu, cuda %s; zlib (gzip'd data) %s; libpng (pictures) %s\n",
               AE_HAVE_CUDA ? "built" : "not built", yes_no(AE_HAVE_ZLIB), yes_no(AE_HAVE_PNG));
+  std::printf("multi-process training: %s\n",
+              comm_built(CommKind::mpi) ? "mpi built (mpirun -np N ae train ...)" : "mpi not built");
   const int gpus = cuda_device_count();
   const char* env = std::getenv("AE_DEVICE");
   std::printf("devices: cpu (%lld threads)%s; default %s%s\n",

@@ -15,6 +15,7 @@
 #include <tuple>
 
 #include "core/autograd.h"
+#include "core/comm.h"
 #include "core/device.h"
 #include "core/error.h"
 #include "core/ops.h"
@@ -316,6 +317,11 @@ models::TrainerConfig trainer_config(const RunConfig& config) {
 }
 
 int run_train(TrainArgs& a) {
+  // Under mpirun every rank runs this with the same arguments and trains on its shard of each
+  // batch (models/trainer.h); rank 0 alone writes the run folder and prints. Made first, so that
+  // any rank's error ends them all (main.cpp).
+  Communicator& comm = world();
+  const bool writer = comm.rank() == 0;
   std::string config_source;
   RunConfig config = resolve_config(a, config_source);
   const bool resuming = !a.resume.empty();
@@ -351,7 +357,7 @@ int run_train(TrainArgs& a) {
       state = checkpoint->state;
       if (state.epoch >= config.train.epochs) {
         // Nothing is written: the run stays as it is.
-        if (!a.quiet)
+        if (!a.quiet && writer)
           std::printf("%s has trained %lld epoch%s already%s: nothing to do; pass --epochs N with "
                       "N > %lld to train on\n",
                       folder.c_str(), static_cast<long long>(state.epoch),
@@ -368,18 +374,27 @@ int run_train(TrainArgs& a) {
     }
   } else {
     folder = a.out.empty() ? default_run_folder(config.model.kind) : a.out;
-    create_run_folder(folder);
+    if (writer) create_run_folder(folder);
+  }
+  // How many ranks trained the run before: another number continues it as well (the batches,
+  // their noise and the update do not depend on it), up to the float rounding of the sums.
+  int64_t previous_ranks = comm.size();
+  if (resuming && writer) {
+    const json was = read_json_file(join_path(folder, kConfigFile));
+    previous_ranks = was.contains(kResolvedKey) ? was[kResolvedKey].value("ranks", int64_t{1}) : 1;
   }
   // Saved before training starts, so an interrupted run can be resumed or repeated. What the
   // automatic settings became is recorded beside them (apply_json skips it).
   json saved = to_json(config);
   saved[kResolvedKey] = {{"normalize", data.normalization},
-                         {"normalize_reason", data.normalization_reason}};
-  write_text(join_path(folder, kConfigFile), saved.dump(2) + "\n");
+                         {"normalize_reason", data.normalization_reason},
+                         {"ranks", comm.size()}};
+  if (writer) write_text(join_path(folder, kConfigFile), saved.dump(2) + "\n");
 
   const models::CheckpointExtras extras = run_extras(config, data.normalizer, picture, data.name);
   const std::string title = cat(config.model.kind, " on ", data.name);
-  Progress progress(Progress::choose(a.quiet), config.train.epochs, data.train.size(), terms);
+  Progress progress(Progress::choose(a.quiet || !writer), config.train.epochs, data.train.size(),
+                    terms);
   const int64_t parameters = models::parameter_count(model->parameters());
   progress.note(cat("normalize: ", data.normalization, " (--normalize ", config.data.normalize,
                     config.data.normalize == "auto" ? cat(": ", data.normalization_reason) : "",
@@ -391,9 +406,21 @@ int run_train(TrainArgs& a) {
                     resuming ? cat("epoch ", state.epoch + 1, " of ", config.train.epochs)
                              : cat(config.train.epochs, config.train.epochs == 1 ? " epoch" : " epochs"),
                     " -> ", folder));
+  if (comm.size() > 1 || previous_ranks != comm.size()) {
+    const int64_t b = config.train.batch_size;
+    progress.note(cat("data-parallel over ", comm.size(), comm.size() == 1 ? " rank (" : " ranks (",
+                      comm_kind_name(comm.kind()), "): each trains on about ", (b + comm.size() - 1) / comm.size(),
+                      " rows of every batch of ", b,
+                      previous_ranks != comm.size()
+                          ? cat("; the run was trained on ", previous_ranks, previous_ranks == 1 ? " rank" : " ranks",
+                                " so far and continues as it would have there, up to the float rounding "
+                                "of the gradient sums")
+                          : std::string()));
+  }
 
   const bool has_val = data.val.size() > 0;
   models::TrainerConfig trainer = trainer_config(config);
+  trainer.comm = &comm;
   trainer.on_note = [&](const std::string& note) { progress.note(note); };
   trainer.on_start = [&](models::TrainStep& step) {
     if (checkpoint) models::restore_optimizer(*checkpoint, *model, step.optimizer());
@@ -416,6 +443,7 @@ int run_train(TrainArgs& a) {
     m.samples_per_second = r.seconds > 0 ? static_cast<double>(data.train.size()) / r.seconds : 0;
     state = now;
     history.push_back(m);
+    if (!writer) return;  // rank 0 writes and prints
     // Metrics first: a run stopped before its checkpoint is written redoes this epoch on
     // resume, and the metrics row is dropped then.
     write_metrics(folder, history, terms);
@@ -460,6 +488,7 @@ int run_train(TrainArgs& a) {
       return 130;  // 128 + SIGINT, as a shell reports a process Ctrl-C ended
     }
   }
+  if (!writer) return 0;  // what follows reads and writes the run folder
   if (result.stopped_early)
     progress.note(cat("stopping early: no better validation loss for ", config.train.patience,
                       " epochs (best: epoch ", state.best_epoch + 1, ")"));

@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "core/comm.h"
 #include "core/error.h"
 #include "tools/commands.h"
 
@@ -256,8 +257,16 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::fflush(stdout);
     if (isatty(STDERR_FILENO)) std::fputs("\r\033[K", stderr);  // over a progress bar
-    std::fprintf(stderr, "ae: %s\n", e.what());
-    return 2;
+    ae::Communicator* ranks = ae::world_if_made();
+    if (ranks == nullptr || ranks->size() == 1) {
+      std::fprintf(stderr, "ae: %s\n", e.what());
+      return 2;
+    }
+    // One of several ranks: the others would wait for it in their next collective forever, so
+    // it ends them all (mpirun then exits with this code).
+    std::fprintf(stderr, "ae: rank %d of %d: %s\n", ranks->rank(), ranks->size(), e.what());
+    std::fflush(stderr);
+    ranks->abort(2);
   }
   return 2;
 }
