@@ -331,7 +331,10 @@ int run_train(TrainArgs& a) {
                                              data.train.image_w, data.train.features());
   const models::ModelSpec spec =
       model_spec(config, data.train.features(), data.low, data.high, data.name);
-  const Device device = choose_device(config.device);
+  Device device = choose_device(config.device);
+  // Several ranks on a machine with GPUs: one GPU per rank, as NCCL's communicator takes it.
+  if (comm.size() > 1 && config.device == "auto" && device.is_cuda())
+    device = Device::cuda(local_rank() % cuda_device_count());
   set_matmul_precision(device, config.train.tf32 ? MatmulPrecision::tf32 : MatmulPrecision::float32);
 
   // The model is built before anything is written, so that a setting it refuses leaves no
