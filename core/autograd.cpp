@@ -75,8 +75,14 @@ Node::~Node() {
 
 namespace {
 
-// Tensors reachable from root through grad_fn edges, each after every tensor computed from it.
-std::vector<std::shared_ptr<TensorImpl>> topological_order(const Tensor& root) {
+// The number of node inputs that name each tensor, over the graph of the running backward()
+// (grad_accumulator reads it).
+using UseCounts = std::unordered_map<const TensorImpl*, int>;
+thread_local const UseCounts* t_uses = nullptr;
+
+// Tensors reachable from root through grad_fn edges, each after every tensor computed from it;
+// `uses` counts the edges into each.
+std::vector<std::shared_ptr<TensorImpl>> topological_order(const Tensor& root, UseCounts& uses) {
   std::vector<std::shared_ptr<TensorImpl>> order;
   std::unordered_set<TensorImpl*> seen{root.impl()};
   // Iterative post-order DFS: deep graphs (long chains of ops) must not overflow the stack.
@@ -86,7 +92,8 @@ std::vector<std::shared_ptr<TensorImpl>> topological_order(const Tensor& root) {
     const Node* node = impl->grad_fn.get();
     if (node && next < node->inputs.size()) {
       const Tensor& in = node->inputs[next++];
-      if (in.defined() && in.requires_grad() && seen.insert(in.impl()).second)
+      if (in.defined() && in.requires_grad() && ++uses[in.impl()] == 1 &&
+          seen.insert(in.impl()).second)
         stack.push_back({in.impl_ptr(), 0});
       continue;
     }
@@ -128,6 +135,19 @@ void accumulate_leaf(TensorImpl& leaf, const Tensor& g) {
 
 }  // namespace
 
+Tensor grad_accumulator(const Node& node, size_t i) {
+  if (!t_uses || g_anomaly_detection || i >= node.inputs.size()) return {};
+  const Tensor& t = node.inputs[i];
+  if (!t.defined() || !t.requires_grad() || t.impl()->grad_fn || !t.impl()->grad) return {};
+  const auto found = t_uses->find(t.impl());
+  if (found == t_uses->end() || found->second != 1) return {};
+  if (!in_registered_storage(*t.impl()->grad)) return {};
+  Tensor into(t.impl()->grad);
+  if (into.shape() != t.shape() || into.dtype() != t.dtype() || into.device() != t.device())
+    return {};
+  return into;
+}
+
 void register_grad_storage(const Storage* storage) {
   std::lock_guard<std::mutex> lock(g_grad_storage_mutex);
   g_grad_storages.insert(storage);
@@ -152,7 +172,13 @@ void run_backward(const Tensor& root, const Tensor& grad) {
            "backward: gradient ", seed.str(), " for output ", root.str());
 
   NoGradGuard no_grad;  // backward builds no graph (double backward is not supported)
-  std::vector<std::shared_ptr<TensorImpl>> order = topological_order(root);
+  UseCounts uses;
+  std::vector<std::shared_ptr<TensorImpl>> order = topological_order(root, uses);
+  struct UsesScope {  // grad_accumulator sees this graph's counts while backward() runs
+    const UseCounts* previous;
+    ~UsesScope() { t_uses = previous; }
+  } scope{t_uses};
+  t_uses = &uses;
   std::unordered_map<TensorImpl*, Tensor> grads{{root.impl(), seed}};
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     const std::shared_ptr<TensorImpl>& impl = *it;

@@ -63,4 +63,12 @@ void run_backward(const Tensor& root, const Tensor& grad);
 void register_grad_storage(const Storage* storage);
 void unregister_grad_storage(const Storage* storage);
 
+// Inside an op's backward, the gradient buffer of input i of `node` when the op may add its
+// gradient for that input straight into it (a GEMM with beta = 1, with no gradient tensor of its
+// own and no separate addition) and return an undefined gradient for it: the input is a leaf
+// whose .grad lies in a registered storage and this node is its only consumer in the running
+// backward(), so the buffer ends as the usual path would leave it. Undefined otherwise, outside
+// backward() and under anomaly detection (which checks every gradient before it is added).
+Tensor grad_accumulator(const Node& node, size_t i);
+
 }  // namespace ae

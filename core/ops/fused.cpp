@@ -43,7 +43,19 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b, UnaryOp act, Un
                             db.defined() ? db.data() : nullptr, y.size(0), y.size(1), p, st(y));
     Tensor dx, dw;
     if (n.needs_grad(0)) dx = matmul(dz, w, false, !trans_w);
-    if (n.needs_grad(1)) dw = trans_w ? matmul(dz, x, true, false) : matmul(x, dz, true, false);
+    if (Tensor into = grad_accumulator(n, 1); into.defined()) {
+      // Added by the GEMM itself (beta = 1): no gradient tensor, no pass that zeroes it, no
+      // separate addition into the optimizer's buffer.
+      const int64_t rows = x.size(0), in = x.size(1), out = y.size(1);
+      if (trans_w)
+        be(x).gemm(x.dtype(), true, false, out, in, rows, 1.0, dz.data(), x.data(), 1.0,
+                   into.data(), st(x));
+      else
+        be(x).gemm(x.dtype(), true, false, in, out, rows, 1.0, x.data(), dz.data(), 1.0,
+                   into.data(), st(x));
+    } else if (n.needs_grad(1)) {
+      dw = trans_w ? matmul(dz, x, true, false) : matmul(x, dz, true, false);
+    }
     return std::vector<Tensor>{dx, dw, db};
   });
 }

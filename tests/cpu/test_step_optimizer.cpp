@@ -213,6 +213,38 @@ TEST(StepAutograd, RegisteredGradientStorageAccumulatesInPlace) {
   EXPECT_EQ(w.grad().to_vector(), (std::vector<double>{8, 12}));
 }
 
+// A linear layer's weight gradient lands in a registered buffer by the GEMM itself (beta = 1):
+// added to what the buffer held, equal to the gradient the usual path computes; a weight used
+// twice (tied: the encoder's W and, transposed, the decoder's) goes the usual way, its two
+// gradients summed first, and ends with the same sum.
+TEST(StepAutograd, LinearAddsItsWeightGradientIntoTheRegisteredBuffer) {
+  const Shape ws{3, 5};
+  Tensor x = Tensor::randn(Shape{4, 5}, 1, 0, DType::f64, kCpu);
+  Tensor w = Tensor::randn(ws, 2, 0, DType::f64, kCpu).requires_grad_();
+  Tensor b = Tensor::randn(Shape{3}, 3, 0, DType::f64, kCpu).requires_grad_();
+  auto loss = [&](bool tied) {
+    Tensor h = linear(x, w, b, UnaryOp::sigmoid, {}, true);
+    return tied ? sum(square(linear(h, w, Tensor(), UnaryOp::identity, {}, false)))
+                : sum(square(h));
+  };
+  for (bool tied : {false, true}) {
+    w.impl()->grad = nullptr;
+    loss(tied).backward();  // the usual path: .grad is a new tensor
+    const std::vector<double> usual = w.grad().to_vector();
+    Tensor buffer = Tensor::full(ws, 0.25, DType::f64, kCpu);
+    w.impl()->grad = buffer.impl_ptr();
+    register_grad_storage(buffer.impl()->storage.get());
+    loss(tied).backward();
+    unregister_grad_storage(buffer.impl()->storage.get());
+    EXPECT_EQ(w.grad().impl(), buffer.impl());
+    const std::vector<double> got = buffer.to_vector();
+    ASSERT_EQ(got.size(), usual.size());
+    for (size_t i = 0; i < got.size(); ++i)
+      EXPECT_NEAR(got[i], 0.25 + usual[i], 1e-12) << (tied ? "tied " : "") << "element " << i;
+  }
+  w.impl()->grad = nullptr;
+}
+
 // --- the CPU twins of the step entries ---------------------------------------------------------
 
 TEST(StepBackend, IndirectUpdatesEqualTheByValueOnes) {
