@@ -231,13 +231,16 @@ AE_HD T loss_backward(LossOp op, T p, T t, T dy) {
   return dy;
 }
 
-// One Adam/AdamW step on one element (see AdamParams); updates p, m, v in place.
+// One Adam/AdamW step on one element (see AdamParams); updates p, m, v in place. The bias
+// corrections enter as factors, 1 / bc1 and 1 / sqrt(bc2), the same for every element (a loop
+// computes them once): one division and one square root per element rather than three and one.
 template <class T>
 AE_HD void adam_update(T& p, T g, T& m, T& v, const AdamParams& a) {
   if (!a.decoupled) g += T(a.weight_decay) * p;
   m = T(a.beta1) * m + T(1 - a.beta1) * g;
   v = T(a.beta2) * v + T(1 - a.beta2) * g * g;
-  T update = (m / T(a.bias_correction1)) / (sqrt(v / T(a.bias_correction2)) + T(a.eps));
+  T update = (m * T(1 / a.bias_correction1)) /
+             (sqrt(v) * T(1 / std::sqrt(a.bias_correction2)) + T(a.eps));
   if (a.decoupled) update += T(a.weight_decay) * p;
   p -= T(a.lr) * update;
 }
