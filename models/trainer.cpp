@@ -53,8 +53,12 @@ struct LossSums {
   }
 };
 
-// The communicator when it has more than one rank, else null: one rank is the single-process run.
-Communicator* parallel(Communicator* comm) { return comm != nullptr && comm->size() > 1 ? comm : nullptr; }
+// The communicator of a data-parallel run, else null. The single-process communicator is the
+// plain run; MPI or NCCL with one rank take the data-parallel path (sharding, keyed noise, the
+// gradient sum), which must then give the plain run's bits: how one GPU checks the NCCL path.
+Communicator* parallel(Communicator* comm) {
+  return comm != nullptr && (comm->size() > 1 || comm->kind() != CommKind::single) ? comm : nullptr;
+}
 
 void check_data(const char* what, const Tensor& x) {
   AE_CHECK(x.ndim() == 2 && x.size(0) > 0, "Trainer: ", what, " data must be (samples, features), got ",
@@ -141,14 +145,15 @@ TrainStep::TrainStep(Model& model, const OptimizerConfig& optimizer, StepOptions
   AE_CHECK(options_.clip_norm >= 0, "TrainStep: clip_norm must be >= 0, got ", options_.clip_norm);
   options_.comm = parallel(options_.comm);
   ranks_ = options_.comm ? options_.comm->size() : 1;
-  AE_CHECK(ranks_ == 1 || mode_ != StepMode::eager, "eager steps run in one process only; with ",
-           ranks_, " ranks use the fused step mode (--step-mode fused), which sums the flat "
-           "gradient buffer over the ranks");
+  AE_CHECK(!options_.comm || mode_ != StepMode::eager, "eager steps run in one process only; "
+           "with the ", comm_kind_name(options_.comm ? options_.comm->kind() : CommKind::single),
+           " communicator (", ranks_, " ranks) use the fused step mode (--step-mode fused), which "
+           "sums the flat gradient buffer over the ranks");
   if (mode_ == StepMode::eager) return;
   sums_ = Tensor::zeros(Shape{5}, DType::f64, model_.device());
   zero_ = Tensor::zeros(Shape{}, model_.dtype(), model_.device());
   if (mode_ != StepMode::graph) return;
-  if (ranks_ > 1) {
+  if (options_.comm) {
     fall_back(cat("the gradient sum over ", ranks_, " ranks (",
                   comm_kind_name(options_.comm->kind()), ") cannot be captured"));
     return;
@@ -178,11 +183,11 @@ void TrainStep::fall_back(const std::string& why) {
 }
 
 void TrainStep::run(const Tensor& x, BatchShard shard) {
-  if (ranks_ > 1) return parallel_step(x, shard);
+  if (options_.comm) return parallel_step(x, shard);
   AE_CHECK(shard.global_rows == 0 || (shard.first_row == 0 && x.defined() &&
                                       shard.global_rows == x.size(0)),
            "TrainStep: a shard of a global batch of ", shard.global_rows, " rows needs a ",
-           "communicator of more than one rank");
+           "data-parallel communicator (MPI or NCCL)");
   AE_CHECK(x.defined() && x.ndim() == 2 && x.size(0) > 0, "TrainStep: the batch must be ",
            "(batch, features), got ", x.defined() ? x.shape().str() : "undefined");
   AE_CHECK(x.device() == model_.device() && x.dtype() == model_.dtype(), "TrainStep: batch ",
@@ -416,10 +421,10 @@ StepTotals TrainStep::totals() const {
 
 StepTotals TrainStep::take_totals() {
   StepTotals t = totals();
-  if (ranks_ > 1) {
+  if (options_.comm) {
     // The loss sums and sample counts of every rank; the gradient norm, taken after the sum of
     // the gradients, is the same on every rank already.
-    const std::vector<double> sums = sums_.to_vector();  // ranks_ > 1: fused steps
+    const std::vector<double> sums = sums_.to_vector();  // data-parallel: fused steps
     double s[5] = {sums[0], sums[1], sums[2], sums[3], static_cast<double>(samples_)};
     options_.comm->all_reduce_sum(s, 5, DType::f64, Device::cpu());
     t.samples = static_cast<int64_t>(s[4]);

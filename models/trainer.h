@@ -66,8 +66,9 @@ struct StepOptions {
   // the optimizer's step count and the noise offsets from the device counters, exactly as a
   // replayed graph does. For testing that a model and the step are replay-safe.
   bool emulate_graph = false;
-  // Data-parallel over the ranks of this communicator (see above); null or one rank: this
-  // process alone. Not owned; it must outlive the step.
+  // Data-parallel over the ranks of this communicator (see above); null or the single-process
+  // one: this process alone. MPI or NCCL with one rank run the data-parallel step, which gives
+  // the plain step's bits (the check of that path on one GPU). Not owned; it must outlive the step.
   Communicator* comm = nullptr;
 };
 

@@ -3,8 +3,10 @@
 #include <memory>
 #include <vector>
 
+#include "core/comm.h"
 #include "models/autoencoder.h"
 #include "models/data.h"
+#include "models/trainer.h"
 #include "models/vae.h"
 
 namespace ae::testing {
@@ -70,6 +72,23 @@ inline std::vector<float> all_parameter_values(const models::Model& model) {
     out.insert(out.end(), v.begin(), v.end());
   }
   return out;
+}
+
+// `kind` (64-24-6, or a 64-24 VAE with an odd latent of 5, so that Box-Muller pairs straddle
+// rows) trained with Adam for 3 epochs over 203 shapes rows in batches of 32 (the last of 11)
+// on `d`, through `comm` (null: the plain step). Returns the parameters.
+inline std::vector<float> train_step_model(StepKind kind, Device d, Communicator* comm) {
+  std::unique_ptr<models::Model> model =
+      make_step_model(kind, StepModelSizes{{64, 24, 6}, {64, 24}, 5}, 11, d);
+  models::TrainerConfig t;
+  t.epochs = 3;
+  t.batch_size = 32;
+  t.optimizer.lr = 3e-3;
+  t.shuffle_seed = 4;
+  t.restore_best = false;
+  t.comm = comm;
+  models::Trainer(t).fit(*model, shapes_rows(203, 9).to(d));
+  return all_parameter_values(*model);
 }
 
 }  // namespace ae::testing

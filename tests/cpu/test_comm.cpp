@@ -12,6 +12,7 @@
 #include "core/ops.h"
 #include "core/random.h"
 #include "models/noise.h"
+#include "tests/common/step_models.h"
 
 namespace ae {
 namespace {
@@ -61,7 +62,7 @@ TEST(Comm, ShardsCoverTheBatchFromEvenRowsNearlyEvenly) {
       int64_t next = 0;
       for (int r = 0; r < size; ++r) {
         const RowRange s = shard_rows(rows, r, size);
-        SCOPED_TRACE(testing::Message() << rows << " rows, rank " << r << " of " << size);
+        SCOPED_TRACE(::testing::Message() << rows << " rows, rank " << r << " of " << size);
         EXPECT_EQ(s.begin, next);  // contiguous, in rank order
         EXPECT_LE(s.begin, s.end);
         EXPECT_EQ(s.begin % 2, 0);  // Box-Muller pairs never straddle two ranks
@@ -86,7 +87,7 @@ TEST(Comm, ShardedNoiseIsTheOneRankNoiseOfTheSameRows) {
   for (int64_t width : {1, 3, 16, 785}) {
     for (int64_t rows : {1, 7, 32, 33}) {
       for (int ranks : {2, 3}) {
-        SCOPED_TRACE(testing::Message() << rows << " rows of " << width << ", " << ranks << " ranks");
+        SCOPED_TRACE(::testing::Message() << rows << " rows of " << width << ", " << ranks << " ranks");
         const Shape shape{rows, width};
         Generator whole(11, 36);
         const std::vector<double> uniform = whole.rand(shape, DType::f32, Device::cpu()).to_vector();
@@ -119,6 +120,39 @@ TEST(Comm, ShardedNoiseIsTheOneRankNoiseOfTheSameRows) {
   Generator g(1);
   ShardScope keyed(g, {8, 2, 4});
   EXPECT_THROW(g.rand(Shape{6}, DType::f32, Device::cpu()), Error);
+}
+
+// One rank of MPI (or NCCL) takes the data-parallel path: the shard is the whole batch, the loss
+// weight b / B is 1, the noise keyed by the batch's rows and the sum over one rank the identity.
+// It must give the plain step's bits, for every model kind.
+class OneRankOf final : public Communicator {
+ public:
+  explicit OneRankOf(CommKind kind) : kind_(kind) {}
+  CommKind kind() const override { return kind_; }
+  int rank() const override { return 0; }
+  int size() const override { return 1; }
+  void all_reduce_sum(void* data, int64_t n, DType dt, Device) override {
+    check_comm_buffer("all_reduce_sum", data, n, dt);
+    ++sums;
+  }
+  void broadcast(void*, int64_t, int, Device) override {}
+  void barrier() override {}
+  [[noreturn]] void abort(int code) override { std::exit(code); }
+  int sums = 0;
+
+ private:
+  CommKind kind_;
+};
+
+TEST(Comm, OneRankOfTheParallelPathGivesThePlainRunsBits) {
+  for (testing::StepKind kind : testing::kStepKinds) {
+    SCOPED_TRACE(testing::step_kind_name(kind));
+    OneRankOf mpi(CommKind::mpi);
+    const std::vector<float> plain = testing::train_step_model(kind, Device::cpu(), nullptr);
+    const std::vector<float> parallel = testing::train_step_model(kind, Device::cpu(), &mpi);
+    EXPECT_EQ(mpi.sums, 3 * 7 + 3);  // one gradient sum per step, one loss sum per epoch
+    EXPECT_EQ(plain, parallel);
+  }
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "core/device.h"
 #include "core/error.h"
 #include "core/tensor.h"
+#include "tests/common/step_models.h"
 #include "tests/gpu/harness.h"
 
 namespace ae::gputest {
@@ -56,6 +57,17 @@ TEST(CommNcclGpu, HostBuffersAndBroadcastAndBarrier) {
   // A buffer on another device than the communicator's is refused, not summed.
   if (cuda_device_count() > 1)
     EXPECT_THROW(c.all_reduce_sum(host.data(), 3, DType::f64, Device::cuda(1)), Error);
+}
+
+// A one-rank NCCL run takes the data-parallel path (the gradient sum through ncclAllReduce) and
+// must give the plain GPU run's bits, for every model kind.
+TEST(CommNcclGpu, OneRankRunEqualsThePlainGpuRun) {
+  for (testing::StepKind kind : testing::kStepKinds) {
+    SCOPED_TRACE(testing::step_kind_name(kind));
+    const std::vector<float> plain = testing::train_step_model(kind, Device::cuda(0), nullptr);
+    const std::vector<float> nccl = testing::train_step_model(kind, Device::cuda(0), &nccl_one_rank());
+    EXPECT_EQ(plain, nccl);
+  }
 }
 
 }  // namespace
