@@ -10,6 +10,9 @@
 #   device     the GPU, driver, CUDA and PyTorch versions found; libraries the binaries miss
 #   suite      ae_tests_gpu: every CUDA kernel and step against the CPU reference        (80)
 #   huge       its tests past 2^31 and 2^32 elements (tens of GB filled on the host)     (60)
+#   nccl       ae train on one GPU through a one-rank NCCL communicator (the data-parallel
+#              step, gradients summed by ncclAllReduce) against the plain GPU run: the
+#              checkpoints must be equal byte for byte                                    (30)
 #   kernels    ae_bench_kernels: each kernel against the device's measured ceilings     (40)
 #   steps      ae_bench_steps at batch 256 and 4096 (eager, fused, graph; fp32),        (140)
 #              then the PyTorch peers (eager, CUDA graphs, torch.compile; fp32) on the same
@@ -77,6 +80,9 @@ say "compute-sanitizer: ${sanitizer:-not found}${sanitizer:+ ($("$sanitizer" --v
 say "cuBLAS files present: $(ls /usr/local/cuda/lib64/libcublas.so.* /usr/local/cuda/targets/*/lib/libcublas.so.* \
   /opt/*/.venv/lib/python3*/site-packages/nvidia/cu*/lib/libcublas.so.* 2>/dev/null | tr '\n' ' ')"
 missing=$(env LD_LIBRARY_PATH="$CARRY/lib" ldd "$CARRY"/bin/* 2>/dev/null | grep "not found" | sort -u | tr -s ' \t\n' ' ')
+say "NCCL files present: $(ls /usr/local/cuda/lib64/libnccl.so.* /usr/lib/x86_64-linux-gnu/libnccl.so.* \
+  /opt/*/.venv/lib/python3*/site-packages/nvidia/nccl/lib/libnccl.so.* \
+  /usr/local/lib/python3*/dist-packages/nvidia/nccl/lib/libnccl.so.* 2>/dev/null | tr '\n' ' ')"
 [ -z "$missing" ] || say "MISSING shared libraries: $missing"
 ae_run 15 ae info 2>&1 | grep -E "backends|devices" | tee -a "$SUMMARY"
 
@@ -100,6 +106,26 @@ no_device=0
 suite_part suite 80 '-*Huge*'
 if [ $no_device = 1 ]; then row huge "no device" 0 "the suite found no device"; else suite_part huge 60 '*Huge*'; fi
 
+# --- nccl: one rank through NCCL against the plain run, byte for byte ------------------------
+t0=$SECONDS
+if [ $no_device = 1 ]; then
+  row nccl "no device" 0 "the suite found no device"
+else
+  d=$WORK/nccl
+  mkdir -p "$d"
+  train=(train --model dae --epochs 2 --device cuda -q)  # the built-in shapes, masking noise
+  ae_run "$(budget 15)" ae "${train[@]}" --out "$d/plain" >"$d/log" 2>&1 &&
+    AE_COMM=nccl ae_run "$(budget 15)" ae "${train[@]}" --out "$d/nccl" >>"$d/log" 2>&1
+  rc=$?
+  { echo "===== nccl, exit $rc"; cat "$d/log"; } >>"$OUT/gpu_tests.log"
+  if [ $rc != 0 ]; then
+    row nccl FAILED $((SECONDS - t0)) "exit $rc: $(tail -1 "$d/log")"
+  elif cmp -s "$d/plain/latest.safetensors" "$d/nccl/latest.safetensors"; then
+    row nccl ok $((SECONDS - t0)) "one-rank NCCL checkpoint equals the plain GPU run's, byte for byte"
+  else
+    row nccl FAILED $((SECONDS - t0)) "the one-rank NCCL checkpoint differs from the plain GPU run's"
+  fi
+fi
 # --- kernels --------------------------------------------------------------------------------
 t0=$SECONDS
 ae_run "$(budget 40)" ae_bench_kernels >"$OUT/kernels.log" 2>&1
