@@ -132,6 +132,21 @@ Tensor InMemoryRows::read(int64_t lo, int64_t hi) {
   const int64_t n = size();
   AE_CHECK(0 <= lo && lo < hi && hi <= n, "InMemoryRows: rows [", lo, ", ", hi,
            ") outside [0, ", n, ")");
+  const size_t row_bytes = host_.nbytes() / static_cast<size_t>(n);
+  if (order_.kind == OrderKind::block_shuffled) {
+    // Gathered per read, not per epoch: the comparison with a streamed file that this order is
+    // for holds the data once, not twice.
+    if (epoch_ != wanted_ || block_order_.empty()) {
+      block_order_ = epoch_order(n, order_, wanted_);
+      epoch_ = wanted_;
+    }
+    Tensor rows = Tensor::empty(Shape{hi - lo, host_.size(1)}, host_.dtype(), Device::cpu());
+    const char* src = static_cast<const char*>(host_.data());
+    char* dst = static_cast<char*>(rows.data());
+    for (int64_t i = lo; i < hi; ++i)
+      std::memcpy(dst + (i - lo) * row_bytes, src + block_order_[i] * row_bytes, row_bytes);
+    return rows.to(device_);
+  }
   // The sequential order is the same every epoch: its copy on the device is kept.
   const bool same = epoch_x_.defined() && (epoch_ == wanted_ || order_.kind == OrderKind::sequential);
   if (!same) {
@@ -142,7 +157,6 @@ Tensor InMemoryRows::read(int64_t lo, int64_t hi) {
       // to the device.
       const std::vector<int64_t> order = epoch_order(n, order_, wanted_);
       Tensor rows = Tensor::empty(host_.shape(), host_.dtype(), Device::cpu());
-      const size_t row_bytes = host_.nbytes() / static_cast<size_t>(n);
       const char* src = static_cast<const char*>(host_.data());
       char* dst = static_cast<char*>(rows.data());
       for (int64_t i = 0; i < n; ++i)

@@ -89,7 +89,9 @@ std::vector<int64_t> epoch_order(int64_t n, const RowOrder& order, int64_t epoch
 // Rows already in memory: x (n, features) in the dtype the model trains in. Each epoch's rows
 // are gathered on the host in the epoch's order and copied to `device` once; reads are row
 // slices of that copy (with the shuffled order, what ae's BatchIterator has always done, so
-// results are those of earlier versions bit for bit). Any positions may be read in any order.
+// results are those of earlier versions bit for bit). The block-shuffled order, there to compare
+// with a streamed file, gathers each read's rows instead (the data is held once, not twice).
+// Any positions may be read in any order.
 class InMemoryRows : public RowSource {
  public:
   InMemoryRows(const Tensor& x, Device device, RowOrder order = {});
@@ -105,6 +107,7 @@ class InMemoryRows : public RowSource {
   int64_t epoch_ = -1;  // the epoch gathered in epoch_x_
   int64_t wanted_ = 0;  // the epoch seek_epoch asked for
   Tensor epoch_x_;      // (n, features) on device_, in the epoch's order
+  std::vector<int64_t> block_order_;  // (n) block_shuffled: the epoch's order
 };
 
 }  // namespace ae::models

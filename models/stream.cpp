@@ -214,7 +214,11 @@ StreamedRows::StreamedRows(std::shared_ptr<const RowFiles> files, StreamOptions 
            block_bytes, " bytes each); raise the buffer to at least ",
            (2 * block_bytes + (1 << 20) - 1) >> 20, " MiB");
   plan_.emplace(rows_, block_rows_, window_blocks_, options_.seed, options_.shuffle);
-  thread_ = std::thread([this] { reader(); });
+}
+
+void StreamedRows::start_reader() {
+  // Started by the first seek or read: a source only asked for stored_rows reads nothing ahead.
+  if (!thread_.joinable()) thread_ = std::thread([this] { reader(); });
 }
 
 StreamedRows::~StreamedRows() {
@@ -223,7 +227,7 @@ StreamedRows::~StreamedRows() {
     stop_ = true;
   }
   changed_.notify_all();
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
 }
 
 int64_t StreamedRows::block_size(int64_t block) const {
@@ -284,6 +288,7 @@ void StreamedRows::reader() {
 
 void StreamedRows::seek_epoch(int64_t epoch) {
   AE_CHECK(epoch >= 0, files_->path(), ": epoch ", epoch, " is negative");
+  start_reader();
   {
     std::unique_lock<std::mutex> lock(mutex_);
     changed_.wait(lock, [&] { return !filling_; });
@@ -313,6 +318,7 @@ Tensor StreamedRows::read(int64_t lo, int64_t hi) {
            " windows of the stream's buffer (", block_rows_ * window_blocks_,
            " rows each); a batch must fit in half the buffer: raise it");
   last_lo_ = lo;
+  start_reader();
   const Slot* s0 = nullptr;
   const Slot* s1 = nullptr;
   {

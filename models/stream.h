@@ -122,6 +122,7 @@ class StreamedRows : public RowSource {
     std::vector<float> rows;      // (window rows, features) its blocks laid end to end
     std::vector<int64_t> shuffle; // the window's order (empty: as laid)
   };
+  void start_reader();
   void reader();
   void fill(Slot& slot, const std::vector<int64_t>& blocks) const;
   int64_t file_row(int64_t block) const { return options_.part.file_block(block) * block_rows_; }

@@ -326,7 +326,11 @@ int run_train(TrainArgs& a) {
   RunConfig config = resolve_config(a, config_source);
   const bool resuming = !a.resume.empty();
 
-  const PreparedData data = prepare_data(config.data);
+  StreamPlan stream;  // --stream: the files stay on disk; data holds samples of each part
+  const PreparedData data = config.data.stream ? prepare_stream(config.data, config.seed, stream)
+                                               : prepare_data(config.data);
+  const int64_t train_rows = config.data.stream ? stream.train_rows : data.train.size();
+  const int64_t val_rows = config.data.stream ? stream.val_rows : data.val.size();
   const PictureShape picture = picture_shape(config.data.image_shape, data.train.image_h,
                                              data.train.image_w, data.train.features());
   const models::ModelSpec spec =
@@ -396,8 +400,7 @@ int run_train(TrainArgs& a) {
 
   const models::CheckpointExtras extras = run_extras(config, data.normalizer, picture, data.name);
   const std::string title = cat(config.model.kind, " on ", data.name);
-  Progress progress(Progress::choose(a.quiet || !writer), config.train.epochs, data.train.size(),
-                    terms);
+  Progress progress(Progress::choose(a.quiet || !writer), config.train.epochs, train_rows, terms);
   const int64_t parameters = models::parameter_count(model->parameters());
   progress.note(cat("normalize: ", data.normalization, " (--normalize ", config.data.normalize,
                     config.data.normalize == "auto" ? cat(": ", data.normalization_reason) : "",
@@ -405,7 +408,7 @@ int run_train(TrainArgs& a) {
   for (const std::string& note : data.notes) progress.note(note);
   progress.note(cat(resuming ? "resuming " : "training ", title, " (", spec.input_width(), " -> ",
                     spec.code_width(), ", ", parameters, " parameters) on ", device.str(), ": ",
-                    data.train.size(), " training and ", data.val.size(), " validation samples; ",
+                    train_rows, " training and ", val_rows, " validation samples; ",
                     resuming ? cat("epoch ", state.epoch + 1, " of ", config.train.epochs)
                              : cat(config.train.epochs, config.train.epochs == 1 ? " epoch" : " epochs"),
                     " -> ", folder));
@@ -421,7 +424,7 @@ int run_train(TrainArgs& a) {
                           : std::string()));
   }
 
-  const bool has_val = data.val.size() > 0;
+  const bool has_val = val_rows > 0;
   models::TrainerConfig trainer = trainer_config(config);
   trainer.comm = &comm;
   trainer.on_note = [&](const std::string& note) { progress.note(note); };
@@ -443,7 +446,7 @@ int run_train(TrainArgs& a) {
     m.lr = r.lr;
     m.steps = r.steps;
     m.seconds = r.seconds;
-    m.samples_per_second = r.seconds > 0 ? static_cast<double>(data.train.size()) / r.seconds : 0;
+    m.samples_per_second = r.seconds > 0 ? static_cast<double>(train_rows) / r.seconds : 0;
     state = now;
     history.push_back(m);
     if (!writer) return;  // rank 0 writes and prints
@@ -470,8 +473,21 @@ int run_train(TrainArgs& a) {
   {
     InterruptGuard guard;
     try {
-      result = models::Trainer(trainer).fit(*model, data.train.x, has_val ? data.val.x : Tensor(),
-                                            state);
+      if (config.data.stream) {
+        stream.train.device = device;
+        stream.train.dtype = model->dtype();
+        models::StreamedRows train(stream.files, stream.train);
+        std::optional<models::StreamedRows> val;
+        if (stream.val) {
+          stream.val->device = device;
+          stream.val->dtype = model->dtype();
+          val.emplace(stream.files, *stream.val);
+        }
+        result = models::Trainer(trainer).fit(*model, train, val ? &*val : nullptr, state);
+      } else {
+        result = models::Trainer(trainer).fit(*model, data.train.x,
+                                              has_val ? data.val.x : Tensor(), state);
+      }
     } catch (const Interrupted&) {
       // `state` is the last epoch whose checkpoint was written in full (on_epoch saves it before
       // it checks for Ctrl-C), the metrics past it are dropped on resume.

@@ -268,6 +268,16 @@ const std::vector<Field>& fields() {
       AE_FIELD(data.validation, "--validation", "Data",
                "fraction of the samples held out for validation (0: none)"),
       AE_FIELD(data.seed, "--data-seed", "Data", "seed of the validation split and of the synthetic data"),
+      AE_FIELD(data.stream, "--stream", "Data",
+               "ae train: read a .npy file, or a folder of .npy or .safetensors shards, in blocks "
+               "of 1 MiB (a 256th of smaller data) while training instead of loading it: memory bounded by "
+               "--buffer-mb whatever the file's size; batches in a block-shuffled order (blocks "
+               "shuffled, rows shuffled within windows of blocks); the normaliser fitted in one "
+               "pass; --validation holds out every k-th block (k = round(1 / fraction)) from a "
+               "first one drawn from --data-seed"),
+      AE_FIELD(data.buffer_mb, "--buffer-mb", "Data",
+               "--stream: MiB of rows held in memory, two windows of blocks (a batch must fit in "
+               "one window)"),
       AE_FIELD(data.shapes_samples, "--shapes-samples", "Data", "synthetic data: number of samples"),
       AE_FIELD(data.shapes_noise, "--shapes-noise", "Data", "synthetic data: background noise in [0, 1]"),
       // training
@@ -504,6 +514,17 @@ void validate(const RunConfig& c) {
            "[0, 1), got ", d.validation);
   AE_CHECK(d.shapes_samples > 0, "--shapes-samples (data.shapes_samples) must be positive, got ",
            d.shapes_samples);
+  AE_CHECK(d.buffer_mb >= 1 && d.buffer_mb <= (int64_t{1} << 30), "--buffer-mb (data.buffer_mb) ",
+           "must lie in [1, 2^30], got ", d.buffer_mb);
+  if (d.stream) {
+    AE_CHECK(!d.path.empty(), "--stream reads a file or folder given by --data; the synthetic "
+             "shapes are made in memory");
+    AE_CHECK(d.format == "auto" || d.format == "npy", "--stream reads .npy files or folders of "
+             ".npy or .safetensors shards, not --format ", d.format);
+    AE_CHECK(d.labels.empty() && d.exclude_labels.values.empty() && d.limit == 0 &&
+                 d.label_column.empty(),
+             "--stream takes no --labels, --label-column, --exclude-labels or --limit");
+  }
 
   const TrainSettings& t = c.train;
   AE_CHECK(t.epochs >= 1, "--epochs (train.epochs) must be >= 1, got ", t.epochs);

@@ -59,6 +59,8 @@ struct DataSettings {
   std::string image_shape;          // "HxW" or "HxWxC": draw samples as pictures of this shape
   std::string normalize = "auto";   // auto, none, min_max, standardize, pca
   double validation = 0.1;          // fraction held out; 0 none
+  bool stream = false;              // ae train: read the file in blocks (models/stream.h)
+  int64_t buffer_mb = 256;          // --stream: MiB of rows held in memory
   uint64_t seed = 0;                // the validation split and the synthetic data
   int64_t shapes_samples = 4000;
   double shapes_noise = 0.1;

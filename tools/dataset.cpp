@@ -126,7 +126,98 @@ models::Dataset load_data(const DataSettings& d) {
   return data;
 }
 
-PreparedData prepare_data(const DataSettings& d) { return prepare_data(load_data(d), d); }
+PreparedData prepare_data(const DataSettings& d) {
+  AE_CHECK(!d.stream, d.path, ": --stream is for ae train; this command reads the data in memory");
+  return prepare_data(load_data(d), d);
+}
+
+StreamPlan plan_stream(const DataSettings& d, uint64_t order_seed) {
+  AE_CHECK(std::filesystem::exists(d.path), d.path, ": cannot open: No such file or directory");
+  StreamPlan plan;
+  auto files = std::make_shared<models::RowFiles>(d.path);
+  plan.files = files;
+  models::StreamOptions o;
+  o.buffer_bytes = d.buffer_mb << 20;
+  o.seed = order_seed;
+  // Blocks of 1 MiB, or of a 256th of the data when it is smaller than 256 MiB, so that a small
+  // file still has blocks to shuffle and to hold out.
+  const int64_t row_bytes = files->features() * static_cast<int64_t>(sizeof(float));
+  o.block_bytes = std::clamp<int64_t>(files->rows() / 256 * row_bytes, row_bytes, int64_t{1} << 20);
+  const std::string name = std::filesystem::path(d.path).filename().string();
+  if (d.validation > 0) {
+    // A quarter of the buffer for the validation part's windows, the rest for training's.
+    o.buffer_bytes = (d.buffer_mb << 20) / 4 * 3;
+    // The split is by block: the same block size as the sources below.
+    const int64_t block_rows = o.block_bytes / row_bytes;
+    const auto [train, val] = models::block_split((files->rows() + block_rows - 1) / block_rows,
+                                                  d.validation, d.seed, name);
+    o.part = train;
+    models::StreamOptions v = o;
+    v.part = val;
+    v.shuffle = false;
+    v.buffer_bytes = (d.buffer_mb << 20) / 4;
+    plan.val = v;
+  }
+  plan.train = o;
+  return plan;
+}
+
+PreparedData prepare_stream(const DataSettings& d, uint64_t order_seed, StreamPlan& plan) {
+  plan = plan_stream(d, order_seed);
+  const std::shared_ptr<const models::RowFiles>& files = plan.files;
+  const models::StreamOptions& o = plan.train;
+  const std::string name = std::filesystem::path(d.path).filename().string();
+  PreparedData out;
+  out.name = name;
+
+  // One pass over the training blocks: the range, the moments, non-finite values refused.
+  models::FeatureMoments moments;
+  {
+    models::StreamOptions in_order = o;
+    in_order.shuffle = false;
+    models::StreamedRows pass(files, in_order);
+    moments = models::stream_moments(pass);
+  }
+  out.normalization = d.normalize;
+  out.normalization_reason = "as asked";
+  if (d.normalize == "auto") {
+    const models::NormChoice choice = models::choose_normalization(moments);
+    out.normalization = choice.kind ? models::norm_kind_name(*choice.kind) : "none";
+    out.normalization_reason = choice.reason;
+  }
+  if (out.normalization != "none")
+    out.normalizer = models::normalizer_from(moments, models::parse_norm_kind(out.normalization));
+  std::tie(out.low, out.high) = models::normalized_range(moments, out.normalizer);
+  plan.train.normalizer = out.normalizer;
+  if (plan.val) plan.val->normalizer = out.normalizer;
+
+  // The samples: the first rows of each part, in file order.
+  const int64_t row_bytes = files->features() * static_cast<int64_t>(sizeof(float));
+  const int64_t most =
+      std::max<int64_t>(1, std::min<int64_t>(10000, (d.buffer_mb << 20) / 16 / row_bytes));
+  auto sample = [&](const models::StreamOptions& part, const std::string& label) {
+    models::StreamedRows rows(files, part);
+    models::Dataset s;
+    s.x = rows.stored_rows(0, std::min(most, rows.size()));
+    if (out.normalizer) {
+      NoGradGuard no_grad;
+      s.x = out.normalizer->apply(s.x);
+    }
+    s.image_h = files->image_h();
+    s.image_w = files->image_w();
+    s.name = cat(name, "[", label, ", first ", s.x.size(0), " of ", rows.size(), "]");
+    return std::make_pair(s, rows.size());
+  };
+  std::tie(out.train, plan.train_rows) = sample(plan.train, d.validation > 0 ? "train" : "all");
+  if (plan.val) std::tie(out.val, plan.val_rows) = sample(*plan.val, "validation");
+  out.notes.push_back(cat("streaming ", d.path, " (", files->rows(), " rows of ",
+                          files->features(), " features in ", files->shards(),
+                          files->shards() == 1 ? " file" : " files", ", ",
+                          files->data_bytes() >> 20, " MiB) through a buffer of ", d.buffer_mb,
+                          " MiB; pictures and the code check use the first ", out.train.size(),
+                          " rows of each part"));
+  return out;
+}
 
 PreparedData prepare_data(const models::Dataset& all, const DataSettings& d) {
   models::validate(all);
@@ -188,6 +279,8 @@ PreparedData prepare_data(const models::Dataset& all, const DataSettings& d) {
 }
 
 PreparedData reload_data(const DataSettings& d, const std::optional<models::Normalizer>& norm) {
+  AE_CHECK(!d.stream, d.path, " was streamed in training (--stream), and this command reads its "
+           "data in memory: pass --data with rows that fit in memory");
   DataSettings raw = d;
   raw.normalize = "none";
   PreparedData out = prepare_data(raw);

@@ -6,6 +6,7 @@
 
 #include "models/checkpoint.h"
 #include "models/data.h"
+#include "models/stream.h"
 #include "models/trainer.h"
 #include "tools/config.h"
 
@@ -39,6 +40,24 @@ struct PreparedData {
 PreparedData prepare_data(const DataSettings& data);
 // The same for samples already in memory (the Python package's arrays); data.path is not read.
 PreparedData prepare_data(const models::Dataset& all, const DataSettings& data);
+
+// --stream: the files stay on disk and are read in blocks while training (models/stream.h).
+struct StreamPlan {
+  std::shared_ptr<const models::RowFiles> files;
+  models::StreamOptions train;               // its device and dtype are the caller's to set
+  std::optional<models::StreamOptions> val;  // none without a validation split
+  int64_t train_rows = 0, val_rows = 0;
+};
+// Opens the files (every header checked first), splits their blocks, and fits the normaliser
+// (and decides --normalize auto) in one pass over the training blocks. With a validation split,
+// its part's windows take a quarter of --buffer-mb and training's the rest. The PreparedData returned
+// describes the data (name, normaliser, range) but its train and val hold only the first rows of
+// each part (at most 10,000, and at most a sixteenth of the buffer each), for the pictures and the code
+// check; `order_seed` seeds the block-shuffled order.
+PreparedData prepare_stream(const DataSettings& data, uint64_t order_seed, StreamPlan& plan);
+// The plan alone: the files opened (headers checked), the blocks split, the options of each part
+// without a normaliser; nothing else is read.
+StreamPlan plan_stream(const DataSettings& data, uint64_t order_seed);
 
 // The same split of the same data again (for the analysis commands), normalised with the
 // run's saved normaliser instead of a refit.

@@ -1,0 +1,191 @@
+// Training on a file larger than the run's memory: `ae train --stream` on a generated 2 GiB .npy
+// (in a temporary folder, removed afterwards whatever happens) keeps its peak resident memory
+// under the bound the buffer sets, the file is at least 4x that peak, and the parameters are
+// those of in-memory training on the same rows in the same order, bit for bit.
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+
+#include "models/checkpoint.h"
+#include "models/stream.h"
+#include "models/trainer.h"
+#include "tests/common/io_testing.h"
+#include "tests/cpu/test_models_util.h"
+#include "tools/config.h"
+#include "tools/dataset.h"
+
+#ifdef AE_CLI_PATH
+namespace ae::models {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// splitmix64: a cheap, well-mixed hash of the row index.
+uint64_t mix(uint64_t z) {
+  z += 0x9e3779b97f4a7c15ull;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+// A (rows, features) float32 .npy of rank-4 structure in [0, 1]: row i is 0.5 + 0.125 sum_k
+// u_ik w_kj with u_ik in [-1, 1] from a hash of i and fixed w_kj in [-1, 1]. Written in chunks:
+// the generator holds 8 MiB, never the file.
+void write_large_npy(const std::string& path, int64_t rows, int64_t features) {
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" +
+                       std::to_string(rows) + ", " + std::to_string(features) + "), }";
+  header.append((64 - (10 + header.size() + 1) % 64) % 64, ' ');
+  header += '\n';
+  std::ofstream out(path, std::ios::binary);
+  const char magic[8] = {'\x93', 'N', 'U', 'M', 'P', 'Y', 1, 0};
+  out.write(magic, 8);
+  const uint16_t len = static_cast<uint16_t>(header.size());
+  out.write(reinterpret_cast<const char*>(&len), 2);  // little-endian on x86-64
+  out.write(header.data(), static_cast<std::streamsize>(header.size()));
+  std::vector<float> w(static_cast<size_t>(4 * features));
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>((i * 37) % 101) / 50.0f - 1.0f;
+  const int64_t chunk = std::max<int64_t>(1, (int64_t{8} << 20) / (features * 4));
+  std::vector<float> buffer(static_cast<size_t>(chunk * features));
+  for (int64_t first = 0; first < rows; first += chunk) {
+    const int64_t n = std::min(chunk, rows - first);
+    for (int64_t i = 0; i < n; ++i) {
+      const uint64_t h = mix(static_cast<uint64_t>(first + i));
+      float u[4];
+      for (int k = 0; k < 4; ++k) u[k] = static_cast<float>((h >> (16 * k)) & 0xffff) / 32767.5f - 1.0f;
+      float* r = buffer.data() + i * features;
+      for (int64_t j = 0; j < features; ++j)
+        r[j] = 0.5f + 0.125f * (u[0] * w[j] + u[1] * w[features + j] + u[2] * w[2 * features + j] +
+                                u[3] * w[3 * features + j]);
+    }
+    out.write(reinterpret_cast<const char*>(buffer.data()), n * features * 4);
+  }
+  if (!out.flush()) throw std::runtime_error("cannot write " + path);
+}
+
+std::string read_log(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// Runs `ae` with args (output into log); returns the exit status and the child's peak RSS in KiB.
+std::pair<int, long> run_ae(std::vector<std::string> args, const std::string& log) {
+  args.insert(args.begin(), AE_CLI_PATH);
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::fflush(stdout);  // the child must not write the parent's buffered lines again
+  const pid_t pid = fork();
+  if (pid == 0) {
+    if (std::freopen(log.c_str(), "w", stdout) && std::freopen(log.c_str(), "a", stderr))
+      execv(argv[0], argv.data());
+    _exit(127);
+  }
+  int status = 0;
+  struct rusage usage {};
+  if (pid < 0 || wait4(pid, &status, 0, &usage) != pid) return {-1, 0};
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), usage.ru_maxrss};
+}
+
+TEST(StreamLarge, TwoGiBFileTrainsWithinItsBufferAndMatchesInMemoryTraining) {
+  // AE_STREAM_TEST_MIB makes the file smaller while working on this test; CI runs 2 GiB.
+  const char* mib_env = std::getenv("AE_STREAM_TEST_MIB");
+  const int64_t file_mib = mib_env ? std::atoll(mib_env) : 2048;
+  const int64_t features = 256, rows = (file_mib << 20) / (features * 4);
+  const int64_t buffer_mib = 64;
+  // What the run holds besides the buffer: the program and its libraries (about 10 MiB), the
+  // samples kept for the code check (1/8 of the buffer), the model, a few batches and OpenBLAS's
+  // work space.
+  const int64_t bound_mib = buffer_mib + 96;
+
+  io::test::TempDir dir;  // removed with the 2 GiB file when the test ends, passed or failed
+  const std::string data = dir.path("large.npy"), run = dir.path("run");
+  auto started = Clock::now();
+  write_large_npy(data, rows, features);
+  test::measured(cat("wrote ", rows, " x ", features, " float32 (", file_mib, " MiB) in ",
+                     seconds_since(started), " s"));
+
+  started = Clock::now();
+  const auto [status, peak_kib] = run_ae(
+      {"train", "--data", data, "--stream", "--buffer-mb", std::to_string(buffer_mib), "--model",
+       "ae", "--hidden", "32", "--code", "8", "--epochs", "1", "--batch-size", "2048",
+       "--validation", "0.05", "--no-pictures", "--out", run},
+      dir.path("train.log"));
+  const double stream_seconds = seconds_since(started);
+  ASSERT_EQ(status, 0) << read_log(dir.path("train.log"));
+  const double peak_mib = peak_kib / 1024.0;
+  test::measured(cat("ae train --stream: ", stream_seconds, " s, peak RSS ", peak_mib,
+                     " MiB (bound ", bound_mib, " MiB, buffer ", buffer_mib, " MiB), file / peak ",
+                     file_mib / peak_mib));
+  EXPECT_LT(peak_mib, bound_mib);
+  EXPECT_GE(static_cast<double>(file_mib), 4 * peak_mib);
+
+  // In memory: the same rows, the same order, the same model and trainer as the run's config.
+  started = Clock::now();
+  cli::RunConfig config = cli::preset("ae");
+  cli::apply_json(config, cli::read_json_file(run + "/config.json"), "config.json");
+  const cli::StreamPlan plan = cli::plan_stream(config.data, config.seed);
+  ASSERT_TRUE(plan.val.has_value());
+  const Checkpoint checkpoint = read_checkpoint(run + "/latest.safetensors");
+  InMemoryRows train = [&] {
+    StreamedRows streamed(plan.files, plan.train);
+    return InMemoryRows(streamed.stored_rows(0, streamed.size()), Device::cpu(), streamed.order());
+  }();
+  StreamedRows val_streamed(plan.files, *plan.val);
+  InMemoryRows val(val_streamed.stored_rows(0, val_streamed.size()), Device::cpu(),
+                   val_streamed.order());
+  // --normalize auto kept the values as they are (they lie in [0, 1]): no normaliser to apply.
+  EXPECT_FALSE(checkpoint.has("norm.shift"));
+  std::unique_ptr<Model> model = build_model(checkpoint.spec, Device::cpu());
+  Trainer(cli::trainer_config(config)).fit(*model, train, &val);
+  test::measured(cat("the same epoch in memory: ", seconds_since(started), " s"));
+
+  std::unique_ptr<Model> streamed = build_model(checkpoint.spec, Device::cpu());
+  restore_model(checkpoint, *streamed);
+  const std::vector<Parameter> a = model->parameters(), b = streamed->parameters();
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i)
+    EXPECT_EQ(a[i].value.to_floats(), b[i].value.to_floats()) << a[i].name;
+}
+
+TEST(StreamCli, MisuseIsAOneLineErrorAndAnalysisCommandsNeedDataThatFits) {
+  io::test::TempDir dir;
+  const std::string log = dir.path("log");
+  auto contains = [&](const std::string& part) {
+    const std::string text = read_log(log);
+    return text.find(part) != std::string::npos ? ::testing::AssertionSuccess()
+                                                : ::testing::AssertionFailure() << text;
+  };
+  EXPECT_EQ(run_ae({"train", "--stream"}, log).first, 2);
+  EXPECT_TRUE(contains("--stream reads a file or folder given by --data"));
+
+  std::filesystem::create_directory(dir.path("shards"));
+  write_large_npy(dir.path("shards/a.npy"), 300, 8);
+  write_large_npy(dir.path("shards/b.npy"), 300, 9);
+  EXPECT_EQ(run_ae({"train", "--stream", "--data", dir.path("shards")}, log).first, 2);
+  EXPECT_TRUE(contains("b.npy: shape (300, 9) does not match the first shard's (300, 8)"));
+
+  std::filesystem::remove(dir.path("shards/b.npy"));
+  write_large_npy(dir.path("shards/b.npy"), 500, 8);
+  const std::string run = dir.path("run");
+  ASSERT_EQ(run_ae({"train", "--stream", "--data", dir.path("shards"), "--buffer-mb", "1",
+                    "--epochs", "2", "--no-pictures", "--out", run},
+                   log).first, 0) << read_log(log);
+  EXPECT_TRUE(contains("in 2 files"));
+  EXPECT_EQ(run_ae({"eval", run}, log).first, 2);
+  EXPECT_TRUE(contains("was streamed in training (--stream)"));
+  EXPECT_EQ(run_ae({"eval", run, "--data", dir.path("shards/a.npy")}, log).first, 0);
+  EXPECT_EQ(run_ae({"train", "--resume", run, "--epochs", "3"}, log).first, 0) << read_log(log);
+}
+
+}  // namespace
+}  // namespace ae::models
+#endif
