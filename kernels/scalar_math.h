@@ -72,11 +72,12 @@ inline float log1p(float x) {
   const float c_big = 1.0f - (u - x), c_small = x - (u - 1.0f);
   const float c = x > 1.0f ? c_big : c_small;
   // u's bits shifted so that the exponent field counts from sqrt(1/2): k = floor(log2(u / sqrt(1/2))).
-  int32_t iu;
+  // Unsigned: the bits of a special u (NaN, inf, negative) wrap instead of overflowing.
+  uint32_t iu;
   __builtin_memcpy(&iu, &u, sizeof iu);
-  const int32_t shifted = iu + (0x3f800000 - 0x3f3504f3);
-  const int32_t k = (shifted >> 23) - 127;
-  const int32_t im = (shifted & 0x007fffff) + 0x3f3504f3;
+  const uint32_t shifted = iu + (0x3f800000u - 0x3f3504f3u);
+  const int32_t k = static_cast<int32_t>(shifted >> 23) - 127;
+  const uint32_t im = (shifted & 0x007fffffu) + 0x3f3504f3u;
   float m;
   __builtin_memcpy(&m, &im, sizeof m);
   const float f = m - 1.0f;
