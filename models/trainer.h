@@ -127,7 +127,6 @@ class TrainStep {
   StepOptions options_;
   StepMode mode_;
   int ranks_ = 1;
-  double loss_weight_ = 1;  // b / B: this rank's share of the global batch's mean loss
   std::string note_;
 
   // eager mode: the loss terms summed as tensors, weighted by batch size; the clip norms on the host

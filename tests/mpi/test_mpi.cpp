@@ -220,14 +220,14 @@ TEST(Mpi, EagerStepsAreRefusedAndGraphStepsRunFused) {
 }  // namespace ae
 
 int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
   ae::Communicator& c = ae::world();
+  // Rank 0 prints the whole report; the others only their failures.
+  if (c.rank() != 0) GTEST_FLAG_SET(brief, true);
+  ::testing::InitGoogleTest(&argc, argv);
   if (c.size() < 2) {
     std::printf("ae_tests_mpi: %d rank; run it under mpirun -np 2 (ctest does)\n", c.size());
     return 1;
   }
-  // Rank 0 prints the whole report; the others only their failures.
-  if (c.rank() != 0) GTEST_FLAG_SET(brief, true);
   const int failed = RUN_ALL_TESTS() != 0;
   // The job passes only if every rank's tests passed.
   double any = failed;
