@@ -2,7 +2,7 @@
 // `ae train` with the same global batch, within the bound of tests/mpi/test_mpi.cpp (2 T u max|p|
 // after T SGD steps, u = 2^-24); rank 0 alone writes and prints; resuming on the same number of
 // ranks continues exactly, on another number within that bound and says so; a rank that fails
-// or is killed ends the whole job at once with a non-zero status.
+// or is killed ends the whole job at once with a non-zero status; streamed data (--stream) too.
 #if defined(AE_CLI_PATH) && defined(AE_MPIEXEC)
 #include <chrono>
 #include <cmath>
@@ -10,6 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/random.h"
+#include "models/io/npy.h"
 #include "models/io/safetensors.h"
 #include "tests/cpu/test_cli_util.h"
 #include "tests/cpu/test_models_util.h"
@@ -141,6 +143,20 @@ TEST_F(CliMpi, ResumesExactlyOnTheSameRanksAndWithinRoundingOnOthers) {
                              "there, up to the float rounding of the gradient sums"),
             std::string::npos) << resumed.out;
   expect_within_rounding(path("straight1/latest.safetensors"), path("split1/latest.safetensors"));
+}
+
+// --stream: each rank reads only the rows of its shards from the file, block by block.
+TEST_F(CliMpi, StreamedDataOnTwoRanksIsTheOneRankRun) {
+  // 3,001 rows of 24 features in (0, 1): the last batch of each epoch is partial.
+  Generator g(9);
+  const std::vector<double> v = g.rand(Shape{3001, 24}, DType::f64, Device::cpu()).to_vector();
+  const std::vector<float> x(v.begin(), v.end());
+  io::write_npy(path("rows.npy").string(), {3001, 24}, x.data());
+  const std::string args = " --data rows.npy --stream --model dae --hidden 16 --code 4"
+                           " --optimizer sgd --lr 0.05 --epochs 2 --batch-size 64 --no-pictures -q --out ";
+  one_rank("train" + args + "one");
+  train_on_two(args + "two");
+  expect_within_rounding(path("one/latest.safetensors"), path("two/latest.safetensors"));
 }
 
 TEST_F(CliMpi, AFailingRankEndsEveryRankWithItsError) {
