@@ -1,0 +1,146 @@
+// Streaming against in-memory training on the CPU: one process per measurement (run_stream.sh
+// alternates them), each printing one JSON line: the mode, the seconds of each epoch, samples/s,
+// the epoch's reads alone (no training) and the process's peak RSS.
+//
+//   ae_bench_stream --generate FILE --mib N            write a (rows, 256) float32 .npy of N MiB
+//   ae_bench_stream --mode memory|stream --data FILE [--buffer-mb 64] [--epochs 2] [--batch 256]
+//
+// memory: the file read whole into a tensor, the shuffled order (what ae train does with data in
+// memory); stream: models::StreamedRows over the file with the block-shuffled order. The same
+// model (256-64-16, sigmoid, cross-entropy, Adam) and batches of the same size either way.
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+
+#include "models/autoencoder.h"
+#include "models/stream.h"
+#include "models/trainer.h"
+
+namespace {
+
+using namespace ae;
+using Clock = std::chrono::steady_clock;
+
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+uint64_t mix(uint64_t z) {  // splitmix64
+  z += 0x9e3779b97f4a7c15ull;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+// Rows of rank-4 structure in [0, 1], as tests/cpu/test_stream_large.cpp writes them.
+void generate(const std::string& path, int64_t mib) {
+  const int64_t f = 256, rows = (mib << 20) / (f * 4);
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" +
+                       std::to_string(rows) + ", " + std::to_string(f) + "), }";
+  header.append((64 - (10 + header.size() + 1) % 64) % 64, ' ');
+  header += '\n';
+  std::ofstream out(path, std::ios::binary);
+  const char magic[8] = {'\x93', 'N', 'U', 'M', 'P', 'Y', 1, 0};
+  const uint16_t len = static_cast<uint16_t>(header.size());
+  out.write(magic, 8);
+  out.write(reinterpret_cast<const char*>(&len), 2);
+  out.write(header.data(), static_cast<std::streamsize>(header.size()));
+  std::vector<float> w(4 * f), row(f);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>((i * 37) % 101) / 50.0f - 1.0f;
+  for (int64_t i = 0; i < rows; ++i) {
+    const uint64_t h = mix(static_cast<uint64_t>(i));
+    float u[4];
+    for (int k = 0; k < 4; ++k) u[k] = static_cast<float>((h >> (16 * k)) & 0xffff) / 32767.5f - 1.0f;
+    for (int64_t j = 0; j < f; ++j)
+      row[j] = 0.5f + 0.125f * (u[0] * w[j] + u[1] * w[f + j] + u[2] * w[2 * f + j] + u[3] * w[3 * f + j]);
+    out.write(reinterpret_cast<const char*>(row.data()), f * 4);
+  }
+  if (!out.flush()) {
+    std::fprintf(stderr, "cannot write %s\n", path.c_str());
+    std::exit(2);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string mode, data, gen;
+  int64_t mib = 512, buffer_mb = 64, epochs = 2, batch = 256;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string k = argv[i], v = argv[i + 1];
+    if (k == "--mode") mode = v;
+    else if (k == "--data") data = v;
+    else if (k == "--generate") gen = v;
+    else if (k == "--mib") mib = std::atoll(v.c_str());
+    else if (k == "--buffer-mb") buffer_mb = std::atoll(v.c_str());
+    else if (k == "--epochs") epochs = std::atoll(v.c_str());
+    else if (k == "--batch") batch = std::atoll(v.c_str());
+    else {
+      std::fprintf(stderr, "ae_bench_stream: unknown flag %s\n", k.c_str());
+      return 2;
+    }
+  }
+  if (!gen.empty()) {
+    generate(gen, mib);
+    return 0;
+  }
+  if ((mode != "memory" && mode != "stream") || data.empty()) {
+    std::fprintf(stderr, "usage: ae_bench_stream --mode memory|stream --data FILE [--buffer-mb N] "
+                         "[--epochs N] [--batch N] | --generate FILE --mib N\n");
+    return 2;
+  }
+  try {
+    auto files = std::make_shared<models::RowFiles>(data);
+    const auto load_started = Clock::now();
+    std::unique_ptr<models::RowSource> rows;
+    if (mode == "memory") {
+      models::StreamedRows all(files, models::StreamOptions{});
+      rows = std::make_unique<models::InMemoryRows>(all.stored_rows(0, all.size()), Device::cpu(),
+                                                    models::RowOrder{models::OrderKind::shuffled, 1});
+    } else {
+      models::StreamOptions o;
+      o.buffer_bytes = buffer_mb << 20;
+      o.seed = 1;
+      rows = std::make_unique<models::StreamedRows>(files, o);
+    }
+    const double load_seconds = since(load_started);
+    const int64_t n = rows->size();
+
+    // The epoch's reads alone: what the source costs without training.
+    auto started = Clock::now();
+    rows->seek_epoch(epochs);  // an epoch the training below does not use
+    for (int64_t lo = 0; lo < n; lo += batch) rows->read(lo, std::min(n, lo + batch));
+    const double read_seconds = since(started);
+
+    models::AutoencoderConfig c;
+    c.widths = {files->features(), 64, 16};
+    models::Autoencoder model(c, 1, Device::cpu());
+    models::TrainerConfig t;
+    t.epochs = epochs;
+    t.batch_size = batch;
+    t.optimizer.lr = 1e-3;
+    std::string per_epoch;
+    t.on_epoch = [&](const models::EpochReport& r, const models::TrainingState&, models::TrainStep&) {
+      per_epoch += (per_epoch.empty() ? "" : ", ") + std::to_string(r.seconds);
+    };
+    started = Clock::now();
+    models::Trainer(t).fit(model, *rows);
+    const double train_seconds = since(started);
+    struct rusage usage {};
+    getrusage(RUSAGE_SELF, &usage);
+    std::printf("{\"mode\": \"%s\", \"rows\": %lld, \"features\": %lld, \"file_mib\": %.1f, "
+                "\"buffer_mb\": %lld, \"batch\": %lld, \"load_s\": %.3f, \"read_epoch_s\": %.3f, "
+                "\"epoch_s\": [%s], \"samples_per_s\": %.0f, \"peak_rss_mib\": %.1f}\n",
+                mode.c_str(), static_cast<long long>(n), static_cast<long long>(files->features()),
+                files->data_bytes() / 1048576.0, static_cast<long long>(mode == "stream" ? buffer_mb : 0),
+                static_cast<long long>(batch), load_seconds, read_seconds, per_epoch.c_str(),
+                static_cast<double>(n * epochs) / train_seconds, usage.ru_maxrss / 1024.0);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ae_bench_stream: %s\n", e.what());
+    return 2;
+  }
+  return 0;
+}
