@@ -21,6 +21,17 @@ struct Backend {
   void (*free)(void* ptr, int device, Stream);
   void (*copy)(void* dst, const void* src, size_t bytes, CopyKind, Stream);
   void (*synchronize)(Stream);
+  // Host memory for asynchronous copies: page-locked on CUDA (cudaMallocHost), so that a
+  // host_to_device copy from it returns at once and runs in stream order; plain on the CPU.
+  void* (*host_alloc)(size_t bytes);
+  void (*host_free)(void* ptr);
+  // Events, to know when a stream has passed a point (a copy out of a host buffer is done):
+  // event_record marks the point on the stream, event_synchronize waits for it on the host. The
+  // CPU runs everything in order, so its events are null and never wait.
+  void* (*event_create)();
+  void (*event_destroy)(void* event);
+  void (*event_record)(void* event, Stream);
+  void (*event_synchronize)(void* event);
 
   // --- fills and casts ----------------------------------------------------------------------
   void (*fill)(DType dt, void* y, int64_t n, double value, Stream);

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
 #include "core/autograd.h"
+#include "core/device.h"
 #include "core/error.h"
 #include "kernels/cpu/random.h"
 #include "models/io/npy.h"
@@ -228,6 +230,17 @@ StreamedRows::~StreamedRows() {
   }
   changed_.notify_all();
   if (thread_.joinable()) thread_.join();
+  if (!options_.device.is_cuda()) return;
+  try {
+    const Backend& be = backend(options_.device);
+    for (Staging& st : staging_) {
+      if (st.event != nullptr) be.event_synchronize(st.event);  // no copy may still read it
+      be.event_destroy(st.event);
+      be.host_free(st.host);
+    }
+  } catch (const std::exception& e) {  // a destructor reports, it does not throw
+    std::fprintf(stderr, "ae: releasing the stream's page-locked buffers failed: %s\n", e.what());
+  }
 }
 
 int64_t StreamedRows::block_size(int64_t block) const {
@@ -344,15 +357,41 @@ Tensor StreamedRows::read(int64_t lo, int64_t hi) {
   }
   // The reader fills only free slots: these two stay as they are until a later read frees them.
   const int64_t f = files_->features();
-  Tensor x = Tensor::empty(Shape{hi - lo, f}, DType::f32, Device::cpu());
-  float* dst = static_cast<float*>(x.data());
+  const size_t bytes = static_cast<size_t>((hi - lo) * f) * sizeof(float);
+  const Device device = options_.device;
+  Tensor x;
+  Staging* staging = nullptr;
+  float* dst = nullptr;
+  if (device.is_cuda()) {
+    const Backend& be = backend(device);
+    staging = &staging_[next_staging_];
+    next_staging_ ^= 1;
+    if (staging->event == nullptr) staging->event = be.event_create();
+    else be.event_synchronize(staging->event);  // its last copy has left the buffer
+    if (staging->bytes < bytes) {
+      be.host_free(staging->host);
+      staging->host = nullptr;
+      staging->bytes = 0;
+      staging->host = be.host_alloc(bytes);
+      staging->bytes = bytes;
+    }
+    dst = static_cast<float*>(staging->host);
+  } else {
+    x = Tensor::empty(Shape{hi - lo, f}, DType::f32, Device::cpu());
+    dst = static_cast<float*>(x.data());
+  }
   for (int64_t p = lo; p < hi; ++p, dst += f) {
     const Slot& s = p < plan_->window_start(w1) ? *s0 : *s1;
     const int64_t i = p - plan_->window_start(s.window);
     const int64_t row = s.shuffle.empty() ? i : s.shuffle[static_cast<size_t>(i)];
     std::memcpy(dst, s.rows.data() + row * f, static_cast<size_t>(f) * sizeof(float));
   }
-  x = x.to(options_.device);
+  if (staging != nullptr) {
+    const Backend& be = backend(device);
+    x = Tensor::empty(Shape{hi - lo, f}, DType::f32, device);
+    be.copy(x.data(), staging->host, bytes, CopyKind::host_to_device, stream(device));
+    be.event_record(staging->event, stream(device));
+  }
   if (options_.normalizer) {
     NoGradGuard no_grad;
     x = options_.normalizer->apply(x);

@@ -93,7 +93,9 @@ struct StreamOptions {
 // A RowSource over a part of RowFiles, read ahead by a background thread. read() waits only when
 // the reader has not caught up; an error of the reader (a bad value, a failed read) is thrown
 // by the read() that needed the rows. A read may span at most two windows (one batch must fit
-// in the buffer's half).
+// in the buffer's half). On a GPU the rows are gathered into page-locked host buffers and copied
+// asynchronously in ae's stream order, so the host gathers the next batch while the device
+// still computes on the last (the copy itself is ordered with the kernels on that one stream).
 class StreamedRows : public RowSource {
  public:
   StreamedRows(std::shared_ptr<const RowFiles> files, StreamOptions options);
@@ -132,6 +134,16 @@ class StreamedRows : public RowSource {
   StreamOptions options_;
   int64_t block_rows_ = 0, window_blocks_ = 0, blocks_ = 0, rows_ = 0;
   std::optional<BlockShuffle> plan_;  // changed by seek_epoch only while the reader waits
+
+  // On a GPU: two page-locked host buffers that reads gather into, alternately, each copied to
+  // the device asynchronously; a buffer is filled again once its event says its copy is done.
+  struct Staging {
+    void* host = nullptr;
+    size_t bytes = 0;
+    void* event = nullptr;
+  };
+  Staging staging_[2];
+  int next_staging_ = 0;
 
   std::mutex mutex_;
   std::condition_variable changed_;

@@ -102,6 +102,19 @@ void copy(void* dst, const void* src, size_t bytes, CopyKind, Stream) {
 
 void synchronize(Stream) {}
 
+// The CPU copies synchronously: host memory needs no pinning and no point needs waiting for.
+void* host_alloc(size_t bytes) {
+  if (bytes == 0) return nullptr;
+  void* ptr = std::malloc(bytes);
+  AE_CHECK(ptr != nullptr, "cpu host_alloc: out of memory (", bytes, " bytes)");
+  return ptr;
+}
+void host_free(void* ptr) { std::free(ptr); }
+void* event_create() { return nullptr; }
+void event_destroy(void*) {}
+void event_record(void*, Stream) {}
+void event_synchronize(void*) {}
+
 void fill(DType dt, void* y, int64_t n, double value, Stream) {
   dispatch(dt, [&](auto* tag) {
     using T = elem_t<decltype(tag)>;
@@ -173,6 +186,12 @@ const Backend& cpu_backend() {
       .free = cpu::free,
       .copy = cpu::copy,
       .synchronize = cpu::synchronize,
+      .host_alloc = cpu::host_alloc,
+      .host_free = cpu::host_free,
+      .event_create = cpu::event_create,
+      .event_destroy = cpu::event_destroy,
+      .event_record = cpu::event_record,
+      .event_synchronize = cpu::event_synchronize,
       .fill = cpu::fill,
       .arange = cpu::arange,
       .cast = cpu::cast,

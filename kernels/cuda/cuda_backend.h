@@ -12,6 +12,12 @@ Stream stream(int device);
 void* alloc(size_t bytes, int device, Stream s);
 void free(void* ptr, int device, Stream s);
 void copy(void* dst, const void* src, size_t bytes, CopyKind kind, Stream s);
+void* host_alloc(size_t bytes);
+void host_free(void* ptr);
+void* event_create();
+void event_destroy(void* event);
+void event_record(void* event, Stream s);
+void event_synchronize(void* event);
 void synchronize(Stream s);
 
 // What the launchers need to know about the device a stream belongs to.

@@ -174,6 +174,44 @@ void free(void* ptr, int device, Stream s) {
   AE_CUDA_CHECK(err, "cuda free (cuda:", device, ")");
 }
 
+void* host_alloc(size_t bytes) {
+  if (bytes == 0) return nullptr;
+  void* ptr = nullptr;
+  AE_CUDA_CHECK(cudaMallocHost(&ptr, bytes), "cuda host_alloc (", bytes, " page-locked bytes)");
+  return ptr;
+}
+
+void host_free(void* ptr) {
+  if (ptr == nullptr) return;
+  const cudaError_t err = cudaFreeHost(ptr);
+  if (is_shutdown_error(err)) return;
+  AE_CUDA_CHECK(err, "cuda host_free");
+}
+
+void* event_create() {
+  cudaEvent_t event = nullptr;
+  // Timing off: the cheapest event, only ordering is needed.
+  AE_CUDA_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming), "cuda event_create");
+  return event;
+}
+
+void event_destroy(void* event) {
+  if (event == nullptr) return;
+  const cudaError_t err = cudaEventDestroy(static_cast<cudaEvent_t>(event));
+  if (is_shutdown_error(err)) return;
+  AE_CUDA_CHECK(err, "cuda event_destroy");
+}
+
+void event_record(void* event, Stream s) {
+  activate(s);
+  AE_CUDA_CHECK(cudaEventRecord(static_cast<cudaEvent_t>(event), static_cast<cudaStream_t>(s)),
+                "cuda event_record");
+}
+
+void event_synchronize(void* event) {
+  AE_CUDA_CHECK(cudaEventSynchronize(static_cast<cudaEvent_t>(event)), "cuda event_synchronize");
+}
+
 void copy(void* dst, const void* src, size_t bytes, CopyKind kind, Stream s) {
   if (bytes == 0) return;
   activate(s);
