@@ -44,6 +44,8 @@ class RowSource {
   // source's device and in its dtype; 0 <= lo < hi <= size(). The tensor may be a view of the
   // source's buffers that the next read replaces: use it before reading again.
   virtual Tensor read(int64_t lo, int64_t hi) = 0;
+  // The most rows one read may ask for (a streamed file: what its windows hold for sure).
+  virtual int64_t max_read() const { return size(); }
 };
 
 // The block-shuffled order of n rows (see above) for one epoch, computed a window at a time:

@@ -12,6 +12,7 @@
 // The validation split of a streamed file is by block: every k-th block (k = round(1 / fraction))
 // from a seeded first one is held out (BlockSplit).
 #pragma once
+#include <algorithm>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -107,6 +108,11 @@ class StreamedRows : public RowSource {
   int64_t features() const override { return files_->features(); }
   void seek_epoch(int64_t epoch) override;
   Tensor read(int64_t lo, int64_t hi) override;
+  // Rows that span at most two windows wherever they start: every window but the last holds at
+  // least window_blocks - 1 full blocks and one row.
+  int64_t max_read() const override {
+    return std::min(rows_, std::max<int64_t>(1, (window_blocks_ - 1) * block_rows_ + 1));
+  }
 
   int64_t block_rows() const { return block_rows_; }
   int64_t window_blocks() const { return window_blocks_; }

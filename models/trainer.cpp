@@ -75,6 +75,7 @@ LossValues evaluate(Model& model, const Tensor& x, int64_t batch_size, Communica
 
 LossValues evaluate(Model& model, RowSource& rows, int64_t batch_size, Communicator* comm) {
   AE_CHECK(batch_size > 0, "evaluate: batch_size must be positive, got ", batch_size);
+  batch_size = std::min(batch_size, rows.max_read());  // a streamed file's windows may hold fewer
   comm = parallel(comm);
   const int64_t rank = comm ? comm->rank() : 0, ranks = comm ? comm->size() : 1;
   NoGradGuard no_grad;
@@ -470,6 +471,9 @@ TrainResult Trainer::fit(Model& model, RowSource& train, RowSource* val,
   AE_CHECK(c.epochs >= 0 && c.batch_size > 0, "Trainer: epochs must be >= 0 and batch_size > 0, ",
            "got ", c.epochs, " and ", c.batch_size);
   AE_CHECK(c.clip_norm >= 0 && c.patience >= 0, "Trainer: clip_norm and patience must be >= 0");
+  AE_CHECK(c.batch_size <= train.max_read() || c.batch_size >= train.size(), "Trainer: batches of ",
+           c.batch_size, " rows do not fit in the source's reads of at most ", train.max_read(),
+           " rows (a streamed file's windows: a larger buffer)");
   AE_CHECK(start.epoch >= 0, "Trainer: the start epoch must be >= 0, got ", start.epoch);
 
   Communicator* comm = parallel(c.comm);

@@ -477,6 +477,10 @@ int run_train(TrainArgs& a) {
         stream.train.device = device;
         stream.train.dtype = model->dtype();
         models::StreamedRows train(stream.files, stream.train);
+        AE_CHECK(config.train.batch_size <= train.max_read(), "--batch-size ",
+                 config.train.batch_size, " does not fit in a window of the stream's buffer (",
+                 train.max_read(), " rows of ", train.features(), " features); raise --buffer-mb (",
+                 config.data.buffer_mb, ")");
         std::optional<models::StreamedRows> val;
         if (stream.val) {
           stream.val->device = device;

@@ -144,6 +144,13 @@ StreamPlan plan_stream(const DataSettings& d, uint64_t order_seed) {
   const int64_t row_bytes = files->features() * static_cast<int64_t>(sizeof(float));
   o.block_bytes = std::clamp<int64_t>(files->rows() / 256 * row_bytes, row_bytes, int64_t{1} << 20);
   const std::string name = std::filesystem::path(d.path).filename().string();
+  // Each part's windows hold at least a block, and two windows are held at once.
+  const int64_t need = (d.validation > 0 ? 8 : 2) * o.block_bytes;
+  AE_CHECK(d.buffer_mb << 20 >= need, "--buffer-mb ", d.buffer_mb, " is too small for blocks of ",
+           o.block_bytes / row_bytes, " rows of ", files->features(), " features (",
+           o.block_bytes, " bytes): two windows of a block each",
+           d.validation > 0 ? ", the validation part's in a quarter of the buffer," : "",
+           " need at least ", (need + (1 << 20) - 1) >> 20, " MiB");
   if (d.validation > 0) {
     // A quarter of the buffer for the validation part's windows, the rest for training's.
     o.buffer_bytes = (d.buffer_mb << 20) / 4 * 3;

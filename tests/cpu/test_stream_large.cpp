@@ -173,6 +173,21 @@ TEST(StreamCli, MisuseIsAOneLineErrorAndAnalysisCommandsNeedDataThatFits) {
   EXPECT_EQ(run_ae({"train", "--stream", "--data", dir.path("shards")}, log).first, 2);
   EXPECT_TRUE(contains("b.npy: shape (300, 9) does not match the first shard's (300, 8)"));
 
+  write_large_npy(dir.path("wider.npy"), 20, 40000);  // rows of 160 KB: blocks of one row
+  EXPECT_EQ(run_ae({"train", "--stream", "--data", dir.path("wider.npy"), "--buffer-mb", "1"}, log)
+                .first, 2);
+  EXPECT_TRUE(contains("--buffer-mb 1 is too small for blocks of 1 rows of 40000 features"));
+  write_large_npy(dir.path("wide.npy"), 2000, 1024);  // 4 KiB rows: blocks of 7 rows
+  EXPECT_EQ(run_ae({"train", "--stream", "--data", dir.path("wide.npy"), "--buffer-mb", "1",
+                    "--batch-size", "100"},
+                   log).first, 2);
+  EXPECT_TRUE(contains("--batch-size 100 does not fit in a window of the stream's buffer (85 rows"));
+  // The validation part's windows are smaller than evaluate's batches: it reads what fits.
+  EXPECT_EQ(run_ae({"train", "--stream", "--data", dir.path("wide.npy"), "--buffer-mb", "1",
+                    "--batch-size", "64", "--epochs", "1", "--no-pictures", "--out",
+                    dir.path("wide-run")},
+                   log).first, 0) << read_log(log);
+
   std::filesystem::remove(dir.path("shards/b.npy"));
   write_large_npy(dir.path("shards/b.npy"), 500, 8);
   const std::string run = dir.path("run");
