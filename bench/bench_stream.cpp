@@ -20,6 +20,7 @@
 #include "models/autoencoder.h"
 #include "models/stream.h"
 #include "models/trainer.h"
+#include "tests/common/large_npy.h"
 
 namespace {
 
@@ -28,38 +29,13 @@ using Clock = std::chrono::steady_clock;
 
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-uint64_t mix(uint64_t z) {  // splitmix64
-  z += 0x9e3779b97f4a7c15ull;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-// Rows of rank-4 structure in [0, 1], as tests/cpu/test_stream_large.cpp writes them.
+// Rows of rank-4 structure in [0, 1] (tests/common/large_npy.h), mib MiB of them.
 void generate(const std::string& path, int64_t mib) {
-  const int64_t f = 256, rows = (mib << 20) / (f * 4);
-  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" +
-                       std::to_string(rows) + ", " + std::to_string(f) + "), }";
-  header.append((64 - (10 + header.size() + 1) % 64) % 64, ' ');
-  header += '\n';
-  std::ofstream out(path, std::ios::binary);
-  const char magic[8] = {'\x93', 'N', 'U', 'M', 'P', 'Y', 1, 0};
-  const uint16_t len = static_cast<uint16_t>(header.size());
-  out.write(magic, 8);
-  out.write(reinterpret_cast<const char*>(&len), 2);
-  out.write(header.data(), static_cast<std::streamsize>(header.size()));
-  std::vector<float> w(4 * f), row(f);
-  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>((i * 37) % 101) / 50.0f - 1.0f;
-  for (int64_t i = 0; i < rows; ++i) {
-    const uint64_t h = mix(static_cast<uint64_t>(i));
-    float u[4];
-    for (int k = 0; k < 4; ++k) u[k] = static_cast<float>((h >> (16 * k)) & 0xffff) / 32767.5f - 1.0f;
-    for (int64_t j = 0; j < f; ++j)
-      row[j] = 0.5f + 0.125f * (u[0] * w[j] + u[1] * w[f + j] + u[2] * w[2 * f + j] + u[3] * w[3 * f + j]);
-    out.write(reinterpret_cast<const char*>(row.data()), f * 4);
-  }
-  if (!out.flush()) {
-    std::fprintf(stderr, "cannot write %s\n", path.c_str());
+  const int64_t f = 256;
+  try {
+    testing::write_structured_npy(path, (mib << 20) / (f * 4), f);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s\n", e.what());
     std::exit(2);
   }
 }

@@ -15,6 +15,7 @@
 #include "models/stream.h"
 #include "models/trainer.h"
 #include "tests/common/io_testing.h"
+#include "tests/common/large_npy.h"
 #include "tests/cpu/test_models_util.h"
 #include "tools/config.h"
 #include "tools/dataset.h"
@@ -27,48 +28,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-// splitmix64: a cheap, well-mixed hash of the row index.
-uint64_t mix(uint64_t z) {
-  z += 0x9e3779b97f4a7c15ull;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-// A (rows, features) float32 .npy of rank-4 structure in [0, 1]: row i is 0.5 + 0.125 sum_k
-// u_ik w_kj with u_ik in [-1, 1] from a hash of i and fixed w_kj in [-1, 1]. Written in chunks:
-// the generator holds 8 MiB, never the file.
-void write_large_npy(const std::string& path, int64_t rows, int64_t features) {
-  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" +
-                       std::to_string(rows) + ", " + std::to_string(features) + "), }";
-  header.append((64 - (10 + header.size() + 1) % 64) % 64, ' ');
-  header += '\n';
-  std::ofstream out(path, std::ios::binary);
-  const char magic[8] = {'\x93', 'N', 'U', 'M', 'P', 'Y', 1, 0};
-  out.write(magic, 8);
-  const uint16_t len = static_cast<uint16_t>(header.size());
-  out.write(reinterpret_cast<const char*>(&len), 2);  // little-endian on x86-64
-  out.write(header.data(), static_cast<std::streamsize>(header.size()));
-  std::vector<float> w(static_cast<size_t>(4 * features));
-  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>((i * 37) % 101) / 50.0f - 1.0f;
-  const int64_t chunk = std::max<int64_t>(1, (int64_t{8} << 20) / (features * 4));
-  std::vector<float> buffer(static_cast<size_t>(chunk * features));
-  for (int64_t first = 0; first < rows; first += chunk) {
-    const int64_t n = std::min(chunk, rows - first);
-    for (int64_t i = 0; i < n; ++i) {
-      const uint64_t h = mix(static_cast<uint64_t>(first + i));
-      float u[4];
-      for (int k = 0; k < 4; ++k) u[k] = static_cast<float>((h >> (16 * k)) & 0xffff) / 32767.5f - 1.0f;
-      float* r = buffer.data() + i * features;
-      for (int64_t j = 0; j < features; ++j)
-        r[j] = 0.5f + 0.125f * (u[0] * w[j] + u[1] * w[features + j] + u[2] * w[2 * features + j] +
-                                u[3] * w[3 * features + j]);
-    }
-    out.write(reinterpret_cast<const char*>(buffer.data()), n * features * 4);
-  }
-  if (!out.flush()) throw std::runtime_error("cannot write " + path);
 }
 
 std::string read_log(const std::string& path) {
@@ -109,7 +68,7 @@ TEST(StreamLarge, TwoGiBFileTrainsWithinItsBufferAndMatchesInMemoryTraining) {
   io::test::TempDir dir;  // removed with the 2 GiB file when the test ends, passed or failed
   const std::string data = dir.path("large.npy"), run = dir.path("run");
   auto started = Clock::now();
-  write_large_npy(data, rows, features);
+  testing::write_structured_npy(data, rows, features);
   test::measured(cat("wrote ", rows, " x ", features, " float32 (", file_mib, " MiB) in ",
                      seconds_since(started), " s"));
 
@@ -168,16 +127,16 @@ TEST(StreamCli, MisuseIsAOneLineErrorAndAnalysisCommandsNeedDataThatFits) {
   EXPECT_TRUE(contains("--stream reads a file or folder given by --data"));
 
   std::filesystem::create_directory(dir.path("shards"));
-  write_large_npy(dir.path("shards/a.npy"), 300, 8);
-  write_large_npy(dir.path("shards/b.npy"), 300, 9);
+  testing::write_structured_npy(dir.path("shards/a.npy"), 300, 8);
+  testing::write_structured_npy(dir.path("shards/b.npy"), 300, 9);
   EXPECT_EQ(run_ae({"train", "--stream", "--data", dir.path("shards")}, log).first, 2);
   EXPECT_TRUE(contains("b.npy: shape (300, 9) does not match the first shard's (300, 8)"));
 
-  write_large_npy(dir.path("wider.npy"), 20, 40000);  // rows of 160 KB: blocks of one row
+  testing::write_structured_npy(dir.path("wider.npy"), 20, 40000);  // rows of 160 KB: blocks of one row
   EXPECT_EQ(run_ae({"train", "--stream", "--data", dir.path("wider.npy"), "--buffer-mb", "1"}, log)
                 .first, 2);
   EXPECT_TRUE(contains("--buffer-mb 1 is too small for blocks of 1 rows of 40000 features"));
-  write_large_npy(dir.path("wide.npy"), 2000, 1024);  // 4 KiB rows: blocks of 7 rows
+  testing::write_structured_npy(dir.path("wide.npy"), 2000, 1024);  // 4 KiB rows: blocks of 7 rows
   EXPECT_EQ(run_ae({"train", "--stream", "--data", dir.path("wide.npy"), "--buffer-mb", "1",
                     "--batch-size", "100"},
                    log).first, 2);
@@ -189,7 +148,7 @@ TEST(StreamCli, MisuseIsAOneLineErrorAndAnalysisCommandsNeedDataThatFits) {
                    log).first, 0) << read_log(log);
 
   std::filesystem::remove(dir.path("shards/b.npy"));
-  write_large_npy(dir.path("shards/b.npy"), 500, 8);
+  testing::write_structured_npy(dir.path("shards/b.npy"), 500, 8);
   const std::string run = dir.path("run");
   ASSERT_EQ(run_ae({"train", "--stream", "--data", dir.path("shards"), "--buffer-mb", "1",
                     "--epochs", "2", "--no-pictures", "--out", run},
