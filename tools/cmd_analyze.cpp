@@ -130,6 +130,9 @@ int run_score(ScoreArgs& s) {
   LoadedRun run = load_run(a);
   std::string what;
   std::vector<int64_t> rows;
+  // Each method's threshold comes from the training data: the score above which the top
+  // `contamination` fraction of training samples lies.
+  const models::Dataset train = training_data(run, "score");
   const models::Dataset data = analysis_data(a, run, what, &rows);
 
   // The anomalies: --anomaly-labels, else the classes the run left out of training.
@@ -156,9 +159,6 @@ int run_score(ScoreArgs& s) {
     }
   }
 
-  // Each method's threshold comes from the training data: the score above which the top
-  // `contamination` fraction of training samples lies.
-  const models::Dataset train = training_data(run);
   int64_t pca_k = 0;
   const std::vector<ScoredMethod> methods =
       score_with_baseline(*run.model, run.checkpoint.spec, run.config.model.kind, train.x, data.x,
@@ -227,8 +227,8 @@ int run_pca(RunArgs& a) {
   const int64_t count = count_or(a, 12);
   LoadedRun run = load_run(a);
   std::string what;
+  const models::Dataset train = training_data(run, "pca");
   const models::Dataset data = analysis_data(a, run, what);
-  const models::Dataset train = training_data(run);
   const models::ModelSpec& spec = run.checkpoint.spec;
   const int64_t k = std::min({spec.code_width(), train.features(), train.size()});
   const models::Pca pca = models::Pca::fit(train.x, k);
@@ -286,8 +286,8 @@ int run_retrieve(RetrieveArgs& r) {
   count_or(a, 1);  // checked before anything is loaded
   LoadedRun run = load_run(a);
   std::string what;
+  const models::Dataset database = training_data(run, "retrieve");
   const models::Dataset asked = analysis_data(a, run, what);
-  const models::Dataset database = training_data(run);
   // --split train (or val in a run without validation) asks with the database itself: a query
   // is then left out of its own neighbours.
   const bool leave_one_out = !a.data_flags.was_given("--data") && asked.name == database.name &&

@@ -344,6 +344,23 @@ int run_train(TrainArgs& a) {
   // The model is built before anything is written, so that a setting it refuses leaves no
   // half-made run folder behind.
   std::unique_ptr<models::Model> model = models::build_model(spec, device);
+  // A streamed run's sources, and whether a batch fits in a window of the buffer, likewise (no
+  // reading starts before training does).
+  std::optional<models::StreamedRows> streamed_train, streamed_val;
+  if (config.data.stream) {
+    stream.train.device = device;
+    stream.train.dtype = model->dtype();
+    streamed_train.emplace(stream.files, stream.train);
+    AE_CHECK(config.train.batch_size <= streamed_train->max_read(), "--batch-size ",
+             config.train.batch_size, " does not fit in a window of the stream's buffer (",
+             streamed_train->max_read(), " rows of ", streamed_train->features(),
+             " features); raise --buffer-mb (", config.data.buffer_mb, ")");
+    if (stream.val) {
+      stream.val->device = device;
+      stream.val->dtype = model->dtype();
+      streamed_val.emplace(stream.files, *stream.val);
+    }
+  }
   const std::vector<std::string> terms = loss_terms(spec);
 
   std::string folder;
@@ -473,21 +490,9 @@ int run_train(TrainArgs& a) {
   {
     InterruptGuard guard;
     try {
-      if (config.data.stream) {
-        stream.train.device = device;
-        stream.train.dtype = model->dtype();
-        models::StreamedRows train(stream.files, stream.train);
-        AE_CHECK(config.train.batch_size <= train.max_read(), "--batch-size ",
-                 config.train.batch_size, " does not fit in a window of the stream's buffer (",
-                 train.max_read(), " rows of ", train.features(), " features); raise --buffer-mb (",
-                 config.data.buffer_mb, ")");
-        std::optional<models::StreamedRows> val;
-        if (stream.val) {
-          stream.val->device = device;
-          stream.val->dtype = model->dtype();
-          val.emplace(stream.files, *stream.val);
-        }
-        result = models::Trainer(trainer).fit(*model, train, val ? &*val : nullptr, state);
+      if (streamed_train) {
+        result = models::Trainer(trainer).fit(*model, *streamed_train,
+                                              streamed_val ? &*streamed_val : nullptr, state);
       } else {
         result = models::Trainer(trainer).fit(*model, data.train.x,
                                               has_val ? data.val.x : Tensor(), state);

@@ -151,7 +151,10 @@ models::Dataset analysis_data(const RunArgs& a, const LoadedRun& run, std::strin
   return d;
 }
 
-models::Dataset training_data(const LoadedRun& run) {
+models::Dataset training_data(const LoadedRun& run, const char* command) {
+  AE_CHECK(!run.config.data.stream, "ae ", command, " fits on the run's training rows, and ",
+           run.config.data.path, " was streamed in training (--stream): they are not read in "
+           "memory; ae eval, encode and reconstruct take --data with rows that fit");
   return reload_data(run.config.data, run.normalizer).train;
 }
 

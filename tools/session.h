@@ -58,7 +58,10 @@ models::Dataset analysis_data(const RunArgs& args, const LoadedRun& run, std::st
                               std::vector<int64_t>* rows = nullptr);
 
 // The run's training split, normalised as in training (for thresholds and baselines).
-models::Dataset training_data(const LoadedRun& run);
+// `command` ("score", "pca", "retrieve") fits on the rows (thresholds, the PCA baseline, the
+// retrieval database); a run trained with --stream has none in memory: an ae::Error naming the
+// command and the file.
+models::Dataset training_data(const LoadedRun& run, const char* command);
 
 // Σ over features of (reconstruction − x)² for each row of x (n, features), in the model's
 // (normalised) space, computed in batches: (n) on the host.

@@ -229,8 +229,8 @@ TEST_F(CliTables, HeaderlessClassColumnGetsAHint) {
   EXPECT_NE(t.out.find("headerless_labels.csv (6 -> 16,"), std::string::npos) << t.out;
   const cli::LoadedRun run = cli::load_run(path("run").string(), "best", "cpu");
   EXPECT_EQ(run.checkpoint.spec.input_width(), 6);
-  EXPECT_EQ(cli::training_data(run).features(), 6);
-  EXPECT_TRUE(cli::training_data(run).has_labels());
+  EXPECT_EQ(cli::training_data(run, "score").features(), 6);
+  EXPECT_TRUE(cli::training_data(run, "score").has_labels());
 }
 
 }  // namespace

@@ -138,9 +138,10 @@ TEST(StreamCli, MisuseIsAOneLineErrorAndAnalysisCommandsNeedDataThatFits) {
   EXPECT_TRUE(contains("--buffer-mb 1 is too small for blocks of 1 rows of 40000 features"));
   testing::write_structured_npy(dir.path("wide.npy"), 2000, 1024);  // 4 KiB rows: blocks of 7 rows
   EXPECT_EQ(run_ae({"train", "--stream", "--data", dir.path("wide.npy"), "--buffer-mb", "1",
-                    "--batch-size", "100"},
+                    "--batch-size", "100", "--out", dir.path("too-big")},
                    log).first, 2);
   EXPECT_TRUE(contains("--batch-size 100 does not fit in a window of the stream's buffer (85 rows"));
+  EXPECT_FALSE(std::filesystem::exists(dir.path("too-big")));  // refused before anything is written
   // The validation part's windows are smaller than evaluate's batches: it reads what fits.
   EXPECT_EQ(run_ae({"train", "--stream", "--data", dir.path("wide.npy"), "--buffer-mb", "1",
                     "--batch-size", "64", "--epochs", "1", "--no-pictures", "--out",
@@ -157,6 +158,13 @@ TEST(StreamCli, MisuseIsAOneLineErrorAndAnalysisCommandsNeedDataThatFits) {
   EXPECT_EQ(run_ae({"eval", run}, log).first, 2);
   EXPECT_TRUE(contains("was streamed in training (--stream)"));
   EXPECT_EQ(run_ae({"eval", run, "--data", dir.path("shards/a.npy")}, log).first, 0);
+  // score, pca and retrieve fit on the training rows, which a streamed run never held in memory.
+  for (const char* command : {"score", "pca", "retrieve"}) {
+    EXPECT_EQ(run_ae({command, run, "--data", dir.path("shards/a.npy")}, log).first, 2) << command;
+    EXPECT_TRUE(contains(cat("ae ", command, " fits on the run's training rows, and ")));
+    EXPECT_TRUE(contains("was streamed in training (--stream): they are not read in memory; ae "
+                         "eval, encode and reconstruct take --data with rows that fit"));
+  }
   EXPECT_EQ(run_ae({"train", "--resume", run, "--epochs", "3"}, log).first, 0) << read_log(log);
 }
 
