@@ -18,20 +18,13 @@ std::unique_ptr<Communicator> make_nccl_communicator();  // core/comm_nccl.cpp
 
 namespace {
 
-void check_buffer(const char* op, const void* data, int64_t n, DType dt) {
-  AE_CHECK(dt == DType::f32 || dt == DType::f64, op, ": dtype ", dtype_name(dt),
-           " (only f32 and f64 are summed)");
-  AE_CHECK(n >= 0, op, ": n = ", n, " is negative");
-  AE_CHECK(n == 0 || data != nullptr, op, ": null buffer for n = ", n);
-}
-
 class SingleProcess final : public Communicator {
  public:
   CommKind kind() const override { return CommKind::single; }
   int rank() const override { return 0; }
   int size() const override { return 1; }
   void all_reduce_sum(void* data, int64_t n, DType dt, Device) override {
-    check_buffer("all_reduce_sum", data, n, dt);
+    check_comm_buffer("all_reduce_sum", data, n, dt);
   }
   void broadcast(void*, int64_t bytes, int root, Device) override {
     AE_CHECK(root == 0 && bytes >= 0, "broadcast: root ", root, " of 1 rank, ", bytes, " bytes");
@@ -40,28 +33,30 @@ class SingleProcess final : public Communicator {
   [[noreturn]] void abort(int code) override { std::exit(code); }
 };
 
-// Set by a launcher that starts ranks: Open MPI's mpirun, MPICH's and Slurm's PMI.
-bool launched_as_ranks(int* size) {
-  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"}) {
-    if (const char* v = std::getenv(var); v && *v) {
-      *size = std::atoi(v);
-      return true;
-    }
-  }
-  if (std::getenv("PMIX_RANK")) {
-    *size = 0;  // unknown
-    return true;
-  }
-  return false;
-}
-
 std::mutex g_world_mutex;
 std::unique_ptr<Communicator> g_world;
 
 }  // namespace
 
 void check_comm_buffer(const char* op, const void* data, int64_t n, DType dt) {
-  check_buffer(op, data, n, dt);
+  AE_CHECK(dt == DType::f32 || dt == DType::f64, op, ": dtype ", dtype_name(dt),
+           " (only f32 and f64 are summed)");
+  AE_CHECK(n >= 0, op, ": n = ", n, " is negative");
+  AE_CHECK(n == 0 || data != nullptr, op, ": null buffer for n = ", n);
+}
+
+bool launched_as_ranks(int* size) {
+  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"}) {
+    if (const char* v = std::getenv(var); v && *v) {
+      if (size) *size = std::atoi(v);
+      return true;
+    }
+  }
+  if (std::getenv("PMIX_RANK")) {
+    if (size) *size = 0;  // unknown
+    return true;
+  }
+  return false;
 }
 
 const char* comm_kind_name(CommKind kind) {
@@ -113,7 +108,7 @@ std::unique_ptr<Communicator> make_communicator(CommKind kind) {
 #endif
     default: break;
   }
-  fail(cat("make_communicator: ", comm_kind_name(kind), " is not implemented"));
+  fail(cat("make_communicator: unknown kind ", static_cast<int>(kind)));
 }
 
 Communicator& world() {

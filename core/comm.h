@@ -59,6 +59,11 @@ class Communicator {
 // For implementations: throws ae::Error unless dt is f32 or f64, n >= 0 and data is set when n > 0.
 void check_comm_buffer(const char* op, const void* data, int64_t n, DType dt);
 
+// Whether a launcher started this process as one of several ranks: Open MPI's mpirun
+// (OMPI_COMM_WORLD_SIZE), MPICH's and Slurm's PMI (PMI_SIZE, PMIX_SIZE, PMIX_RANK). `size`, when
+// given, receives the number of ranks it says (0 when it does not say).
+bool launched_as_ranks(int* size = nullptr);
+
 // Which communicators this build has ("single" always; "mpi" when MPI was found at build time).
 bool comm_built(CommKind kind);
 

@@ -71,7 +71,7 @@ ncclUniqueId id_through_file(const std::string& file, int rank) {
 class NcclCommunicator final : public Communicator {
  public:
   NcclCommunicator() {
-    if (comm_built(CommKind::mpi) && launched_by_mpi()) {
+    if (comm_built(CommKind::mpi) && launched_as_ranks()) {
       mpi_ = make_communicator(CommKind::mpi);
       rank_ = mpi_->rank();
       size_ = mpi_->size();
@@ -134,12 +134,6 @@ class NcclCommunicator final : public Communicator {
   }
 
  private:
-  static bool launched_by_mpi() {
-    for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "PMIX_RANK"})
-      if (const char* v = std::getenv(var); v && *v) return true;
-    return false;
-  }
-
   // The communicator is made on the device of the first collective (a CPU buffer: this rank's
   // device, local rank modulo the devices); later collectives must use the same one.
   void bind(Device device) {
