@@ -25,7 +25,7 @@
 #include "core/error.h"
 #include "core/ops.h"
 #include "kernels/cpu/cpu.h"
-#include "models/trainer.h"
+#include "train/trainer.h"
 
 namespace {
 

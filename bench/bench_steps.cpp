@@ -1,5 +1,5 @@
 // Whole training-step benchmarks of the CUDA backend: the five models of bench/peer_data.h at
-// several batch sizes, in each step mode (models/trainer.h: eager, fused, graph) and each GEMM
+// several batch sizes, in each step mode (train/trainer.h: eager, fused, graph) and each GEMM
 // precision (float32, TF32). For every configuration:
 //   - the median time per step (CUDA events around groups of back-to-back steps, after a warm-up
 //     that also captures the graph), and samples/s;
@@ -34,7 +34,7 @@
 #include "bench/peer_data.h"
 #include "core/error.h"
 #include "core/ops.h"
-#include "models/trainer.h"
+#include "train/trainer.h"
 
 namespace {
 

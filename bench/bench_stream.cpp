@@ -18,8 +18,8 @@
 #include <string>
 
 #include "models/autoencoder.h"
-#include "models/stream.h"
-#include "models/trainer.h"
+#include "data/stream.h"
+#include "train/trainer.h"
 #include "tests/common/large_npy.h"
 
 namespace {

@@ -6,8 +6,8 @@
 
 #include "core/error.h"
 #include "core/ops.h"
-#include "models/io/safetensors.h"
-#include "models/trainer.h"
+#include "data/safetensors.h"
+#include "train/trainer.h"
 #include "models/vae.h"
 
 namespace ae::bench {

@@ -92,7 +92,7 @@ int local_rank();
 // contiguous, in rank order, covering every row once, each within 2 rows of rows / size. Every
 // shard starts on an even row: a Gaussian draw takes a Box-Muller pair of Philox draws, and an
 // even start keeps each pair within one rank, so that a row receives the noise it gets in a
-// one-rank run (models/trainer.h). A shard may be empty when rows < 2 * size.
+// one-rank run (train/trainer.h). A shard may be empty when rows < 2 * size.
 struct RowRange {
   int64_t begin = 0, end = 0;
   int64_t size() const { return end - begin; }

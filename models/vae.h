@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "models/autoencoder.h"
-#include "models/schedule.h"
+#include "models/beta_schedule.h"
 
 namespace ae::models {
 

@@ -8,14 +8,14 @@
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/ops.h"
-#include "models/io/npy.h"
-#include "models/pca.h"
-#include "models/trainer.h"
-#include "models/metrics.h"
+#include "data/npy.h"
+#include "analysis/pca.h"
+#include "train/trainer.h"
+#include "analysis/metrics.h"
 #include "tools/commands.h"
-#include "tools/pictures.h"
-#include "tools/run_folder.h"
-#include "tools/session.h"
+#include "run/pictures.h"
+#include "run/run_folder.h"
+#include "run/session.h"
 
 namespace ae::cli {
 namespace {

@@ -8,10 +8,10 @@
 #include "core/ops.h"
 #include "models/noise.h"
 #include "tools/commands.h"
-#include "tools/pictures.h"
-#include "tools/run_folder.h"
-#include "tools/config.h"
-#include "tools/session.h"
+#include "run/pictures.h"
+#include "run/run_folder.h"
+#include "run/config.h"
+#include "run/session.h"
 
 namespace ae::cli {
 namespace {

@@ -6,12 +6,12 @@
 #include "core/device.h"
 #include "core/error.h"
 #include "kernels/cpu/cpu.h"
-#include "models/checkpoint.h"
+#include "train/checkpoint.h"
 #include "models/linear.h"
 #include "tools/commands.h"
-#include "tools/dataset.h"
-#include "tools/run_folder.h"
-#include "tools/session.h"
+#include "run/prepare.h"
+#include "run/run_folder.h"
+#include "run/session.h"
 
 #ifndef AE_VERSION
 #define AE_VERSION "unknown"

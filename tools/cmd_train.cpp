@@ -19,15 +19,15 @@
 #include "core/device.h"
 #include "core/error.h"
 #include "core/ops.h"
-#include "models/checkpoint.h"
-#include "models/pca.h"
-#include "models/trainer.h"
+#include "train/checkpoint.h"
+#include "analysis/pca.h"
+#include "train/trainer.h"
 #include "tools/commands.h"
-#include "tools/dataset.h"
-#include "tools/pictures.h"
+#include "run/prepare.h"
+#include "run/pictures.h"
 #include "tools/progress.h"
-#include "tools/run_folder.h"
-#include "tools/session.h"
+#include "run/run_folder.h"
+#include "run/session.h"
 
 namespace ae::cli {
 namespace {
@@ -72,29 +72,6 @@ class InterruptGuard {
 // The settings a resumed run may change: how long it goes on, and where and how it runs.
 bool resumable_flag(const std::string& flag) {
   return flag == "--epochs" || flag == "--device" || flag == "--step-mode" || flag == "--tf32";
-}
-
-models::OptimizerConfig optimizer_config(const TrainSettings& t) {
-  models::OptimizerConfig o;
-  o.kind = models::parse_optimizer(t.optimizer);
-  o.lr = t.lr;
-  o.momentum = t.momentum;
-  o.nesterov = t.nesterov;
-  o.beta1 = t.adam_beta1;
-  o.beta2 = t.adam_beta2;
-  o.eps = t.adam_eps;
-  o.weight_decay = t.weight_decay;
-  return o;
-}
-
-models::LrSchedule lr_schedule(const TrainSettings& t) {
-  models::LrSchedule s;
-  s.kind = models::parse_lr_schedule(t.lr_schedule);
-  s.step_size = t.lr_step_size;
-  s.gamma = t.lr_gamma;
-  s.total = t.lr_cosine_epochs > 0 ? t.lr_cosine_epochs : t.epochs;
-  s.min_lr = t.lr_min;
-  return s;
 }
 
 // The configuration of this run: from the run folder when resuming, else defaults, --config
@@ -302,23 +279,9 @@ void check_code(models::Model& model, const models::ModelSpec& spec, const RunCo
 
 }  // namespace
 
-models::TrainerConfig trainer_config(const RunConfig& config) {
-  models::TrainerConfig t;
-  t.epochs = config.train.epochs;
-  t.batch_size = config.train.batch_size;
-  t.optimizer = optimizer_config(config.train);
-  t.lr_schedule = lr_schedule(config.train);
-  t.clip_norm = config.train.clip_norm;
-  t.patience = config.train.patience;
-  t.restore_best = false;  // the best parameters are in best.safetensors
-  t.shuffle_seed = config.seed;
-  t.step_mode = models::parse_step_mode(config.train.step_mode);
-  return t;
-}
-
 int run_train(TrainArgs& a) {
   // Under mpirun every rank runs this with the same arguments and trains on its shard of each
-  // batch (models/trainer.h); rank 0 alone writes the run folder and prints. Made first, so that
+  // batch (train/trainer.h); rank 0 alone writes the run folder and prints. Made first, so that
   // any rank's error ends them all (main.cpp).
   Communicator& comm = world();
   const bool writer = comm.rank() == 0;

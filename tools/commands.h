@@ -5,9 +5,13 @@
 #include <cstdint>
 #include <string>
 
-#include "tools/config.h"
+#include "run/config.h"
+#include "run/session.h"
 
 namespace ae::cli {
+
+// The run layer (run/) is what the commands are made of.
+using namespace ae::run;
 
 struct TrainArgs {
   std::string config_file;  // --config
@@ -18,22 +22,6 @@ struct TrainArgs {
   ConfigFlags flags;
 };
 int run_train(TrainArgs& args);
-
-inline constexpr int64_t kCountNotGiven = INT64_MIN;  // -n: the command's default
-
-// What the analysis commands share: which run, which checkpoint, which data.
-struct RunArgs {
-  std::string run;                  // a run folder or a .safetensors file
-  std::string checkpoint = "best";  // best or latest, when `run` is a folder
-  std::string split = "val";        // val, train or all: the run's own data, when no --data
-  std::string out;                  // the output file (or folder), default in the run folder
-  int64_t count = kCountNotGiven;   // how many samples to show or use
-  uint64_t seed = 0;                // noise and sampling draws
-  ConfigFlags data_flags;           // --data and how to read it, --device
-};
-
-// --count, or `fallback` when it was not given; a count below 1 is an error.
-int64_t count_or(const RunArgs& args, int64_t fallback);
 
 int run_eval(RunArgs& args);
 int run_reconstruct(RunArgs& args);

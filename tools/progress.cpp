@@ -10,6 +10,8 @@
 
 namespace ae::cli {
 
+using namespace ae::run;
+
 std::string format_duration(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) return "?";
   const int64_t s = static_cast<int64_t>(std::llround(seconds));

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "models/autoencoder.h"
-#include "tools/run_folder.h"
+#include "run/run_folder.h"
 
 namespace ae::cli {
 
@@ -26,7 +26,7 @@ class Progress {
   // it waits for the device).
   bool due() const;
   void update(int64_t samples_done, const models::LossValues& running);
-  void end_epoch(const EpochMetrics& metrics, bool best);
+  void end_epoch(const run::EpochMetrics& metrics, bool best);
   // A line of its own (the bar, if drawn, is cleared first).
   void note(const std::string& line);
   // "ae: warning: <line>" on stderr, even with -q: something the user should act on.

@@ -29,15 +29,16 @@
 #include "core/device.h"
 #include "core/error.h"
 #include "core/ops.h"
-#include "models/checkpoint.h"
-#include "models/data.h"
-#include "models/metrics.h"
-#include "models/trainer.h"
+#include "train/checkpoint.h"
+#include "data/dataset.h"
+#include "data/normalize.h"
+#include "analysis/metrics.h"
+#include "train/trainer.h"
 #include "models/vae.h"
-#include "tools/config.h"
-#include "tools/dataset.h"
-#include "tools/run_folder.h"
-#include "tools/session.h"
+#include "run/config.h"
+#include "run/prepare.h"
+#include "run/run_folder.h"
+#include "run/session.h"
 
 namespace nb = nanobind;
 using namespace nb::literals;
@@ -107,9 +108,9 @@ nb::dict epoch_row(const models::EpochReport& r, const std::vector<std::string>&
                    int64_t samples) {
   nb::dict row;
   row["epoch"] = r.epoch + 1;
-  for (const std::string& t : terms) row[("train_" + t).c_str()] = cli::term(r.train, t);
+  for (const std::string& t : terms) row[("train_" + t).c_str()] = run::term(r.train, t);
   if (r.has_val)
-    for (const std::string& t : terms) row[("val_" + t).c_str()] = cli::term(r.val, t);
+    for (const std::string& t : terms) row[("val_" + t).c_str()] = run::term(r.val, t);
   row["lr"] = r.lr;
   row["steps"] = r.steps;
   row["seconds"] = r.seconds;
@@ -129,31 +130,31 @@ class FittedModel {
   static std::unique_ptr<FittedModel> fit(const std::string& config_json, const InputArray& x,
                                           nb::object on_batch, nb::object on_epoch) {
     auto m = std::make_unique<FittedModel>();
-    cli::RunConfig& config = m->config_;
+    run::RunConfig& config = m->config_;
     {
-      const cli::json j = parse_json(config_json, "the estimator's settings");
-      config = cli::preset(cli::requested_model_kind(cli::ConfigFlags{}, &j));
-      cli::apply_json(config, j, "the estimator's settings");
-      cli::validate(config);
+      const run::json j = parse_json(config_json, "the estimator's settings");
+      config = run::preset(run::requested_model_kind(run::ConfigFlags{}, &j));
+      run::apply_json(config, j, "the estimator's settings");
+      run::validate(config);
     }
     // The engine's split and normaliser run on the host; a CUDA array is copied there once.
     models::Dataset all;
     all.x = as_tensor(x, "fit").to(Device::cpu());
     all.name = "array";
-    const cli::PreparedData data = cli::prepare_data(all, config.data);
-    m->spec_ = cli::model_spec(config, data.train.features(), data.low, data.high, data.name);
-    m->device_ = cli::choose_device(config.device);
+    const run::PreparedData data = run::prepare_data(all, config.data);
+    m->spec_ = run::model_spec(config, data.train.features(), data.low, data.high, data.name);
+    m->device_ = run::choose_device(config.device);
     set_matmul_precision(m->device_,
                          config.train.tf32 ? MatmulPrecision::tf32 : MatmulPrecision::float32);
     m->model_ = models::build_model(m->spec_, m->device_);
     m->normalizer_ = data.normalizer;
-    m->extras_ = cli::run_extras(config, data.normalizer,
-                                 cli::picture_shape(config.data.image_shape, data.train.image_h,
+    m->extras_ = run::run_extras(config, data.normalizer,
+                                 run::picture_shape(config.data.image_shape, data.train.image_h,
                                                     data.train.image_w, data.train.features()),
                                  data.name);
 
-    const std::vector<std::string> terms = cli::loss_terms(m->spec_);
-    models::TrainerConfig trainer = cli::trainer_config(config);
+    const std::vector<std::string> terms = run::loss_terms(m->spec_);
+    models::TrainerConfig trainer = run::trainer_config(config);
     // The estimator ends with the best epoch's parameters when it holds out validation data,
     // as scikit-learn's early-stopping estimators do.
     trainer.restore_best = true;
@@ -190,7 +191,7 @@ class FittedModel {
 
   static std::unique_ptr<FittedModel> load(const std::string& path, const std::string& device) {
     auto m = std::make_unique<FittedModel>();
-    cli::LoadedRun run = cli::load_run(path, "best", device);
+    run::LoadedRun run = run::load_run(path, "best", device);
     m->config_ = run.config;
     m->spec_ = run.checkpoint.spec;
     m->device_ = run.device;
@@ -213,15 +214,15 @@ class FittedModel {
   void save(const std::string& path, const std::string& data_path) {
     models::CheckpointExtras extras = extras_;
     if (!data_path.empty()) {
-      cli::RunConfig config = config_;
+      run::RunConfig config = config_;
       config.data.path = std::filesystem::absolute(data_path).string();
       // Read it now, before anything is written: a missing file or one of other rows would
       // otherwise only fail later, in `ae score` or `ae eval`.
-      const models::Dataset data = cli::load_data(config.data);
+      const models::Dataset data = run::load_data(config.data);
       const int64_t width = normalizer_ ? normalizer_->features() : spec_.input_width();
       AE_CHECK(data.features() == width, "save: data ", data_path, " has ", data.features(),
                " features per sample, but the model was fitted on ", width);
-      extras.metadata[cli::kRunConfigKey] = cli::to_json(config).dump();
+      extras.metadata[run::kRunConfigKey] = run::to_json(config).dump();
     }
     models::save_checkpoint(path, spec_, *model_, nullptr, state_, extras);
   }
@@ -240,7 +241,7 @@ class FittedModel {
   // The code of each row of x: the autoencoder's code, the VAE's posterior mean (ae encode).
   OutputArray encode(const InputArray& x) {
     const Tensor t = normalised(as_tensor(x, "transform"));
-    return to_numpy(cli::encode(*model_, spec_, t));
+    return to_numpy(run::encode(*model_, spec_, t));
   }
 
   // Codes z (n, code) decoded into data space (the normaliser inverted).
@@ -252,19 +253,19 @@ class FittedModel {
     const Tensor out = spec_.kind == models::ModelKind::vae
                            ? static_cast<models::Vae&>(*model_).decode(t)
                            : static_cast<models::Autoencoder&>(*model_).decode(t);
-    return to_numpy(cli::to_data_space(normalizer_, out));
+    return to_numpy(run::to_data_space(normalizer_, out));
   }
 
   // The reconstruction of each row of x, in data space.
   OutputArray reconstruct(const InputArray& x) {
     const Tensor t = normalised(as_tensor(x, "reconstruct"));
-    return to_numpy(cli::to_data_space(normalizer_, cli::reconstruct_all(*model_, t)));
+    return to_numpy(run::to_data_space(normalizer_, run::reconstruct_all(*model_, t)));
   }
 
   // Σ over features of (reconstruction − x)² per row, in the model's (normalised) space: the
   // anomaly score of `ae score`, (n) float64.
   nb::ndarray<nb::numpy, double> errors(const InputArray& x) {
-    return to_numpy(cli::per_sample_error(*model_, normalised(as_tensor(x, "score_samples"))));
+    return to_numpy(run::per_sample_error(*model_, normalised(as_tensor(x, "score_samples"))));
   }
 
   // n draws from a VAE's prior, decoded into data space; seeded by `seed`.
@@ -275,10 +276,10 @@ class FittedModel {
     NoGradGuard no_grad;
     Generator gen(seed);
     return to_numpy(
-        cli::to_data_space(normalizer_, static_cast<models::Vae&>(*model_).sample(n, gen)));
+        run::to_data_space(normalizer_, static_cast<models::Vae&>(*model_).sample(n, gen)));
   }
 
-  std::string config_json() const { return cli::to_json(config_).dump(); }
+  std::string config_json() const { return run::to_json(config_).dump(); }
   std::string spec_json() const { return models::model_spec_json(spec_); }
   int64_t input_width() const { return spec_.input_width(); }
   int64_t code_width() const { return spec_.code_width(); }
@@ -295,10 +296,10 @@ class FittedModel {
   }
 
  private:
-  static cli::json parse_json(const std::string& text, const std::string& where) {
+  static run::json parse_json(const std::string& text, const std::string& where) {
     try {
-      return cli::json::parse(text);
-    } catch (const cli::json::exception& e) {
+      return run::json::parse(text);
+    } catch (const run::json::exception& e) {
       fail(cat(where, ": not valid JSON: ", e.what()));
     }
   }
@@ -311,7 +312,7 @@ class FittedModel {
     return normalizer_->apply(x);
   }
 
-  cli::RunConfig config_;
+  run::RunConfig config_;
   models::ModelSpec spec_;
   Device device_;
   std::unique_ptr<models::Model> model_;
@@ -382,7 +383,7 @@ NB_MODULE(_core, m) {
     return std::make_pair(reinterpret_cast<uintptr_t>(t.data()), t.device().str());
   }, "x"_a.noconvert());
   m.def("quantile", [](std::vector<double> v, double q) { return ae::models::quantile(std::move(v), q); },
-        "values"_a, "q"_a, "The q-quantile of values, linearly interpolated (models/metrics.h; ae score's threshold).");
+        "values"_a, "q"_a, "The q-quantile of values, linearly interpolated (analysis/metrics.h; ae score's threshold).");
   // The CUDA stream ae orders its work on, for a DLPack producer: x.__dlpack__(stream=...) makes
   // the producer's pending writes to x complete before anything ae then queues on it.
   m.def("cuda_stream", [](int index) {
@@ -390,7 +391,7 @@ NB_MODULE(_core, m) {
   }, "index"_a);
   // ae train's settings for a model kind, before any file or flag (config.json's fields).
   m.def("preset_json", [](const std::string& kind) {
-    return ae::cli::to_json(ae::cli::preset(kind)).dump();
+    return ae::run::to_json(ae::run::preset(kind)).dump();
   }, "kind"_a);
   m.def("default_device", [] { return ae::default_device().str(); });
   m.def("cuda_device_count", &ae::cuda_device_count);

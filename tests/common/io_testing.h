@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "core/error.h"
-#include "models/io/file.h"
+#include "data/file.h"
 
 #if AE_HAVE_ZLIB
 #include <zlib.h>

@@ -5,13 +5,13 @@
 
 #include "core/comm.h"
 #include "models/autoencoder.h"
-#include "models/data.h"
-#include "models/trainer.h"
+#include "data/dataset.h"
+#include "train/trainer.h"
 #include "models/vae.h"
 
 namespace ae::testing {
 
-// n synthetic 8x8 shapes (models/data.h) as (n, 64) rows: small, fast training data.
+// n synthetic 8x8 shapes (data/dataset.h) as (n, 64) rows: small, fast training data.
 inline Tensor shapes_rows(int64_t n, uint64_t seed) {
   models::ShapesOptions o;
   o.samples = n;

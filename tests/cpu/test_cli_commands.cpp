@@ -5,8 +5,8 @@
 #include <regex>
 
 #include "core/random.h"
-#include "models/io/file.h"
-#include "models/io/npy.h"
+#include "data/file.h"
+#include "data/npy.h"
 #include "tests/cpu/test_cli_util.h"
 
 namespace ae::testing_cli {

@@ -6,9 +6,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "models/io/endian.h"
-#include "models/io/npy.h"
-#include "models/io/safetensors.h"
+#include "data/endian.h"
+#include "data/npy.h"
+#include "data/safetensors.h"
 #include "tests/cpu/test_cli_util.h"
 
 namespace ae::testing_cli {

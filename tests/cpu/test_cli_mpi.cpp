@@ -11,8 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/random.h"
-#include "models/io/npy.h"
-#include "models/io/safetensors.h"
+#include "data/npy.h"
+#include "data/safetensors.h"
 #include "tests/cpu/test_cli_util.h"
 #include "tests/cpu/test_models_util.h"
 

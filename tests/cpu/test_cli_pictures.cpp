@@ -7,9 +7,9 @@
 
 #include "core/error.h"
 #include "core/random.h"
-#include "models/io/npy.h"
+#include "data/npy.h"
 #include "tests/cpu/test_cli_util.h"
-#include "tools/pictures.h"
+#include "run/pictures.h"
 
 namespace ae::testing_cli {
 namespace {
@@ -17,7 +17,7 @@ namespace {
 using CliPictures = CliTest;
 
 TEST(CliPictureShape, PicturesOnlyWhenTheDataSaysSo) {
-  using cli::picture_shape;
+  using run::picture_shape;
   // The data's own shape (IDX or NPY samples of 2-D pictures).
   EXPECT_EQ(picture_shape("", 28, 28, 784).w, 28);
   // A square count of side 8 or more.
@@ -28,7 +28,7 @@ TEST(CliPictureShape, PicturesOnlyWhenTheDataSaysSo) {
   EXPECT_FALSE(picture_shape("", 0, 0, 1500).is_image());
   EXPECT_FALSE(picture_shape("", 0, 0, 6).is_image());
   // --image-shape: HxW or HxWxC, whose product must be the feature count.
-  const cli::PictureShape rgb = picture_shape("4x5x3", 0, 0, 60);
+  const run::PictureShape rgb = picture_shape("4x5x3", 0, 0, 60);
   EXPECT_EQ(rgb.h, 4);
   EXPECT_EQ(rgb.w, 5);
   EXPECT_EQ(rgb.c, 3);
@@ -43,15 +43,15 @@ TEST(CliPictureShape, SizeIsCheckedBeforeDrawing) {
   const Tensor x = Tensor::zeros({4000, 64});
   const fs::path out = fs::temp_directory_path() / ("ae_too_wide_" + std::to_string(::getpid()) + ".png");
   try {
-    cli::write_rows_png(out.string(), {{"", x}}, {8, 8, 1}, 4000);
+    run::write_rows_png(out.string(), {{"", x}}, {8, 8, 1}, 4000);
     FAIL() << "no error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("8192"), std::string::npos) << e.what();
   }
   EXPECT_FALSE(fs::exists(out));
   // try_picture turns it into a one-line note and writes nothing.
-  const std::string note = cli::try_picture(out.string(), [&] {
-    cli::write_rows_png(out.string(), {{"", x}}, {8, 8, 1}, 4000);
+  const std::string note = run::try_picture(out.string(), [&] {
+    run::write_rows_png(out.string(), {{"", x}}, {8, 8, 1}, 4000);
   });
   EXPECT_EQ(note.rfind("no " + out.string() + ": ", 0), 0u) << note;
   EXPECT_EQ(note.find('\n'), std::string::npos) << note;

@@ -1,4 +1,4 @@
-// Retrieval by code: the nearest-neighbour search and precision@k of models/metrics.h on small
+// Retrieval by code: the nearest-neighbour search and precision@k of analysis/metrics.h on small
 // hand-made examples, then `ae retrieve` end to end on the synthetic shapes (and on MNIST when
 // it is there).
 #include <cmath>
@@ -9,7 +9,7 @@
 
 #include "core/error.h"
 #include "core/tensor.h"
-#include "models/metrics.h"
+#include "analysis/metrics.h"
 
 namespace ae::models {
 namespace {

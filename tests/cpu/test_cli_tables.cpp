@@ -9,13 +9,13 @@
 #include <nlohmann/json.hpp>
 
 #include "core/autograd.h"
-#include "models/checkpoint.h"
-#include "models/metrics.h"
+#include "train/checkpoint.h"
+#include "analysis/metrics.h"
 #include "models/vae.h"
 #include "tests/cpu/test_models_util.h"
 #include "tests/cpu/test_cli_util.h"
-#include "tools/dataset.h"
-#include "tools/session.h"
+#include "run/prepare.h"
+#include "run/session.h"
 
 namespace ae::testing_cli {
 namespace {
@@ -45,7 +45,7 @@ double auc_of(const fs::path& csv, size_t& rows) {
 
 // The mean over the validation rows of Σ_j (x_ij − mean_j)², mean_j over the training rows: the
 // squared error of predicting the training mean, in the space the model works in.
-double mean_predictor_error(const cli::PreparedData& data) {
+double mean_predictor_error(const run::PreparedData& data) {
   const std::vector<double> train = data.train.x.to_vector(), val = data.val.x.to_vector();
   const int64_t f = data.train.features(), m = data.train.size(), n = data.val.size();
   std::vector<double> mean(f, 0.0);
@@ -129,11 +129,11 @@ TEST_F(CliTables, RawPixelsTrainWithOrWithoutScaling) {
     const double error =
         nlohmann::json::parse(read_text(path(normalize + "/eval.json")))["squared_error"].get<double>();
 
-    const cli::LoadedRun run = cli::load_run(path(normalize).string(), "best", "cpu");
+    const run::LoadedRun run = run::load_run(path(normalize).string(), "best", "cpu");
     EXPECT_EQ(run.normalizer.has_value(), normalize == "auto");
-    cli::DataSettings settings = run.config.data;
+    run::DataSettings settings = run.config.data;
     settings.normalize = normalize == "auto" ? "standardize" : "none";
-    const cli::PreparedData prepared = cli::prepare_data(settings);
+    const run::PreparedData prepared = run::prepare_data(settings);
     const double baseline = mean_predictor_error(prepared);
     models::test::measured(cat("raw_pixels, --normalize ", normalize, ", ", epochs,
                           " epochs: validation squared error ", error, ", predicting the training mean ",
@@ -227,10 +227,10 @@ TEST_F(CliTables, HeaderlessClassColumnGetsAHint) {
   const Result t = ok("train --model ae --epochs 1 --no-pictures --out run --label-column 6" + data);
   EXPECT_EQ(t.out.find("--label-column"), std::string::npos) << t.out;
   EXPECT_NE(t.out.find("headerless_labels.csv (6 -> 16,"), std::string::npos) << t.out;
-  const cli::LoadedRun run = cli::load_run(path("run").string(), "best", "cpu");
+  const run::LoadedRun run = run::load_run(path("run").string(), "best", "cpu");
   EXPECT_EQ(run.checkpoint.spec.input_width(), 6);
-  EXPECT_EQ(cli::training_data(run, "score").features(), 6);
-  EXPECT_TRUE(cli::training_data(run, "score").has_labels());
+  EXPECT_EQ(run::training_data(run, "score").features(), 6);
+  EXPECT_TRUE(run::training_data(run, "score").has_labels());
 }
 
 }  // namespace

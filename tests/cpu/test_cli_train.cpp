@@ -8,8 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "models/checkpoint.h"
-#include "models/io/safetensors.h"
+#include "train/checkpoint.h"
+#include "data/safetensors.h"
 #include "tests/cpu/test_cli_util.h"
 
 namespace ae::testing_cli {

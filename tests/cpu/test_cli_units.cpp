@@ -1,5 +1,5 @@
 // The pieces under the command line, tested on their own: anomaly statistics, plot
-// rasterisation, checkpoints (models/checkpoint.h) and the run configuration.
+// rasterisation, checkpoints (train/checkpoint.h) and the run configuration.
 #ifdef AE_CLI_PATH
 #include <gtest/gtest.h>
 
@@ -10,11 +10,11 @@
 #include "core/error.h"
 #include "core/ops.h"
 #include "core/random.h"
-#include "models/checkpoint.h"
-#include "models/plot.h"
-#include "models/trainer.h"
-#include "models/metrics.h"
-#include "tools/config.h"
+#include "train/checkpoint.h"
+#include "analysis/plot.h"
+#include "train/trainer.h"
+#include "analysis/metrics.h"
+#include "run/config.h"
 
 namespace ae {
 namespace {
@@ -342,43 +342,43 @@ TEST_F(CliCheckpoint, MismatchesAreNamed) {
 // --- configuration --------------------------------------------------------------------------
 
 TEST(CliConfig, JsonRoundTripAndPresets) {
-  cli::RunConfig c = cli::preset("dae");
+  run::RunConfig c = run::preset("dae");
   EXPECT_EQ(c.model.noise, "masking");
   EXPECT_GT(c.model.noise_level, 0);
   c.train.lr = 0.0123;
   c.data.exclude_labels.values = {0, 7};
   c.model.hidden = {};
-  const cli::json j = cli::to_json(c);
+  const run::json j = run::to_json(c);
   EXPECT_EQ(j["train"]["lr"], 0.0123);
-  EXPECT_EQ(j["data"]["exclude_labels"], cli::json::parse("[0, 7]"));
-  cli::RunConfig back = cli::preset("vae");
-  cli::apply_json(back, j, "x.json");
-  EXPECT_EQ(cli::to_json(back), j);
-  EXPECT_NO_THROW(cli::validate(back));
+  EXPECT_EQ(j["data"]["exclude_labels"], run::json::parse("[0, 7]"));
+  run::RunConfig back = run::preset("vae");
+  run::apply_json(back, j, "x.json");
+  EXPECT_EQ(run::to_json(back), j);
+  EXPECT_NO_THROW(run::validate(back));
 
-  auto message = [](const cli::json& bad) {
-    cli::RunConfig r;
+  auto message = [](const run::json& bad) {
+    run::RunConfig r;
     try {
-      cli::apply_json(r, bad, "run.json");
+      run::apply_json(r, bad, "run.json");
     } catch (const Error& e) {
       return std::string(e.what());
     }
     return std::string("no error");
   };
-  EXPECT_EQ(message(cli::json::parse(R"({"train": {"lr": "fast"}})")),
+  EXPECT_EQ(message(run::json::parse(R"({"train": {"lr": "fast"}})")),
             "run.json: field 'train.lr' must be a number, got \"fast\"");
-  EXPECT_EQ(message(cli::json::parse(R"({"model": {"widths": [3]}})")),
+  EXPECT_EQ(message(run::json::parse(R"({"model": {"widths": [3]}})")),
             "run.json: unknown field 'model.widths'");
-  EXPECT_EQ(message(cli::json::parse(R"({"model": {"hidden": [0]}})")),
+  EXPECT_EQ(message(run::json::parse(R"({"model": {"hidden": [0]}})")),
             "run.json: field 'model.hidden' must hold positive integers, got 0");
-  EXPECT_THROW(cli::preset("gan"), Error);
+  EXPECT_THROW(run::preset("gan"), Error);
 
-  cli::RunConfig v;
+  run::RunConfig v;
   v.train.lr = -1;
-  EXPECT_THROW(cli::validate(v), Error);
-  v = cli::RunConfig{};
+  EXPECT_THROW(run::validate(v), Error);
+  v = run::RunConfig{};
   v.model.noise = "masking";  // the VAE takes no input noise
-  EXPECT_THROW(cli::validate(v), Error);
+  EXPECT_THROW(run::validate(v), Error);
 }
 
 }  // namespace

@@ -4,7 +4,7 @@
 
 #include "core/ops.h"
 #include "kernels/cpu/cpu.h"
-#include "models/trainer.h"
+#include "train/trainer.h"
 #include "tests/common/step_models.h"
 
 namespace ae {

@@ -15,7 +15,7 @@
 #include <thread>
 #include <vector>
 
-#include "models/io/safetensors.h"
+#include "data/safetensors.h"
 #include "tests/common/io_testing.h"
 
 namespace ae::io {

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "models/io/npy.h"
-#include "models/io/safetensors.h"
+#include "data/npy.h"
+#include "data/safetensors.h"
 #include "tests/common/io_testing.h"
 
 namespace ae::io {

@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "models/io/csv.h"
+#include "data/csv.h"
 #include "tests/common/io_testing.h"
 
 namespace ae::io {

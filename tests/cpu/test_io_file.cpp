@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "models/io/file.h"
+#include "data/file.h"
 #include "tests/common/io_testing.h"
 
 namespace ae::io {

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "models/io/idx.h"
+#include "data/idx.h"
 #include "tests/common/io_testing.h"
 
 namespace ae::io {

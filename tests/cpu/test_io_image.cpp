@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "models/io/file.h"
-#include "models/io/image.h"
-#include "models/io/png.h"
+#include "data/file.h"
+#include "data/image.h"
+#include "data/png.h"
 #include "tests/common/io_testing.h"
 
 #if AE_HAVE_PNG

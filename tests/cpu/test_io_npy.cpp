@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "models/io/npy.h"
+#include "data/npy.h"
 #include "tests/common/io_testing.h"
 
 namespace ae::io {

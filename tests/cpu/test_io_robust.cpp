@@ -7,10 +7,10 @@
 #include <string>
 #include <vector>
 
-#include "models/io/csv.h"
-#include "models/io/idx.h"
-#include "models/io/npy.h"
-#include "models/io/safetensors.h"
+#include "data/csv.h"
+#include "data/idx.h"
+#include "data/npy.h"
+#include "data/safetensors.h"
 #include "tests/common/io_testing.h"
 
 namespace ae::io {

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "models/io/safetensors.h"
+#include "data/safetensors.h"
 #include "tests/common/io_testing.h"
 
 namespace ae::io {

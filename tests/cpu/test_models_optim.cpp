@@ -7,8 +7,8 @@
 #include <numbers>
 
 #include "core/autograd.h"
-#include "models/optim.h"
-#include "models/schedule.h"
+#include "train/optim.h"
+#include "train/schedule.h"
 #include "tests/common/testing.h"
 
 namespace ae::models {

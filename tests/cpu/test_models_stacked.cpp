@@ -1,7 +1,7 @@
 // The stacked autoencoder on MNIST digits: greedy layer-wise pretraining builds a working deep
 // model, and end-to-end fine-tuning then lowers its reconstruction loss further.
 #include "core/autograd.h"
-#include "models/stacked.h"
+#include "train/pretrain.h"
 #include "tests/cpu/test_models_util.h"
 
 namespace ae::models {

@@ -4,8 +4,8 @@
 #include <cmath>
 #include <numeric>
 
-#include "models/data.h"
-#include "models/trainer.h"
+#include "data/dataset.h"
+#include "train/trainer.h"
 #include "models/vae.h"
 #include "tests/common/step_models.h"
 #include "tests/common/testing.h"

@@ -11,8 +11,8 @@
 
 #include "core/error.h"
 #include "core/ops.h"
-#include "models/data.h"
-#include "models/trainer.h"
+#include "data/dataset.h"
+#include "train/trainer.h"
 
 namespace ae::models::test {
 

@@ -11,9 +11,10 @@
 #include "core/autograd.h"
 #include "core/ops.h"
 #include "models/autoencoder.h"
-#include "models/data.h"
-#include "models/optim.h"
-#include "models/pca.h"
+#include "data/dataset.h"
+#include "data/normalize.h"
+#include "train/optim.h"
+#include "analysis/pca.h"
 #include "tests/common/testing.h"
 #include "tests/cpu/test_models_util.h"
 

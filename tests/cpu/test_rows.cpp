@@ -1,12 +1,12 @@
-// Sources of rows (models/rows.h): the in-memory source walks the order the batch iterator always
+// Sources of rows (data/rows.h): the in-memory source walks the order the batch iterator always
 // walked, and the block-shuffled order is a permutation that keeps each window's rows to its
 // blocks.
 #include <algorithm>
 #include <numeric>
 #include <set>
 
-#include "models/data.h"
-#include "models/rows.h"
+#include "data/dataset.h"
+#include "data/rows.h"
 #include "tests/common/testing.h"
 
 namespace ae::models {

@@ -8,8 +8,8 @@
 #include "core/ops.h"
 #include "kernels/cpu/random.h"
 #include "models/autoencoder.h"
-#include "models/data.h"
-#include "models/optim.h"
+#include "data/dataset.h"
+#include "train/optim.h"
 #include "tests/common/step_models.h"
 #include "tests/common/testing.h"
 

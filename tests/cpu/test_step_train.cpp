@@ -7,8 +7,8 @@
 
 #include "core/autograd.h"
 #include "core/ops.h"
-#include "models/data.h"
-#include "models/trainer.h"
+#include "data/dataset.h"
+#include "train/trainer.h"
 #include "models/vae.h"
 #include "tests/common/step_models.h"
 #include "tests/common/testing.h"

@@ -1,4 +1,4 @@
-// Streaming rows from files (models/stream.h): the block reader gives read_npy's values, shards
+// Streaming rows from files (data/stream.h): the block reader gives read_npy's values, shards
 // are checked up front, a streamed epoch is the in-memory epoch of the same block order, training
 // on either gives the same parameters bit for bit, and the one-pass statistics match the
 // two-pass ones.
@@ -6,10 +6,10 @@
 #include <numeric>
 
 #include "models/autoencoder.h"
-#include "models/io/npy.h"
-#include "models/io/safetensors.h"
-#include "models/stream.h"
-#include "models/trainer.h"
+#include "data/npy.h"
+#include "data/safetensors.h"
+#include "data/stream.h"
+#include "train/trainer.h"
 #include "tests/common/io_testing.h"
 #include "tests/common/step_models.h"
 #include "tests/common/testing.h"

@@ -11,14 +11,14 @@
 #include <cstdlib>
 #include <fstream>
 
-#include "models/checkpoint.h"
-#include "models/stream.h"
-#include "models/trainer.h"
+#include "train/checkpoint.h"
+#include "data/stream.h"
+#include "train/trainer.h"
 #include "tests/common/io_testing.h"
 #include "tests/common/large_npy.h"
 #include "tests/cpu/test_models_util.h"
-#include "tools/config.h"
-#include "tools/dataset.h"
+#include "run/config.h"
+#include "run/prepare.h"
 
 #ifdef AE_CLI_PATH
 namespace ae::models {
@@ -89,9 +89,9 @@ TEST(StreamLarge, TwoGiBFileTrainsWithinItsBufferAndMatchesInMemoryTraining) {
 
   // In memory: the same rows, the same order, the same model and trainer as the run's config.
   started = Clock::now();
-  cli::RunConfig config = cli::preset("ae");
-  cli::apply_json(config, cli::read_json_file(run + "/config.json"), "config.json");
-  const cli::StreamPlan plan = cli::plan_stream(config.data, config.seed);
+  run::RunConfig config = run::preset("ae");
+  run::apply_json(config, run::read_json_file(run + "/config.json"), "config.json");
+  const run::StreamPlan plan = run::plan_stream(config.data, config.seed);
   ASSERT_TRUE(plan.val.has_value());
   const Checkpoint checkpoint = read_checkpoint(run + "/latest.safetensors");
   InMemoryRows train = [&] {
@@ -104,7 +104,7 @@ TEST(StreamLarge, TwoGiBFileTrainsWithinItsBufferAndMatchesInMemoryTraining) {
   // --normalize auto kept the values as they are (they lie in [0, 1]): no normaliser to apply.
   EXPECT_FALSE(checkpoint.has("norm.shift"));
   std::unique_ptr<Model> model = build_model(checkpoint.spec, Device::cpu());
-  Trainer(cli::trainer_config(config)).fit(*model, train, &val);
+  Trainer(run::trainer_config(config)).fit(*model, train, &val);
   test::measured(cat("the same epoch in memory: ", seconds_since(started), " s"));
 
   std::unique_ptr<Model> streamed = build_model(checkpoint.spec, Device::cpu());

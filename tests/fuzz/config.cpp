@@ -9,7 +9,7 @@
 
 #include "core/error.h"
 #include "tests/fuzz/fuzz_check.h"
-#include "tools/config.h"
+#include "run/config.h"
 
 namespace {
 

@@ -1,6 +1,6 @@
 // libFuzzer target: parse_csv. The first byte picks the options (delimiter, header mode, label
 // column, lines to skip), the rest is the text.
-#include "models/io/csv.h"
+#include "data/csv.h"
 
 #include "core/error.h"
 #include "tests/fuzz/fuzz_check.h"

@@ -1,6 +1,6 @@
 // libFuzzer target: gunzip, which every reader applies to a file starting with 1f 8b.
 #include "core/error.h"
-#include "models/io/file.h"
+#include "data/file.h"
 #include "tests/fuzz/fuzz_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

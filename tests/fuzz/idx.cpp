@@ -1,5 +1,5 @@
 // libFuzzer target: IDX files as read_idx reads them (gzip inflated first, then parse_idx).
-#include "models/io/idx.h"
+#include "data/idx.h"
 
 #include "core/error.h"
 #include "tests/fuzz/fuzz_check.h"

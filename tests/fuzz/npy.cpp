@@ -1,5 +1,5 @@
 // libFuzzer target: parse_npy, the reader behind read_npy.
-#include "models/io/npy.h"
+#include "data/npy.h"
 
 #include "core/error.h"
 #include "tests/fuzz/fuzz_check.h"

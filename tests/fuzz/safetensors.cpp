@@ -1,6 +1,6 @@
 // libFuzzer target: parse_safetensors (the reader behind read_safetensors and checkpoints) and
 // the conversions a loader applies to each tensor.
-#include "models/io/safetensors.h"
+#include "data/safetensors.h"
 
 #include "core/error.h"
 #include "tests/fuzz/fuzz_check.h"

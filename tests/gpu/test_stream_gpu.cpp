@@ -1,4 +1,4 @@
-// Streaming rows to a GPU (models/stream.h): the rows gathered into the two page-locked host
+// Streaming rows to a GPU (data/stream.h): the rows gathered into the two page-locked host
 // buffers and copied asynchronously are the CPU source's rows bit for bit, normalised the same
 // way, and a batch already handed out is never overwritten by the gathers of later reads.
 #include <gtest/gtest.h>
@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "core/device.h"
-#include "models/io/npy.h"
-#include "models/stream.h"
+#include "data/npy.h"
+#include "data/stream.h"
 #include "tests/common/io_testing.h"
 #include "tests/gpu/harness.h"
 

@@ -24,7 +24,7 @@
 #include "core/random.h"
 #include "models/autoencoder.h"
 #include "models/noise.h"
-#include "models/trainer.h"
+#include "train/trainer.h"
 #include "models/vae.h"
 
 namespace ae {

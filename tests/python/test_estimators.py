@@ -292,7 +292,7 @@ def test_ctrl_c_stops_after_the_batch_and_leaves_a_usable_model(table):
             os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, handled by Python's handler
 
     model = ae.Autoencoder(random_state=0, **{**SMALL, "epochs": 50})
-    import ae._estimators as est
+    import ae._base as est
 
     original = est._Progress.batch
     est._Progress.batch = lambda self, samples: interrupt_at_third(samples)

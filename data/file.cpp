@@ -1,0 +1,246 @@
+#include "data/file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "core/error.h"
+
+#ifndef AE_HAVE_ZLIB
+#define AE_HAVE_ZLIB 0
+#endif
+#if AE_HAVE_ZLIB
+#include <zlib.h>
+#endif
+
+namespace ae::io {
+namespace {
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+// Closes fd, retrying on EINTR is wrong for close on Linux, so call it once.
+void close_quietly(int fd) {
+  if (fd >= 0) ::close(fd);
+}
+
+}  // namespace
+
+// --- reading -------------------------------------------------------------------------------------
+
+InputFile::InputFile(const std::string& path) : path_(path) {
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  AE_CHECK(fd_ >= 0, path, ": cannot open: ", errno_text(errno));
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) {
+    int err = errno;
+    close_quietly(fd_);
+    fail(cat(path, ": cannot open: ", errno_text(err)));
+  }
+  if (S_ISDIR(st.st_mode)) {
+    close_quietly(fd_);
+    fail(cat(path, ": cannot open: ", errno_text(EISDIR)));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    close_quietly(fd_);
+    fail(cat(path, ": cannot open: not a regular file"));
+  }
+  size_ = static_cast<uint64_t>(st.st_size);
+}
+
+InputFile::~InputFile() { close_quietly(fd_); }
+
+void InputFile::read_at(uint64_t offset, void* dst, size_t n) const {
+  AE_CHECK(offset <= size_ && n <= size_ - offset, path_, ": cannot read ", n, " bytes at offset ",
+           offset, ": the file has only ", size_, " bytes");
+  auto* out = static_cast<uint8_t*>(dst);
+  size_t done = 0;
+  while (done < n) {
+    ssize_t got = ::pread(fd_, out + done, n - done, static_cast<off_t>(offset + done));
+    if (got < 0 && errno == EINTR) continue;
+    AE_CHECK(got >= 0, path_, ": read failed at offset ", offset + done, ": ", errno_text(errno));
+    AE_CHECK(got > 0, path_, ": unexpected end of file at byte ", offset + done,
+             " (the file shrank while being read)");
+    done += static_cast<size_t>(got);
+  }
+}
+
+void InputBytes::read_at(uint64_t offset, void* dst, size_t n) const {
+  AE_CHECK(offset <= size_ && n <= size_ - offset, name_, ": cannot read ", n, " bytes at offset ",
+           offset, ": the file has only ", size_, " bytes");
+  if (n > 0) std::memcpy(dst, data_ + offset, n);
+}
+
+Bytes read_file(const std::string& path, uint64_t max_bytes) {
+  InputFile file(path);
+  AE_CHECK(file.size() <= max_bytes, path, ": ", file.size(), " bytes is larger than the limit of ",
+           max_bytes, " bytes");
+  Bytes bytes(static_cast<size_t>(file.size()));
+  file.read_at(0, bytes.data(), bytes.size());
+  return bytes;
+}
+
+bool is_gzip(const uint8_t* data, size_t n) { return n >= 2 && data[0] == 0x1f && data[1] == 0x8b; }
+
+Bytes read_file_inflated(const std::string& path, uint64_t max_bytes) {
+  Bytes raw = read_file(path, max_bytes);
+  if (!is_gzip(raw.data(), raw.size())) return raw;
+  return gunzip(raw.data(), raw.size(), path, max_bytes);
+}
+
+#if AE_HAVE_ZLIB
+
+Bytes gunzip(const uint8_t* data, size_t n, const std::string& name, uint64_t max_bytes) {
+  AE_CHECK(is_gzip(data, n), name, ": not gzip data (no 1f 8b magic)");
+  z_stream zs{};
+  // 16 + MAX_WBITS: expect a gzip wrapper and check its CRC and length trailer.
+  AE_CHECK(inflateInit2(&zs, 16 + MAX_WBITS) == Z_OK, name, ": cannot start zlib inflate");
+  struct End {
+    z_stream* zs;
+    ~End() { inflateEnd(zs); }
+  } end{&zs};
+
+  // Deflate expands at most ~1032:1, so cap the initial reservation by that and by the limit;
+  // the trailer's size field is only a hint a hostile file could inflate.
+  const uint64_t ratio_cap = static_cast<uint64_t>(n) * 1032 + 64;
+  Bytes out;
+  out.resize(static_cast<size_t>(std::min<uint64_t>({max_bytes, ratio_cap, uint64_t{1} << 20})));
+
+  size_t in_pos = 0;
+  size_t out_pos = 0;
+  for (;;) {
+    if (out_pos == out.size()) {
+      AE_CHECK(out.size() < max_bytes, name, ": inflated size exceeds the limit of ", max_bytes,
+               " bytes");
+      out.resize(static_cast<size_t>(std::min<uint64_t>(max_bytes, out.size() * uint64_t{2})));
+    }
+    const size_t in_chunk = std::min<size_t>(n - in_pos, 1u << 30);
+    const size_t out_chunk = std::min<size_t>(out.size() - out_pos, 1u << 30);
+    zs.next_in = const_cast<Bytef*>(data + in_pos);
+    zs.avail_in = static_cast<uInt>(in_chunk);
+    zs.next_out = out.data() + out_pos;
+    zs.avail_out = static_cast<uInt>(out_chunk);
+    int rc = inflate(&zs, Z_NO_FLUSH);
+    in_pos += in_chunk - zs.avail_in;
+    out_pos += out_chunk - zs.avail_out;
+    if (rc == Z_STREAM_END) {
+      // Concatenated members are valid gzip (what `cat a.gz b.gz` makes): keep going.
+      if (in_pos < n && is_gzip(data + in_pos, n - in_pos)) {
+        AE_CHECK(inflateReset(&zs) == Z_OK, name, ": cannot reset zlib inflate");
+        continue;
+      }
+      AE_CHECK(in_pos == n, name, ": ", n - in_pos, " bytes of garbage after the gzip stream");
+      break;
+    }
+    if (rc == Z_BUF_ERROR || (rc == Z_OK && in_pos == n && zs.avail_out != 0)) {
+      // No progress possible: either the output is full (grow it above) or the input ran out.
+      AE_CHECK(in_pos < n || out_pos == out.size(), name, ": gzip stream is truncated (", n,
+               " compressed bytes, ", out_pos, " inflated before the end)");
+      continue;
+    }
+    AE_CHECK(rc == Z_OK, name, ": corrupt gzip data: ", zs.msg ? zs.msg : "zlib error ",
+             zs.msg ? "" : std::to_string(rc));
+  }
+  out.resize(out_pos);
+  out.shrink_to_fit();
+  return out;
+}
+
+#else
+
+Bytes gunzip(const uint8_t* data, size_t n, const std::string& name, uint64_t max_bytes) {
+  fail(cat(name,
+           ": gzip-compressed, but ae was built without zlib; decompress it first "
+           "(gunzip) or rebuild ae with zlib"));
+}
+
+#endif
+
+// --- writing -------------------------------------------------------------------------------------
+
+void FileSink::write(const void* data, size_t n) {
+  constexpr size_t kBuffer = size_t{1} << 16;
+  const auto* bytes = static_cast<const uint8_t*>(data);
+  written_ += n;
+  if (buffer_.size() + n <= kBuffer) {
+    buffer_.insert(buffer_.end(), bytes, bytes + n);
+    return;
+  }
+  flush();
+  if (n <= kBuffer) {
+    buffer_.insert(buffer_.end(), bytes, bytes + n);
+    return;
+  }
+  size_t done = 0;  // large blocks go straight to the file
+  while (done < n) {
+    ssize_t put = ::write(fd_, bytes + done, n - done);
+    if (put < 0 && errno == EINTR) continue;
+    AE_CHECK(put > 0, path_, ": write failed: ", errno_text(errno));
+    done += static_cast<size_t>(put);
+  }
+}
+
+void FileSink::flush() {
+  size_t done = 0;
+  while (done < buffer_.size()) {
+    ssize_t put = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
+    if (put < 0 && errno == EINTR) continue;
+    AE_CHECK(put > 0, path_, ": write failed: ", errno_text(errno));
+    done += static_cast<size_t>(put);
+  }
+  buffer_.clear();
+}
+
+void write_file_atomic(const std::string& path, const std::function<void(FileSink&)>& produce) {
+  namespace fs = std::filesystem;
+  AE_CHECK(!path.empty(), "write_file_atomic: empty path");
+  const fs::path target(path);
+  AE_CHECK(target.has_filename(), path, ": cannot write: not a file name");
+  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+
+  // Same folder as the target, so the final rename never crosses file systems. The name is hidden
+  // and unique per process and call; O_EXCL refuses to reuse anything already there.
+  static std::atomic<uint64_t> counter{0};
+  const std::string tmp_name =
+      cat(".", target.filename().string(), ".tmp.", ::getpid(), ".", counter++);
+  const std::string tmp = (dir / tmp_name).string();
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  AE_CHECK(fd >= 0, path, ": cannot create temporary file ", tmp, ": ", errno_text(errno));
+
+  try {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) ::fchmod(fd, st.st_mode & 07777);
+    FileSink sink(fd, tmp);
+    produce(sink);
+    sink.flush();
+    AE_CHECK(::fsync(fd) == 0, tmp, ": fsync failed: ", errno_text(errno));
+    const int rc = ::close(fd);
+    fd = -1;
+    AE_CHECK(rc == 0, tmp, ": close failed: ", errno_text(errno));
+    AE_CHECK(::rename(tmp.c_str(), path.c_str()) == 0, path, ": cannot rename ", tmp,
+             " over it: ", errno_text(errno));
+  } catch (...) {
+    close_quietly(fd);
+    ::unlink(tmp.c_str());
+    throw;
+  }
+
+  // Make the rename itself durable. Some file systems refuse fsync on a folder; the data is
+  // already safe then, so that is not an error.
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+void write_file_atomic(const std::string& path, const Bytes& bytes) {
+  write_file_atomic(path, [&](FileSink& sink) { sink.write(bytes); });
+}
+
+}  // namespace ae::io

@@ -1,0 +1,92 @@
+// Per-feature statistics of a data set: normalisers fitted on the training split and saved with
+// the model, what `--normalize auto` chooses, one-pass moments for streamed data, and the
+// highest-variance features.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/tensor.h"
+#include "data/dataset.h"
+#include "data/safetensors.h"
+
+namespace ae::models {
+
+// --- normalisation --------------------------------------------------------------------------
+// y = (x - shift) * scale, per feature. Fitted on one set (the training split) and applied
+// unchanged to any other, so validation data never leaks into the statistics.
+enum class NormKind : uint8_t {
+  min_max,     // per feature: (x - min) / (max - min), the training set maps to [0, 1] (a
+               // constant feature maps to 0)
+  standardize, // per feature: zero mean, unit variance (constant features are only centred)
+  pca,         // per feature: centred, scaled by 1/sqrt(m) (m samples), so that Xᵀ X is the
+               // covariance: the normalisation under which a linear autoencoder spans the PCA
+               // subspace
+};
+
+struct Normalizer {
+  NormKind kind = NormKind::standardize;
+  std::vector<double> shift;  // (features)
+  std::vector<double> scale;  // (features)
+
+  int64_t features() const { return static_cast<int64_t>(shift.size()); }
+  // (n, features) -> (n, features) on x's device and dtype; recorded by autograd like any op.
+  Tensor apply(const Tensor& x) const;
+  // The inverse map: y / scale + shift.
+  Tensor invert(const Tensor& y) const;
+  Dataset apply(const Dataset& d) const;  // a copy of d with x normalised
+
+  // The statistics as F64 safetensors "<prefix>shift" and "<prefix>scale", and the kind as
+  // metadata "<prefix>kind"; load() reads them back exactly.
+  std::vector<io::SafeTensor> to_safetensors(const std::string& prefix = "norm.") const;
+  std::map<std::string, std::string> metadata(const std::string& prefix = "norm.") const;
+  static Normalizer load(const io::SafeTensorsFile& file, const std::string& prefix = "norm.");
+};
+
+const char* norm_kind_name(NormKind kind);  // "min_max", "standardize", "pca"
+NormKind parse_norm_kind(const std::string& name);
+// Statistics of x (n, features), computed in float64 on the host.
+Normalizer fit_normalizer(const Tensor& x, NormKind kind);
+
+// What `--normalize auto` makes of a training set x (n, features): data already in [0, 1]
+// (pixels, probabilities, binary features) stays as it is, so that a Bernoulli decoder with
+// cross-entropy fits it; anything else is standardised per feature, so that no feature's unit
+// dwarfs another's. `reason` says why, with the range found ("values in [0, 255], outside
+// [0, 1]"). Non-finite values are refused as in fit_normalizer.
+struct NormChoice {
+  std::optional<NormKind> kind;  // empty: left as it is
+  std::string reason;
+};
+NormChoice choose_normalization(const Tensor& x);
+
+// Per-feature statistics gathered in one pass over blocks of rows (data streamed from a file):
+// the count, mean, sum of squared deviations (m2) and range, in float64. Each block's mean and
+// m2 are computed in two passes over the block, then merged into the totals by Chan, Golub and
+// LeVeque's formula (Chan et al. 1979, "Updating formulae and a pairwise algorithm for computing
+// sample variances"): delta = mean_b - mean_a, mean = mean_a + delta n_b / n,
+// m2 = m2_a + m2_b + delta^2 n_a n_b / n, which stays accurate where sums of squares cancel
+// (values of 1e8 + small noise). For data in memory fit_normalizer's two passes are used.
+struct FeatureMoments {
+  int64_t count = 0;
+  std::vector<double> mean, m2, lo, hi;  // (features)
+
+  // rows (n, features) float32 values, all finite (the readers check them).
+  void add(const float* rows, int64_t n, int64_t features);
+  void merge(const FeatureMoments& other);
+};
+// The normaliser of `kind` from statistics gathered by FeatureMoments (the formulas of
+// fit_normalizer, with the population variance m2 / count).
+Normalizer normalizer_from(const FeatureMoments& m, NormKind kind);
+// What `--normalize auto` makes of the data the statistics describe (as choose_normalization).
+NormChoice choose_normalization(const FeatureMoments& m);
+// The range of the data once normalised by `norm` (none: as it is), from each feature's range.
+std::pair<double, double> normalized_range(const FeatureMoments& m,
+                                           const std::optional<Normalizer>& norm);
+
+// --- feature selection ---------------------------------------------------------------------
+// The k features with the largest variance, by decreasing variance (ties: lower index first).
+std::vector<int64_t> highest_variance_features(const Tensor& x, int64_t k);
+
+}  // namespace ae::models

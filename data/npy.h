@@ -1,0 +1,43 @@
+// NumPy .npy files (format versions 1.0, 2.0 and 3.0), C order only.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "data/array.h"
+#include "data/file.h"
+
+namespace ae::io {
+
+// Reads a .npy file into float32. Element types: '<f4' '>f4' '<f8' '>f8' (float64 is rounded to
+// float32), '|u1' '|i1' '<i4' '>i4' '<i8' '>i8' (integers must be exactly representable in
+// float32, |v| <= 2^24). fortran_order True is refused.
+Array read_npy(const std::string& path);
+
+// Parses .npy bytes already in memory, with the same checks; name is used in messages.
+Array parse_npy(const Bytes& bytes, const std::string& name);
+
+// Where a .npy file's values lie, from its preamble and header alone, with every check of
+// read_npy (dtype, order, shape, the file's exact size) done before anything else is read.
+struct NpyLayout {
+  std::vector<int64_t> shape;
+  std::string descr;         // the dtype, as the header spells it ('<f4')
+  int element_size = 0;      // bytes per value
+  uint64_t data_offset = 0;  // where the first value starts in the file
+};
+NpyLayout read_npy_layout(const std::string& path);
+
+// Converts `count` values of dtype `descr` (one of read_npy's) at `raw` into `out` (count) as
+// read_npy does; `first_index` is the flat index of raw's first value in the array, for messages.
+void npy_to_f32(const std::string& descr, const uint8_t* raw, uint64_t count, float* out,
+                uint64_t first_index, const std::string& path);
+
+// Writes '<f4' (atomically: the old file stays intact until the new one is complete).
+void write_npy(const std::string& path, const Array& array);
+void write_npy(const std::string& path, const std::vector<int64_t>& shape,
+               const float* data);  // data: (product(shape))
+// Writes '<i8', e.g. class labels or cluster codes.
+void write_npy(const std::string& path, const std::vector<int64_t>& shape,
+               const int64_t* data);  // data: (product(shape))
+
+}  // namespace ae::io

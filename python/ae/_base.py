@@ -1,0 +1,460 @@
+"""What the estimators share: settings, input checks, progress, fitting, saving and loading over
+ae's engine (ae._core), and the parameter docs. The estimators are in ae._estimators.
+
+One class per role, not per model: the engine's models (``ae``, ``dae``, ``sparse``,
+``contractive``, ``vae``) are presets of one configuration (``ae train --model``; a denoising
+model is the plain one with noise, a sparse one the plain one with a penalty), so they are the
+``model=`` parameter of each estimator. A grid search can then compare models like any other
+hyperparameter, and a checkpoint of any model loads into either estimator.
+
+Every parameter left at ``None`` takes ``ae train``'s default for the chosen model, so the same
+settings give the same model as the command line (bit for bit on the CPU). The one difference:
+``validation_fraction`` defaults to 0 (train on all of X), where ``ae train`` holds out 10%.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import warnings
+from typing import Any, Optional, Union
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import _core
+
+ArrayLike = Any  # a NumPy array, anything np.asarray takes, or a DLPack tensor
+
+# Estimator parameter -> field of a run's config.json (run/config.cpp declares them all).
+_FIELDS = {
+    "model": "model.kind",
+    "hidden": "model.hidden",
+    "code": "model.code",
+    "activation": "model.activation",
+    "code_activation": "model.code_activation",
+    "data_kind": "model.data_kind",
+    "tied": "model.tied",
+    "noise": "model.noise",
+    "noise_level": "model.noise_level",
+    "penalty": "model.penalty",
+    "penalty_weight": "model.penalty_weight",
+    "sparsity_target": "model.sparsity_target",
+    "beta": "model.beta",
+    "normalize": "data.normalize",
+    "validation_fraction": "data.validation",
+    "epochs": "train.epochs",
+    "batch_size": "train.batch_size",
+    "optimizer": "train.optimizer",
+    "lr": "train.lr",
+    "patience": "train.patience",
+    "device": "device",
+}
+
+
+def _plain(value: Any) -> Any:
+    """A parameter value as JSON: tuples and arrays become lists, NumPy scalars numbers."""
+    if isinstance(value, (tuple, list, np.ndarray)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _set_field(root: dict, key: str, value: Any) -> None:
+    *parents, leaf = key.split(".")
+    node = root
+    for p in parents:
+        node = node.setdefault(p, {})
+    node[leaf] = _plain(value)
+
+
+def _get_field(root: dict, key: str) -> Any:
+    node = root
+    for p in key.split("."):
+        node = node[p]
+    return node
+
+
+def _leaves(node: dict, prefix: str = "") -> list:
+    """(dotted key, value) for every leaf of a nested config dict."""
+    out = []
+    for key, value in node.items():
+        if isinstance(value, dict):
+            out += _leaves(value, f"{prefix}{key}.")
+        else:
+            out.append((f"{prefix}{key}", value))
+    return out
+
+
+def _is_dlpack(X: Any) -> bool:
+    return hasattr(X, "__dlpack__") and not isinstance(X, np.ndarray)
+
+
+_KDLCUDA = 2  # DLPack's device type of CUDA memory
+
+
+def _dlpack_input(X: Any) -> Any:
+    """A DLPack tensor as ae reads it: float32 (else TypeError, before any copy). A CUDA tensor
+    is exported for ae's own stream (``__dlpack__(stream=...)``), so that the producer's pending
+    writes complete before ae's kernels read it; it stays on its device."""
+    dtype = str(getattr(X, "dtype", "float32"))
+    if not dtype.endswith("float32"):
+        raise TypeError(f"{type(X).__name__} of dtype {dtype}: ae reads float32 DLPack tensors; "
+                        "convert it first (PyTorch: x.float().contiguous())")
+    device_type, device_id = X.__dlpack_device__()
+    if int(device_type) == _KDLCUDA:
+        if _core.cuda_device_count() <= int(device_id):
+            raise ValueError(f"X is on cuda:{int(device_id)}, but ae has "
+                             f"{_core.cuda_device_count()} usable CUDA device(s)")
+        return X.__dlpack__(stream=_core.cuda_stream(int(device_id)))
+    return X
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _describe(X: Any) -> str:
+    """"shape (n, m), dtype float64" of an array-like, as far as it has them (for messages)."""
+    shape = getattr(X, "shape", None)
+    if shape is None:
+        try:
+            shape = np.shape(X)
+        except Exception:  # a ragged list: no shape
+            shape = None
+    dtype = getattr(X, "dtype", None)
+    parts = ([f"shape {tuple(shape)}"] if shape is not None else []) + \
+        ([f"dtype {dtype}"] if dtype is not None else [])
+    return ", ".join(parts) or type(X).__name__
+
+
+def _checked_array(X: Any, name: str, check) -> Any:
+    """check(X) (scikit-learn's validate_data or check_array, converting to float32) with its
+    errors as one line naming the argument, its shape and dtype, and the problem. Values beyond
+    float32's range are refused first (a float32 copy would make them inf, with numpy's
+    RuntimeWarnings). scikit-learn's own phrases ("Input X contains NaN", "Reshape your data",
+    "Complex data not supported") stay in the message, which its estimator checks look for."""
+    if isinstance(X, np.ndarray) and X.dtype.kind == "f" and X.dtype.itemsize > 4:
+        with np.errstate(invalid="ignore", over="ignore"):
+            beyond = np.isfinite(X) & (np.abs(X) > _FLOAT32_MAX)
+        if beyond.any():
+            largest = X[beyond].flat[np.argmax(np.abs(X[beyond]))]
+            raise ValueError(f"{name} ({_describe(X)}) holds {float(largest):g}, beyond float32's "
+                             f"range (±{_FLOAT32_MAX:g}): ae computes in float32; rescale {name}")
+    try:
+        with np.errstate(over="ignore"):  # values beyond float32 in lists: "contains infinity"
+            return check(X)
+    except (ValueError, TypeError) as e:
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+        if not lines or len(lines) == 1 and str(e).startswith(name):
+            raise
+        text = lines[0].rstrip(".:")
+        if "Reshape your data" in str(e):
+            text += ("; Reshape your data with .reshape(-1, 1) for a single feature or "
+                     ".reshape(1, -1) for a single sample")
+        elif text.startswith("Complex data not supported"):
+            text += "; ae reads real numbers"
+        raise type(e)(f"{name} ({_describe(X)}): {text}") from None
+
+
+class _Progress:
+    """A progress bar over the training samples (tqdm when installed, else one line per epoch
+    on stderr); silent with verbose=0."""
+
+    def __init__(self, verbose: int, title: str, epochs: int, samples: int):
+        self.verbose, self.title, self.epochs = verbose, title, epochs
+        self.done_in_epoch = 0
+        self.bar = None
+        if verbose > 0:
+            try:
+                from tqdm.auto import tqdm
+
+                self.bar = tqdm(total=epochs * samples, unit="sample", unit_scale=True,
+                                desc=title, leave=True)
+            except ImportError:
+                pass
+
+    def batch(self, samples: int) -> None:
+        if self.bar is not None:
+            self.bar.update(samples - self.done_in_epoch)
+        self.done_in_epoch = samples
+
+    def epoch(self, row: Union[dict, str]) -> None:
+        self.done_in_epoch = 0
+        if self.verbose <= 0:
+            return
+        if isinstance(row, str):  # a note from the trainer
+            (self.bar.write if self.bar is not None else self._print)(f"{self.title}: {row}")
+            return
+        losses = {k: v for k, v in row.items() if k.startswith(("train_", "val_"))}
+        if self.bar is not None:
+            self.bar.set_postfix({k: f"{v:.4g}" for k, v in losses.items()}, refresh=False)
+        else:
+            terms = "  ".join(f"{k} {v:.6g}" for k, v in losses.items())
+            self._print(f"{self.title}: epoch {row['epoch']}/{self.epochs}  {terms}  "
+                        f"({row['seconds']:.2f} s)")
+
+    @staticmethod
+    def _print(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+class _Base(BaseEstimator):
+    """What both estimators share: the settings, fit, the checkpoint and the array rules."""
+
+    # --- settings ---------------------------------------------------------------------------
+    def _config(self) -> dict:
+        config: dict = {}
+        for name, key in _FIELDS.items():
+            value = getattr(self, name)
+            if value is not None:
+                _set_field(config, key, value)
+        seed = self.random_state
+        if seed is None or isinstance(seed, np.random.RandomState):
+            seed = int(check_random_state(seed).randint(np.iinfo(np.int32).max))
+        _set_field(config, "seed", int(seed))
+        _set_field(config, "data.seed", int(seed))
+        for key, value in (self.options or {}).items():
+            _set_field(config, key, value)
+        return config
+
+    def _named(self, error: Exception) -> Exception:
+        """ae's message with the estimator parameter that a configuration field stands for."""
+        text = str(error)
+        for name, key in _FIELDS.items():
+            if f"'{key}'" in text or f"({key})" in text:
+                text += f" (parameter {name}={getattr(self, name)!r})"
+                break
+        return type(error)(text)
+
+    # --- arrays -------------------------------------------------------------------------------
+    def _input(self, X: ArrayLike, *, reset: bool) -> ArrayLike:
+        """X as the engine reads it. DLPack tensors (PyTorch, CuPy, JAX; CPU or CUDA) go in as
+        they are and must be float32, 2-d and C-contiguous (else TypeError). Anything else goes
+        through scikit-learn's validate_data: a float32 C-contiguous NumPy array is used in
+        place; other dtypes and layouts are converted once to float32 C order (a copy)."""
+        if _is_dlpack(X):
+            shape = tuple(X.shape)
+            if len(shape) != 2:
+                raise ValueError(f"Expected a 2D array, got an array of shape {shape}")
+            if reset:
+                self.n_features_in_ = shape[1]
+            elif shape[1] != self.n_features_in_:
+                raise ValueError(f"X has {shape[1]} features, but {type(self).__name__} is "
+                                 f"expecting {self.n_features_in_} features as input")
+            return _dlpack_input(X)
+        return _checked_array(X, "X", lambda X: validate_data(self, X, reset=reset,
+                                                              dtype=np.float32, order="C"))
+
+    # --- training -----------------------------------------------------------------------------
+    def _fit_model(self, X: ArrayLike) -> np.ndarray:
+        X = self._input(X, reset=True)
+        config = self._config()
+        n = X.shape[0]
+        epochs = int(_get_field(config, "train.epochs")) if "train" in config and \
+            "epochs" in config["train"] else 30
+        val = float(self.validation_fraction or 0)
+        progress = _Progress(int(self.verbose or 0), type(self).__name__, epochs,
+                             n - int(round(val * n)))
+        try:
+            model = _core.FittedModel.fit(json.dumps(config), X, progress.batch, progress.epoch)
+        except (ValueError, TypeError) as e:
+            raise self._named(e) from None
+        finally:
+            progress.close()
+        self.model_ = model
+        self.n_epochs_ = model.epochs
+        self.device_ = model.device
+        self._set_history(list(model.history))
+        self._after_fit(X)
+        if model.interrupted:
+            warnings.warn(f"{type(self).__name__}.fit stopped after {model.epochs} finished "
+                          "epochs and the current batch; the model is usable as it is",
+                          RuntimeWarning, stacklevel=3)
+            model.raise_pending()
+        return X
+
+    def _after_fit(self, X: ArrayLike) -> None:
+        """What a subclass derives from the training data once the model is trained."""
+
+    def _set_history(self, rows: list) -> None:
+        try:
+            import pandas as pd
+
+            self.history_ = pd.DataFrame(rows)
+        except ImportError:
+            self.history_ = rows
+
+    # --- checkpoints --------------------------------------------------------------------------
+    def save(self, path: Union[str, os.PathLike], data: Optional[Union[str, os.PathLike]] = None
+             ) -> None:
+        """Writes the model as the safetensors checkpoint ``ae train`` writes (parameters,
+        configuration, normaliser; read by ``ae encode``, ``ae score``, ``ae reconstruct`` ...).
+
+        ``data``: the file (CSV, NPY, IDX) the training rows came from, recorded as the run's
+        data so that the commands that reload the training data without ``--data`` (``ae score``
+        for its threshold, ``ae eval``) find it. It is read first: FileNotFoundError / OSError
+        when it cannot be read, ValueError when its features are not n_features_in_ (nothing is
+        written then). Raises OSError when ``path`` cannot be written (an existing file stays
+        intact: the write is atomic)."""
+        check_is_fitted(self)
+        self._before_save()
+        self.model_.save(os.fspath(path), os.fspath(data) if data is not None else "")
+
+    def _before_save(self) -> None:
+        self.model_.set_metadata("python.estimator", type(self).__name__)
+
+    @classmethod
+    def load(cls, path: Union[str, os.PathLike], device: Optional[str] = None, **kwargs):
+        """The estimator of a checkpoint written by ``ae train`` or by :meth:`save`: a
+        ``.safetensors`` file or a run folder (its ``best.safetensors``, else
+        ``latest.safetensors``). Its parameters are the checkpoint's configuration.
+        Raises FileNotFoundError / OSError for a missing or unreadable file, ValueError for one
+        that is not a valid checkpoint."""
+        model = _core.FittedModel.load(os.fspath(path), device or "auto")
+        config = json.loads(model.config_json)
+        params = {name: _get_field(config, key) for name, key in _FIELDS.items()}
+        params["hidden"] = tuple(params["hidden"])
+        params["random_state"] = config["seed"]
+        # The other settings that differ from the model's defaults, so that a clone refits the
+        # same model (the data source fields do not apply to arrays).
+        preset = json.loads(_core.preset_json(params["model"]))
+        taken = set(_FIELDS.values()) | {"seed", "data.seed"}
+        options = {key: value for key, value in _leaves(config)
+                   if key not in taken and not key.startswith("data.")
+                   and value != _get_field(preset, key)}
+        params["options"] = options or None
+        if device is None:
+            params["device"] = None
+        est = cls(**params)
+        est.model_ = model
+        est.n_features_in_ = model.input_width
+        est.n_epochs_ = model.epochs
+        est.device_ = model.device
+        est._set_history([])
+        est._after_load(os.fspath(path), **kwargs)
+        return est
+
+    def _after_load(self, path: str) -> None:
+        pass
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        if "model_" in state:  # the checkpoint's bytes
+            self._before_save()
+            with tempfile.TemporaryDirectory() as d:
+                path = os.path.join(d, "model.safetensors")
+                self.model_.save(path, "")
+                with open(path, "rb") as f:
+                    state["model_"] = f.read()
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        if isinstance(state.get("model_"), bytes):
+            with tempfile.TemporaryDirectory() as d:
+                path = os.path.join(d, "model.safetensors")
+                with open(path, "wb") as f:
+                    f.write(state["model_"])
+                state["model_"] = _core.FittedModel.load(path, state.get("device") or "auto")
+        self.__dict__.update(state)
+
+    # --- the model's maps ---------------------------------------------------------------------
+    def reconstruct(self, X: ArrayLike) -> np.ndarray:
+        """The model's reconstruction of each row of X (n, features) -> (n, features) float32,
+        in data space (the normaliser inverted; for a VAE, the decoded posterior mean)."""
+        check_is_fitted(self)
+        return self.model_.reconstruct(self._input(X, reset=False))
+
+    def _errors(self, X: ArrayLike) -> np.ndarray:
+        return self.model_.errors(self._input(X, reset=False))
+
+    def sample(self, n_samples: int = 1, random_state: Optional[int] = None) -> np.ndarray:
+        """A VAE's draws from its prior, z ~ N(0, I), decoded: (n_samples, features) float32 in
+        data space. ``random_state`` seeds the draws (None: a fresh seed). ValueError for a
+        model other than ``vae``."""
+        check_is_fitted(self)
+        seed = random_state if isinstance(random_state, (int, np.integer)) else \
+            int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+        return self.model_.sample(int(n_samples), int(seed))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+
+_PARAMS_DOC = """
+    Parameters (``None``: ``ae train``'s default for the model; ``ae train --help`` lists them)
+    ----------
+    model : {"ae", "dae", "sparse", "contractive", "vae"}
+        The model (``--model``): plain, denoising (masking noise 0.3), sparse (KL sparsity),
+        contractive, variational.
+    hidden : sequence of int
+        Widths of the encoder's hidden layers from the input (``--hidden``; default (256, 64));
+        the decoder mirrors them.
+    code : int
+        Width of the code, or of a VAE's latent (``--code``; 16, 64 for sparse, 2 for vae).
+        The default is ``ae train``'s and does not depend on the width of X, so that the same
+        settings give the same model as the command line: for a table of few features pass a
+        narrower code (e.g. ``n_features // 2``), else the code is as wide as the input (or
+        wider) and a linear baseline of the same width (PCA) reconstructs it exactly.
+    activation, code_activation : str
+        Hidden layers' and code layer's activation (relu, sigmoid, tanh, ...; linear).
+    data_kind : {"auto", "binary", "real"}
+        Output layer and loss: sigmoid + cross-entropy for data in [0, 1], identity + ½ squared
+        error otherwise; "auto" picks by the range of the (normalised) training data.
+    tied, noise, noise_level, penalty, penalty_weight, sparsity_target, beta
+        As ``--tied``, ``--noise`` (masking, gaussian, salt_pepper, dropout), ``--noise-level``,
+        ``--penalty`` (l1, kl_sparsity, contractive), ``--penalty-weight``, ``--sparsity-target``,
+        ``--beta``.
+    normalize : {"auto", "none", "min_max", "standardize", "pca"}, default "auto"
+        Per-feature normalisation fitted on the training rows, saved with the model and applied
+        to every input (outputs of inverse_transform, reconstruct, sample are mapped back);
+        "auto" leaves data already in [0, 1] as it is and standardises anything else.
+    validation_fraction : float, default 0
+        Rows of X held out (a seeded split) to pick the best epoch and for ``patience``.
+    epochs, batch_size, optimizer, lr, patience
+        Training (``--epochs`` 30, ``--batch-size`` 64, ``--optimizer`` adam, ``--lr`` 4e-3,
+        ``--patience`` 0: never stop early).
+    options : dict, optional
+        Any other field of a run's config.json by its dotted name, e.g.
+        ``{"train.lr_schedule": "cosine", "model.dtype": "float64"}``.
+    random_state : int, RandomState or None
+        Seeds the parameters, the noise, the batch order and the validation split (``--seed``);
+        the same seed gives the same model, bit for bit on the CPU.
+    device : str, optional
+        "cpu", "cuda", "cuda:N"; None: ``AE_DEVICE``, else the first usable GPU, else the CPU.
+    verbose : int, default 0
+        0: silent (scikit-learn's convention); 1: a progress bar (tqdm when installed, else one
+        line per epoch on stderr).
+"""
+
+_FITTED_DOC = """
+    Attributes
+    ----------
+    n_features_in_ : int
+        Features of the training rows.
+    history_ : list of dict or pandas.DataFrame
+        One row per epoch, as a run's metrics.csv: epoch (from 1), train_total,
+        train_reconstruction (train_penalty, train_kl when the model has them), val_* with
+        validation_fraction > 0, lr, steps, seconds, samples_per_second. A DataFrame when pandas
+        is installed.
+    n_epochs_ : int
+        Epochs completed.
+    device_ : str
+        The device the model lives on.
+    model_ : ae._core.FittedModel
+        The engine's model.
+
+    Ctrl-C during ``fit`` stops after the current batch: the estimator is fitted with the
+    model as it stands (a RuntimeWarning says so), and the KeyboardInterrupt propagates.
+    Errors are ValueError (a refused setting or array, with ae's one-line message), TypeError
+    (an array type the engine cannot read) or OSError (files).
+"""

@@ -1,0 +1,405 @@
+#include "run/prepare.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <numeric>
+#include <set>
+
+#include "core/autograd.h"
+#include "core/error.h"
+#include "data/file.h"
+
+namespace ae::run {
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+io::CsvOptions csv_options(const DataSettings& d) {
+  io::CsvOptions o;
+  o.delimiter = d.delimiter.at(0);
+  o.header = d.header == "yes" ? io::CsvHeader::Yes : d.header == "no" ? io::CsvHeader::No
+                                                                        : io::CsvHeader::Auto;
+  o.skip_rows = d.skip_rows;
+  if (!d.label_column.empty()) {
+    const bool numeric = std::all_of(d.label_column.begin(), d.label_column.end(),
+                                     [](char c) { return c >= '0' && c <= '9'; });
+    if (numeric)
+      o.label_index = std::stoll(d.label_column);
+    else
+      o.label_name = d.label_column;
+  }
+  return o;
+}
+
+// The smallest and largest value of x (n, features) on the host.
+std::pair<double, double> value_range(const Tensor& x) {
+  const std::vector<float> v = x.to_floats();
+  const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+  return {*lo, *hi};
+}
+
+models::Dataset normalised(const models::Dataset& d, const std::optional<models::Normalizer>& norm) {
+  if (!norm) return d;
+  NoGradGuard no_grad;
+  return norm->apply(d);
+}
+
+// Splits `rows` of d into those whose label is not in `excluded` (kept) and those whose label is.
+void partition_by_labels(const models::Dataset& d, const LabelList& excluded,
+                         const std::vector<int64_t>& rows, std::vector<int64_t>& kept,
+                         std::vector<int64_t>& dropped) {
+  AE_CHECK(d.has_labels(), "--exclude-labels needs labelled data; ", d.name, " has no labels");
+  for (int64_t r : rows) {
+    const bool out = std::find(excluded.values.begin(), excluded.values.end(), d.labels[r]) !=
+                     excluded.values.end();
+    (out ? dropped : kept).push_back(r);
+  }
+}
+
+models::OptimizerConfig optimizer_config(const TrainSettings& t) {
+  models::OptimizerConfig o;
+  o.kind = models::parse_optimizer(t.optimizer);
+  o.lr = t.lr;
+  o.momentum = t.momentum;
+  o.nesterov = t.nesterov;
+  o.beta1 = t.adam_beta1;
+  o.beta2 = t.adam_beta2;
+  o.eps = t.adam_eps;
+  o.weight_decay = t.weight_decay;
+  return o;
+}
+
+models::LrSchedule lr_schedule(const TrainSettings& t) {
+  models::LrSchedule s;
+  s.kind = models::parse_lr_schedule(t.lr_schedule);
+  s.step_size = t.lr_step_size;
+  s.gamma = t.lr_gamma;
+  s.total = t.lr_cosine_epochs > 0 ? t.lr_cosine_epochs : t.epochs;
+  s.min_lr = t.lr_min;
+  return s;
+}
+
+}  // namespace
+
+std::string detect_format(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) return "idx";
+  std::string name = lower(fs::path(path).filename().string());
+  if (ends_with(name, ".gz")) name.resize(name.size() - 3);
+  if (ends_with(name, ".csv") || ends_with(name, ".tsv") || ends_with(name, ".txt")) return "csv";
+  if (ends_with(name, ".npy")) return "npy";
+  if (name.find("ubyte") != std::string::npos || name.find(".idx") != std::string::npos ||
+      name.find("idx1") != std::string::npos || name.find("idx3") != std::string::npos)
+    return "idx";
+  // Unknown name: look at the first bytes (this also reports a missing file by name).
+  io::InputFile file(path);
+  uint8_t head[6] = {};
+  const size_t n = std::min<uint64_t>(file.size(), sizeof head);
+  file.read_at(0, head, n);
+  if (n >= 6 && head[0] == 0x93 && head[1] == 'N' && head[2] == 'U' && head[3] == 'M') return "npy";
+  if (n >= 4 && head[0] == 0 && head[1] == 0 && head[2] >= 0x08 && head[2] <= 0x0E && head[3] >= 1 &&
+      head[3] <= 4)
+    return "idx";
+  fail(cat(path, ": cannot tell the data format from the name or the first bytes; pass --format "
+           "idx, csv or npy"));
+}
+
+models::Dataset load_data(const DataSettings& d) {
+  models::Dataset data;
+  if (d.path.empty()) {
+    models::ShapesOptions o;
+    o.samples = d.shapes_samples;
+    o.seed = d.seed;
+    o.noise = d.shapes_noise;
+    data = models::make_shapes(o);
+  } else {
+    AE_CHECK(std::filesystem::exists(d.path), d.path, ": cannot open: No such file or directory");
+    const std::string format = d.format == "auto" ? detect_format(d.path) : d.format;
+    if (format == "csv") {
+      AE_CHECK(d.labels.empty(), "--labels is for IDX and NPY data; a CSV file names its label "
+               "column with --label-column");
+      data = models::load_csv(d.path, csv_options(d));
+    } else {
+      AE_CHECK(d.label_column.empty(), "--label-column is for CSV data; ", d.path, " is ", format);
+      AE_CHECK(d.skip_rows == 0, "--skip-rows is for CSV data; ", d.path, " is ", format);
+      if (format == "npy") {
+        data = models::load_npy(d.path, d.labels);
+      } else {
+        // Folders and "*-ubyte" files are MNIST-style 8-bit pictures, scaled to [0, 1]; other
+        // IDX files are read as they are.
+        const std::string name = std::filesystem::path(d.path).filename().string();
+        if (std::filesystem::is_directory(d.path) || name.find("ubyte") != std::string::npos)
+          data = models::load_mnist(d.path, d.labels);
+        else
+          data = models::load_idx(d.path, d.labels);
+      }
+    }
+  }
+  models::validate(data);
+  if (d.limit > 0 && d.limit < data.size()) data = models::subset(data, d.limit);
+  return data;
+}
+
+PreparedData prepare_data(const DataSettings& d) {
+  AE_CHECK(!d.stream, d.path, ": --stream is for ae train; this command reads the data in memory");
+  return prepare_data(load_data(d), d);
+}
+
+StreamPlan plan_stream(const DataSettings& d, uint64_t order_seed) {
+  AE_CHECK(std::filesystem::exists(d.path), d.path, ": cannot open: No such file or directory");
+  StreamPlan plan;
+  auto files = std::make_shared<models::RowFiles>(d.path);
+  plan.files = files;
+  models::StreamOptions o;
+  o.buffer_bytes = d.buffer_mb << 20;
+  o.seed = order_seed;
+  // Blocks of 1 MiB, or of a 256th of the data when it is smaller than 256 MiB, so that a small
+  // file still has blocks to shuffle and to hold out.
+  const int64_t row_bytes = files->features() * static_cast<int64_t>(sizeof(float));
+  o.block_bytes = std::clamp<int64_t>(files->rows() / 256 * row_bytes, row_bytes, int64_t{1} << 20);
+  const std::string name = std::filesystem::path(d.path).filename().string();
+  // Each part's windows hold at least a block, and two windows are held at once.
+  const int64_t need = (d.validation > 0 ? 8 : 2) * o.block_bytes;
+  AE_CHECK(d.buffer_mb << 20 >= need, "--buffer-mb ", d.buffer_mb, " is too small for blocks of ",
+           o.block_bytes / row_bytes, " rows of ", files->features(), " features (",
+           o.block_bytes, " bytes): two windows of a block each",
+           d.validation > 0 ? ", the validation part's in a quarter of the buffer," : "",
+           " need at least ", (need + (1 << 20) - 1) >> 20, " MiB");
+  if (d.validation > 0) {
+    // A quarter of the buffer for the validation part's windows, the rest for training's.
+    o.buffer_bytes = (d.buffer_mb << 20) / 4 * 3;
+    // The split is by block: the same block size as the sources below.
+    const int64_t block_rows = o.block_bytes / row_bytes;
+    const auto [train, val] = models::block_split((files->rows() + block_rows - 1) / block_rows,
+                                                  d.validation, d.seed, name);
+    o.part = train;
+    models::StreamOptions v = o;
+    v.part = val;
+    v.shuffle = false;
+    v.buffer_bytes = (d.buffer_mb << 20) / 4;
+    plan.val = v;
+  }
+  plan.train = o;
+  return plan;
+}
+
+PreparedData prepare_stream(const DataSettings& d, uint64_t order_seed, StreamPlan& plan) {
+  plan = plan_stream(d, order_seed);
+  const std::shared_ptr<const models::RowFiles>& files = plan.files;
+  const models::StreamOptions& o = plan.train;
+  const std::string name = std::filesystem::path(d.path).filename().string();
+  PreparedData out;
+  out.name = name;
+
+  // One pass over the training blocks: the range, the moments, non-finite values refused.
+  models::FeatureMoments moments;
+  {
+    models::StreamOptions in_order = o;
+    in_order.shuffle = false;
+    models::StreamedRows pass(files, in_order);
+    moments = models::stream_moments(pass);
+  }
+  out.normalization = d.normalize;
+  out.normalization_reason = "as asked";
+  if (d.normalize == "auto") {
+    const models::NormChoice choice = models::choose_normalization(moments);
+    out.normalization = choice.kind ? models::norm_kind_name(*choice.kind) : "none";
+    out.normalization_reason = choice.reason;
+  }
+  if (out.normalization != "none")
+    out.normalizer = models::normalizer_from(moments, models::parse_norm_kind(out.normalization));
+  std::tie(out.low, out.high) = models::normalized_range(moments, out.normalizer);
+  plan.train.normalizer = out.normalizer;
+  if (plan.val) plan.val->normalizer = out.normalizer;
+
+  // The samples: the first rows of each part, in file order.
+  const int64_t row_bytes = files->features() * static_cast<int64_t>(sizeof(float));
+  const int64_t most =
+      std::max<int64_t>(1, std::min<int64_t>(10000, (d.buffer_mb << 20) / 16 / row_bytes));
+  auto sample = [&](const models::StreamOptions& part, const std::string& label) {
+    models::StreamedRows rows(files, part);
+    models::Dataset s;
+    s.x = rows.stored_rows(0, std::min(most, rows.size()));
+    if (out.normalizer) {
+      NoGradGuard no_grad;
+      s.x = out.normalizer->apply(s.x);
+    }
+    s.image_h = files->image_h();
+    s.image_w = files->image_w();
+    s.name = cat(name, "[", label, ", first ", s.x.size(0), " of ", rows.size(), "]");
+    return std::make_pair(s, rows.size());
+  };
+  std::tie(out.train, plan.train_rows) = sample(plan.train, d.validation > 0 ? "train" : "all");
+  if (plan.val) std::tie(out.val, plan.val_rows) = sample(*plan.val, "validation");
+  out.notes.push_back(cat("streaming ", d.path, " (", files->rows(), " rows of ",
+                          files->features(), " features in ", files->shards(),
+                          files->shards() == 1 ? " file" : " files", ", ",
+                          files->data_bytes() >> 20, " MiB) through a buffer of ", d.buffer_mb,
+                          " MiB; pictures and the code check use the first ", out.train.size(),
+                          " rows of each part"));
+  return out;
+}
+
+PreparedData prepare_data(const models::Dataset& all, const DataSettings& d) {
+  models::validate(all);
+  PreparedData out;
+  out.name = all.name;
+  out.notes = all.notes;
+  if (d.validation > 0) {
+    AE_CHECK(all.size() >= 2, all.name, ": ", all.size(), " sample cannot be split for validation; "
+             "pass --validation 0");
+    std::tie(out.train_rows, out.val_rows) = models::split_indices(all.size(), d.validation, d.seed, all.name);
+  } else {
+    out.train_rows.resize(static_cast<size_t>(all.size()));
+    std::iota(out.train_rows.begin(), out.train_rows.end(), int64_t{0});
+  }
+  if (!d.exclude_labels.values.empty()) {
+    AE_CHECK(all.has_labels(), "--exclude-labels needs labelled data; ", all.name, " has no labels");
+    // A label no sample carries would exclude nothing: most likely a typo or the wrong column.
+    const std::set<int64_t> present(all.labels.begin(), all.labels.end());
+    for (int64_t l : d.exclude_labels.values)
+      if (present.count(l) == 0) {
+        std::string listed;
+        for (int64_t p : present) listed += cat(listed.empty() ? "" : ", ", p);
+        AE_CHECK(false, "--exclude-labels: no sample of ", all.name, " has label ", l,
+                 " (it has labels ", listed, ")");
+      }
+    std::vector<int64_t> train, val;
+    partition_by_labels(all, d.exclude_labels, out.train_rows, train, out.excluded_rows);
+    partition_by_labels(all, d.exclude_labels, out.val_rows, val, out.excluded_rows);
+    AE_CHECK(!train.empty(), "--exclude-labels leaves none of the ", out.train_rows.size(),
+             " training samples of ", all.name);
+    std::sort(out.excluded_rows.begin(), out.excluded_rows.end());
+    out.train_rows = std::move(train);
+    out.val_rows = std::move(val);
+  }
+  out.train = models::select(all, out.train_rows);
+  out.train.name = d.validation > 0 ? all.name + "[train]" : all.name;
+  if (!out.val_rows.empty()) {
+    out.val = models::select(all, out.val_rows);
+    out.val.name = all.name + "[validation]";
+  }
+  if (!out.excluded_rows.empty()) {
+    out.excluded = models::select(all, out.excluded_rows);
+    out.excluded.name = all.name + "[excluded labels]";
+  }
+  out.normalization = d.normalize;
+  out.normalization_reason = "as asked";
+  if (d.normalize == "auto") {
+    const models::NormChoice choice = models::choose_normalization(out.train.x);
+    out.normalization = choice.kind ? models::norm_kind_name(*choice.kind) : "none";
+    out.normalization_reason = choice.reason;
+  }
+  if (out.normalization != "none")
+    out.normalizer = models::fit_normalizer(out.train.x, models::parse_norm_kind(out.normalization));
+  out.train = normalised(out.train, out.normalizer);
+  if (out.val.size() > 0) out.val = normalised(out.val, out.normalizer);
+  if (out.excluded.size() > 0) out.excluded = normalised(out.excluded, out.normalizer);
+  std::tie(out.low, out.high) = value_range(out.train.x);
+  return out;
+}
+
+PreparedData reload_data(const DataSettings& d, const std::optional<models::Normalizer>& norm) {
+  AE_CHECK(!d.stream, d.path, " was streamed in training (--stream), and this command reads its "
+           "data in memory: pass --data with rows that fit in memory");
+  DataSettings raw = d;
+  raw.normalize = "none";
+  PreparedData out = prepare_data(raw);
+  out.normalizer = norm;
+  out.train = normalised(out.train, norm);
+  if (out.val.size() > 0) out.val = normalised(out.val, norm);
+  if (out.excluded.size() > 0) out.excluded = normalised(out.excluded, norm);
+  std::tie(out.low, out.high) = value_range(out.train.x);
+  return out;
+}
+
+models::Dataset load_for_model(const DataSettings& d, const std::optional<models::Normalizer>& norm,
+                               int64_t input_width) {
+  models::Dataset data = load_data(d);
+  AE_CHECK(data.features() == input_width, data.name, ": ", data.features(),
+           " features per sample, the model expects ", input_width);
+  return normalised(data, norm);
+}
+
+models::ModelSpec model_spec(const RunConfig& c, int64_t features, double low, double high,
+                             const std::string& data_name) {
+  const ModelSettings& m = c.model;
+  const bool in_unit = low >= 0 && high <= 1;
+  models::DataKind kind;
+  if (m.data_kind == "auto") {
+    kind = in_unit ? models::DataKind::binary : models::DataKind::real;
+  } else {
+    kind = models::parse_data_kind(m.data_kind);
+    AE_CHECK(kind != models::DataKind::binary || in_unit, "--data-kind binary needs values in "
+             "[0, 1], but the training samples of ", data_name, " hold values in [", low, ", ", high,
+             "] after --normalize ", c.data.normalize,
+             c.data.normalize == "auto" ? " (standardize)" : "",
+             "; use --normalize min_max or --data-kind real");
+  }
+  const DType dtype = m.dtype == "float64" ? DType::f64 : DType::f32;
+  std::vector<int64_t> widths{features};
+  widths.insert(widths.end(), m.hidden.begin(), m.hidden.end());
+
+  models::ModelSpec spec;
+  spec.seed = c.seed;
+  if (m.kind == "vae") {
+    spec.kind = models::ModelKind::vae;
+    models::VaeConfig& v = spec.vae;
+    v.widths = widths;
+    v.latent = m.code;
+    v.hidden = models::parse_activation(m.activation);
+    v.data = kind;
+    v.beta.kind = models::parse_beta_schedule(m.beta_schedule);
+    v.beta.value = m.beta;
+    v.beta.warmup_steps = m.beta_warmup;
+    v.beta.period = m.beta_period;
+    v.beta.ratio = m.beta_ratio;
+    v.dtype = dtype;
+  } else {
+    spec.kind = models::ModelKind::autoencoder;
+    models::AutoencoderConfig& a = spec.autoencoder;
+    a.widths = widths;
+    a.widths.push_back(m.code);
+    a.hidden = models::parse_activation(m.activation);
+    a.code = models::parse_activation(m.code_activation);
+    a.data = kind;
+    a.tied = m.tied;
+    a.l2 = m.l2;
+    a.l1 = m.l1;
+    a.penalty = models::parse_code_penalty(m.penalty);
+    a.penalty_weight = m.penalty_weight;
+    a.sparsity_target = m.sparsity_target;
+    a.noise.kind = models::parse_noise(m.noise);
+    a.noise.level = m.noise_level;
+    // Salt and pepper take the data's own extremes.
+    a.noise.low = low;
+    a.noise.high = high;
+    a.dtype = dtype;
+  }
+  return spec;
+}
+
+models::TrainerConfig trainer_config(const RunConfig& config) {
+  models::TrainerConfig t;
+  t.epochs = config.train.epochs;
+  t.batch_size = config.train.batch_size;
+  t.optimizer = optimizer_config(config.train);
+  t.lr_schedule = lr_schedule(config.train);
+  t.clip_norm = config.train.clip_norm;
+  t.patience = config.train.patience;
+  t.restore_best = false;  // the best parameters are in best.safetensors
+  t.shuffle_seed = config.seed;
+  t.step_mode = models::parse_step_mode(config.train.step_mode);
+  return t;
+}
+
+}  // namespace ae::run

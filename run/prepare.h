@@ -1,0 +1,82 @@
+// The data of a run: loading by format, the validation split, the normaliser fitted on the
+// training split, and the model description that follows from data and settings.
+#pragma once
+#include <optional>
+#include <string>
+
+#include "train/checkpoint.h"
+#include "data/dataset.h"
+#include "data/normalize.h"
+#include "data/stream.h"
+#include "train/trainer.h"
+#include "run/config.h"
+
+namespace ae::run {
+
+// The format of `path` for --format auto: a folder or an "*-ubyte*" / "*.idx*" file is IDX,
+// "*.csv[.gz]", "*.tsv", "*.txt" are CSV, "*.npy" is NPY; otherwise the first bytes decide.
+std::string detect_format(const std::string& path);
+
+// The samples as stored (no split, no normalisation), the first data.limit of them when set.
+models::Dataset load_data(const DataSettings& data);
+
+struct PreparedData {
+  std::string name;       // the whole set's, for titles ("shapes", "mnist-t10k")
+  models::Dataset train;  // normalised
+  models::Dataset val;    // normalised; size() 0 without a validation split
+  // The samples of --exclude-labels (from both parts), normalised; size() 0 without them.
+  models::Dataset excluded;
+  // Each part's rows in the source data (0-based, after --limit), in increasing order.
+  std::vector<int64_t> train_rows, val_rows, excluded_rows;
+  std::optional<models::Normalizer> normalizer;  // none for --normalize none (or auto on [0, 1])
+  std::string normalization;  // the map applied: none, min_max, standardize or pca
+  std::string normalization_reason;  // why: "as asked", or what --normalize auto found
+  double low = 0, high = 1;  // the range of the normalised training data
+  std::vector<std::string> notes;  // hints about how the data was read (models::Dataset::notes)
+};
+
+// load_data, then the seeded split, the classes of --exclude-labels taken out of both parts
+// (and kept aside in `excluded`), and the normaliser fitted on the training part
+// (--normalize auto: models::choose_normalization of the training part).
+PreparedData prepare_data(const DataSettings& data);
+// The same for samples already in memory (the Python package's arrays); data.path is not read.
+PreparedData prepare_data(const models::Dataset& all, const DataSettings& data);
+
+// --stream: the files stay on disk and are read in blocks while training (data/stream.h).
+struct StreamPlan {
+  std::shared_ptr<const models::RowFiles> files;
+  models::StreamOptions train;               // its device and dtype are the caller's to set
+  std::optional<models::StreamOptions> val;  // none without a validation split
+  int64_t train_rows = 0, val_rows = 0;
+};
+// Opens the files (every header checked first), splits their blocks, and fits the normaliser
+// (and decides --normalize auto) in one pass over the training blocks. With a validation split,
+// its part's windows take a quarter of --buffer-mb and training's the rest. The PreparedData returned
+// describes the data (name, normaliser, range) but its train and val hold only the first rows of
+// each part (at most 10,000, and at most a sixteenth of the buffer each), for the pictures and the code
+// check; `order_seed` seeds the block-shuffled order.
+PreparedData prepare_stream(const DataSettings& data, uint64_t order_seed, StreamPlan& plan);
+// The plan alone: the files opened (headers checked), the blocks split, the options of each part
+// without a normaliser; nothing else is read.
+StreamPlan plan_stream(const DataSettings& data, uint64_t order_seed);
+
+// The same split of the same data again (for the analysis commands), normalised with the
+// run's saved normaliser instead of a refit.
+PreparedData reload_data(const DataSettings& data, const std::optional<models::Normalizer>& norm);
+
+// Other data for a trained model: loaded, normalised with the run's normaliser, its width
+// checked against the model's input (an error names the file and both widths).
+models::Dataset load_for_model(const DataSettings& data,
+                               const std::optional<models::Normalizer>& norm, int64_t input_width);
+
+// The model a configuration describes for data of `features` columns in [low, high]. The data
+// kind "auto" becomes binary when the data lies in [0, 1], else real; "binary" with data
+// outside [0, 1] is an error naming the range.
+models::ModelSpec model_spec(const RunConfig& config, int64_t features, double low, double high,
+                             const std::string& data_name);
+
+// The trainer a configuration describes (optimizer, schedule, batches, seeds, step mode); the
+// hooks are left empty. restore_best is off: ae train keeps the best epoch in best.safetensors.
+models::TrainerConfig trainer_config(const RunConfig& config);
+
+}  // namespace ae::run

@@ -1,0 +1,189 @@
+#include "run/run_folder.h"
+
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "data/file.h"
+#include "run/config.h"
+
+namespace ae::run {
+namespace fs = std::filesystem;
+
+std::string join_path(const std::string& folder, const std::string& file) {
+  return (fs::path(folder) / file).string();
+}
+
+std::string default_run_folder(const std::string& model_kind) {
+  const std::time_t now = std::time(nullptr);
+  std::tm local{};
+  localtime_r(&now, &local);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &local);
+  const std::string base = join_path("runs", model_kind + "-" + stamp);
+  std::string folder = base;
+  for (int k = 2; fs::exists(folder); ++k) folder = base + "-" + std::to_string(k);
+  return folder;
+}
+
+void create_run_folder(const std::string& folder) {
+  std::error_code ec;
+  if (fs::exists(folder, ec)) {
+    AE_CHECK(fs::is_directory(folder, ec), folder, ": exists and is not a folder");
+    for (const char* f : {kConfigFile, kLatestCheckpoint, kBestCheckpoint})
+      AE_CHECK(!fs::exists(join_path(folder, f), ec), folder, ": already holds a run (", f,
+               "); continue it with --resume ", folder, " or pick another --out");
+    return;
+  }
+  fs::create_directories(folder, ec);
+  AE_CHECK(!ec, folder, ": cannot create the run folder: ", ec.message());
+}
+
+std::string find_checkpoint(const std::string& where, const std::string& which) {
+  std::error_code ec;
+  AE_CHECK(fs::exists(where, ec), where, ": cannot open: No such file or directory");
+  if (!fs::is_directory(where, ec)) return where;
+  AE_CHECK(which == "best" || which == "latest", "--checkpoint: unknown value '", which,
+           "' (best, latest)");
+  const std::string best = join_path(where, kBestCheckpoint);
+  const std::string latest = join_path(where, kLatestCheckpoint);
+  if (which == "best" && fs::exists(best, ec)) return best;
+  AE_CHECK(fs::exists(latest, ec), where, ": no ", which == "best" ? kBestCheckpoint : "",
+           which == "best" ? " or " : "", kLatestCheckpoint, " (not a run folder of ae train?)");
+  return latest;
+}
+
+std::string run_folder_of(const std::string& checkpoint_path) {
+  const fs::path parent = fs::path(checkpoint_path).parent_path();
+  return parent.empty() ? "." : parent.string();
+}
+
+std::vector<std::string> loss_terms(const models::ModelSpec& spec) {
+  std::vector<std::string> terms{"total", "reconstruction"};
+  if (spec.kind == models::ModelKind::vae) {
+    terms.push_back("kl");
+  } else {
+    const models::AutoencoderConfig& a = spec.autoencoder;
+    if (a.penalty != models::CodePenalty::none || a.l1 > 0 || a.l2 > 0) terms.push_back("penalty");
+  }
+  return terms;
+}
+
+double term(const models::LossValues& v, const std::string& name) {
+  if (name == "total") return v.total;
+  if (name == "reconstruction") return v.reconstruction;
+  if (name == "penalty") return v.penalty;
+  if (name == "kl") return v.kl;
+  fail(cat("unknown loss term '", name, "'"));
+}
+
+namespace {
+
+std::string number(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  char text[40];
+  std::snprintf(text, sizeof text, "%.9g", v);
+  return text;
+}
+
+// JSON has no NaN or infinity: they are written as null.
+json json_number(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+double from_json_number(const json& v) {
+  return v.is_number() ? v.get<double>() : std::numeric_limits<double>::quiet_NaN();
+}
+
+models::LossValues losses_from(const json& j, const std::vector<std::string>& terms) {
+  models::LossValues v;
+  for (const std::string& t : terms) {
+    if (!j.contains(t)) continue;
+    const double x = from_json_number(j[t]);
+    if (t == "total") v.total = x;
+    if (t == "reconstruction") v.reconstruction = x;
+    if (t == "penalty") v.penalty = x;
+    if (t == "kl") v.kl = x;
+  }
+  return v;
+}
+
+}  // namespace
+
+void write_metrics(const std::string& folder, const std::vector<EpochMetrics>& history,
+                   const std::vector<std::string>& terms, const models::CodeActivity* code,
+                   const std::string& code_split) {
+  std::string csv = "epoch";
+  for (const char* part : {"train", "val"})
+    for (const std::string& t : terms) csv += cat(",", part, "_", t);
+  csv += ",lr,steps,seconds,samples_per_second\n";
+  json rows = json::array();
+  for (const EpochMetrics& m : history) {
+    csv += std::to_string(m.epoch);
+    for (const std::string& t : terms) csv += "," + number(term(m.train, t));
+    for (const std::string& t : terms) csv += "," + (m.has_val ? number(term(m.val, t)) : "");
+    csv += cat(",", number(m.lr), ",", m.steps, ",", number(m.seconds), ",",
+               number(m.samples_per_second), "\n");
+    json row = {{"epoch", m.epoch}, {"lr", json_number(m.lr)}, {"steps", m.steps},
+                {"seconds", json_number(m.seconds)},
+                {"samples_per_second", json_number(m.samples_per_second)}};
+    json train = json::object(), val = json::object();
+    for (const std::string& t : terms) {
+      train[t] = json_number(term(m.train, t));
+      if (m.has_val) val[t] = json_number(term(m.val, t));
+    }
+    row["train"] = train;
+    if (m.has_val) row["val"] = val;
+    rows.push_back(row);
+  }
+  write_text(join_path(folder, kMetricsCsv), csv);
+  json doc = {{"terms", terms}, {"epochs", rows}};
+  if (code != nullptr)
+    doc["code"] = {{"split", code_split},
+                   {"units", code->units},
+                   {"constant_units", code->constant.size()},
+                   {"constant", code->constant},
+                   {"stddev_tolerance", json_number(code->tolerance)}};
+  write_text(join_path(folder, kMetricsJson), doc.dump(2) + "\n");
+}
+
+std::vector<EpochMetrics> read_metrics(const std::string& folder) {
+  const std::string path = join_path(folder, kMetricsJson);
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return {};
+  const json doc = read_json_file(path);
+  AE_CHECK(doc.is_object() && doc.contains("terms") && doc["terms"].is_array() &&
+               doc.contains("epochs") && doc["epochs"].is_array(),
+           path, ": expected {\"terms\": [...], \"epochs\": [...]}");
+  std::vector<std::string> terms;
+  for (const json& t : doc["terms"]) {
+    AE_CHECK(t.is_string(), path, ": terms must be strings, got ", t.dump());
+    terms.push_back(t.get<std::string>());
+  }
+  std::vector<EpochMetrics> out;
+  for (const json& row : doc["epochs"]) {
+    AE_CHECK(row.is_object() && row.contains("epoch") && row["epoch"].is_number_integer() &&
+                 row.contains("train") && row["train"].is_object(),
+             path, ": malformed epoch entry ", row.dump());
+    EpochMetrics m;
+    m.epoch = row["epoch"].get<int64_t>();
+    m.train = losses_from(row["train"], terms);
+    m.has_val = row.contains("val");
+    if (m.has_val) m.val = losses_from(row["val"], terms);
+    if (row.contains("lr")) m.lr = from_json_number(row["lr"]);
+    if (row.contains("steps") && row["steps"].is_number_integer()) m.steps = row["steps"].get<int64_t>();
+    if (row.contains("seconds")) m.seconds = from_json_number(row["seconds"]);
+    if (row.contains("samples_per_second"))
+      m.samples_per_second = from_json_number(row["samples_per_second"]);
+    out.push_back(m);
+  }
+  return out;
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  io::write_file_atomic(path, [&](io::FileSink& sink) { sink.write(text); });
+}
+
+}  // namespace ae::run

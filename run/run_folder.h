@@ -1,0 +1,69 @@
+// The run folder: where `ae train` writes its configuration, metrics, checkpoints and pictures,
+// and where the other commands find them.
+//
+//   runs/<name>/config.json         the resolved configuration (ae train --config repeats it)
+//   runs/<name>/metrics.csv, .json  one row per epoch, each loss term separately
+//   runs/<name>/latest.safetensors  the state after the last finished epoch (--resume)
+//   runs/<name>/best.safetensors    the state after the epoch with the lowest validation loss
+//   runs/<name>/*.png               loss curve, latent scatter, reconstructions, samples
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "models/autoencoder.h"
+#include "train/checkpoint.h"
+#include "analysis/metrics.h"
+
+namespace ae::run {
+
+inline constexpr const char* kConfigFile = "config.json";
+inline constexpr const char* kLatestCheckpoint = "latest.safetensors";
+inline constexpr const char* kBestCheckpoint = "best.safetensors";
+inline constexpr const char* kMetricsCsv = "metrics.csv";
+inline constexpr const char* kMetricsJson = "metrics.json";
+
+std::string join_path(const std::string& folder, const std::string& file);
+
+// "runs/vae-20261122-201500" (local time), with "-2", "-3", ... when that folder exists.
+std::string default_run_folder(const std::string& model_kind);
+
+// Creates the folder (and its parents). An existing folder is refused when it already holds a
+// run (a config or a checkpoint): the message suggests --resume.
+void create_run_folder(const std::string& folder);
+
+// The checkpoint a command reads: `where` is a .safetensors file, or a run folder (then
+// `which` picks best or latest; best falls back to latest when there is no validation).
+std::string find_checkpoint(const std::string& where, const std::string& which);
+// The run folder that holds a checkpoint file (its parent folder).
+std::string run_folder_of(const std::string& checkpoint_path);
+
+// One epoch's numbers.
+struct EpochMetrics {
+  int64_t epoch = 0;  // from 1
+  models::LossValues train;
+  models::LossValues val;
+  bool has_val = false;
+  double lr = 0;
+  int64_t steps = 0;
+  double seconds = 0;
+  double samples_per_second = 0;
+};
+
+// The loss terms a model reports: total and reconstruction always, penalty when the model has
+// a penalty or weight regulariser, kl for the VAE.
+std::vector<std::string> loss_terms(const models::ModelSpec& spec);
+double term(const models::LossValues& v, const std::string& name);
+
+// Writes metrics.csv and metrics.json atomically. `code`, when given, is added to metrics.json
+// as "code": how the finished model's code units vary (see code_activity_json).
+void write_metrics(const std::string& folder, const std::vector<EpochMetrics>& history,
+                   const std::vector<std::string>& terms, const models::CodeActivity* code = nullptr,
+                   const std::string& code_split = "");
+// Reads metrics.json back (for --resume); a missing file gives an empty history.
+std::vector<EpochMetrics> read_metrics(const std::string& folder);
+
+// Writes text atomically.
+void write_text(const std::string& path, const std::string& text);
+
+}  // namespace ae::run

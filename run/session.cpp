@@ -1,0 +1,215 @@
+#include "run/session.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <numeric>
+
+#include "core/autograd.h"
+#include "core/error.h"
+#include "core/ops.h"
+#include "analysis/metrics.h"
+#include "run/prepare.h"
+#include "run/run_folder.h"
+
+namespace ae::run {
+
+int64_t count_or(const RunArgs& a, int64_t fallback) {
+  if (a.count == kCountNotGiven) return fallback;
+  AE_CHECK(a.count >= 1, "-n/--count must be at least 1, got ", a.count);
+  return a.count;
+}
+
+Device choose_device(const std::string& setting) {
+  if (setting == "auto") return default_device();
+  const Device d = Device::parse(setting);
+  AE_CHECK(!d.is_cuda() || d.index < cuda_device_count(), "--device ", setting, ": ",
+           cuda_device_count() == 0 ? "no usable CUDA device (ae was built without CUDA, or there "
+                                      "is no driver or GPU)"
+                                    : cat("only ", cuda_device_count(), " CUDA device(s)"));
+  return d;
+}
+
+models::CheckpointExtras run_extras(const RunConfig& config,
+                                    const std::optional<models::Normalizer>& norm,
+                                    const PictureShape& picture, const std::string& data_name) {
+  models::CheckpointExtras extras;
+  extras.metadata[kRunConfigKey] = to_json(config).dump();
+  extras.metadata[kImageHeightKey] = std::to_string(picture.h);
+  extras.metadata[kImageWidthKey] = std::to_string(picture.w);
+  extras.metadata[kDataNameKey] = data_name;
+  if (norm) {
+    extras.tensors = norm->to_safetensors();
+    for (const auto& [key, value] : norm->metadata()) extras.metadata[key] = value;
+  }
+  return extras;
+}
+
+LoadedRun load_run(const std::string& where, const std::string& which, const std::string& device) {
+  LoadedRun run;
+  const std::string path = find_checkpoint(where, which);
+  run.folder = run_folder_of(path);
+  run.checkpoint = models::read_checkpoint(path);
+  const models::Checkpoint& c = run.checkpoint;
+  const json config = [&] {
+    try {
+      return json::parse(c.metadata(kRunConfigKey));
+    } catch (const json::exception& e) {
+      fail(cat(path, ": metadata '", kRunConfigKey, "' is not valid JSON: ", e.what()));
+    }
+  }();
+  run.config = preset(requested_model_kind(ConfigFlags{}, &config));
+  apply_json(run.config, config, cat(path, ": metadata '", kRunConfigKey, "'"));
+  if (c.file.metadata.count("norm.kind")) run.normalizer = models::Normalizer::load(c.file);
+  auto size = [&](const char* key) {
+    const std::string& text = c.metadata(key);
+    char* end = nullptr;
+    const long long v = std::strtoll(text.c_str(), &end, 10);
+    AE_CHECK(!text.empty() && *end == '\0' && v >= 0 && v <= 1 << 20, path, ": metadata '", key,
+             "' must be a picture size, got '", text, "'");
+    return static_cast<int64_t>(v);
+  };
+  run.picture = picture_shape(run.config.data.image_shape, size(kImageHeightKey),
+                              size(kImageWidthKey), c.spec.input_width());
+  run.data_name = c.metadata(kDataNameKey);
+  run.device = choose_device(device);
+  run.model = models::load_model(c, run.device);
+  return run;
+}
+
+LoadedRun load_run(const RunArgs& a) {
+  RunConfig flags;  // device "auto" unless --device says otherwise
+  a.data_flags.apply(flags);
+  return load_run(a.run, a.checkpoint, flags.device);
+}
+
+Tensor encode(models::Model& model, const models::ModelSpec& spec, const Tensor& x) {
+  NoGradGuard no_grad;
+  const Tensor input = x.to(model.device()).to(model.dtype());
+  if (spec.kind == models::ModelKind::vae) return static_cast<models::Vae&>(model).encode(input).mu;
+  return static_cast<models::Autoencoder&>(model).encode(input);
+}
+
+models::Dataset analysis_data(const RunArgs& a, const LoadedRun& run, std::string& what,
+                              std::vector<int64_t>* rows) {
+  RunConfig config = run.config;
+  if (a.data_flags.was_given("--data")) config.data = DataSettings{};
+  a.data_flags.apply(config);
+  const int64_t width = run.checkpoint.spec.input_width();
+  auto all_rows = [&](int64_t n) {
+    if (!rows) return;
+    rows->resize(static_cast<size_t>(n));
+    std::iota(rows->begin(), rows->end(), int64_t{0});
+  };
+  if (a.data_flags.was_given("--data")) {
+    models::Dataset d = load_for_model(config.data, run.normalizer, width);
+    what = cat(d.name, " (", d.size(), " samples)");
+    all_rows(d.size());
+    return d;
+  }
+  AE_CHECK(a.split == "val" || a.split == "train" || a.split == "all" || a.split == "held_out",
+           "--split: unknown value '", a.split, "' (val, train, all, held_out)");
+  PreparedData data = reload_data(config.data, run.normalizer);
+  AE_CHECK(data.train.features() == width, data.train.name, ": ", data.train.features(),
+           " features per sample, the model expects ", width);
+  if (a.split == "all") {
+    models::Dataset d = load_for_model(config.data, run.normalizer, width);
+    what = cat(d.name, " (all ", d.size(), " samples, the ", data.train.size(),
+               " training samples the model was fitted on included)");
+    all_rows(d.size());
+    return d;
+  }
+  const bool held_out = a.split == "held_out" && data.excluded.size() > 0;
+  if (held_out) {
+    // The validation samples and the excluded ones, in the order of the source data.
+    std::vector<int64_t> source = data.val_rows;
+    source.insert(source.end(), data.excluded_rows.begin(), data.excluded_rows.end());
+    std::vector<int64_t> order(source.size());
+    std::iota(order.begin(), order.end(), int64_t{0});
+    std::sort(order.begin(), order.end(), [&](int64_t i, int64_t j) { return source[i] < source[j]; });
+    models::Dataset both = data.excluded;
+    if (data.val.size() > 0) {
+      both.x = concat({data.val.x, data.excluded.x}, 0);
+      both.labels = data.val.labels;
+      both.labels.insert(both.labels.end(), data.excluded.labels.begin(), data.excluded.labels.end());
+    }
+    models::Dataset d = models::select(both, order);
+    d.name = cat(data.name, "[held out]");
+    std::string labels;
+    for (int64_t l : config.data.exclude_labels.values) labels += cat(labels.empty() ? "" : ",", l);
+    what = cat(d.name, " (", d.size(), " samples the model never trained on: ", data.val.size(),
+               " validation and ", data.excluded.size(), " of the excluded labels ", labels, ")");
+    if (rows) {
+      rows->clear();
+      for (int64_t i : order) rows->push_back(source[i]);
+    }
+    return d;
+  }
+  const bool val = (a.split == "val" || a.split == "held_out") && data.val.size() > 0;
+  models::Dataset d = val ? data.val : data.train;
+  what = cat(d.name, " (", d.size(), " samples)");
+  if (rows) *rows = val ? data.val_rows : data.train_rows;
+  return d;
+}
+
+models::Dataset training_data(const LoadedRun& run, const char* command) {
+  AE_CHECK(!run.config.data.stream, "ae ", command, " fits on the run's training rows, and ",
+           run.config.data.path, " was streamed in training (--stream): they are not read in "
+           "memory; ae eval, encode and reconstruct take --data with rows that fit");
+  return reload_data(run.config.data, run.normalizer).train;
+}
+
+Tensor reconstruct_all(models::Model& model, const Tensor& x) {
+  NoGradGuard no_grad;
+  constexpr int64_t kBatch = 1024;
+  std::vector<Tensor> parts;
+  for (int64_t start = 0; start < x.size(0); start += kBatch) {
+    const Tensor batch = slice(x, start, std::min(x.size(0), start + kBatch));
+    parts.push_back(model.reconstruct(batch.to(model.device()).to(model.dtype()))
+                        .to(Device::cpu())
+                        .to(DType::f32));
+  }
+  return parts.size() == 1 ? parts[0] : concat(parts, 0);
+}
+
+std::vector<double> per_sample_error(models::Model& model, const Tensor& x) {
+  NoGradGuard no_grad;
+  const Tensor host = x.to(Device::cpu()).to(DType::f32);
+  const Tensor error = sum(square(reconstruct_all(model, host) - host), 1);
+  return error.to_vector();
+}
+
+std::vector<double> pca_error(const models::Pca& pca, const Tensor& x) {
+  NoGradGuard no_grad;
+  const Tensor x64 = x.to(Device::cpu()).to(DType::f64);
+  return sum(square(pca.reconstruct(x64) - x64), 1).to_vector();
+}
+
+std::vector<ScoredMethod> score_with_baseline(models::Model& model, const models::ModelSpec& spec,
+                                              const std::string& model_name, const Tensor& train,
+                                              const Tensor& x, double contamination,
+                                              int64_t& pca_k) {
+  pca_k = std::min({spec.code_width(), train.size(1), train.size(0)});
+  const models::Pca pca = models::Pca::fit(train, pca_k);
+  std::vector<ScoredMethod> methods(2);
+  methods[0].name = cat(model_name, " (code ", spec.code_width(), ")");
+  methods[0].scores = per_sample_error(model, x);
+  methods[0].threshold = models::quantile(per_sample_error(model, train), 1 - contamination);
+  methods[1].name = cat("PCA (", pca_k, pca_k == 1 ? " component)" : " components)");
+  methods[1].scores = pca_error(pca, x);
+  methods[1].threshold = models::quantile(pca_error(pca, train), 1 - contamination);
+  return methods;
+}
+
+Tensor to_data_space(const std::optional<models::Normalizer>& norm, const Tensor& x) {
+  NoGradGuard no_grad;
+  const Tensor cpu = x.to(Device::cpu()).to(DType::f32);
+  return norm ? norm->invert(cpu) : cpu;
+}
+
+std::pair<double, double> picture_range(const models::ModelSpec& spec,
+                                        const std::optional<models::Normalizer>& norm) {
+  if (spec.data() == models::DataKind::binary && !norm) return {0, 1};
+  return {0, 0};
+}
+
+}  // namespace ae::run
