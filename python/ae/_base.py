@@ -1,15 +1,6 @@
 """What the estimators share: settings, input checks, progress, fitting, saving and loading over
 ae's engine (ae._core), and the parameter docs. The estimators are in ae._estimators.
 
-One class per role, not per model: the engine's models (``ae``, ``dae``, ``sparse``,
-``contractive``, ``vae``) are presets of one configuration (``ae train --model``; a denoising
-model is the plain one with noise, a sparse one the plain one with a penalty), so they are the
-``model=`` parameter of each estimator. A grid search can then compare models like any other
-hyperparameter, and a checkpoint of any model loads into either estimator.
-
-Every parameter left at ``None`` takes ``ae train``'s default for the chosen model, so the same
-settings give the same model as the command line (bit for bit on the CPU). The one difference:
-``validation_fraction`` defaults to 0 (train on all of X), where ``ae train`` holds out 10%.
 """
 from __future__ import annotations
 
