@@ -1,6 +1,5 @@
 """What the estimators share: settings, input checks, progress, fitting, saving and loading over
 ae's engine (ae._core), and the parameter docs. The estimators are in ae._estimators.
-
 """
 from __future__ import annotations
 
