@@ -23,9 +23,21 @@
 namespace ae::gputest {
 namespace {
 
+// The one-rank communicator the tests share, made on first use and destroyed by the environment's
+// TearDown, at the end of RUN_ALL_TESTS: before main's cudaDeviceReset, while NCCL and the CUDA
+// runtime are up (a function-local static would be destroyed after both).
+std::unique_ptr<Communicator> g_nccl;
+
+class NcclEnvironment : public ::testing::Environment {
+ public:
+  void TearDown() override { g_nccl.reset(); }
+};
+[[maybe_unused]] ::testing::Environment* const g_nccl_environment =
+    ::testing::AddGlobalTestEnvironment(new NcclEnvironment);
+
 Communicator& nccl_one_rank() {
-  static std::unique_ptr<Communicator> comm = make_communicator(CommKind::nccl);
-  return *comm;
+  if (!g_nccl) g_nccl = make_communicator(CommKind::nccl);
+  return *g_nccl;
 }
 
 bool same_bits(const Tensor& a, const Tensor& b) {
