@@ -1,211 +1,419 @@
 #!/usr/bin/env bash
 # Every GPU check of ae in ONE device call, from binaries built on the development machine:
 #
-#   1. here:            bash bench/gpu_carry.sh           (gpu_carry/: 4 binaries, ~35 MB)
-#   2. the device call: run(command="bash bench/gpu_check.sh", carry=["gpu_carry"], timeout_s=540)
+#   1. here:            bash bench/gpu_carry.sh     (gpu_carry/: 4 binaries and their libraries)
+#   2. the device call: run(command="bash bench/gpu_check.sh", carry=["gpu_carry"], timeout_s=360)
+#      a second, shorter try, if one is needed, fits what is left of a 15-minute window:
+#                       run(command="SCALE=0.5 bash bench/gpu_check.sh", carry=..., timeout_s=200)
 #
-# Nothing is compiled there. Parts, each under its own time budget (seconds; a stuck part is
-# killed and the next one starts; none runs past 465 s from the start, so the command ends
-# under 8 minutes):
-#   device     the GPU, driver, CUDA and PyTorch versions found; libraries the binaries miss
-#   suite      ae_tests_gpu: every CUDA kernel and step against the CPU reference        (80)
-#   huge       its tests past 2^31 and 2^32 elements (tens of GB filled on the host)     (60)
-#   nccl       ae train on one GPU through a one-rank NCCL communicator (the data-parallel
-#              step, gradients summed by ncclAllReduce) against the plain GPU run: the
-#              checkpoints must be equal byte for byte                                    (30)
-#   kernels    ae_bench_kernels: each kernel against the device's measured ceilings     (40)
-#   steps      ae_bench_steps at batch 256 and 4096 (eager, fused, graph; fp32),        (140)
-#              then the PyTorch peers (eager, CUDA graphs, torch.compile; fp32) on the same
-#              files, and compare.py's table: ae vs PyTorch ratios and peak memory
-#   memcheck   compute-sanitizer memcheck --leak-check full over the suite               (65)
-#   racecheck  compute-sanitizer racecheck over ae's own kernels (not cuBLAS's)         (20)
-#   synccheck  compute-sanitizer synccheck over ae's own kernels                         (20)
-# and prints the summary table last. SCALE=0.5 halves every budget (a second, shorter try).
-# Without a GPU (a dry run here) every part says "no device" and the summary still prints.
+# Nothing is compiled there. The parts run in order of value, each under its own budget; a part
+# still running at the end of its budget is stopped (SIGTERM to its process group, SIGKILL GRACE
+# s later, left behind ABANDON s after that) and the next one starts. The budgets, the stopping
+# slack of every part and a fixed OVERHEAD add up to at most TOTAL = 300 s; SCALE=0.5 halves
+# every budget and the total (150 s). The script checks that arithmetic before it starts
+# (bash bench/gpu_check.sh --plan prints it) and gives a part only the time left of the total,
+# so under the device call's 360 s the summary always prints, whichever part hangs.
 #
-# Writes to $OUT (returned by the device call; build/gpu_check without it), at most 8 files:
-# summary.txt, gpu_tests.log, kernels.log, steps.log, ae_steps.json, peers.json, sanitize.log.
-# Exit status 0 when every part passed.
+# Estimates (s, at SCALE=1) from each part's work, and budgets:
+#   part      est budget  what, and where the estimate comes from
+#   device      5    10   the GPU, driver, sanitizer and libraries found, `ae info`: nvidia-smi
+#                         ~1 s, ldd ~0.5 s, ae info ~2 s (a CUDA context)
+#   suite      30    45   ae_tests_gpu but the tests past 2^31 elements: every CUDA kernel, op and
+#                         training step against the CPU reference. A context and cuBLAS ~3 s; the
+#                         kernel tests ~10 s (host references of up to 2^27 elements); 4096^3
+#                         GEMM references ~1 s per dtype; the step, trainer and one-rank NCCL
+#                         runs of five small models ~10 s; the 2^32 __sincosf angles ~1 s
+#   steps      70    80   ae_bench_steps --quick at batch 256 and 4096 (eager, fused, graph;
+#                         fp32; ~15 s with the cuBLAS peak and the peer files), then the PyTorch
+#                         peers on the same files (import and loss check ~10 s, 20 eager and
+#                         CUDA-graph timings ~20 s, then torch.compile, ~20 s per configuration,
+#                         largest batch first, until the part's deadline) and compare.py's table
+#   memcheck   30    40   compute-sanitizer memcheck --leak-check full over the suite FILTERED
+#                         to the kernel and op tests (MEMCHECK_FILTER: not the 2^31/2^32 and
+#                         large-buffer tests, the 2^32-angle test, the training-step and NCCL
+#                         tests): ~10 s of tests natively, the kernels slowed 10-30x
+#   nccl       10    20   `ae train` (denoising, 2 epochs, the built-in shapes) on the GPU plain,
+#                         through a one-rank NCCL communicator (AE_COMM=nccl) and through the id
+#                         file bootstrap: the checkpoints must be equal byte for byte and the id
+#                         file gone once the rank joined; three runs ~3 s each, NCCL's init ~2 s
+#   huge       45    55   the tests past 2^31 and 2^32 elements: host-bound, 6.4e9 elements
+#                         drawn, computed and compared at ~2 ns each per pass (~40 s) and 17 GB
+#                         copied each way (~4 s); last, as the costliest per finding
+# Not in the default plan (PARTS="kernels racecheck" runs them, e.g. in a later call):
+#   kernels    30    40   ae_bench_kernels: each kernel against the device's measured ceilings
+#   racecheck  15    20   compute-sanitizer racecheck over ae's kernels with shared memory
+#   synccheck  15    20   compute-sanitizer synccheck over the same
+#
+# Writes to $OUT (returned by the device call; build/gpu_check without it): summary.txt (each
+# part's row as it ends, then the table), gpu_tests.log, steps.log, ae_steps.json, peers.json,
+# compare.md, sanitize.log (kernels.log with PARTS=kernels). Exit status 0 when every part passed,
+# 1 when one did not, 2 when the script could not start or was stopped (its summary still prints).
+#
+# Variables: SCALE (1), PARTS (the default plan above, in order), OUT, CARRY (gpu_carry),
+# SANITIZER (compute-sanitizer's path), PYTHON (python3), MEMCHECK_FILTER. For the dry run
+# (bench/gpu_check_dry_run.sh, ctest gpu_check.dry_run): UNIT, real seconds per planned second.
+#   bash bench/gpu_check.sh --plan    the plan and its arithmetic at SCALE; exit 1 when over TOTAL
 set -uo pipefail
+export LC_ALL=C
 cd "$(dirname "$0")/.." || exit 2
 ROOT=$PWD
-CARRY=${CARRY:-$ROOT/gpu_carry}
-OUT=${OUT:-$ROOT/build/gpu_check}
-SCALE=${SCALE:-1}
-WORK=$(mktemp -d /tmp/ae_gpu_check.XXXXXX)
-mkdir -p "$OUT"
-START=$SECONDS
-SUMMARY=$OUT/summary.txt
-: >"$SUMMARY"
-# Libraries bench/gpu_carry.sh gzip'd to fit the carry (OpenBLAS) unpack in place, once.
-for z in "$CARRY"/lib/*.gz; do
-  if [ -e "$z" ]; then gunzip -f "$z"; fi
-done
+SELF=$ROOT/bench/gpu_check.sh
+export ROOT SELF
+export CARRY=${CARRY:-$ROOT/gpu_carry}
+export OUT=${OUT:-$ROOT/build/gpu_check}
+export SCALE=${SCALE:-1}
+export UNIT=${UNIT:-1}
+export PYTHON=${PYTHON:-python3}
+export PARTS=${PARTS:-device suite steps memcheck nccl huge}
+export MEMCHECK_FILTER=${MEMCHECK_FILTER:--*Huge*:*Large*:*OutOfMemory*:*TooLarge*:PhiloxSincos.*:GpuStepTrain.*:CommNcclGpu.*}
+RACECHECK_FILTER='*ReduceSum*:*KlSparsity*:*Contractive*:*BiasActBackward*:*AccumulateScalars*'
+TOTAL=300    # s at SCALE=1: the whole script
+GRACE=2      # s from SIGTERM to SIGKILL
+ABANDON=1    # s after SIGKILL before a part still running is left behind
+OVERHEAD=5   # s outside the parts: checks, unpacking the libraries, the summary
 
-# A part's budget, scaled, and never past 465 s from the start (the whole command stays < 8 min).
-budget() {
-  awk -v b="$1" -v s="$SCALE" -v left=$((465 - (SECONDS - START))) \
-    'BEGIN { b *= s; if (b > left) b = left; if (b < 1) b = 1; printf "%d", b }'
+# --- arithmetic (planned seconds; UNIT turns them into real ones) -----------------------------
+calc() { awk "BEGIN { printf \"%.3f\", $* }"; }
+show() { awk "BEGIN { printf \"%g\", $* }"; }
+is() { awk "BEGIN { exit !($*) }"; }
+now() { echo "${EPOCHREALTIME:-$(date +%s.%N)}"; }
+
+plan_of() {  # plan_of PART: "ESTIMATE BUDGET" in seconds at SCALE=1
+  case $1 in
+    device) echo "5 10" ;;
+    suite) echo "30 45" ;;
+    steps) echo "70 80" ;;
+    memcheck) echo "30 40" ;;
+    nccl) echo "10 20" ;;
+    huge) echo "45 55" ;;
+    kernels) echo "30 40" ;;
+    racecheck | synccheck) echo "15 20" ;;
+    *) return 1 ;;
+  esac
+}
+
+# The plan of PARTS at SCALE: a table, and exit 1 when an estimate exceeds its budget or the
+# budgets, each part's GRACE + ABANDON and OVERHEAD add up to more than TOTAL * SCALE.
+check_plan() {
+  local p est budget sum=0 n=0 bad=0 planned limit
+  printf '%-10s %9s %9s %9s\n' part estimate budget "ends by"
+  for p in $PARTS; do
+    if ! read -r est budget < <(plan_of "$p"); then
+      echo "gpu_check: unknown part '$p' (device suite steps memcheck nccl huge kernels racecheck synccheck)"
+      return 1
+    fi
+    if is "$est > $budget"; then
+      echo "gpu_check: part $p: its estimate ($est s) exceeds its budget ($budget s)"
+      bad=1
+    fi
+    sum=$(calc "$sum + $budget * $SCALE + $GRACE + $ABANDON")
+    n=$((n + 1))
+    printf '%-10s %8ss %8ss %8ss\n' "$p" "$est" "$(show "$budget * $SCALE")" "$(show "$sum")"
+  done
+  planned=$(show "$sum + $OVERHEAD")
+  limit=$(show "$TOTAL * $SCALE")
+  echo "$n parts: budgets at SCALE=$SCALE, $GRACE + $ABANDON s to stop each, $OVERHEAD s overhead: $planned s of $limit s"
+  if is "$planned > $limit"; then
+    echo "gpu_check: the plan takes $planned s, more than $limit s (TOTAL $TOTAL s at SCALE=$SCALE)"
+    bad=1
+  fi
+  return $bad
+}
+
+# --- the parts (each runs as `bash gpu_check.sh --part NAME`, its output in PART_LOG) ---------
+result() { printf '%s\t%s\n' "$1" "$2" >"$WORK/$PART.result"; }  # result STATUS DETAIL
+ae_bin() {  # ae_bin BINARY ARGS...: a carried binary with the carried libraries
+  local b=$1
+  shift
+  env LD_LIBRARY_PATH="$CARRY/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$CARRY/bin/$b" "$@"
 }
 say() { echo "$*" | tee -a "$SUMMARY"; }
-rows=()
-row() { rows+=("$(printf '| %-9s | %-9s | %4ss | %s' "$1" "$2" "$3" "$4")"); }
-# An ae binary from the carried folder, with the carried libraries (for it alone: python3 keeps
-# its own).
-ae_run() {  # ae_run SECONDS BINARY ARGS...
-  local s=$1 b=$2
-  shift 2
-  timeout -k 3 "$s" env LD_LIBRARY_PATH="$CARRY/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
-    "$CARRY/bin/$b" "$@"
+
+part_device() {
+  local gpu cuda_driver missing info rc
+  gpu=$(timeout 5 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -1)
+  cuda_driver=$(timeout 5 nvidia-smi 2>/dev/null | sed -n 's/.*CUDA Version: *\([0-9.]*\).*/\1/p' | head -1)
+  say "GPU: ${gpu:-no nvidia-smi / no device}; driver's CUDA: ${cuda_driver:-?}"
+  say "compute-sanitizer: ${SANITIZER:-not found}${SANITIZER:+ ($(timeout 5 "$SANITIZER" --version 2>/dev/null | grep -m1 -o 'Version [0-9.]*'))}"
+  say "cuBLAS files present: $(ls /usr/local/cuda/lib64/libcublas.so.* /usr/local/cuda/targets/*/lib/libcublas.so.* \
+    /opt/*/.venv/lib/python3*/site-packages/nvidia/cu*/lib/libcublas.so.* 2>/dev/null | tr '\n' ' ')"
+  say "NCCL files present: $(ls /usr/local/cuda/lib64/libnccl.so.* /usr/lib/x86_64-linux-gnu/libnccl.so.* \
+    /opt/*/.venv/lib/python3*/site-packages/nvidia/nccl/lib/libnccl.so.* \
+    /usr/local/lib/python3*/dist-packages/nvidia/nccl/lib/libnccl.so.* 2>/dev/null | tr '\n' ' ')"
+  missing=$(env LD_LIBRARY_PATH="$CARRY/lib" ldd "$CARRY"/bin/* 2>/dev/null | grep "not found" | sort -u | tr -s ' \t\n' ' ')
+  [ -z "$missing" ] || say "MISSING shared libraries: $missing"
+  info=$(ae_bin ae info 2>&1)
+  rc=$?
+  echo "$info" | grep -E "backends|devices" | tee -a "$SUMMARY"
+  if [ -n "$missing" ]; then result FAILED "libraries the binaries miss: $missing"
+  elif [ $rc != 0 ]; then result FAILED "ae info: exit $rc: $(echo "$info" | tail -1)"
+  elif echo "$info" | grep -q "no usable CUDA device"; then result "no device" "ae info: $(echo "$info" | grep -m1 '^devices:')"
+  else result ok "${gpu:-GPU name unknown (no nvidia-smi)}"
+  fi
 }
 
+gtest_result() {  # gtest_result EXIT_CODE: the row of an ae_tests_gpu run, from PART_LOG
+  local rc=$1 passed failed
+  passed=$(grep -E '^\[  PASSED  \]' "$PART_LOG" | tail -1 | sed 's/\[  PASSED  \] //')
+  failed=$(grep -E '^\[  FAILED  \] [A-Za-z]' "$PART_LOG" | sort -u | sed 's/\[  FAILED  \] //' | head -8 | tr '\n' ' ')
+  case $rc in
+    0) result ok "${passed:-no tests}; $(grep -m1 '^cuBLAS' "$PART_LOG")" ;;
+    77) result "no device" "$(grep -m1 'skipped' "$PART_LOG")" ;;
+    *) result FAILED "exit $rc; passed: ${passed:-none}; failed: ${failed:-none named}" ;;
+  esac
+}
+part_suite() { ae_bin ae_tests_gpu --gtest_color=no --gtest_filter='-*Huge*'; gtest_result $?; }
+part_huge() { ae_bin ae_tests_gpu --gtest_color=no --gtest_filter='*Huge*'; gtest_result $?; }
+
+part_steps() {
+  local data=$WORK/peer_files end rc torch left prc
+  end=$(calc "$(now) + $PART_LIMIT * $UNIT")
+  mkdir -p "$data"
+  ae_bin ae_bench_steps --quick --batches 256,4096 --precisions fp32 --out "$data"
+  rc=$?
+  cp "$data/ae_steps.json" "$OUT/" 2>/dev/null
+  if [ $rc = 0 ] && grep -q "no usable CUDA device" "$PART_LOG"; then
+    result "no device" "ae_bench_steps: no usable CUDA device"; return
+  elif [ $rc != 0 ]; then
+    result FAILED "ae_bench_steps exit $rc: $(tail -1 "$PART_LOG")"; return
+  fi
+  if ! torch=$("$PYTHON" -c 'import torch; print(torch.__version__, "CUDA", torch.version.cuda, "available" if torch.cuda.is_available() else "no device")' 2>/dev/null | tail -1) || [ -z "$torch" ]; then
+    result "ae only" "PyTorch not importable by $PYTHON: no peers"; return
+  fi
+  echo "== PyTorch $torch: the peers"
+  # bench_peers.py starts no timing after its deadline and rewrites peers.json after each one;
+  # the table needs ~5 s (planned) at the end.
+  left=$(calc "$end - $(now) - 5 * $UNIT")
+  if is "$left < $UNIT"; then result "ae only" "no time left for the PyTorch peers"; return; fi
+  PYTHONUNBUFFERED=1 TORCHINDUCTOR_CACHE_DIR=$WORK/inductor timeout -k "$(calc "$GRACE * $UNIT")" "$left" \
+    "$PYTHON" bench/peers/bench_peers.py --dir "$data" --out "$OUT/peers.json" --batches 256,4096 \
+    --modes eager,graphs,compile --precisions fp32 --quick --deadline "$(calc "$(now) + $left - 3 * $UNIT")"
+  prc=$?
+  echo "== ae vs PyTorch"
+  if [ -f "$OUT/peers.json" ] &&
+    timeout "$(calc "4 * $UNIT")" "$PYTHON" bench/peers/compare.py "$OUT/ae_steps.json" "$OUT/peers.json" >"$OUT/compare.md"; then
+    cat "$OUT/compare.md"
+    if [ $prc = 0 ]; then result ok "ae and PyTorch $torch: the table below and in compare.md"
+    else result "peers $prc" "ae and part of the peers (exit $prc): the table below and in compare.md"
+    fi
+  else
+    rm -f "$OUT/compare.md"
+    result FAILED "peers exit $prc, no comparison: $(tail -1 "$PART_LOG")"
+  fi
+}
+
+sanitizer_part() {  # sanitizer_part TOOL FILTER ARGS...
+  local tool=$1 filter=$2 rc summary
+  shift 2
+  if [ -z "$SANITIZER" ]; then result "not run" "compute-sanitizer not found"; return; fi
+  env LD_LIBRARY_PATH="$CARRY/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$SANITIZER" --tool "$tool" "$@" \
+    --error-exitcode 99 --print-limit 20 "$CARRY/bin/ae_tests_gpu" --gtest_color=no --gtest_filter="$filter"
+  rc=$?
+  summary=$(grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$PART_LOG" | tail -1 | sed 's/=* *//')
+  case $rc in
+    0) result ok "${summary:-no summary}; $(grep -E '^\[  PASSED  \]' "$PART_LOG" | tail -1)" ;;
+    77) result "no device" "$(grep -m1 'skipped' "$PART_LOG")" ;;
+    *) result FAILED "exit $rc; ${summary:-no summary}; $(grep -E '^========= (Invalid|Error|Race|Barrier|Leaked)' "$PART_LOG" | sort | uniq -c | head -3 | tr -s ' \n' ' ')" ;;
+  esac
+}
+part_memcheck() { sanitizer_part memcheck "$MEMCHECK_FILTER" --leak-check full; }
+# racecheck and synccheck look at ae's kernels only: their mangled names start _ZN2ae2cu.
+part_racecheck() { sanitizer_part racecheck "$RACECHECK_FILTER" --kernel-name kns=_ZN2ae2cu; }
+part_synccheck() { sanitizer_part synccheck "$RACECHECK_FILTER" --kernel-name kns=_ZN2ae2cu; }
+
+part_nccl() {
+  local d=$WORK/nccl train=(train --model dae --epochs 2 --device cuda -q)
+  mkdir -p "$d"
+  echo "== plain"
+  ae_bin ae "${train[@]}" --out "$d/plain" || { result FAILED "plain run: exit $?: $(tail -1 "$PART_LOG")"; return; }
+  echo "== AE_COMM=nccl, one rank"
+  AE_COMM=nccl ae_bin ae "${train[@]}" --out "$d/nccl" ||
+    { result FAILED "one-rank NCCL run: exit $?: $(tail -1 "$PART_LOG")"; return; }
+  echo "== AE_COMM=nccl through AE_NCCL_ID_FILE, one rank"
+  AE_COMM=nccl AE_NCCL_ID_FILE=$d/nccl.id AE_RANK=0 AE_WORLD_SIZE=1 ae_bin ae "${train[@]}" --out "$d/file" ||
+    { result FAILED "id-file NCCL run: exit $?: $(tail -1 "$PART_LOG")"; return; }
+  if ! cmp "$d/plain/latest.safetensors" "$d/nccl/latest.safetensors"; then
+    result FAILED "the one-rank NCCL checkpoint differs from the plain GPU run's"
+  elif ! cmp "$d/plain/latest.safetensors" "$d/file/latest.safetensors"; then
+    result FAILED "the id-file NCCL checkpoint differs from the plain GPU run's"
+  elif [ -e "$d/nccl.id" ]; then
+    result FAILED "the NCCL id file was left behind after every rank joined"
+  else
+    result ok "one-rank NCCL checkpoints (MPI-less, id file) equal the plain GPU run's, byte for byte"
+  fi
+}
+
+part_kernels() {
+  ae_bin ae_bench_kernels
+  local rc=$?
+  if [ $rc = 0 ] && grep -q "skipped" "$PART_LOG"; then result "no device" "$(grep -m1 skipped "$PART_LOG")"
+  elif [ $rc = 0 ]; then result ok "$(grep -c '^|' "$PART_LOG") table rows in kernels.log"
+  else result FAILED "exit $rc: $(tail -1 "$PART_LOG")"
+  fi
+}
+
+if [ "${1:-}" = --part ]; then
+  PART=$2
+  "part_$PART"
+  exit 0
+fi
+
+# --- the plan -----------------------------------------------------------------------------------
+case ${1:-} in
+  --plan) check_plan; exit $? ;;
+  "") ;;
+  *) echo "usage: bash bench/gpu_check.sh [--plan]   (see the top of the file)"; exit 2 ;;
+esac
+if ! plan=$(check_plan); then
+  echo "$plan"
+  echo "gpu_check: refusing to start: the plan does not fit its time (PARTS, SCALE)"
+  exit 2
+fi
 if [ ! -x "$CARRY/bin/ae_tests_gpu" ]; then
   echo "gpu_check: $CARRY/bin is missing: run bench/gpu_carry.sh on the development machine and carry gpu_carry"
   exit 2
 fi
 
-# --- device ---------------------------------------------------------------------------------
-say "== ae GPU check, $(date -u +%Y-%m-%dT%H:%MZ), $(head -1 "$CARRY/MANIFEST" 2>/dev/null)"
-gpu=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -1)
-cuda_driver=$(nvidia-smi 2>/dev/null | sed -n 's/.*CUDA Version: *\([0-9.]*\).*/\1/p' | head -1)
-say "GPU: ${gpu:-no nvidia-smi / no device}; driver's CUDA: ${cuda_driver:-?}"
-torch=$(timeout 30 python3 -c 'import torch; print(torch.__version__, "CUDA", torch.version.cuda, "available" if torch.cuda.is_available() else "no device")' 2>/dev/null | tail -1)
-say "PyTorch: ${torch:-not importable by python3}"
-sanitizer=$(command -v compute-sanitizer)
-for c in /usr/local/cuda/bin/compute-sanitizer /usr/local/cuda/compute-sanitizer/compute-sanitizer \
-         /opt/nvidia/compute-sanitizer/compute-sanitizer; do
-  [ -n "$sanitizer" ] || [ ! -x "$c" ] || sanitizer=$c
-done
-say "compute-sanitizer: ${sanitizer:-not found}${sanitizer:+ ($("$sanitizer" --version 2>/dev/null | grep -m1 -o 'Version [0-9.]*'))}"
-say "cuBLAS files present: $(ls /usr/local/cuda/lib64/libcublas.so.* /usr/local/cuda/targets/*/lib/libcublas.so.* \
-  /opt/*/.venv/lib/python3*/site-packages/nvidia/cu*/lib/libcublas.so.* 2>/dev/null | tr '\n' ' ')"
-missing=$(env LD_LIBRARY_PATH="$CARRY/lib" ldd "$CARRY"/bin/* 2>/dev/null | grep "not found" | sort -u | tr -s ' \t\n' ' ')
-say "NCCL files present: $(ls /usr/local/cuda/lib64/libnccl.so.* /usr/lib/x86_64-linux-gnu/libnccl.so.* \
-  /opt/*/.venv/lib/python3*/site-packages/nvidia/nccl/lib/libnccl.so.* \
-  /usr/local/lib/python3*/dist-packages/nvidia/nccl/lib/libnccl.so.* 2>/dev/null | tr '\n' ' ')"
-[ -z "$missing" ] || say "MISSING shared libraries: $missing"
-ae_run 15 ae info 2>&1 | grep -E "backends|devices" | tee -a "$SUMMARY"
-
-# --- suite, then the tests past 2^31 and 2^32 elements (host-heavy: tens of GB to fill and compare)
-suite_part() {  # suite_part NAME BUDGET GTEST_FILTER
-  local name=$1 t0=$SECONDS rc passed failed_tests log=$WORK/$1.log
-  ae_run "$(budget "$2")" ae_tests_gpu --gtest_color=no --gtest_filter="$3" >"$log" 2>&1
-  rc=$?
-  { echo "===== $name (--gtest_filter=$3), exit $rc"; cat "$log"; } >>"$OUT/gpu_tests.log"
-  passed=$(grep -E '^\[  PASSED  \]' "$log" | tail -1 | sed 's/\[  PASSED  \] //')
-  failed_tests=$(grep -E '^\[  FAILED  \] [A-Za-z]' "$log" | sort -u | sed 's/\[  FAILED  \] //' | head -8 | tr '\n' ' ')
-  case $rc in
-    0) row "$name" ok $((SECONDS - t0)) "$passed; $(grep -m1 '^cuBLAS' "$log")" ;;
-    77) row "$name" "no device" $((SECONDS - t0)) "$(head -1 "$log")"; no_device=1 ;;
-    124 | 137) row "$name" TIMEOUT $((SECONDS - t0)) "last: $(grep -E '^\[ RUN' "$log" | tail -1)" ;;
-    *) row "$name" FAILED $((SECONDS - t0)) "exit $rc; passed: ${passed:-none}; failed: $failed_tests" ;;
-  esac
-}
-no_device=0
+# --- the run ------------------------------------------------------------------------------------
+START=$(now)
+END=$(calc "$START + ($TOTAL * $SCALE - $OVERHEAD) * $UNIT")  # when the last part must be stopped
+export WORK
+WORK=$(mktemp -d /tmp/ae_gpu_check.XXXXXX)
+mkdir -p "$OUT"
+export SUMMARY=$OUT/summary.txt
+: >"$SUMMARY"
 : >"$OUT/gpu_tests.log"
-suite_part suite 80 '-*Huge*'
-if [ $no_device = 1 ]; then row huge "no device" 0 "the suite found no device"; else suite_part huge 60 '*Huge*'; fi
-
-# --- nccl: one rank through NCCL against the plain run, byte for byte ------------------------
-t0=$SECONDS
-if [ $no_device = 1 ]; then
-  row nccl "no device" 0 "the suite found no device"
-else
-  d=$WORK/nccl
-  mkdir -p "$d"
-  train=(train --model dae --epochs 2 --device cuda -q)  # the built-in shapes, masking noise
-  ae_run "$(budget 15)" ae "${train[@]}" --out "$d/plain" >"$d/log" 2>&1 &&
-    AE_COMM=nccl ae_run "$(budget 15)" ae "${train[@]}" --out "$d/nccl" >>"$d/log" 2>&1
-  rc=$?
-  { echo "===== nccl, exit $rc"; cat "$d/log"; } >>"$OUT/gpu_tests.log"
-  if [ $rc != 0 ]; then
-    row nccl FAILED $((SECONDS - t0)) "exit $rc: $(tail -1 "$d/log")"
-  elif cmp -s "$d/plain/latest.safetensors" "$d/nccl/latest.safetensors"; then
-    row nccl ok $((SECONDS - t0)) "one-rank NCCL checkpoint equals the plain GPU run's, byte for byte"
-  else
-    row nccl FAILED $((SECONDS - t0)) "the one-rank NCCL checkpoint differs from the plain GPU run's"
-  fi
-fi
-# --- kernels --------------------------------------------------------------------------------
-t0=$SECONDS
-ae_run "$(budget 40)" ae_bench_kernels >"$OUT/kernels.log" 2>&1
-rc=$?
-if [ $rc = 0 ] && grep -q "skipped" "$OUT/kernels.log"; then
-  row kernels "no device" $((SECONDS - t0)) "$(head -1 "$OUT/kernels.log")"
-elif [ $rc = 0 ]; then
-  row kernels ok $((SECONDS - t0)) "$(grep -c '^|' "$OUT/kernels.log") table rows in kernels.log"
-else
-  row kernels FAILED $((SECONDS - t0)) "exit $rc: $(tail -1 "$OUT/kernels.log")"
-fi
-
-# --- steps and the PyTorch peers ------------------------------------------------------------
-t0=$SECONDS
-steps_end=$((SECONDS + $(budget 140)))
-DATA=$WORK/peer_files
-mkdir -p "$DATA"
-ae_run "$(budget 70)" ae_bench_steps --quick --batches 256,4096 --precisions fp32 --out "$DATA" >"$OUT/steps.log" 2>&1
-rc=$?
-cp "$DATA/ae_steps.json" "$OUT/" 2>/dev/null
-if [ $rc = 0 ] && grep -q "no usable CUDA device" "$OUT/steps.log"; then
-  row steps "no device" $((SECONDS - t0)) "$(head -1 "$OUT/steps.log")"
-elif [ $rc != 0 ]; then
-  row steps FAILED $((SECONDS - t0)) "ae_bench_steps exit $rc: $(tail -1 "$OUT/steps.log")"
-elif [ -z "$torch" ]; then
-  row steps "ae only" $((SECONDS - t0)) "PyTorch not importable: no peers"
-else
-  left=$((steps_end - SECONDS))
-  deadline=$(($(date +%s) + left - 10))
-  echo "== PyTorch peers" >>"$OUT/steps.log"
-  PYTHONUNBUFFERED=1 TORCHINDUCTOR_CACHE_DIR=$WORK/inductor timeout -k 3 "$left" \
-    python3 bench/peers/bench_peers.py --dir "$DATA" --out "$OUT/peers.json" --batches 256,4096 \
-    --modes eager,graphs,compile --precisions fp32 --quick --deadline "$deadline" \
-    >>"$OUT/steps.log" 2>&1
-  prc=$?
-  echo "== ae vs PyTorch" >>"$OUT/steps.log"
-  if [ -f "$OUT/peers.json" ] && python3 bench/peers/compare.py "$OUT/ae_steps.json" "$OUT/peers.json" \
-       >"$WORK/compare.md" 2>&1; then
-    cat "$WORK/compare.md" >>"$OUT/steps.log"
-    row steps "$([ $prc = 0 ] && echo ok || echo "peers $prc")" $((SECONDS - t0)) "ae + peers; the table below and in steps.log"
-  else
-    row steps FAILED $((SECONDS - t0)) "peers exit $prc, no comparison: $(tail -1 "$OUT/steps.log")"
-  fi
-fi
-
-# --- compute-sanitizer ----------------------------------------------------------------------
-# The suite without the tests that fill the GPU or provoke out-of-memory on purpose (under the
-# tools they would take the whole budget; they run the same kernels as the rest). racecheck and
-# synccheck look at ae's kernels only: their mangled names start _ZN2ae2cu (namespace ae::cu).
-FILTER=${FILTER:--*Large*:*Huge*:*OutOfMemory*:*TooLarge*}
 : >"$OUT/sanitize.log"
-for spec in "memcheck 65 --leak-check full" "racecheck 20 --kernel-name kns=_ZN2ae2cu" \
-            "synccheck 20 --kernel-name kns=_ZN2ae2cu"; do
-  read -r tool secs args <<<"$spec"
-  t0=$SECONDS
-  if [ $no_device = 1 ]; then row "$tool" "no device" 0 "the suite found no device"; continue; fi
-  if [ -z "$sanitizer" ]; then row "$tool" "not run" 0 "compute-sanitizer not found"; continue; fi
-  log=$WORK/$tool.log
-  # shellcheck disable=SC2086  # args is a list of options
-  timeout -k 3 "$(budget "$secs")" env LD_LIBRARY_PATH="$CARRY/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
-    "$sanitizer" --tool "$tool" $args --error-exitcode 99 --print-limit 20 \
-    "$CARRY/bin/ae_tests_gpu" --gtest_color=no --gtest_filter="$FILTER" >"$log" 2>&1
-  rc=$?
-  { echo "===== $tool ($args), exit $rc"; cat "$log"; } >>"$OUT/sanitize.log"
-  summary=$(grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$log" | tail -1 | sed 's/=* *//')
-  case $rc in
-    0) row "$tool" ok $((SECONDS - t0)) "${summary:-no summary}; $(grep -E '^\[  PASSED  \]' "$log" | tail -1)" ;;
-    124 | 137) row "$tool" TIMEOUT $((SECONDS - t0)) "last: $(grep -E '^\[ RUN' "$log" | tail -1)" ;;
-    *) row "$tool" FAILED $((SECONDS - t0)) "exit $rc; ${summary:-no summary}; $(grep -E '^========= (Invalid|Error|Race|Barrier|Leaked)' "$log" | sort | uniq -c | head -3 | tr -s ' \n' ' ')" ;;
-  esac
+: >"$OUT/steps.log"
+rm -f "$OUT/ae_steps.json" "$OUT/peers.json" "$OUT/compare.md"
+if [ -z "${SANITIZER:-}" ]; then
+  SANITIZER=$(command -v compute-sanitizer)
+  for c in /usr/local/cuda/bin/compute-sanitizer /usr/local/cuda/compute-sanitizer/compute-sanitizer \
+           /opt/nvidia/compute-sanitizer/compute-sanitizer; do
+    [ -n "$SANITIZER" ] || [ ! -x "$c" ] || SANITIZER=$c
+  done
+fi
+export SANITIZER
+# Libraries bench/gpu_carry.sh gzip'd to fit the carry (OpenBLAS) unpack in place, once.
+for z in "$CARRY"/lib/*.gz; do
+  if [ -e "$z" ]; then gunzip -f "$z"; fi
 done
-rm -rf "$WORK"
+say "== ae GPU check, $(date -u +%Y-%m-%dT%H:%MZ), $(head -1 "$CARRY/MANIFEST" 2>/dev/null); SCALE=$SCALE, parts: $PARTS"
 
-# --- summary, last --------------------------------------------------------------------------
-{
-  echo
-  [ -f "$OUT/ae_steps.json" ] && [ -f "$OUT/peers.json" ] && grep -E '^\|' "$OUT/steps.log" | tail -40 && echo
-  echo "| part      | status    | time  | detail"
-  echo "|-----------|-----------|-------|-------"
-  printf '%s\n' "${rows[@]}"
-  echo "total $((SECONDS - START)) s; logs in ${OUT}: $(cd "$OUT" && ls | tr '\n' ' ')"
-} | tee -a "$SUMMARY"
-! printf '%s\n' "${rows[@]}" | grep -qE '\| (FAILED|TIMEOUT|no device|not run|ae only|peers) '
+rows=()
+CURRENT=""
+PART_PID=""
+NO_DEVICE=0
+elapsed() { awk "BEGIN { printf \"%.1f\", ($(now) - $1) / $UNIT }"; }
+row() {  # row PART STATUS SECONDS DETAIL: kept for the table and written to summary.txt at once
+  local line
+  line=$(printf '| %-9s | %-9s | %5.1fs | %s' "$1" "$2" "$3" "$4")
+  rows+=("$line")
+  echo "$line" | tee -a "$SUMMARY"
+}
+print_summary() {
+  {
+    echo
+    [ -s "$OUT/compare.md" ] && cat "$OUT/compare.md" && echo
+    echo "| part      | status    | time   | detail"
+    echo "|-----------|-----------|--------|-------"
+    printf '%s\n' "${rows[@]}"
+    echo "total $(elapsed "$START") s of $(show "$TOTAL * $SCALE") s planned (SCALE=$SCALE); logs in ${OUT}: $(cd "$OUT" && ls | tr '\n' ' ')"
+  } | tee -a "$SUMMARY"
+}
+# Stopped from outside (the device call's limit, Ctrl-C): the part is stopped and the summary
+# printed with what has run.
+on_signal() {
+  trap - TERM INT HUP
+  [ -z "$PART_PID" ] || stop_group "$PART_PID"
+  [ -z "$CURRENT" ] || row "$CURRENT" STOPPED "$(elapsed "$PART_START")" "the check was stopped ($1) during this part"
+  print_summary
+  rm -rf "$WORK"
+  exit 2
+}
+trap 'on_signal SIGTERM' TERM
+trap 'on_signal SIGINT' INT
+trap 'on_signal SIGHUP' HUP
+
+# stop_group PID: the process group timeout(1) made for a part (its id is timeout's pid), once
+# the part has ended or been stopped: SIGTERM, then SIGKILL after GRACE to whatever is left (a
+# process of the part that outlived it, or that ignores SIGTERM). timeout's own SIGKILL reaches
+# only a group whose leader it still waits for.
+stop_group() {
+  local pid=$1 until
+  kill -0 -- "-$pid" 2>/dev/null || return 0
+  kill -TERM -- "-$pid" 2>/dev/null
+  until=$(calc "$(now) + $GRACE * $UNIT")
+  while kill -0 -- "-$pid" 2>/dev/null && is "$(now) < $until"; do sleep 0.05; done
+  kill -KILL -- "-$pid" 2>/dev/null
+  return 0
+}
+
+# run_limited SECONDS LOG COMMAND...: COMMAND under timeout(1) (SIGTERM to its process group at
+# SECONDS, SIGKILL GRACE later), polled so that signals reach this script meanwhile; left behind
+# when it is still there ABANDON after the SIGKILL, and its process group stopped (stop_group)
+# once it has ended. Returns its exit status (124 or 137 when stopped, 124 when left behind).
+run_limited() {
+  local limit=$1 log=$2 give_up
+  shift 2
+  timeout -k "$(calc "$GRACE * $UNIT")" "$limit" "$@" >>"$log" 2>&1 &
+  PART_PID=$!
+  give_up=$(calc "$(now) + $limit + ($GRACE + $ABANDON) * $UNIT")
+  while kill -0 "$PART_PID" 2>/dev/null; do
+    if is "$(now) >= $give_up"; then
+      echo "gpu_check: still running $(show "$limit + ($GRACE + $ABANDON) * $UNIT") s after it started; left behind" >>"$log"
+      kill -KILL -- "-$PART_PID" 2>/dev/null
+      PART_PID=""
+      return 124
+    fi
+    sleep 0.05
+  done
+  wait "$PART_PID"
+  local rc=$?
+  stop_group "$PART_PID"
+  PART_PID=""
+  return $rc
+}
+
+run_part() {
+  local name=$1 est budget limit left log=$WORK/$1.log rc status detail last
+  read -r est budget < <(plan_of "$name")
+  if [ $NO_DEVICE = 1 ]; then row "$name" "no device" 0 "the suite found no usable CUDA device"; return; fi
+  # Its budget, or what is left before the end less the time to stop it.
+  limit=$(calc "$budget * $SCALE")
+  left=$(calc "($END - $(now)) / $UNIT - $GRACE - $ABANDON")
+  if is "$left < $limit"; then limit=$left; fi
+  if is "$limit < 1"; then row "$name" skipped 0 "no time left of the $(show "$TOTAL * $SCALE") s"; return; fi
+  CURRENT=$name
+  PART_START=$(now)
+  : >"$log"
+  run_limited "$(calc "$limit * $UNIT")" "$log" env PART="$name" PART_LOG="$log" PART_LIMIT="$limit" \
+    bash "$SELF" --part "$name"
+  rc=$?
+  CURRENT=""
+  if [ -f "$WORK/$name.result" ]; then
+    IFS=$'\t' read -r status detail <"$WORK/$name.result"
+  elif [ $rc = 124 ] || [ $rc = 137 ]; then
+    last=$(grep -E '^\[ RUN|^== ' "$log" | tail -1)
+    status=TIMEOUT
+    detail="stopped at its $(show "$limit") s budget (estimate $est s)${last:+; last: $last}"
+  else
+    status=FAILED
+    detail="exit $rc: $(tail -1 "$log")"
+  fi
+  case $name in
+    device) ;;
+    suite | huge | nccl) { echo "===== $name, exit $rc"; cat "$log"; } >>"$OUT/gpu_tests.log" ;;
+    memcheck | racecheck | synccheck) { echo "===== $name, exit $rc"; cat "$log"; } >>"$OUT/sanitize.log" ;;
+    steps) cat "$log" >>"$OUT/steps.log" ;;
+    kernels) cat "$log" >"$OUT/kernels.log" ;;
+  esac
+  row "$name" "$status" "$(elapsed "$PART_START")" "$detail"
+  # The suite says why there is no device (the runtime's error) and the parts after it skip.
+  if [ "$status" = "no device" ] && [ "$name" = suite ]; then NO_DEVICE=1; fi
+}
+
+for p in $PARTS; do run_part "$p"; done
+print_summary
+rm -rf "$WORK"
+! printf '%s\n' "${rows[@]}" | grep -vqE '^\| [a-z]+ +\| ok +\|'

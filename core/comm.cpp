@@ -122,6 +122,15 @@ Communicator* world_if_made() {
   return g_world.get();
 }
 
+void release_world() {
+  std::unique_ptr<Communicator> made;
+  {
+    std::lock_guard<std::mutex> lock(g_world_mutex);
+    made = std::move(g_world);
+  }
+  made.reset();  // outside the lock: a destructor may wait for other ranks
+}
+
 int local_rank() {
   for (const char* var : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID",
                           "AE_LOCAL_RANK", "AE_RANK"})

@@ -82,6 +82,11 @@ std::unique_ptr<Communicator> make_communicator(CommKind kind);
 // it to abort every rank on an error without starting MPI for a command that never used it).
 Communicator& world();
 Communicator* world_if_made();
+// Destroys the process's communicator, if made (MPI: MPI_Finalize; NCCL: ncclCommDestroy and its
+// device buffers). main() calls it before returning, while the CUDA runtime and NCCL are still up:
+// left to static destruction, it would run after they have shut down (and after a
+// cudaDeviceReset). A later world() makes a new one (not for MPI, which initialises once).
+void release_world();
 
 // This process's rank among those on its machine, from the launcher (OMPI_COMM_WORLD_LOCAL_RANK,
 // MPI_LOCALRANKID, SLURM_LOCALID), else AE_LOCAL_RANK, else AE_RANK, else 0: the NCCL rank's GPU

@@ -239,7 +239,25 @@ Tensor Normalizer::apply(const Tensor& x) const {
   AE_CHECK(x.defined() && x.ndim() == 2 && x.size(1) == features(), "Normalizer(",
            norm_kind_name(kind), "): expected (n, ", features(), "), got ",
            x.defined() ? x.shape().str() : std::string("undefined"));
-  return mul(sub(x, vector_tensor(shift, x)), vector_tensor(scale, x));
+  return DeviceNormalizer(*this, x.device(), x.dtype()).apply(x);
+}
+
+DeviceNormalizer::DeviceNormalizer(const Normalizer& norm, Device device, DType dtype)
+    : kind_(norm.kind) {
+  AE_CHECK(norm.scale.size() == norm.shift.size(), "Normalizer(", norm_kind_name(norm.kind),
+           "): ", norm.shift.size(), " shifts but ", norm.scale.size(), " scales");
+  shift_ = Tensor::from_host(norm.shift, {norm.features()}, device).to(dtype);
+  scale_ = Tensor::from_host(norm.scale, {norm.features()}, device).to(dtype);
+}
+
+Tensor DeviceNormalizer::apply(const Tensor& x) const {
+  AE_CHECK(x.defined() && x.ndim() == 2 && x.size(1) == features(), "Normalizer(",
+           norm_kind_name(kind_), "): expected (n, ", features(), "), got ",
+           x.defined() ? x.shape().str() : std::string("undefined"));
+  AE_CHECK(x.device() == device() && x.dtype() == dtype(), "Normalizer(", norm_kind_name(kind_),
+           "): rows on ", x.device().str(), " in ", dtype_name(x.dtype()), ", but its statistics are on ",
+           device().str(), " in ", dtype_name(dtype()));
+  return mul(sub(x, shift_), scale_);
 }
 
 Tensor Normalizer::invert(const Tensor& y) const {

@@ -45,6 +45,26 @@ struct Normalizer {
   static Normalizer load(const io::SafeTensorsFile& file, const std::string& prefix = "norm.");
 };
 
+// A normaliser's shift and scale on one device in one dtype, copied there once, when it is made
+// (one upload each, which waits for the device): apply() then only queues its two ops.
+// Normalizer::apply uploads both on every call, which suits a data set normalised once; a source
+// that normalises every batch (StreamedRows, data/stream.h) keeps one of these, so that its
+// batches' copies and the device's work overlap.
+class DeviceNormalizer {
+ public:
+  DeviceNormalizer(const Normalizer& norm, Device device, DType dtype);
+  // (n, features) of the dtype on the device -> the result of Normalizer::apply, bit for bit.
+  // ae::Error (one line) for another shape, device or dtype.
+  Tensor apply(const Tensor& x) const;
+  Device device() const { return shift_.device(); }
+  DType dtype() const { return shift_.dtype(); }
+  int64_t features() const { return shift_.size(0); }
+
+ private:
+  NormKind kind_;
+  Tensor shift_, scale_;  // (features)
+};
+
 const char* norm_kind_name(NormKind kind);  // "min_max", "standardize", "pca"
 NormKind parse_norm_kind(const std::string& name);
 // Statistics of x (n, features), computed in float64 on the host.

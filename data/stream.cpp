@@ -216,6 +216,11 @@ StreamedRows::StreamedRows(std::shared_ptr<const RowFiles> files, StreamOptions 
            block_bytes, " bytes each); raise the buffer to at least ",
            (2 * block_bytes + (1 << 20) - 1) >> 20, " MiB");
   plan_.emplace(rows_, block_rows_, window_blocks_, options_.seed, options_.shuffle);
+  if (options_.normalizer) {
+    AE_CHECK(options_.normalizer->features() == f, files_->path(), ": a normaliser of ",
+             options_.normalizer->features(), " features for rows of ", f);
+    normalizer_.emplace(*options_.normalizer, options_.device, DType::f32);
+  }
 }
 
 void StreamedRows::start_reader() {
@@ -366,7 +371,7 @@ Tensor StreamedRows::read(int64_t lo, int64_t hi) {
     const Backend& be = backend(device);
     staging = &staging_[next_staging_];
     next_staging_ ^= 1;
-    if (staging->event == nullptr) staging->event = be.event_create();
+    if (staging->event == nullptr) staging->event = be.event_create(stream(device));
     else be.event_synchronize(staging->event);  // its last copy has left the buffer
     if (staging->bytes < bytes) {
       be.host_free(staging->host);
@@ -392,9 +397,9 @@ Tensor StreamedRows::read(int64_t lo, int64_t hi) {
     be.copy(x.data(), staging->host, bytes, CopyKind::host_to_device, stream(device));
     be.event_record(staging->event, stream(device));
   }
-  if (options_.normalizer) {
+  if (normalizer_) {
     NoGradGuard no_grad;
-    x = options_.normalizer->apply(x);
+    x = normalizer_->apply(x);
   }
   return x.to(options_.dtype);
 }

@@ -141,6 +141,9 @@ class StreamedRows : public RowSource {
   StreamOptions options_;
   int64_t block_rows_ = 0, window_blocks_ = 0, blocks_ = 0, rows_ = 0;
   std::optional<BlockShuffle> plan_;  // changed by seek_epoch only while the reader waits
+  // options_.normalizer's statistics on `device` in float32, copied there once (each read then
+  // queues its two ops without an upload, which would wait for the device).
+  std::optional<DeviceNormalizer> normalizer_;
 
   // On a GPU: two page-locked host buffers that reads gather into, alternately, each copied to
   // the device asynchronously; a buffer is filled again once its event says its copy is done.

@@ -26,9 +26,11 @@ struct Backend {
   void* (*host_alloc)(size_t bytes);
   void (*host_free)(void* ptr);
   // Events, to know when a stream has passed a point (a copy out of a host buffer is done):
-  // event_record marks the point on the stream, event_synchronize waits for it on the host. The
-  // CPU runs everything in order, so its events are null and never wait.
-  void* (*event_create)();
+  // event_create makes an event on the stream's device (an event is recorded only on streams of
+  // the device it was made on), event_record marks the point on the stream, event_synchronize
+  // waits for it on the host. The CPU runs everything in order, so its events are null and never
+  // wait.
+  void* (*event_create)(Stream);
   void (*event_destroy)(void* event);
   void (*event_record)(void* event, Stream);
   void (*event_synchronize)(void* event);

@@ -243,30 +243,34 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  // The communicator is destroyed before main returns (release_world), on every path: NCCL's
+  // and the CUDA runtime's own teardown at exit would otherwise come first.
+  int code = 2;
   try {
-    if (c_train->parsed()) return run_train(train);
-    if (c_eval->parsed()) return run_eval(eval);
-    if (c_rec->parsed()) return run_reconstruct(reconstruct);
-    if (c_sample->parsed()) return run_sample(sample);
-    if (c_denoise->parsed()) return run_denoise(denoise);
-    if (c_score->parsed()) return run_score(score);
-    if (c_encode->parsed()) return run_encode(encode);
-    if (c_pca->parsed()) return run_pca(pca);
-    if (c_retrieve->parsed()) return run_retrieve(retrieve);
-    if (c_info->parsed()) return run_info(info);
+    if (c_train->parsed()) code = run_train(train);
+    else if (c_eval->parsed()) code = run_eval(eval);
+    else if (c_rec->parsed()) code = run_reconstruct(reconstruct);
+    else if (c_sample->parsed()) code = run_sample(sample);
+    else if (c_denoise->parsed()) code = run_denoise(denoise);
+    else if (c_score->parsed()) code = run_score(score);
+    else if (c_encode->parsed()) code = run_encode(encode);
+    else if (c_pca->parsed()) code = run_pca(pca);
+    else if (c_retrieve->parsed()) code = run_retrieve(retrieve);
+    else if (c_info->parsed()) code = run_info(info);
   } catch (const std::exception& e) {
     std::fflush(stdout);
     if (isatty(STDERR_FILENO)) std::fputs("\r\033[K", stderr);  // over a progress bar
     ae::Communicator* ranks = ae::world_if_made();
-    if (ranks == nullptr || ranks->size() == 1) {
-      std::fprintf(stderr, "ae: %s\n", e.what());
-      return 2;
+    if (ranks != nullptr && ranks->size() > 1) {
+      // One of several ranks: the others would wait for it in their next collective forever, so
+      // it ends them all (mpirun then exits with this code).
+      std::fprintf(stderr, "ae: rank %d of %d: %s\n", ranks->rank(), ranks->size(), e.what());
+      std::fflush(stderr);
+      ranks->abort(2);
     }
-    // One of several ranks: the others would wait for it in their next collective forever, so
-    // it ends them all (mpirun then exits with this code).
-    std::fprintf(stderr, "ae: rank %d of %d: %s\n", ranks->rank(), ranks->size(), e.what());
-    std::fflush(stderr);
-    ranks->abort(2);
+    std::fprintf(stderr, "ae: %s\n", e.what());
+    code = 2;
   }
-  return 2;
+  ae::release_world();
+  return code;
 }

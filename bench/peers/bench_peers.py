@@ -21,7 +21,9 @@ usage: python3 bench_peers.py --dir DIR [--out peers.json] [--models ...] [--bat
                               [--modes eager,compile,graphs,jacobian] [--precisions fp32,tf32]
                               [--deadline UNIX_TIME] [--check-only] [--quick]
 Without CUDA only the equivalence check runs (on the CPU). Configurations that would start after
-the deadline are recorded as skipped; torch.compile ones run last, largest batch first.
+the deadline are recorded as skipped; torch.compile ones run last, largest batch first. The output
+file is rewritten after the equivalence check and after every configuration, so a run stopped by
+a time limit keeps what it measured.
 """
 import argparse
 import json
@@ -208,6 +210,14 @@ def main():
     out = {"device": torch.cuda.get_device_name(0) if cuda else "cpu", "torch": torch.__version__,
            "equivalence": [], "results": []}
     peers = {}
+
+    def save():
+        """Writes out as it stands (a temporary renamed into place): a run stopped at its time
+        limit keeps every configuration timed so far."""
+        with open(a.out + ".tmp", "w") as f:
+            json.dump(out, f, indent=1)
+        os.replace(a.out + ".tmp", a.out)
+
     for name in names:
         peers[name] = load_peer(a.dir, name, device)
         e = equivalence(name, peers[name], device)
@@ -215,6 +225,7 @@ def main():
         print(f"equivalence {name}: max rel diff {e['max_rel_diff']:.2e} over {e['steps']} steps "
               f"({'pass' if e['pass'] else 'FAIL'}; ae {e['ae_losses'][-1]:.4f}, "
               f"torch {e['torch_losses'][-1]:.4f} at the last step)", flush=True)
+    save()
 
     if cuda and not a.check_only:
         samples = 5 if a.quick else 21
@@ -249,14 +260,14 @@ def main():
                 r["status"] = f"failed: {type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}"
             r["seconds"] = round(time.time() - t0, 1)
             out["results"].append(r)
+            save()
             torch.cuda.empty_cache()
             us = f"{r['us_per_step']:.1f} us/step" if "us_per_step" in r else r["status"]
             print(f"  {name} b={batch} {precision} {mode}: {us} ({r['seconds']} s)", file=sys.stderr,
                   flush=True)
         torch.backends.cuda.matmul.allow_tf32 = False
 
-    with open(a.out, "w") as f:
-        json.dump(out, f, indent=1)
+    save()
     ok = all(e["pass"] for e in out["equivalence"])
     print(f"peers: {len(out['equivalence'])} equivalence checks, "
           f"{'all within' if ok else 'NOT all within'} {EQUIVALENCE_TOLERANCE:.0%}; "

@@ -110,7 +110,7 @@ void* host_alloc(size_t bytes) {
   return ptr;
 }
 void host_free(void* ptr) { std::free(ptr); }
-void* event_create() { return nullptr; }
+void* event_create(Stream) { return nullptr; }
 void event_destroy(void*) {}
 void event_record(void*, Stream) {}
 void event_synchronize(void*) {}

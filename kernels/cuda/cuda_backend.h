@@ -14,7 +14,7 @@ void free(void* ptr, int device, Stream s);
 void copy(void* dst, const void* src, size_t bytes, CopyKind kind, Stream s);
 void* host_alloc(size_t bytes);
 void host_free(void* ptr);
-void* event_create();
+void* event_create(Stream s);  // on s's device
 void event_destroy(void* event);
 void event_record(void* event, Stream s);
 void event_synchronize(void* event);

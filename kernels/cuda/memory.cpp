@@ -188,7 +188,8 @@ void host_free(void* ptr) {
   AE_CUDA_CHECK(err, "cuda host_free");
 }
 
-void* event_create() {
+void* event_create(Stream s) {
+  activate(s);  // an event belongs to the device current when it is made
   cudaEvent_t event = nullptr;
   // Timing off: the cheapest event, only ordering is needed.
   AE_CUDA_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming), "cuda event_create");

@@ -3,6 +3,7 @@ ae's engine (ae._core), and the parameter docs. The estimators are in ae._estima
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -87,20 +88,49 @@ def _is_dlpack(X: Any) -> bool:
 _KDLCUDA = 2  # DLPack's device type of CUDA memory
 
 
-def _dlpack_input(X: Any) -> Any:
-    """A DLPack tensor as ae reads it: float32 (else TypeError, before any copy). A CUDA tensor
-    is exported for ae's own stream (``__dlpack__(stream=...)``), so that the producer's pending
-    writes complete before ae's kernels read it; it stays on its device."""
+def _export_guard(X: Any, index: int):
+    """The producer's own "current CUDA device" set to ``index`` for the export. A producer
+    orders the consumer's stream after its pending writes on the stream current on its current
+    device (PyTorch records its event on ``torch.cuda.current_stream()``), which for a tensor on
+    another GPU than the current one is the wrong stream: the export runs under the tensor's
+    device (PyTorch: ``torch.cuda.device``, CuPy: ``cupy.cuda.Device``). Other producers export
+    as they are."""
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(X, torch.Tensor):
+        return torch.cuda.device(index)
+    cupy = sys.modules.get("cupy")
+    if cupy is not None and isinstance(X, cupy.ndarray):
+        return cupy.cuda.Device(index)
+    return contextlib.nullcontext()
+
+
+def _check_dlpack_dtype(X: Any) -> None:
+    """TypeError unless the DLPack tensor X is float32 (checked before any export or copy)."""
     dtype = str(getattr(X, "dtype", "float32"))
     if not dtype.endswith("float32"):
         raise TypeError(f"{type(X).__name__} of dtype {dtype}: ae reads float32 DLPack tensors; "
                         "convert it first (PyTorch: x.float().contiguous())")
+
+
+def _dlpack_input(X: Any) -> Any:
+    """What the engine is given for the DLPack tensor X (float32, else TypeError, before any
+    copy): a CPU tensor as it is (the engine exports it itself); a CUDA tensor exported now, for
+    ae's own stream of its device (``X.__dlpack__(stream=...)``, under that device: see
+    _export_guard), so that the producer's pending writes complete before ae's kernels read it;
+    it stays on its device. ValueError when ae has no CUDA device of that index.
+
+    The result of a CUDA export is a DLPack capsule: it has no shape and is consumed by the one
+    engine call it is passed to, so call this once per engine call, right before it, and read
+    shapes from X itself."""
+    _check_dlpack_dtype(X)
     device_type, device_id = X.__dlpack_device__()
     if int(device_type) == _KDLCUDA:
-        if _core.cuda_device_count() <= int(device_id):
-            raise ValueError(f"X is on cuda:{int(device_id)}, but ae has "
+        index = int(device_id)
+        if _core.cuda_device_count() <= index:
+            raise ValueError(f"X is on cuda:{index}, but ae has "
                              f"{_core.cuda_device_count()} usable CUDA device(s)")
-        return X.__dlpack__(stream=_core.cuda_stream(int(device_id)))
+        with _export_guard(X, index):
+            return X.__dlpack__(stream=_core.cuda_stream(index))
     return X
 
 
@@ -226,11 +256,14 @@ class _Base(BaseEstimator):
 
     # --- arrays -------------------------------------------------------------------------------
     def _input(self, X: ArrayLike, *, reset: bool) -> ArrayLike:
-        """X as the engine reads it. DLPack tensors (PyTorch, CuPy, JAX; CPU or CUDA) go in as
-        they are and must be float32, 2-d and C-contiguous (else TypeError). Anything else goes
-        through scikit-learn's validate_data: a float32 C-contiguous NumPy array is used in
-        place; other dtypes and layouts are converted once to float32 C order (a copy)."""
+        """X checked (and n_features_in_ set when ``reset``), as the estimator keeps it for
+        shapes and later calls; the engine is given _engine(X). DLPack tensors (PyTorch, CuPy,
+        JAX; CPU or CUDA) are returned as they are and must be float32, 2-d and C-contiguous
+        (else TypeError). Anything else goes through scikit-learn's validate_data: a float32
+        C-contiguous NumPy array is used in place; other dtypes and layouts are converted once to
+        float32 C order (a copy)."""
         if _is_dlpack(X):
+            _check_dlpack_dtype(X)
             shape = tuple(X.shape)
             if len(shape) != 2:
                 raise ValueError(f"Expected a 2D array, got an array of shape {shape}")
@@ -239,9 +272,15 @@ class _Base(BaseEstimator):
             elif shape[1] != self.n_features_in_:
                 raise ValueError(f"X has {shape[1]} features, but {type(self).__name__} is "
                                  f"expecting {self.n_features_in_} features as input")
-            return _dlpack_input(X)
+            return X
         return _checked_array(X, "X", lambda X: validate_data(self, X, reset=reset,
                                                               dtype=np.float32, order="C"))
+
+    @staticmethod
+    def _engine(X: ArrayLike) -> Any:
+        """What one engine call reads for X as _input returned it: a NumPy array itself, a DLPack
+        tensor exported for ae's stream (_dlpack_input: a fresh capsule per call)."""
+        return _dlpack_input(X) if _is_dlpack(X) else X
 
     # --- training -----------------------------------------------------------------------------
     def _fit_model(self, X: ArrayLike) -> np.ndarray:
@@ -254,7 +293,8 @@ class _Base(BaseEstimator):
         progress = _Progress(int(self.verbose or 0), type(self).__name__, epochs,
                              n - int(round(val * n)))
         try:
-            model = _core.FittedModel.fit(json.dumps(config), X, progress.batch, progress.epoch)
+            model = _core.FittedModel.fit(json.dumps(config), self._engine(X), progress.batch,
+                                          progress.epoch)
         except (ValueError, TypeError) as e:
             raise self._named(e) from None
         finally:
@@ -360,10 +400,10 @@ class _Base(BaseEstimator):
         """The model's reconstruction of each row of X (n, features) -> (n, features) float32,
         in data space (the normaliser inverted; for a VAE, the decoded posterior mean)."""
         check_is_fitted(self)
-        return self.model_.reconstruct(self._input(X, reset=False))
+        return self.model_.reconstruct(self._engine(self._input(X, reset=False)))
 
     def _errors(self, X: ArrayLike) -> np.ndarray:
-        return self.model_.errors(self._input(X, reset=False))
+        return self.model_.errors(self._engine(self._input(X, reset=False)))
 
     def sample(self, n_samples: int = 1, random_state: Optional[int] = None) -> np.ndarray:
         """A VAE's draws from its prior, z ~ N(0, I), decoded: (n_samples, features) float32 in

@@ -80,7 +80,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Base):
     def transform(self, X: ArrayLike) -> np.ndarray:
         """The code of each row: (n_samples, code) float32 (a VAE's posterior mean)."""
         check_is_fitted(self)
-        return self.model_.encode(self._input(X, reset=False))
+        return self.model_.encode(self._engine(self._input(X, reset=False)))
 
     def inverse_transform(self, X: ArrayLike) -> np.ndarray:
         """Codes (n_samples, code) decoded: (n_samples, n_features) float32 in data space."""

@@ -222,6 +222,19 @@ TEST_F(CliErrors, CommandsCheckTheModelKind) {
   fails("score vae --anomaly-labels 1 --contamination 1.5", {"--contamination", "1.5"});
 }
 
+#if AE_HAVE_NCCL
+// AE_COMM=nccl where the ranks cannot meet: refused in one line before any folder is made (each
+// process would otherwise train alone and write the run folder as rank 0).
+TEST_F(CliErrors, NcclRanksThatCannotMeetAreRefused) {
+  setenv("AE_COMM", "nccl", 1);
+  setenv("AE_WORLD_SIZE", "2", 1);
+  fails("train --model ae --out run" + kQuick, {"AE_WORLD_SIZE=2 but AE_NCCL_ID_FILE is not set"});
+  unsetenv("AE_WORLD_SIZE");
+  unsetenv("AE_COMM");
+  EXPECT_FALSE(fs::exists(path("run")));
+}
+#endif
+
 }  // namespace
 }  // namespace ae::testing_cli
 #endif  // AE_CLI_PATH

@@ -173,6 +173,25 @@ TEST_F(CliMpi, AFailingRankEndsEveryRankWithItsError) {
   models::test::measured(cat("a failing rank ended the 2-rank job in ", seconds, " s"));
 }
 
+#if AE_HAVE_NCCL
+// NCCL bootstrapped over MPI: rank 0 cannot make the NCCL id (here: no NCCL library where AE_NCCL
+// points) while rank 1 waits for it in the broadcast. Rank 0 ends the job with its error, rather
+// than unwinding into MPI_Finalize while rank 1 waits forever (each rank is bounded at 60 s).
+TEST_F(CliMpi, RankZeroFailingToMakeTheNcclIdEndsEveryRank) {
+  const auto started = std::chrono::steady_clock::now();
+  const Result r = mpirun("env AE_COMM=nccl AE_NCCL=/nonexistent/libnccl.so.2 timeout -k 5 60 "
+                          "\"$AE\" train --model ae --epochs 1 --no-pictures -q --out run");
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  EXPECT_EQ(r.code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("ae: rank 0 of 2: NCCL: AE_NCCL=/nonexistent/libnccl.so.2"), std::string::npos)
+      << r.err;
+  EXPECT_LT(seconds, 30);
+  EXPECT_FALSE(fs::exists(path("run")));
+  models::test::measured(cat("rank 0 failing before the NCCL id ended the 2-rank job in ", seconds, " s"));
+}
+#endif
+
 TEST_F(CliMpi, AKilledRankEndsTheJobWithinSeconds) {
   // Rank 1 is killed (SIGKILL) a second into a run that would take hours.
   const auto started = std::chrono::steady_clock::now();

@@ -56,6 +56,21 @@ TEST(Comm, ChoosesSingleOutsideALauncherAndReadsAeComm) {
   if (!comm_built(CommKind::nccl)) EXPECT_THROW(make_communicator(CommKind::nccl), Error);
 }
 
+// main() releases the process's communicator before it returns (core/comm.h: release_world), so
+// that it is gone before the CUDA runtime and NCCL shut down; world() afterwards makes a new one.
+TEST(Comm, ReleasingTheWorldDestroysIt) {
+  ASSERT_EQ(std::getenv("AE_COMM"), nullptr);
+  Communicator& first = world();
+  EXPECT_EQ(world_if_made(), &first);
+  EXPECT_EQ(first.kind(), CommKind::single);
+  release_world();
+  EXPECT_EQ(world_if_made(), nullptr);
+  release_world();  // nothing left to release
+  EXPECT_EQ(world().kind(), CommKind::single);
+  EXPECT_NE(world_if_made(), nullptr);
+  release_world();
+}
+
 TEST(Comm, ShardsCoverTheBatchFromEvenRowsNearlyEvenly) {
   for (int size = 1; size <= 9; ++size) {
     for (int64_t rows = 0; rows <= 70; ++rows) {

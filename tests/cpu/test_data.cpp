@@ -382,6 +382,45 @@ TEST(DataNormalize, NonFiniteValuesAreRefused) {
   EXPECT_TRUE(contains(msg, "row 1")) << msg;
 }
 
+// DeviceNormalizer: (x - shift) * scale rounded as the dtype's two operations round, from copies
+// taken once when it is made (a later change of the Normalizer does not reach it), and rows of
+// another dtype or width refused in one line.
+TEST(DataNormalize, DeviceNormalizerKeepsItsCopiesAndMatchesTheFormula) {
+  const Normalizer nz{NormKind::standardize, {0.1, -2.5, 1e3}, {3.0, 0.125, 1.0 / 7.0}};
+  const std::vector<double> v{0.3, 7.0, -1.0, 1e3, 2.0, 1234.5};
+  for (DType dt : {DType::f32, DType::f64}) {
+    SCOPED_TRACE(dtype_name(dt));
+    const DeviceNormalizer on_cpu(nz, Device::cpu(), dt);
+    EXPECT_EQ(on_cpu.device(), Device::cpu());
+    EXPECT_EQ(on_cpu.dtype(), dt);
+    const Tensor x = Tensor::from_host(v, {2, 3}, Device::cpu()).to(dt);
+    const std::vector<double> got = on_cpu.apply(x).to_vector();
+    EXPECT_EQ(got, nz.apply(x).to_vector());
+    for (size_t i = 0; i < v.size(); ++i) {
+      const size_t j = i % 3;
+      const double want =
+          dt == DType::f32
+              ? double{(static_cast<float>(v[i]) - static_cast<float>(nz.shift[j])) * static_cast<float>(nz.scale[j])}
+              : (v[i] - nz.shift[j]) * nz.scale[j];
+      EXPECT_EQ(got[i], want) << i;
+    }
+    Normalizer copy = nz;
+    const DeviceNormalizer before(copy, Device::cpu(), dt);
+    copy.shift = {0, 0, 0};
+    EXPECT_EQ(before.apply(x).to_vector(), got);
+    EXPECT_NE(DeviceNormalizer(copy, Device::cpu(), dt).apply(x).to_vector(), got);
+  }
+  const DeviceNormalizer f32(nz, Device::cpu(), DType::f32);
+  std::string msg = error_of([&] { f32.apply(Tensor::zeros({2, 3}, DType::f64, Device::cpu())); });
+  EXPECT_EQ(msg, "Normalizer(standardize): rows on cpu in float64, but its statistics are on cpu in float32");
+  msg = error_of([&] { f32.apply(Tensor::zeros({2, 4}, DType::f32, Device::cpu())); });
+  EXPECT_TRUE(contains(msg, "expected (n, 3), got (2, 4)")) << msg;
+  Normalizer bad = nz;
+  bad.scale.pop_back();
+  msg = error_of([&] { DeviceNormalizer(bad, Device::cpu(), DType::f32); });
+  EXPECT_EQ(msg, "Normalizer(standardize): 3 shifts but 2 scales");
+}
+
 // --- splits and subsets ---------------------------------------------------------------------
 
 TEST(DataSplit, SizesDisjointCompleteAndSeeded) {

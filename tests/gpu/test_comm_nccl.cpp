@@ -4,7 +4,13 @@
 #if AE_HAVE_NCCL
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "core/comm.h"
@@ -17,9 +23,21 @@
 namespace ae::gputest {
 namespace {
 
+// The one-rank communicator the tests share, made on first use and destroyed by the environment's
+// TearDown, at the end of RUN_ALL_TESTS: before main's cudaDeviceReset, while NCCL and the CUDA
+// runtime are up (a function-local static would be destroyed after both).
+std::unique_ptr<Communicator> g_nccl;
+
+class NcclEnvironment : public ::testing::Environment {
+ public:
+  void TearDown() override { g_nccl.reset(); }
+};
+[[maybe_unused]] ::testing::Environment* const g_nccl_environment =
+    ::testing::AddGlobalTestEnvironment(new NcclEnvironment);
+
 Communicator& nccl_one_rank() {
-  static std::unique_ptr<Communicator> comm = make_communicator(CommKind::nccl);
-  return *comm;
+  if (!g_nccl) g_nccl = make_communicator(CommKind::nccl);
+  return *g_nccl;
 }
 
 bool same_bits(const Tensor& a, const Tensor& b) {
@@ -57,6 +75,38 @@ TEST(CommNcclGpu, HostBuffersAndBroadcastAndBarrier) {
   // A buffer on another device than the communicator's is refused, not summed.
   if (cuda_device_count() > 1)
     EXPECT_THROW(c.all_reduce_sum(host.data(), 3, DType::f64, Device::cuda(1)), Error);
+}
+
+// A rank bootstrapped through an id file removes it once every rank (here: itself) has joined,
+// so that a later job never reads it.
+TEST(CommNcclGpu, IdFileIsRemovedOnceEveryRankHasJoined) {
+  const std::filesystem::path file =
+      std::filesystem::temp_directory_path() / ("ae_nccl_gpu_test_" + std::to_string(getpid()) + ".id");
+  setenv("AE_NCCL_ID_FILE", file.c_str(), 1);
+  setenv("AE_RANK", "0", 1);
+  setenv("AE_WORLD_SIZE", "1", 1);
+  std::unique_ptr<Communicator> c = make_communicator(CommKind::nccl);
+  for (const char* v : {"AE_NCCL_ID_FILE", "AE_RANK", "AE_WORLD_SIZE"}) unsetenv(v);
+  EXPECT_TRUE(std::filesystem::exists(file));
+  double x = 2.5;
+  c->all_reduce_sum(&x, 1, DType::f64, Device::cpu());
+  EXPECT_EQ(x, 2.5);
+  EXPECT_FALSE(std::filesystem::exists(file));
+  c.reset();
+  std::filesystem::remove(file);
+}
+
+// A host buffer's sum runs on the device the communicator is bound to, whichever device the
+// rank's local rank would pick (two GPUs: bound to cuda:1 by its first collective, local rank 0).
+TEST(CommNcclGpu, HostBuffersUseTheBoundDevice) {
+  if (cuda_device_count() < 2) GTEST_SKIP() << "needs two CUDA devices";
+  std::unique_ptr<Communicator> c = make_communicator(CommKind::nccl);
+  const Tensor x = Tensor::randn({33}, case_seed(), 0, DType::f32, Device::cuda(1));
+  c->all_reduce_sum(x.data(), 33, DType::f32, Device::cuda(1));
+  std::vector<double> host{1.5, -2.0};
+  c->all_reduce_sum(host.data(), 2, DType::f64, Device::cpu());
+  EXPECT_EQ(host, (std::vector<double>{1.5, -2.0}));
+  EXPECT_THROW(c->all_reduce_sum(x.data(), 33, DType::f32, Device::cuda(0)), Error);
 }
 
 // A one-rank NCCL run takes the data-parallel path (the gradient sum through ncclAllReduce) and

@@ -1,6 +1,7 @@
 // Streaming rows to a GPU (data/stream.h): the rows gathered into the two page-locked host
 // buffers and copied asynchronously are the CPU source's rows bit for bit, normalised the same
 // way, and a batch already handed out is never overwritten by the gathers of later reads.
+#include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -63,7 +64,7 @@ TEST(GpuStream, HostBuffersAndEventsOfTheBackend) {
   void* back = be.host_alloc(bytes);
   std::memset(host, 0x5a, bytes);
   std::memset(back, 0, bytes);
-  void* event = be.event_create();
+  void* event = be.event_create(s);
   const Tensor device =
       Tensor::empty({static_cast<int64_t>((bytes + 7) / 8)}, DType::f64, Device::cuda(0));
   be.copy(device.data(), host, bytes, CopyKind::host_to_device, s);
@@ -74,6 +75,20 @@ TEST(GpuStream, HostBuffersAndEventsOfTheBackend) {
   be.event_destroy(event);
   be.host_free(host);
   be.host_free(back);
+}
+
+// An event is made on its stream's device, whichever device is current: recording it on a stream
+// of another device would fail (two GPUs: cuda:0 current, the stream and event on cuda:1).
+TEST(GpuStream, EventsAreMadeOnTheirStreamsDevice) {
+  if (cuda_device_count() < 2) GTEST_SKIP() << "needs two CUDA devices";
+  const Backend& be = backend(Device::cuda(1));
+  const Stream s1 = stream(Device::cuda(1));
+  ASSERT_EQ(cudaSetDevice(0), cudaSuccess);
+  void* event = be.event_create(s1);
+  ASSERT_EQ(cudaSetDevice(0), cudaSuccess);
+  be.event_record(event, s1);
+  be.event_synchronize(event);
+  be.event_destroy(event);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 shared with the command line, the detector's quality, errors, interruption, scikit-learn."""
 import os
 import signal
+import sys
 import warnings
 
 import numpy as np
@@ -73,6 +74,77 @@ def test_dlpack_tensors_are_read_in_place(table):
         model.transform(DLPackOnly(table.astype(np.float64)))
     with pytest.raises(ValueError, match="X has 3 features"):
         model.transform(DLPackOnly(np.ascontiguousarray(table[:, :3])))
+
+
+class FakeCudaTensor:
+    """A producer that says its rows are on cuda:1 (DLPack device type kDLCUDA = 2) and records
+    every export: the stream asked for and the device current in the fake `torch` at that moment.
+    An export hands out a CPU capsule of its rows, so the engine, which reads a capsule once,
+    trains on the CPU; shapes are counted to show where the estimator reads them."""
+
+    def __init__(self, array):
+        self.array, self.dtype = array, array.dtype
+        self.exports, self.shape_reads = [], 0
+
+    @property
+    def shape(self):
+        self.shape_reads += 1
+        return self.array.shape
+
+    def __dlpack__(self, stream=None, **kwargs):
+        self.exports.append({"stream": stream, "device": FakeTorch.current_device})
+        return self.array.__dlpack__()
+
+    def __dlpack_device__(self):
+        return (2, 1)
+
+
+class FakeTorch:
+    """What ae's Python layer uses of `torch` to export a tensor under its own device:
+    torch.Tensor (to recognise one) and torch.cuda.device(index) (to make index current)."""
+
+    current_device = 0
+    Tensor = FakeCudaTensor
+
+    class cuda:
+        @staticmethod
+        def device(index):
+            class Scope:
+                def __enter__(self):
+                    self.previous, FakeTorch.current_device = FakeTorch.current_device, index
+
+                def __exit__(self, *exc):
+                    FakeTorch.current_device = self.previous
+
+            return Scope()
+
+
+def test_cuda_tensors_are_exported_once_per_engine_call_under_their_device(table, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", FakeTorch)
+    monkeypatch.setattr(_core, "cuda_device_count", lambda: 2)
+    monkeypatch.setattr(_core, "cuda_stream", lambda index: 0x5000 + index)
+    for cls in (ae.Autoencoder, ae.AnomalyDetector):
+        x = FakeCudaTensor(table)
+        model = cls(random_state=0, **SMALL).fit(x)
+        reference = cls(random_state=0, **SMALL).fit(table)
+        # Training reads the capsule; the detector then scores the training rows from a second
+        # export (a consumed capsule cannot be read again).
+        calls = 1 if cls is ae.Autoencoder else 2
+        assert x.exports == [{"stream": 0x5001, "device": 1}] * calls
+        assert x.shape_reads >= 1 and model.n_features_in_ == 12
+        assert FakeTorch.current_device == 0  # restored after each export
+        if cls is ae.AnomalyDetector:
+            np.testing.assert_array_equal(model.decision_scores_, reference.decision_scores_)
+            assert model.threshold_ == reference.threshold_
+        score = "score_samples" if cls is ae.Autoencoder else "decision_function"
+        np.testing.assert_array_equal(getattr(model, score)(x), getattr(reference, score)(table))
+        assert len(x.exports) == calls + 1
+    assert model.predict(x).shape == (300,) and len(x.exports) == 4
+    # A device ae does not have is refused before any export.
+    monkeypatch.setattr(_core, "cuda_device_count", lambda: 1)
+    with pytest.raises(ValueError, match="X is on cuda:1, but ae has 1 usable CUDA device"):
+        model.predict(x)
+    assert len(x.exports) == 4
 
 
 def test_outputs_are_numpy_arrays_over_the_engines_memory(table):
