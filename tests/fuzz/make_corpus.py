@@ -3,9 +3,11 @@
 a few edge cases (absurd sizes, truncation, wrong types). Hand-made; no real data set is copied.
 Run from anywhere: python3 tests/fuzz/make_corpus.py"""
 import gzip
+import io
 import json
 import os
 import struct
+import zipfile
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
 
@@ -72,6 +74,30 @@ put("npy", "i1_empty.npy", npy("|i1", [0, 5], b""))
 put("npy", "fortran.npy", npy("<f4", [1, 1], struct.pack("<f", 1), fortran=True))
 put("npy", "absurd_shape.npy", npy("<f4", [1 << 40, 1 << 40], b""))
 put("npy", "int_too_big.npy", npy("<i8", [1], struct.pack("<q", (1 << 24) + 1)))
+
+# --- NPZ: a zip of .npy files as np.savez (stored) and np.savez_compressed (deflated) write it;
+# the first byte picks the key (bit 0: "x", else the only array) ----------------------------------
+def npz(arrays, compression=zipfile.ZIP_STORED, force_zip64=True):
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=compression) as z:
+        for name, data in arrays:
+            info = zipfile.ZipInfo(name + ".npy", date_time=(2020, 1, 1, 0, 0, 0))
+            info.compress_type = compression
+            with z.open(info, "w", force_zip64=force_zip64) as f:
+                f.write(data)
+    return out.getvalue()
+
+
+x = npy("<f4", [2, 3], struct.pack("<6f", 1, 2, 3, 4, 5, 6))
+y = npy("<i8", [2], struct.pack("<2q", 0, 1))
+put("npz", "one_stored.npz", b"\x00" + npz([("arr_0", x)]))
+put("npz", "one_deflated.npz", b"\x00" + npz([("arr_0", x)], zipfile.ZIP_DEFLATED))
+put("npz", "two_by_key.npz", b"\x01" + npz([("x", x), ("y", y)], force_zip64=False))
+put("npz", "two_no_key.npz", b"\x00" + npz([("x", x), ("y", y)]))
+put("npz", "sparse_keys.npz",
+    b"\x00" + npz([(k, y) for k in ("format", "shape", "data", "indices", "indptr")]))
+put("npz", "truncated.npz", b"\x00" + npz([("arr_0", x)])[:-30])
+put("npz", "empty.npz", b"\x00" + b"PK\x05\x06" + bytes(18))
 
 # --- safetensors: 8-byte little-endian header length, JSON header, buffer --------------------------
 def st(header, buffer):
