@@ -43,8 +43,9 @@ put("idx", "absurd_dims.idx", bytes([0, 0, 0x08, 4]) + b"\xff\xff\xff\xff" * 4)
 put("idx", "zero_dim.idx", bytes([0, 0, 0x08, 2]) + struct.pack(">II", 0, 3))
 put("idx", "truncated.idx", images[:-3])
 
-# --- CSV: the first byte picks the options (bits 0-1 delimiter , ; tab space; bits 2-3 header
-# auto/yes/no; bits 4-5 label none / name "label" / index 0 / index 2) --------------------------
+# --- CSV: the first byte picks the options (bits 0-1 delimiter sniffed / ; / tab / space; bits 2-3
+# header auto/yes/no; bits 4-5 label none / name "label" / index 0 / index 2; bit 6 one line
+# skipped; bit 7 the decimal mark ',') ---------------------------------------------------------------
 put("csv", "header_label_name.csv", b"\x10" + b"a,b,label\n1,2.5,0\n-3,4e2,1\n")
 put("csv", "no_header_index0.csv", b"\x28" + b"7,0.1,0.2\n3,0.3,0.4\n")
 put("csv", "semicolon_quoted.csv", b"\x01" + b'"x;1";y\n# comment\n\n1;2\n"3";4\n')
@@ -52,6 +53,9 @@ put("csv", "tab_crlf_bom.csv", b"\x02" + b"\xef\xbb\xbfa\tb\r\n1\t2\r\n3\t4\r\n"
 put("csv", "space_label2.csv", b"\x37" + b"a b c\n1 2 3\n4 5 6\n")
 put("csv", "edges.csv", b"\x00" + b"a,b\n1e39,nan\n+-1,\"\n")
 put("csv", "ragged.csv", b"\x00" + b"1,2,3\n4,5\n")
+put("csv", "decimal_comma.csv", b"\x90" + b"a;b;label\n-5,79539;1,5;0\n2;3,25;1\n")
+put("csv", "decimal_comma_split.csv", b"\x00" + b"value\n-5,79539\n2,5\n")
+put("csv", "cr_pipes_title.csv", b"\x40" + b"title\ra|b\r1|2\r3|4\r")
 
 # --- NPY: \x93NUMPY, version, header length, a Python dict literal padded to 64 bytes --------------
 def npy(descr, shape, payload, version=1, fortran=False):
