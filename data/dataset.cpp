@@ -72,9 +72,10 @@ Dataset from_array(io::Array a, const std::string& path, double scale) {
     for (float& v : a.data) v = static_cast<float>(v * scale);
   Dataset d;
   d.x = Tensor::from_host(a.data, {a.rows(), a.cols()}, Device::cpu());
-  if (a.shape.size() == 3) {
+  if (a.shape.size() == 3 || a.shape.size() == 4) {
     d.image_h = a.shape[1];
     d.image_w = a.shape[2];
+    d.image_c = a.shape.size() == 4 ? a.shape[3] : 1;
   }
   d.name = std::filesystem::path(path).filename().string();
   return d;
@@ -114,8 +115,10 @@ void validate(const Dataset& d) {
   AE_CHECK(d.size() > 0 && d.features() > 0, n, ": empty dataset ", d.x.shape());
   AE_CHECK(d.labels.empty() || static_cast<int64_t>(d.labels.size()) == d.size(), n, ": ",
            d.labels.size(), " labels for ", d.size(), " samples");
-  AE_CHECK((d.image_h == 0 && d.image_w == 0) || d.image_h * d.image_w == d.features(), n,
-           ": image ", d.image_h, "x", d.image_w, " does not match ", d.features(), " features");
+  AE_CHECK(d.image_c >= 1, n, ": image channels must be >= 1, got ", d.image_c);
+  AE_CHECK((d.image_h == 0 && d.image_w == 0) || d.image_h * d.image_w * d.image_c == d.features(),
+           n, ": image ", d.image_h, "x", d.image_w, "x", d.image_c, " does not match ",
+           d.features(), " features");
 }
 
 // --- loading --------------------------------------------------------------------------------
@@ -260,6 +263,7 @@ Dataset select(const Dataset& d, const std::vector<int64_t>& indices) {
   out.x = Tensor::from_host(dst, {static_cast<int64_t>(indices.size()), f}, d.x.device());
   out.image_h = d.image_h;
   out.image_w = d.image_w;
+  out.image_c = d.image_c;
   out.name = d.name;
   return out;
 }

@@ -235,6 +235,7 @@ PreparedData prepare_stream(const DataSettings& d, uint64_t order_seed, StreamPl
     }
     s.image_h = files->image_h();
     s.image_w = files->image_w();
+    s.image_c = files->image_c();
     s.name = cat(name, "[", label, ", first ", s.x.size(0), " of ", rows.size(), "]");
     return std::make_pair(s, rows.size());
   };

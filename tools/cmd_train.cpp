@@ -294,8 +294,9 @@ int run_train(TrainArgs& a) {
                                                : prepare_data(config.data);
   const int64_t train_rows = config.data.stream ? stream.train_rows : data.train.size();
   const int64_t val_rows = config.data.stream ? stream.val_rows : data.val.size();
-  const PictureShape picture = picture_shape(config.data.image_shape, data.train.image_h,
-                                             data.train.image_w, data.train.features());
+  const PictureShape picture =
+      picture_shape(config.data.image_shape, data.train.image_h, data.train.image_w,
+                    data.train.image_c, data.train.features());
   const models::ModelSpec spec =
       model_spec(config, data.train.features(), data.low, data.high, data.name);
   Device device = choose_device(config.device);
