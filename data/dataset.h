@@ -55,10 +55,17 @@ Dataset load_mnist(const std::string& path, const std::string& labels_path = "")
 // must hold integers). The table's label hint, if any, becomes a note.
 Dataset load_csv(const std::string& path, const io::CsvOptions& options = {});
 
-// A .npy array of samples (dim 0) and, optionally, a 1-d .npy of integer labels. 3-d arrays
-// (n, h, w) set image_h/image_w; 4-d arrays (n, h, w, c) are pictures with c channels, stored
-// last, and set image_c too.
-Dataset load_npy(const std::string& path, const std::string& labels_path = "");
+// A .npy array of samples (dim 0) and, optionally, integer labels: a 1-d .npy file, or a .npz
+// file's array `labels_key` (empty: its only array). 3-d arrays (n, h, w) set image_h/image_w;
+// 4-d arrays (n, h, w, c) are pictures with c channels, stored last, and set image_c too.
+Dataset load_npy(const std::string& path, const std::string& labels_path = "",
+                 const std::string& labels_key = "");
+
+// The array `key` of a .npz archive (empty: its only array; io::read_npz), read as load_npy
+// reads a .npy. The labels: the array `labels_key` of labels_path, or of this archive when
+// labels_path is empty; else the file labels_path as load_npy reads it.
+Dataset load_npz(const std::string& path, const std::string& key = "",
+                 const std::string& labels_path = "", const std::string& labels_key = "");
 
 // --- the built-in synthetic set ---------------------------------------------------------------
 // 8x8 pictures of four shapes, one class each: 0 horizontal bar, 1 vertical bar, 2 filled

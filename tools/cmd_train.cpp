@@ -97,6 +97,9 @@ RunConfig resolve_config(TrainArgs& a, std::string& config_source) {
   if (have_file) apply_json(config, file, config_source);
   a.flags.apply(config);
   validate(config);
+  AE_CHECK(!a.flags.was_given("--buffer-mb") || config.data.stream, "--buffer-mb sizes the buffer "
+           "of --stream; without --stream the data is read into memory whole: add --stream, or "
+           "drop --buffer-mb");
   // Saved absolute, so that the run's config.json (and every command reading the run) finds the
   // data from any working folder.
   for (std::string* path : {&config.data.path, &config.data.labels})

@@ -140,6 +140,15 @@ TEST(DataFiles, FourDimensionalArraysArePicturesWithChannels) {
   EXPECT_EQ(s.image_c, 4);
   d.image_c = 3;
   EXPECT_TRUE(contains(error_of([&] { validate(d); }), "image 3x2x3 does not match 24 features"));
+  // Labels from another array of the same .npz; a key that names none, or a .npy for one.
+  const std::string npz = std::string(AE_SOURCE_DIR) + "/tests/data/files/two_arrays.npz";
+  const Dataset t = load_npz(npz, "features", "", "labels");
+  EXPECT_EQ(t.size(), 40);
+  EXPECT_EQ(t.labels.size(), 40u);
+  EXPECT_TRUE(contains(error_of([&] { load_npz(npz, "features", "", "nothing"); }),
+                       "two_arrays.npz: no array 'nothing' (it holds features and labels)"));
+  EXPECT_TRUE(contains(error_of([&] { load_npy(dir.path("x.npy"), dir.path("x.npy"), "y"); }),
+                       "x.npy: not a .npz archive, so it has no array 'y' for the labels"));
 }
 
 TEST(DataFiles, NonFiniteValuesNameTheFileAndRow) {
