@@ -120,6 +120,18 @@ TEST(IoNpy, FortranOrderIsRefused) {
   EXPECT_TRUE(contains(msg, dir.path("x.npy") + ": fortran_order True is not supported"));
 }
 
+#if AE_HAVE_ZLIB
+// np.save's output gzipped by hand ("x.npy.gz") reads as the .npy does.
+TEST(IoNpy, GzippedFileReadsAsTheNpy) {
+  TempDir dir;
+  write_npy(dir.path("a.npy"), Array{{2, 2}, {1, 2, 3, 4}});
+  test::write_raw(dir.path("a.npy.gz"), test::gzip(test::read_raw(dir.path("a.npy"))));
+  const Array a = read_npy(dir.path("a.npy.gz"));
+  EXPECT_EQ(a.shape, (Shape{2, 2}));
+  EXPECT_EQ(a.data, (Floats{1, 2, 3, 4}));
+}
+#endif
+
 TEST(IoNpy, BadFilesNameTheFileAndTheProblem) {
   TempDir dir;
   const std::string p = dir.path("x.npy");
