@@ -1,6 +1,7 @@
 #include "data/csv.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -65,8 +66,16 @@ std::vector<std::string> split_fields(std::string_view line, char delim, const s
 
 enum class Parse { Ok, NotNumber, NotFinite, OutOfRange };
 
-// Parses a whole field as a float32 value: decimal or exponent form, optional sign.
-Parse parse_float(std::string_view s, float& out) {
+// Parses a whole field as a float32 value: decimal or exponent form, optional sign, with
+// `decimal` ('.' or ',') as the decimal mark.
+Parse parse_float(std::string_view s, float& out, char decimal = '.') {
+  std::string swapped;
+  if (decimal == ',') {
+    if (s.find('.') != std::string_view::npos) return Parse::NotNumber;
+    swapped.assign(s);
+    std::replace(swapped.begin(), swapped.end(), ',', '.');
+    s = swapped;
+  }
   std::string_view body = s;
   if (!body.empty() && body.front() == '+') {  // from_chars rejects a leading '+'
     body.remove_prefix(1);
@@ -86,8 +95,37 @@ Parse parse_float(std::string_view s, float& out) {
 
 struct Row {
   int64_t line = 0;
+  std::string_view text;  // the whole line, for messages
   std::vector<std::string> fields;
 };
+
+// The end of the line that starts at pos: the first '\n' or '\r' (or the end of the text);
+// `next` is where the following line starts ("\r\n" counts as one line end).
+size_t line_end(std::string_view text, size_t pos, size_t& next) {
+  const size_t end = std::min(text.find_first_of("\r\n", pos), text.size());
+  next = end + (end + 1 < text.size() && text[end] == '\r' && text[end + 1] == '\n' ? 2 : 1);
+  return end;
+}
+
+// Where a text's rows start: after a UTF-8 byte order mark and `skip` lines.
+size_t rows_start(std::string_view text, int64_t skip) {
+  size_t pos = text.substr(0, 3) == "\xEF\xBB\xBF" ? 3 : 0;
+  for (int64_t i = 0; i < skip && pos < text.size(); ++i) line_end(text, pos, pos);
+  return pos;
+}
+
+// A number written with a decimal comma: "-5,79539".
+bool decimal_comma_number(std::string_view f) {
+  float unused = 0;
+  return f.find(',') != std::string_view::npos && parse_float(f, unused, ',') == Parse::Ok;
+}
+
+// How --delimiter spells a separator.
+std::string delimiter_flag(char d) {
+  if (d == '\t') return "tab";
+  if (d == ' ') return "space";
+  return cat("'", d, "'");
+}
 
 // The rows of a CSV text one at a time, skipping blank and comment lines and a UTF-8 byte order
 // mark, with 1-based line numbers for messages. Only the current row is held as strings, so a
@@ -96,24 +134,22 @@ class RowReader {
  public:
   RowReader(const std::string& text, const std::string& name, char delimiter, int64_t skip_lines)
       : text_(text), name_(name), delimiter_(delimiter) {
-    if (text_.compare(0, 3, "\xEF\xBB\xBF") == 0) pos_ = 3;
-    for (; line_no_ < skip_lines && pos_ < text_.size(); ++line_no_) {
-      const size_t end = text_.find('\n', pos_);
-      pos_ = end == std::string::npos ? text_.size() : end + 1;
-    }
+    pos_ = rows_start(text_, skip_lines);
+    line_no_ = skip_lines;
   }
 
   // Splits the next row into row; false at the end of the text.
   bool next(Row& row) {
     while (pos_ < text_.size()) {
-      size_t end = text_.find('\n', pos_);
-      if (end == std::string::npos) end = text_.size();
+      size_t next = 0;
+      const size_t end = line_end(text_, pos_, next);
       const std::string_view line(text_.data() + pos_, end - pos_);
-      pos_ = end + 1;
+      pos_ = next;
       ++line_no_;
       const std::string_view content = trim(line);
       if (content.empty() || content.front() == '#') continue;
       row.line = line_no_;
+      row.text = line;
       row.fields = split_fields(line, delimiter_, cat(name_, ":", line_no_));
       return true;
     }
@@ -150,16 +186,103 @@ std::string class_column_hint(const std::vector<float>& values, int64_t rows, in
              " integers ", *lo, " to ", *hi);
 }
 
+// When `row` has more fields than `first` because its numbers are written with a decimal comma
+// and ',' is taken for the delimiter ("-5,79539" split in two): the message that says so, with
+// the flags that read the file; else "". The rows' real separator, if any, is the one of ';',
+// tab, '|' and ' ' that splits both lines alike into numbers.
+std::string decimal_comma_split(const Row& first, const Row& row, const std::string& name) {
+  std::string dotted(row.text);  // each comma between two digits as a decimal point
+  for (size_t i = 1; i + 1 < dotted.size(); ++i)
+    if (dotted[i] == ',' && std::isdigit(static_cast<unsigned char>(dotted[i - 1])) &&
+        std::isdigit(static_cast<unsigned char>(dotted[i + 1])))
+      dotted[i] = '.';
+  if (dotted == row.text) return "";
+  for (char d : {'\0', ';', '\t', '|', ' '}) {
+    std::vector<std::string> fields, head;
+    try {
+      fields = d ? split_fields(dotted, d, name) : std::vector<std::string>{std::string(trim(dotted))};
+      head = d ? split_fields(first.text, d, name) : std::vector<std::string>{""};
+    } catch (const Error&) {
+      continue;
+    }
+    if (fields.size() != head.size() || (d != '\0' && head.size() < 2)) continue;
+    float unused = 0;
+    // One number above rows of two is as likely a count above a table: the title-line advice.
+    if (d == '\0' && parse_float(trim(first.text), unused) == Parse::Ok) continue;
+    std::string shown;
+    bool numbers = true;
+    for (const std::string& f : fields) {
+      numbers = numbers && parse_float(f, unused) == Parse::Ok;
+      if (shown.empty() && f.find('.') != std::string::npos) shown = f;
+    }
+    if (!numbers || shown.empty()) continue;
+    std::replace(shown.begin(), shown.end(), '.', ',');
+    return cat(name, ":", row.line, ": '", shown, "' is a number with a decimal comma, which ',' as "
+               "the delimiter splits in two (", row.fields.size(), " fields where line ", first.line,
+               " has ", first.fields.size(), "); pass --decimal ,",
+               d ? cat(" --delimiter ", delimiter_flag(d)) : std::string(), " to read it");
+  }
+  return "";
+}
+
 }  // namespace
 
+char sniff_delimiter(const std::string& text, int64_t skip_rows, char decimal) {
+  constexpr int kRows = 20;
+  std::vector<std::string_view> lines;
+  for (size_t pos = rows_start(text, std::max<int64_t>(skip_rows, 0));
+       pos < text.size() && lines.size() < kRows;) {
+    size_t next = 0;
+    const size_t end = line_end(text, pos, next);
+    const std::string_view line(text.data() + pos, end - pos);
+    pos = next;
+    const std::string_view content = trim(line);
+    if (!content.empty() && content.front() != '#') lines.push_back(line);
+  }
+  auto widths = [&](char d) {
+    std::vector<size_t> n;
+    for (std::string_view line : lines) {
+      // Space-separated rows (np.savetxt's) have one space between fields and none around them.
+      if (d == ' ' && (line != trim(line) || line.find("  ") != std::string_view::npos))
+        return std::vector<size_t>{};
+      try {
+        n.push_back(split_fields(line, d, "").size());
+      } catch (const Error&) {
+        return std::vector<size_t>{};
+      }
+    }
+    return n;
+  };
+  const std::vector<char> candidates = {',', '\t', ';', '|', ' '};
+  char below_first = 0;
+  for (char d : candidates) {
+    if (d == decimal) continue;
+    const std::vector<size_t> n = widths(d);
+    if (n.size() < 1 || n.back() < 2) continue;
+    const bool rows_agree = std::all_of(n.begin() + 1, n.end(), [&](size_t w) { return w == n.back(); });
+    if (rows_agree && n.front() == n.back()) return d;
+    if (rows_agree && n.size() > 1 && below_first == 0) below_first = d;
+  }
+  if (below_first != 0) return below_first;
+  return decimal == ',' ? ';' : ',';
+}
+
 CsvTable parse_csv(const std::string& text, const std::string& name, const CsvOptions& options) {
-  AE_CHECK(options.delimiter != '"' && options.delimiter != '\n' && options.delimiter != '#', name,
-           ": invalid CSV delimiter '", options.delimiter, "'");
+  AE_CHECK(options.decimal == '.' || options.decimal == ',', name, ": the decimal mark must be '.' "
+           "or ',', got '", options.decimal, "'");
+  AE_CHECK(options.skip_rows >= 0, name, ": rows to skip must be >= 0, got ", options.skip_rows);
+  const char delimiter = options.delimiter != 0
+                             ? options.delimiter
+                             : sniff_delimiter(text, options.skip_rows, options.decimal);
+  AE_CHECK(delimiter != '"' && delimiter != '\n' && delimiter != '\r' && delimiter != '#' &&
+               delimiter != '.' && !(delimiter >= '0' && delimiter <= '9'),
+           name, ": invalid CSV delimiter '", delimiter, "'");
+  AE_CHECK(delimiter != options.decimal, name, ": '", delimiter,
+           "' cannot be both the delimiter and the decimal mark");
   AE_CHECK(!(options.label_name && options.label_index), name,
            ": give the label column by name or by index, not both");
 
-  AE_CHECK(options.skip_rows >= 0, name, ": rows to skip must be >= 0, got ", options.skip_rows);
-  RowReader reader(text, name, options.delimiter, options.skip_rows);
+  RowReader reader(text, name, delimiter, options.skip_rows);
   Row first;
   AE_CHECK(reader.next(first), name, ": no data rows (the file is empty or only comments",
            options.skip_rows > 0 ? cat(" after skipping ", options.skip_rows, " lines") : "", ")");
@@ -174,11 +297,16 @@ CsvTable parse_csv(const std::string& text, const std::string& name, const CsvOp
                           second.fields.back().find_first_not_of(" \t\r") == std::string::npos;
     if (trailing)
       fail(cat(name, ":", second.line, ": the row ends with an empty field (a trailing '",
-               options.delimiter, "'): it has ", second.fields.size(), " fields where line ",
+               delimiter, "'): it has ", second.fields.size(), " fields where line ",
                first.line, " has ", first.fields.size(), "; remove the trailing delimiter from the "
                "rows"));
+    if (delimiter == ',' && options.decimal == '.') {
+      const std::string split = decimal_comma_split(first, second, name);
+      if (!split.empty()) fail(split);
+    }
     std::string shown = first.fields.empty() ? "" : first.fields[0];
-    for (size_t c = 1; c < first.fields.size() && shown.size() <= 40; ++c) shown += cat(",", first.fields[c]);
+    for (size_t c = 1; c < first.fields.size() && shown.size() <= 40; ++c)
+      shown += cat(delimiter, first.fields[c]);
     if (shown.size() > 40) shown = shown.substr(0, 40) + "...";
     fail(cat(name, ":", first.line, ": '", shown, "' has ", first.fields.size(),
              " fields but line ", second.line, " below it has ", second.fields.size(),
@@ -188,11 +316,14 @@ CsvTable parse_csv(const std::string& text, const std::string& name, const CsvOp
 
   // Auto: a header has a field that is not a number at all; "nan" or "1e99" in the first row is
   // bad data, reported as such below rather than taken for a header.
+  // A number with the other decimal mark is a number too, refused below with its own message.
   bool has_header = options.header == CsvHeader::Yes;
   if (options.header == CsvHeader::Auto) {
     float unused = 0;
     for (const std::string& f : first.fields)
-      if (parse_float(f, unused) == Parse::NotNumber) has_header = true;
+      if (parse_float(f, unused, options.decimal) == Parse::NotNumber &&
+          parse_float(f, unused, options.decimal == '.' ? ',' : '.') == Parse::NotNumber)
+        has_header = true;
   }
 
   const size_t ncols = first.fields.size();
@@ -236,15 +367,26 @@ CsvTable parse_csv(const std::string& text, const std::string& name, const CsvOp
   }
 
   auto add_row = [&](const Row& row) {
-    AE_CHECK(row.fields.size() == ncols, name, ":", row.line, ": ", row.fields.size(),
-             " fields, expected ", ncols);
+    if (row.fields.size() != ncols) {
+      if (delimiter == ',' && options.decimal == '.' && row.fields.size() > ncols) {
+        const std::string split = decimal_comma_split(first, row, name);
+        if (!split.empty()) fail(split);
+      }
+      fail(cat(name, ":", row.line, ": ", row.fields.size(), " fields, expected ", ncols));
+    }
     for (size_t c = 0; c < ncols; ++c) {
       const std::string& f = row.fields[c];
       float v = 0;
-      switch (parse_float(f, v)) {
+      switch (parse_float(f, v, options.decimal)) {
         case Parse::Ok: break;
         case Parse::NotNumber:
-          fail(cat(name, ":", row.line, ": column '", names[c], "': '", f, "' is not a number"));
+          if (options.decimal == '.' && decimal_comma_number(f))
+            fail(cat(name, ":", row.line, ": column '", names[c], "': '", f,
+                     "' is a number with a decimal comma; pass --decimal , to read it"));
+          fail(cat(name, ":", row.line, ": column '", names[c], "': '", f, "' is not a number",
+                   options.decimal == ',' && f.find('.') != std::string::npos
+                       ? " (with ',' as the decimal mark, a '.' is not one)"
+                       : ""));
         case Parse::NotFinite:
           fail(cat(name, ":", row.line, ": column '", names[c], "': ", f,
                    " is not a finite number"));
@@ -260,7 +402,9 @@ CsvTable parse_csv(const std::string& text, const std::string& name, const CsvOp
   };
   // Reserve once for a well-formed file: there are no more rows than lines, and no more values
   // than half the characters ("0,"), so a hostile text cannot make this reservation large.
-  const size_t lines = static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 1;
+  const size_t lines = static_cast<size_t>(std::count_if(
+                          text.begin(), text.end(), [](char c) { return c == '\n' || c == '\r'; })) +
+                      1;
   const size_t max_rows = std::min(lines, text.size() / (2 * ncols) + 1);
   table.features.data.reserve(max_rows * table.columns.size());
   if (label) table.labels.reserve(max_rows);
@@ -277,6 +421,7 @@ CsvTable parse_csv(const std::string& text, const std::string& name, const CsvOp
   }
   AE_CHECK(nrows > 0, name, ": no data rows after the header on line ", first.line);
   table.features.shape = {nrows, static_cast<int64_t>(table.columns.size())};
+  table.delimiter = delimiter;
   table.features.data.shrink_to_fit();
   table.labels.shrink_to_fit();
   if (!has_header && !label && table.columns.size() > 1) {
@@ -301,7 +446,11 @@ CsvTable read_csv(const std::string& path, const CsvOptions& options, uint64_t m
     const Bytes bytes = read_file_inflated(path, max_bytes);
     text.assign(bytes.begin(), bytes.end());
   }
-  return parse_csv(text, path, options);
+  CsvOptions o = options;
+  std::string lower = path;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (o.delimiter == 0 && (lower.ends_with(".tsv") || lower.ends_with(".tsv.gz"))) o.delimiter = '\t';
+  return parse_csv(text, path, o);
 }
 
 }  // namespace ae::io

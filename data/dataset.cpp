@@ -11,6 +11,8 @@
 #include "kernels/cpu/random.h"
 #include "data/idx.h"
 #include "data/npy.h"
+#include "data/npz.h"
+#include "data/zip.h"
 
 namespace ae::models {
 
@@ -72,9 +74,10 @@ Dataset from_array(io::Array a, const std::string& path, double scale) {
     for (float& v : a.data) v = static_cast<float>(v * scale);
   Dataset d;
   d.x = Tensor::from_host(a.data, {a.rows(), a.cols()}, Device::cpu());
-  if (a.shape.size() == 3) {
+  if (a.shape.size() == 3 || a.shape.size() == 4) {
     d.image_h = a.shape[1];
     d.image_w = a.shape[2];
+    d.image_c = a.shape.size() == 4 ? a.shape[3] : 1;
   }
   d.name = std::filesystem::path(path).filename().string();
   return d;
@@ -84,6 +87,27 @@ void attach_labels(Dataset& d, std::vector<int64_t> labels, const std::string& p
   AE_CHECK(static_cast<int64_t>(labels.size()) == d.size(), path, ": ", labels.size(),
            " labels for ", d.size(), " samples");
   d.labels = std::move(labels);
+}
+
+// The labels of load_npy and load_npz: the array `key` of the .npz `file` (of `archive`, the
+// data's own .npz, when file is empty), or the .npy or single-array .npz `file`; none without
+// either.
+void attach_file_labels(Dataset& d, const std::string& file, const std::string& key,
+                        const std::string& archive) {
+  if (file.empty() && key.empty()) return;
+  const std::string source = file.empty() ? archive : file;
+  AE_CHECK(!source.empty(), "the labels' array name ", key, " needs a .npz file (--labels)");
+  uint8_t head[4] = {};
+  {
+    io::InputFile in(source);
+    if (in.size() >= 4) in.read_at(0, head, 4);
+  }
+  const bool npz = io::is_zip(head, 4);
+  AE_CHECK(npz || key.empty(), source, ": not a .npz archive, so it has no array '", key,
+           "' for the labels");
+  const std::string where = npz && !key.empty() ? cat(source, "[", key, "]") : source;
+  io::Array a = npz ? io::read_npz(source, key) : io::read_npy(source);
+  attach_labels(d, read_label_array(a, where), where);
 }
 
 // The first existing file among `names` in `dir`, or "".
@@ -114,8 +138,10 @@ void validate(const Dataset& d) {
   AE_CHECK(d.size() > 0 && d.features() > 0, n, ": empty dataset ", d.x.shape());
   AE_CHECK(d.labels.empty() || static_cast<int64_t>(d.labels.size()) == d.size(), n, ": ",
            d.labels.size(), " labels for ", d.size(), " samples");
-  AE_CHECK((d.image_h == 0 && d.image_w == 0) || d.image_h * d.image_w == d.features(), n,
-           ": image ", d.image_h, "x", d.image_w, " does not match ", d.features(), " features");
+  AE_CHECK(d.image_c >= 1, n, ": image channels must be >= 1, got ", d.image_c);
+  AE_CHECK((d.image_h == 0 && d.image_w == 0) || d.image_h * d.image_w * d.image_c == d.features(),
+           n, ": image ", d.image_h, "x", d.image_w, "x", d.image_c, " does not match ",
+           d.features(), " features");
 }
 
 // --- loading --------------------------------------------------------------------------------
@@ -162,16 +188,30 @@ Dataset load_mnist(const std::string& path, const std::string& labels_path) {
 
 Dataset load_csv(const std::string& path, const io::CsvOptions& options) {
   io::CsvTable t = io::read_csv(path, options);
+  const char delimiter = t.delimiter;
   Dataset d = from_array(std::move(t.features), path, 1.0);
   if (!t.label_column.empty()) attach_labels(d, to_labels(t.labels, path), path);
+  if (options.delimiter == 0 && delimiter != ',')
+    d.notes.push_back(cat(path, ": fields separated by ",
+                          delimiter == '\t'  ? std::string("tabs")
+                          : delimiter == ' ' ? std::string("spaces")
+                                             : cat("'", delimiter, "'"),
+                          " (from the file; --delimiter sets another)"));
   if (!t.label_hint.empty()) d.notes.push_back(t.label_hint);
   return d;
 }
 
-Dataset load_npy(const std::string& path, const std::string& labels_path) {
+Dataset load_npy(const std::string& path, const std::string& labels_path,
+                 const std::string& labels_key) {
   Dataset d = from_array(io::read_npy(path), path, 1.0);
-  if (!labels_path.empty())
-    attach_labels(d, read_label_array(io::read_npy(labels_path), labels_path), labels_path);
+  attach_file_labels(d, labels_path, labels_key, "");
+  return d;
+}
+
+Dataset load_npz(const std::string& path, const std::string& key, const std::string& labels_path,
+                 const std::string& labels_key) {
+  Dataset d = from_array(io::read_npz(path, key), path, 1.0);
+  attach_file_labels(d, labels_path, labels_key, path);
   return d;
 }
 
@@ -260,6 +300,7 @@ Dataset select(const Dataset& d, const std::vector<int64_t>& indices) {
   out.x = Tensor::from_host(dst, {static_cast<int64_t>(indices.size()), f}, d.x.device());
   out.image_h = d.image_h;
   out.image_w = d.image_w;
+  out.image_c = d.image_c;
   out.name = d.name;
   return out;
 }

@@ -21,6 +21,7 @@ struct Dataset {
   Tensor x;                     // (n, features) float32
   std::vector<int64_t> labels;  // (n), empty if the data has none
   int64_t image_h = 0, image_w = 0;  // when each row is an image_h x image_w picture, else 0
+  int64_t image_c = 1;               // its channels, stored last (h, w, c)
   std::string name;             // where it came from, for messages ("mnist-t10k", "shapes")
   std::vector<std::string> notes;  // hints about how it was read (io::CsvTable::label_hint)
 
@@ -31,13 +32,13 @@ struct Dataset {
 };
 
 // Throws ae::Error unless d is well formed: x a non-empty (n, features) float32 matrix, labels
-// empty or of length n, image_h * image_w == features when set.
+// empty or of length n, image_h * image_w * image_c == features when set.
 void validate(const Dataset& d);
 
 // --- loading --------------------------------------------------------------------------------
 // An IDX file (raw or gzip) as a Dataset: dim 0 is the sample, the rest are flattened; 3-d files
-// set image_h/image_w. Every value is multiplied by `scale`. labels_path, when not empty, is a
-// 1-d IDX file of integer labels, one per sample.
+// set image_h/image_w (4-d files image_c too, channels last). Every value is multiplied by
+// `scale`. labels_path, when not empty, is a 1-d IDX file of integer labels, one per sample.
 Dataset load_idx(const std::string& images_path, const std::string& labels_path = "",
                  double scale = 1.0);
 
@@ -54,9 +55,17 @@ Dataset load_mnist(const std::string& path, const std::string& labels_path = "")
 // must hold integers). The table's label hint, if any, becomes a note.
 Dataset load_csv(const std::string& path, const io::CsvOptions& options = {});
 
-// A .npy array of samples (dim 0) and, optionally, a 1-d .npy of integer labels. 3-d arrays
-// set image_h/image_w.
-Dataset load_npy(const std::string& path, const std::string& labels_path = "");
+// A .npy array of samples (dim 0) and, optionally, integer labels: a 1-d .npy file, or a .npz
+// file's array `labels_key` (empty: its only array). 3-d arrays (n, h, w) set image_h/image_w;
+// 4-d arrays (n, h, w, c) are pictures with c channels, stored last, and set image_c too.
+Dataset load_npy(const std::string& path, const std::string& labels_path = "",
+                 const std::string& labels_key = "");
+
+// The array `key` of a .npz archive (empty: its only array; io::read_npz), read as load_npy
+// reads a .npy. The labels: the array `labels_key` of labels_path, or of this archive when
+// labels_path is empty; else the file labels_path as load_npy reads it.
+Dataset load_npz(const std::string& path, const std::string& key = "",
+                 const std::string& labels_path = "", const std::string& labels_key = "");
 
 // --- the built-in synthetic set ---------------------------------------------------------------
 // 8x8 pictures of four shapes, one class each: 0 horizontal bar, 1 vertical bar, 2 filled

@@ -151,7 +151,26 @@ Bytes gunzip(const uint8_t* data, size_t n, const std::string& name, uint64_t ma
   return out;
 }
 
+Bytes gunzip_head(const uint8_t* data, size_t n, size_t want) {
+  Bytes out(want);
+  z_stream zs{};
+  if (!is_gzip(data, n) || inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) return {};
+  zs.next_in = const_cast<Bytef*>(data);
+  zs.avail_in = static_cast<uInt>(std::min<size_t>(n, 1u << 30));
+  zs.next_out = out.data();
+  zs.avail_out = static_cast<uInt>(std::min<size_t>(want, 1u << 30));
+  while (zs.avail_out > 0 && zs.avail_in > 0) {
+    const int rc = inflate(&zs, Z_SYNC_FLUSH);
+    if (rc != Z_OK) break;
+  }
+  out.resize(std::min<size_t>(want, 1u << 30) - zs.avail_out);
+  inflateEnd(&zs);
+  return out;
+}
+
 #else
+
+Bytes gunzip_head(const uint8_t*, size_t, size_t) { return {}; }
 
 Bytes gunzip(const uint8_t* data, size_t n, const std::string& name, uint64_t max_bytes) {
   fail(cat(name,

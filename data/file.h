@@ -71,6 +71,10 @@ bool is_gzip(const uint8_t* data, size_t n);
 Bytes gunzip(const uint8_t* data, size_t n, const std::string& name,
              uint64_t max_bytes = kMaxReadBytes);
 
+// The first (up to) `want` inflated bytes of gzip data, to tell what it holds; never throws:
+// corrupt or truncated data gives what was inflated before it, and no zlib gives nothing.
+Bytes gunzip_head(const uint8_t* data, size_t n, size_t want);
+
 // What write_file_atomic hands to its producer: buffered writes into the temporary file.
 class FileSink {
  public:

@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "data/endian.h"
 #include "data/file.h"
+#include "data/sniff.h"
 
 namespace ae::io {
 namespace {
@@ -236,11 +237,19 @@ template <class Input>
 NpyLayout parse_npy_layout(const Input& file) {
   const std::string& path = file.path();
   const uint64_t size = file.size();
+  uint8_t pre[12] = {};
+  file.read_at(0, pre, std::min<uint64_t>(size, 10));
+  if (std::memcmp(pre, kMagic, std::min<uint64_t>(size, kMagicLen)) != 0 || size == 0) {
+    // Say what the file is instead, when its first bytes tell.
+    uint8_t head[64] = {};
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(size, sizeof head));
+    file.read_at(0, head, n);
+    const std::string what = describe_head(head, n);
+    fail(cat(path, ": not a .npy file (",
+             what.empty() ? std::string("the first 6 bytes are not \\x93NUMPY") : "it is " + what,
+             ")"));
+  }
   AE_CHECK(size >= 10, path, ": .npy file truncated: ", size, " bytes, the preamble needs 10");
-  uint8_t pre[12];
-  file.read_at(0, pre, 10);
-  AE_CHECK(std::memcmp(pre, kMagic, kMagicLen) == 0, path,
-           ": not a .npy file (the first 6 bytes are not \\x93NUMPY)");
   const int major = pre[6];
   AE_CHECK(major >= 1 && major <= 3, path, ": .npy format version ", major, ".", int{pre[7]},
            " is not supported (expected 1.0, 2.0 or 3.0)");
@@ -272,8 +281,12 @@ NpyLayout parse_npy_layout(const Input& file) {
   uint64_t need = 0;
   AE_CHECK(
       !__builtin_mul_overflow(count, static_cast<uint64_t>(descr.size), &need) && need <= available,
-      path, ": .npy data truncated: shape ", shape_string(h.shape), " of ", h.descr, " needs ",
-      count, " x ", descr.size, " bytes, the file has ", available, " after the header");
+      path, ": .npy data truncated: shape ", shape_string(h.shape), " of ", h.descr, " is ", count,
+      " values of ", descr.size, " bytes (",
+      count > UINT64_MAX / static_cast<uint64_t>(descr.size) ? std::string("more than 2^64")
+                                                             : std::to_string(need),
+      " bytes), but the file has ", available, " bytes after the header (",
+      available / static_cast<uint64_t>(descr.size), " values)");
   AE_CHECK(need == available, path, ": .npy file has ", available - need,
            " unexpected bytes after the data (shape ", shape_string(h.shape), " of ", h.descr, ")");
   return NpyLayout{h.shape, h.descr, descr.size, data_start};
@@ -318,7 +331,16 @@ void npy_to_f32(const std::string& descr_text, const uint8_t* raw, uint64_t coun
   }
 }
 
-Array read_npy(const std::string& path) { return parse_npy_input(InputFile(path)); }
+Array read_npy(const std::string& path) {
+  {
+    // np.save's output gzipped by hand ("x.npy.gz") reads the same, inflated in memory.
+    InputFile file(path);
+    uint8_t head[2] = {};
+    if (file.size() >= 2) file.read_at(0, head, 2);
+    if (!is_gzip(head, 2)) return parse_npy_input(file);
+  }
+  return parse_npy(read_file_inflated(path), path);
+}
 
 Array parse_npy(const Bytes& bytes, const std::string& name) {
   return parse_npy_input(InputBytes(bytes, name));

@@ -11,7 +11,8 @@ namespace ae::io {
 
 // Reads a .npy file into float32. Element types: '<f4' '>f4' '<f8' '>f8' (float64 is rounded to
 // float32), '|u1' '|i1' '<i4' '>i4' '<i8' '>i8' (integers must be exactly representable in
-// float32, |v| <= 2^24). fortran_order True is refused.
+// float32, |v| <= 2^24). fortran_order True is refused. A gzipped .npy is inflated in memory. A
+// file that is not a .npy is named for what its first bytes say it is (data/sniff.h).
 Array read_npy(const std::string& path);
 
 // Parses .npy bytes already in memory, with the same checks; name is used in messages.

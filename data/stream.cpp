@@ -114,9 +114,10 @@ RowFiles::RowFiles(const std::string& path) : path_(path) {
                dims_string(first.shape), " (", first.path, "): every shard needs the same features");
     } else {
       features_ = features;
-      if (shape.size() == 3) {
+      if (shape.size() == 3 || shape.size() == 4) {
         image_h_ = shape[1];
         image_w_ = shape[2];
+        image_c_ = shape.size() == 4 ? shape[3] : 1;
       }
     }
     shard->first_row = rows_;

@@ -34,7 +34,7 @@ namespace ae::models {
 // .safetensors files (the tensor named "x" in each, else its only tensor), with the same
 // features (dims 1... of every shard alike). Every header is read and checked when opened, before
 // any value; a shard that does not fit is a one-line error naming it. Dim 0 is the row, the rest
-// are flattened (3-d shards are pictures). Values as read_npy converts them (float64 rounded
+// are flattened (3-d and 4-d shards are pictures, channels last). Values as read_npy converts them (float64 rounded
 // to float32; integers exactly representable).
 class RowFiles {
  public:
@@ -46,8 +46,9 @@ class RowFiles {
   const std::string& path() const { return path_; }
   int64_t rows() const { return rows_; }
   int64_t features() const { return features_; }
-  int64_t image_h() const { return image_h_; }  // 3-d shards: the picture's height, else 0
+  int64_t image_h() const { return image_h_; }  // 3-d and 4-d shards: the picture's height, else 0
   int64_t image_w() const { return image_w_; }
+  int64_t image_c() const { return image_c_; }  // 4-d shards (rows, h, w, c): the channels, else 1
   int64_t shards() const { return static_cast<int64_t>(shards_.size()); }
   uint64_t data_bytes() const;  // the values' bytes in all shards
 
@@ -59,7 +60,7 @@ class RowFiles {
   struct Shard;
   std::string path_;
   std::vector<std::unique_ptr<Shard>> shards_;
-  int64_t rows_ = 0, features_ = 0, image_h_ = 0, image_w_ = 0;
+  int64_t rows_ = 0, features_ = 0, image_h_ = 0, image_w_ = 0, image_c_ = 1;
 };
 
 // Which blocks of a file a source walks: all of them (every == 0), or, of a split that holds out

@@ -240,16 +240,29 @@ const std::vector<Field>& fields() {
       AE_FIELD(model.dtype, "--dtype", "Model", "float32 or float64"),
       // data
       AE_FIELD(data.path, "--data", "Data",
-               "an MNIST-style IDX folder or file (raw or .gz), a .csv or a .npy file; empty: the "
-               "built-in synthetic 8x8 shapes",
+               "an MNIST-style IDX folder or file (raw or .gz), a CSV text file, a .npy or a .npz "
+               "file; empty: the built-in synthetic 8x8 shapes",
                Scope::data_source),
-      AE_FIELD(data.format, "--format", "Data", "auto, idx, csv or npy", Scope::data_source),
-      AE_FIELD(data.labels, "--labels", "Data", "a labels file for IDX or NPY data",
+      AE_FIELD(data.format, "--format", "Data",
+               "auto (from the file's first bytes, else its name), idx, csv, npy or npz",
+               Scope::data_source),
+      AE_FIELD(data.npz_key, "--npz-key", "Data",
+               "NPZ: the array to read (empty: the archive's only array)", Scope::data_source),
+      AE_FIELD(data.labels, "--labels", "Data",
+               "a labels file for IDX, NPY or NPZ data (.npy, IDX, or a .npz of one array)",
+               Scope::data_source),
+      AE_FIELD(data.labels_key, "--labels-key", "Data",
+               "NPZ: the labels' array, in the --labels .npz or else in the --data one",
                Scope::data_source),
       AE_FIELD(data.label_column, "--label-column", "Data",
                "CSV: the label column, by name or 0-based index", Scope::data_source),
       AE_FIELD(data.header, "--header", "Data", "CSV: auto, yes or no", Scope::data_source),
-      AE_FIELD(data.delimiter, "--delimiter", "Data", "CSV: the field separator",
+      AE_FIELD(data.delimiter, "--delimiter", "Data",
+               "CSV: the field separator: auto (tab for *.tsv, else the first of , tab ; | and "
+               "space that splits the first rows alike), one character, tab (or \\t) or space",
+               Scope::data_source),
+      AE_FIELD(data.decimal, "--decimal", "Data",
+               "CSV: the decimal mark, . or , (\"-5,79539\", as Excel writes in much of Europe)",
                Scope::data_source),
       AE_FIELD(data.skip_rows, "--skip-rows", "Data",
                "CSV: lines to skip at the top of the file (a title, a line of counts)",
@@ -359,6 +372,15 @@ void check_one_of(const std::string& value, const char* flag, const char* key,
 }
 
 }  // namespace
+
+char delimiter_char(const std::string& setting) {
+  if (setting == "auto") return 0;
+  if (setting == "tab" || setting == "\\t" || setting == "\t") return '\t';
+  if (setting == "space") return ' ';
+  AE_CHECK(setting.size() == 1, "--delimiter (data.delimiter) must be auto, one character, tab "
+           "(or \\t) or space, got '", setting, "'");
+  return setting[0];
+}
 
 RunConfig preset(const std::string& kind) {
   check_one_of(kind, "--model", "model.kind", {"ae", "dae", "sparse", "contractive", "vae"});
@@ -504,11 +526,16 @@ void validate(const RunConfig& c) {
            m.noise, ", tied ", m.tied ? "true" : "false", ")");
 
   const DataSettings& d = c.data;
-  check_one_of(d.format, "--format", "data.format", {"auto", "idx", "csv", "npy"});
+  check_one_of(d.format, "--format", "data.format", {"auto", "idx", "csv", "npy", "npz"});
   check_one_of(d.header, "--header", "data.header", {"auto", "yes", "no"});
   check_one_of(d.normalize, "--normalize", "data.normalize", {"auto", "none", "min_max", "standardize", "pca"});
-  AE_CHECK(d.delimiter.size() == 1, "--delimiter (data.delimiter) must be one character, got '",
-           d.delimiter, "'");
+  const char delimiter = delimiter_char(d.delimiter);
+  AE_CHECK(delimiter != '"' && delimiter != '#' && delimiter != '\n' && delimiter != '\r' &&
+               delimiter != '.' && !(delimiter >= '0' && delimiter <= '9'),
+           "--delimiter (data.delimiter): '", d.delimiter, "' cannot separate fields");
+  check_one_of(d.decimal, "--decimal", "data.decimal", {".", ","});
+  AE_CHECK(delimiter != d.decimal[0], "--delimiter and --decimal are both '", d.decimal,
+           "'; with --decimal , the fields are separated by another character (--delimiter ';')");
   AE_CHECK(d.limit >= 0, "--limit (data.limit) must be >= 0, got ", d.limit);
   AE_CHECK(d.skip_rows >= 0, "--skip-rows (data.skip_rows) must be >= 0, got ", d.skip_rows);
   AE_CHECK(d.validation >= 0 && d.validation < 1, "--validation (data.validation) must lie in "
@@ -522,9 +549,10 @@ void validate(const RunConfig& c) {
              "shapes are made in memory");
     AE_CHECK(d.format == "auto" || d.format == "npy", "--stream reads .npy files or folders of "
              ".npy or .safetensors shards, not --format ", d.format);
-    AE_CHECK(d.labels.empty() && d.exclude_labels.values.empty() && d.limit == 0 &&
-                 d.label_column.empty(),
-             "--stream takes no --labels, --label-column, --exclude-labels or --limit");
+    AE_CHECK(d.labels.empty() && d.labels_key.empty() && d.npz_key.empty() &&
+                 d.exclude_labels.values.empty() && d.limit == 0 && d.label_column.empty(),
+             "--stream takes no --labels, --labels-key, --npz-key, --label-column, "
+             "--exclude-labels or --limit");
   }
 
   const TrainSettings& t = c.train;

@@ -48,11 +48,14 @@ struct ModelSettings {
 
 struct DataSettings {
   std::string path;                 // empty: the built-in synthetic shapes
-  std::string format = "auto";      // auto, idx, csv, npy
-  std::string labels;               // a labels file (IDX or NPY)
+  std::string format = "auto";      // auto, idx, csv, npy, npz
+  std::string npz_key;              // NPZ: the array to read (empty: the only one)
+  std::string labels;               // a labels file (IDX, NPY or NPZ)
+  std::string labels_key;           // NPZ: the labels' array (of --labels, else of --data)
   std::string label_column;         // CSV: a column name or 0-based index
   std::string header = "auto";      // CSV: auto, yes, no
-  std::string delimiter = ",";      // CSV
+  std::string delimiter = "auto";   // CSV: auto, one character, tab (or \t), space
+  std::string decimal = ".";        // CSV: the decimal mark, . or ,
   int64_t skip_rows = 0;            // CSV: lines skipped at the top of the file
   int64_t limit = 0;                // use only the first N samples; 0 all
   LabelList exclude_labels;         // classes left out of training and validation
@@ -142,6 +145,10 @@ class ConfigFlags {
 // The model kind a command line or config asks for: the --model flag, else the file's
 // model.kind, else "vae".
 std::string requested_model_kind(const ConfigFlags& flags, const json* file);
+
+// The CSV field separator a --delimiter setting names: 0 for auto (sniffed from the file), '\t'
+// for "tab" or "\t", ' ' for "space", else its one character; anything else is an error.
+char delimiter_char(const std::string& setting);
 
 // Checks that the names and ranges of a configuration make sense before anything is loaded:
 // each message names the setting ("--lr (train.lr) must be positive, got -1").

@@ -15,7 +15,7 @@
 namespace ae::run {
 
 PictureShape picture_shape(const std::string& setting, int64_t image_h, int64_t image_w,
-                           int64_t features) {
+                           int64_t image_c, int64_t features) {
   if (!setting.empty()) {
     // "HxW" or "HxWxC", each a positive integer.
     std::vector<int64_t> sides;
@@ -38,7 +38,8 @@ PictureShape picture_shape(const std::string& setting, int64_t image_h, int64_t 
              sides[0] * sides[1] * c, " values, but each sample has ", features, " features");
     return {sides[0], sides[1], c};
   }
-  if (image_h > 0 && image_w > 0 && image_h * image_w == features) return {image_h, image_w, 1};
+  if (image_h > 0 && image_w > 0 && image_c > 0 && image_h * image_w * image_c == features)
+    return {image_h, image_w, image_c};
   const auto side = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(features))));
   if (side >= 8 && side * side == features) return {side, side, 1};
   return {};

@@ -21,11 +21,12 @@ struct PictureShape {
   bool is_image() const { return h > 0; }
 };
 // The picture shape of samples of `features` values: `setting` (--image-shape "HxW" or
-// "HxWxC", whose product must be `features`), else the data's own (image_h x image_w, from IDX
-// or NPY files of 2-D samples), else a square of side 8 or more (64, 784, ... features);
-// otherwise the samples are rows of a table. An unreadable or mismatched setting is an error.
+// "HxWxC", whose product must be `features`), else the data's own (image_h x image_w x
+// image_c, from IDX, NPY or NPZ files of 2-D samples, or 3-D ones with their channels last),
+// else a square of side 8 or more (64, 784, ... features); otherwise the samples are rows of a
+// table. An unreadable or mismatched setting is an error.
 PictureShape picture_shape(const std::string& setting, int64_t image_h, int64_t image_w,
-                           int64_t features);
+                           int64_t image_c, int64_t features);
 
 // Draws one picture: runs `draw`, which writes `path`. A picture must not fail a command whose
 // work is done: an error (too large a picture, no libpng) becomes the returned one-line note,

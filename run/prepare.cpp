@@ -9,6 +9,7 @@
 #include "core/autograd.h"
 #include "core/error.h"
 #include "data/file.h"
+#include "data/sniff.h"
 
 namespace ae::run {
 namespace {
@@ -24,7 +25,8 @@ std::string lower(std::string s) {
 
 io::CsvOptions csv_options(const DataSettings& d) {
   io::CsvOptions o;
-  o.delimiter = d.delimiter.at(0);
+  o.delimiter = delimiter_char(d.delimiter);
+  o.decimal = d.decimal.at(0);
   o.header = d.header == "yes" ? io::CsvHeader::Yes : d.header == "no" ? io::CsvHeader::No
                                                                         : io::CsvHeader::Auto;
   o.skip_rows = d.skip_rows;
@@ -93,24 +95,34 @@ std::string detect_format(const std::string& path) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (fs::is_directory(path, ec)) return "idx";
+  // The content first (this also reports a missing file by name): a file ae does not read is
+  // named for what it is, whatever it is called.
+  const io::FileKind kind = io::sniff_file(path);
+  if (!kind.format.empty()) return kind.format;
+  if (!kind.what.empty()) fail(io::not_readable_message(path, kind));
+  // Nothing recognised (an empty file, or bytes of no known kind): the name decides, and the
+  // reader says what is wrong.
   std::string name = lower(fs::path(path).filename().string());
   if (ends_with(name, ".gz")) name.resize(name.size() - 3);
   if (ends_with(name, ".csv") || ends_with(name, ".tsv") || ends_with(name, ".txt")) return "csv";
   if (ends_with(name, ".npy")) return "npy";
+  if (ends_with(name, ".npz")) return "npz";
   if (name.find("ubyte") != std::string::npos || name.find(".idx") != std::string::npos ||
       name.find("idx1") != std::string::npos || name.find("idx3") != std::string::npos)
     return "idx";
-  // Unknown name: look at the first bytes (this also reports a missing file by name).
   io::InputFile file(path);
-  uint8_t head[6] = {};
-  const size_t n = std::min<uint64_t>(file.size(), sizeof head);
+  uint8_t head[8] = {};
+  const size_t n = static_cast<size_t>(std::min<uint64_t>(file.size(), sizeof head));
   file.read_at(0, head, n);
-  if (n >= 6 && head[0] == 0x93 && head[1] == 'N' && head[2] == 'U' && head[3] == 'M') return "npy";
-  if (n >= 4 && head[0] == 0 && head[1] == 0 && head[2] >= 0x08 && head[2] <= 0x0E && head[3] >= 1 &&
-      head[3] <= 4)
-    return "idx";
-  fail(cat(path, ": cannot tell the data format from the name or the first bytes; pass --format "
-           "idx, csv or npy"));
+  std::string hex;
+  for (size_t i = 0; i < n; ++i) {
+    static const char* digits = "0123456789abcdef";
+    hex += cat(i ? " " : "", digits[head[i] >> 4], digits[head[i] & 15]);
+  }
+  fail(cat(path, ": cannot tell the data format: ",
+           n == 0 ? std::string("the file is empty")
+                  : cat("its first bytes (", hex, ") are not those of an IDX, .npy or .npz file, nor text"),
+           "; ae reads IDX, .npy, .npz and CSV files (--format)"));
 }
 
 models::Dataset load_data(const DataSettings& d) {
@@ -124,16 +136,27 @@ models::Dataset load_data(const DataSettings& d) {
   } else {
     AE_CHECK(std::filesystem::exists(d.path), d.path, ": cannot open: No such file or directory");
     const std::string format = d.format == "auto" ? detect_format(d.path) : d.format;
+    if (d.format != "auto" && std::filesystem::is_regular_file(d.path)) {
+      // --format names how to read the file; one ae does not read at all is still named.
+      const io::FileKind kind = io::sniff_file(d.path);
+      if (kind.format.empty() && !kind.what.empty()) fail(io::not_readable_message(d.path, kind));
+    }
+    AE_CHECK(d.npz_key.empty() || format == "npz", "--npz-key is for .npz data; ", d.path, " is ",
+             format);
     if (format == "csv") {
-      AE_CHECK(d.labels.empty(), "--labels is for IDX and NPY data; a CSV file names its label "
-               "column with --label-column");
+      AE_CHECK(d.labels.empty() && d.labels_key.empty(), "--labels is for IDX, NPY and NPZ data; "
+               "a CSV file names its label column with --label-column");
       data = models::load_csv(d.path, csv_options(d));
     } else {
       AE_CHECK(d.label_column.empty(), "--label-column is for CSV data; ", d.path, " is ", format);
       AE_CHECK(d.skip_rows == 0, "--skip-rows is for CSV data; ", d.path, " is ", format);
       if (format == "npy") {
-        data = models::load_npy(d.path, d.labels);
+        data = models::load_npy(d.path, d.labels, d.labels_key);
+      } else if (format == "npz") {
+        data = models::load_npz(d.path, d.npz_key, d.labels, d.labels_key);
       } else {
+        AE_CHECK(d.labels_key.empty(), "--labels-key names an array of a .npz file; ", d.path,
+                 " is IDX, whose labels are an IDX file (--labels)");
         // Folders and "*-ubyte" files are MNIST-style 8-bit pictures, scaled to [0, 1]; other
         // IDX files are read as they are.
         const std::string name = std::filesystem::path(d.path).filename().string();
@@ -156,6 +179,26 @@ PreparedData prepare_data(const DataSettings& d) {
 
 StreamPlan plan_stream(const DataSettings& d, uint64_t order_seed) {
   AE_CHECK(std::filesystem::exists(d.path), d.path, ": cannot open: No such file or directory");
+  if (!std::filesystem::is_directory(d.path) &&
+      lower(std::filesystem::path(d.path).extension().string()) != ".safetensors") {
+    // What --stream reads, said in terms of what the file is.
+    const io::FileKind kind = io::sniff_file(d.path);
+    if (kind.format.empty() && !kind.what.empty()) fail(io::not_readable_message(d.path, kind));
+    const std::string what = kind.gzip               ? "gzip-compressed, and --stream reads it in "
+                                                       "place: gunzip it first"
+                             : kind.format == "csv" ? "CSV text, which is parsed whole: train on "
+                                                       "it without --stream, or save its values "
+                                                       "once as a float32 .npy and stream that"
+                             : kind.format == "npz" ? "a .npz archive, whose arrays are read "
+                                                       "whole: train on it without --stream, or "
+                                                       "save the array as a .npy (np.save) and "
+                                                       "stream that"
+                             : kind.format == "idx" ? "an IDX file: train on it without --stream"
+                                                    : "";
+    AE_CHECK(kind.format == "npy" && !kind.gzip,
+             "--stream reads .npy files and folders of .npy or .safetensors shards; ", d.path,
+             " is ", what.empty() ? "none of them" : what);
+  }
   StreamPlan plan;
   auto files = std::make_shared<models::RowFiles>(d.path);
   plan.files = files;
@@ -235,6 +278,7 @@ PreparedData prepare_stream(const DataSettings& d, uint64_t order_seed, StreamPl
     }
     s.image_h = files->image_h();
     s.image_w = files->image_w();
+    s.image_c = files->image_c();
     s.name = cat(name, "[", label, ", first ", s.x.size(0), " of ", rows.size(), "]");
     return std::make_pair(s, rows.size());
   };

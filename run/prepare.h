@@ -13,8 +13,11 @@
 
 namespace ae::run {
 
-// The format of `path` for --format auto: a folder or an "*-ubyte*" / "*.idx*" file is IDX,
-// "*.csv[.gz]", "*.tsv", "*.txt" are CSV, "*.npy" is NPY; otherwise the first bytes decide.
+// The format of `path` for --format auto: a folder is IDX; a file is what its first bytes say
+// (io::sniff_file: IDX, NPY, NPZ or text, gzipped or not), and a file of a format ae does not
+// read (Parquet, HDF5, Excel, ...) is an error naming it, with how to convert it. Bytes of no
+// known kind fall back to the name: "*-ubyte*" / "*.idx*" is IDX, "*.csv[.gz]", "*.tsv",
+// "*.txt" are CSV, "*.npy" NPY, "*.npz" NPZ; otherwise an error that shows the first bytes.
 std::string detect_format(const std::string& path);
 
 // The samples as stored (no split, no normalisation), the first data.limit of them when set.

@@ -36,6 +36,7 @@ models::CheckpointExtras run_extras(const RunConfig& config,
   extras.metadata[kRunConfigKey] = to_json(config).dump();
   extras.metadata[kImageHeightKey] = std::to_string(picture.h);
   extras.metadata[kImageWidthKey] = std::to_string(picture.w);
+  extras.metadata[kImageChannelsKey] = std::to_string(picture.c);
   extras.metadata[kDataNameKey] = data_name;
   if (norm) {
     extras.tensors = norm->to_safetensors();
@@ -68,8 +69,9 @@ LoadedRun load_run(const std::string& where, const std::string& which, const std
              "' must be a picture size, got '", text, "'");
     return static_cast<int64_t>(v);
   };
+  const int64_t channels = c.file.metadata.count(kImageChannelsKey) ? size(kImageChannelsKey) : 1;
   run.picture = picture_shape(run.config.data.image_shape, size(kImageHeightKey),
-                              size(kImageWidthKey), c.spec.input_width());
+                              size(kImageWidthKey), channels, c.spec.input_width());
   run.data_name = c.metadata(kDataNameKey);
   run.device = choose_device(device);
   run.model = models::load_model(c, run.device);

@@ -19,6 +19,7 @@ namespace ae::run {
 inline constexpr const char* kRunConfigKey = "run.config";
 inline constexpr const char* kImageHeightKey = "data.image_h";
 inline constexpr const char* kImageWidthKey = "data.image_w";
+inline constexpr const char* kImageChannelsKey = "data.image_c";  // absent before channels: 1
 inline constexpr const char* kDataNameKey = "data.name";
 
 inline constexpr int64_t kCountNotGiven = INT64_MIN;  // -n: the command's default

@@ -97,6 +97,9 @@ RunConfig resolve_config(TrainArgs& a, std::string& config_source) {
   if (have_file) apply_json(config, file, config_source);
   a.flags.apply(config);
   validate(config);
+  AE_CHECK(!a.flags.was_given("--buffer-mb") || config.data.stream, "--buffer-mb sizes the buffer "
+           "of --stream; without --stream the data is read into memory whole: add --stream, or "
+           "drop --buffer-mb");
   // Saved absolute, so that the run's config.json (and every command reading the run) finds the
   // data from any working folder.
   for (std::string* path : {&config.data.path, &config.data.labels})
@@ -294,8 +297,9 @@ int run_train(TrainArgs& a) {
                                                : prepare_data(config.data);
   const int64_t train_rows = config.data.stream ? stream.train_rows : data.train.size();
   const int64_t val_rows = config.data.stream ? stream.val_rows : data.val.size();
-  const PictureShape picture = picture_shape(config.data.image_shape, data.train.image_h,
-                                             data.train.image_w, data.train.features());
+  const PictureShape picture =
+      picture_shape(config.data.image_shape, data.train.image_h, data.train.image_w,
+                    data.train.image_c, data.train.features());
   const models::ModelSpec spec =
       model_spec(config, data.train.features(), data.low, data.high, data.name);
   Device device = choose_device(config.device);

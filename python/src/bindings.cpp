@@ -150,7 +150,8 @@ class FittedModel {
     m->normalizer_ = data.normalizer;
     m->extras_ = run::run_extras(config, data.normalizer,
                                  run::picture_shape(config.data.image_shape, data.train.image_h,
-                                                    data.train.image_w, data.train.features()),
+                                                    data.train.image_w, data.train.image_c,
+                                                    data.train.features()),
                                  data.name);
 
     const std::vector<std::string> terms = run::loss_terms(m->spec_);

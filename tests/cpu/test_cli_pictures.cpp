@@ -19,23 +19,27 @@ using CliPictures = CliTest;
 TEST(CliPictureShape, PicturesOnlyWhenTheDataSaysSo) {
   using run::picture_shape;
   // The data's own shape (IDX or NPY samples of 2-D pictures).
-  EXPECT_EQ(picture_shape("", 28, 28, 784).w, 28);
+  EXPECT_EQ(picture_shape("", 28, 28, 1, 784).w, 28);
+  // (N, H, W, C) arrays: pictures with their channels last.
+  const run::PictureShape nhwc = picture_shape("", 6, 5, 3, 90);
+  EXPECT_EQ(nhwc.h * nhwc.w * nhwc.c, 90);
+  EXPECT_EQ(nhwc.c, 3);
   // A square count of side 8 or more.
-  EXPECT_EQ(picture_shape("", 0, 0, 64).h, 8);
-  EXPECT_TRUE(picture_shape("", 0, 0, 784).is_image());
+  EXPECT_EQ(picture_shape("", 0, 0, 1, 64).h, 8);
+  EXPECT_TRUE(picture_shape("", 0, 0, 1, 784).is_image());
   // Anything else is a table: 16 or 1500 features, or a non-square count.
-  EXPECT_FALSE(picture_shape("", 0, 0, 16).is_image());
-  EXPECT_FALSE(picture_shape("", 0, 0, 1500).is_image());
-  EXPECT_FALSE(picture_shape("", 0, 0, 6).is_image());
+  EXPECT_FALSE(picture_shape("", 0, 0, 1, 16).is_image());
+  EXPECT_FALSE(picture_shape("", 0, 0, 1, 1500).is_image());
+  EXPECT_FALSE(picture_shape("", 0, 0, 1, 6).is_image());
   // --image-shape: HxW or HxWxC, whose product must be the feature count.
-  const run::PictureShape rgb = picture_shape("4x5x3", 0, 0, 60);
+  const run::PictureShape rgb = picture_shape("4x5x3", 0, 0, 1, 60);
   EXPECT_EQ(rgb.h, 4);
   EXPECT_EQ(rgb.w, 5);
   EXPECT_EQ(rgb.c, 3);
-  EXPECT_EQ(picture_shape("30x50", 0, 0, 1500).w, 50);
-  EXPECT_THROW(picture_shape("5x5", 0, 0, 1500), Error);
+  EXPECT_EQ(picture_shape("30x50", 0, 0, 1, 1500).w, 50);
+  EXPECT_THROW(picture_shape("5x5", 0, 0, 1, 1500), Error);
   for (const char* bad : {"28", "28x", "x28", "28x28x3x2", "0x5", "ax5", "28*28"})
-    EXPECT_THROW(picture_shape(bad, 0, 0, 784), Error) << bad;
+    EXPECT_THROW(picture_shape(bad, 0, 0, 1, 784), Error) << bad;
 }
 
 TEST(CliPictureShape, SizeIsCheckedBeforeDrawing) {

@@ -98,8 +98,9 @@ TEST(CrashSafeLoading, AbsurdSizesAreRefusedBeforeAllocating) {
       npy_error(npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (1099511627776, "
                           "1024), }",
                           {})),
-      "a.npy: .npy data truncated: shape (1099511627776, 1024) of <f4 needs 1125899906842624 x 4 "
-      "bytes, the file has 0 after the header"));
+      "a.npy: .npy data truncated: shape (1099511627776, 1024) of <f4 is 1125899906842624 values "
+      "of 4 bytes (4503599627370496 bytes), but the file has 0 bytes after the header (0 "
+      "values)"));
   Bytes v2 = {0x93, 'N', 'U', 'M', 'P', 'Y', 2, 0, 0xFF, 0xFF, 0xFF, 0xFF, '{'};
   EXPECT_TRUE(contains(npy_error(v2), "a.npy: .npy header length 4294967295 is larger than the "
                                       "limit of 1048576 bytes"));

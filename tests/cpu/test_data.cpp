@@ -122,6 +122,35 @@ TEST(DataFiles, NpyWithLabelsAndPictures) {
   EXPECT_EQ(d.x.to_floats(), x);
 }
 
+// (N, H, W, C), as colour pictures are saved: N samples of H x W x C values, channels last.
+TEST(DataFiles, FourDimensionalArraysArePicturesWithChannels) {
+  TempDir dir;
+  std::vector<float> x(2 * 3 * 2 * 4);
+  std::iota(x.begin(), x.end(), 0.0f);
+  io::write_npy(dir.path("x.npy"), {2, 3, 2, 4}, x.data());
+  Dataset d = load_npy(dir.path("x.npy"));
+  validate(d);
+  EXPECT_EQ(d.x.shape(), Shape({2, 24}));
+  EXPECT_EQ(d.image_h, 3);
+  EXPECT_EQ(d.image_w, 2);
+  EXPECT_EQ(d.image_c, 4);
+  EXPECT_EQ(d.x.to_floats(), x);
+  // Subsets keep the shape; a shape that does not match the features is refused.
+  const Dataset s = select(d, {1});
+  EXPECT_EQ(s.image_c, 4);
+  d.image_c = 3;
+  EXPECT_TRUE(contains(error_of([&] { validate(d); }), "image 3x2x3 does not match 24 features"));
+  // Labels from another array of the same .npz; a key that names none, or a .npy for one.
+  const std::string npz = std::string(AE_SOURCE_DIR) + "/tests/data/files/two_arrays.npz";
+  const Dataset t = load_npz(npz, "features", "", "labels");
+  EXPECT_EQ(t.size(), 40);
+  EXPECT_EQ(t.labels.size(), 40u);
+  EXPECT_TRUE(contains(error_of([&] { load_npz(npz, "features", "", "nothing"); }),
+                       "two_arrays.npz: no array 'nothing' (it holds features and labels)"));
+  EXPECT_TRUE(contains(error_of([&] { load_npy(dir.path("x.npy"), dir.path("x.npy"), "y"); }),
+                       "x.npy: not a .npz archive, so it has no array 'y' for the labels"));
+}
+
 TEST(DataFiles, NonFiniteValuesNameTheFileAndRow) {
   TempDir dir;
   std::vector<float> x{0, 1, 2, 3, 4, std::nanf(""), 6, 7};

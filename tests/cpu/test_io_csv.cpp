@@ -86,7 +86,10 @@ TEST(IoCsv, QuotedFieldsAndOtherDelimiters) {
   semi.delimiter = ';';
   EXPECT_EQ(parse_csv("a;b\n1.5;2\n", "t.csv", semi).features.data, (Floats{1.5f, 2}));
   EXPECT_EQ(error_of([&] { parse_csv("a;b\n1,5;2\n", "t.csv", semi); }),
-            "t.csv:2: column 'a': '1,5' is not a number");
+            "t.csv:2: column 'a': '1,5' is a number with a decimal comma; pass --decimal , to read "
+            "it");
+  EXPECT_EQ(error_of([&] { parse_csv("a;b\n1,5.3;2\n", "t.csv", semi); }),
+            "t.csv:2: column 'a': '1,5.3' is not a number");
 }
 
 TEST(IoCsv, TabDelimitedFileFromDisk) {
@@ -257,6 +260,137 @@ TEST(IoCsv, EmptyInputsAndBadQuotes) {
   const std::string missing = "/nonexistent/ae/data.csv";
   EXPECT_EQ(error_of([&] { read_csv(missing); }),
             missing + ": cannot open: No such file or directory");
+}
+
+}  // namespace
+}  // namespace ae::io
+
+namespace ae::io {
+namespace {
+
+std::string fixture(const std::string& name) {
+  return std::string(AE_SOURCE_DIR) + "/tests/data/files/" + name;
+}
+
+// The features of a fixture of tests/data/files/ (make_files.py): 40 rows of a, b, c and a
+// label column, in any of the separators people use.
+CsvTable read_fixture(const std::string& name, CsvOptions o = {}) {
+  o.label_name = "label";
+  return read_csv(fixture(name), o);
+}
+
+TEST(IoCsv, SemicolonTabPipeAndSpaceAreSniffedFromTheFirstRows) {
+  const CsvTable comma = read_fixture("mac_cr.csv");
+  EXPECT_EQ(comma.delimiter, ',');
+  for (const auto& [name, delimiter] : {std::pair<const char*, char>{"semicolon.csv", ';'},
+                                        {"tabs.tsv", '\t'},
+                                        {"pipes.txt", '|'}}) {
+    const CsvTable t = read_fixture(name);
+    EXPECT_EQ(t.delimiter, delimiter) << name;
+    EXPECT_EQ(t.columns, (Names{"a", "b", "c"})) << name;
+    EXPECT_EQ(t.features.data, comma.features.data) << name;
+    EXPECT_EQ(t.labels, comma.labels) << name;
+  }
+  // np.savetxt's default: one space between fields.
+  EXPECT_EQ(parse_csv("1.5e+00 -2.0e+00\n3.0e+00 4.0e+00\n", "s.txt").features.data,
+            (Floats{1.5f, -2, 3, 4}));
+  // A quoted field that holds the other candidates does not mislead it.
+  EXPECT_EQ(sniff_delimiter("\"x;y\"|\"u,v\"\n1|2\n3|4\n"), '|');
+  // A title line of another width above the rows: the rows decide (and the title gets the
+  // --skip-rows advice).
+  EXPECT_EQ(sniff_delimiter("300;5;first;second\n1;2;3;4;5;0\n6;7;8;9;1;1\n"), ';');
+  // Nothing fits (one column): ','.
+  EXPECT_EQ(sniff_delimiter("x\n1\n2\n"), ',');
+  // With ',' as the decimal mark, ';' is the usual separator and ',' never a candidate.
+  EXPECT_EQ(sniff_delimiter("1,5\n2,5\n", 0, ','), ';');
+}
+
+TEST(IoCsv, TsvMeansTabEvenWhenCommasSplitItsRowsAlike) {
+  TempDir dir;
+  // Tab-separated numbers with decimal commas: ',' splits every row in three as well.
+  const std::string text = "a,x\tb,y\n1,5\t2,5\n3,5\t4,5\n";
+  test::write_raw(dir.path("t.tsv"), text);
+  test::write_raw(dir.path("t.txt"), text);
+  EXPECT_EQ(error_of([&] { read_csv(dir.path("t.tsv")); }),
+            dir.path("t.tsv") + ":2: column 'a,x': '1,5' is a number with a decimal comma; pass "
+                                "--decimal , to read it");
+  EXPECT_TRUE(contains(error_of([&] { read_csv(dir.path("t.txt")); }), "is not a number"));
+  CsvOptions o;
+  o.decimal = ',';
+  for (const char* name : {"t.tsv", "t.txt"}) {
+    const CsvTable t = read_csv(dir.path(name), o);
+    EXPECT_EQ(t.delimiter, '\t');
+    EXPECT_EQ(t.columns, (Names{"a,x", "b,y"}));
+    EXPECT_EQ(t.features.data, (Floats{1.5f, 2.5f, 3.5f, 4.5f}));
+  }
+}
+
+TEST(IoCsv, DecimalCommaIsNamedAndReadWithItsOption) {
+  const std::string p = fixture("decimal_comma.csv");
+  EXPECT_EQ(error_of([&] { read_fixture("decimal_comma.csv"); }),
+            p + ":2: column 'a': '0,35877' is a number with a decimal comma; pass --decimal , to "
+                "read it");
+  CsvOptions o;
+  o.decimal = ',';
+  const CsvTable t = read_fixture("decimal_comma.csv", o);
+  EXPECT_EQ(t.delimiter, ';');
+  const CsvTable dot = read_fixture("semicolon.csv");
+  EXPECT_EQ(t.features.data, dot.features.data);
+  EXPECT_EQ(t.labels, dot.labels);
+  // With ',' as the decimal mark a '.' is refused: "1.234" may mean 1234.
+  EXPECT_EQ(error_of([&] { parse_csv("a;b\n1.234;2\n", "d.csv", o); }),
+            "d.csv:2: column 'a': '1.234' is not a number (with ',' as the decimal mark, a '.' is "
+            "not one)");
+  o.delimiter = ',';
+  EXPECT_EQ(error_of([&] { parse_csv("a;b\n1;2\n", "d.csv", o); }),
+            "d.csv: ',' cannot be both the delimiter and the decimal mark");
+  // A header-less table of decimal-comma numbers is not taken for a header.
+  o.delimiter = 0;
+  EXPECT_EQ(parse_csv("1,5;2\n3;4,25\n", "d.csv", o).features.data, (Floats{1.5f, 2, 3, 4.25f}));
+}
+
+TEST(IoCsv, ExtraFieldsFromADecimalCommaAreNotATitleLine) {
+  // One column of decimal-comma numbers: with ',' as the delimiter each row has two fields and
+  // the header one, which is not a title line to skip.
+  const std::string p = fixture("one_column_decimal_comma.csv");
+  const std::string e = error_of([&] { read_csv(p); });
+  EXPECT_EQ(e, p + ":2: '0,35877' is a number with a decimal comma, which ',' as the delimiter "
+                   "splits in two (2 fields where line 1 has 1); pass --decimal , to read it");
+  EXPECT_EQ(e.find("--skip-rows"), std::string::npos);
+  CsvOptions o;
+  o.decimal = ',';
+  const CsvTable t = read_csv(p, o);
+  EXPECT_EQ(t.columns, (Names{"value"}));
+  EXPECT_EQ(t.features.shape, (std::vector<int64_t>{40, 1}));
+  EXPECT_FLOAT_EQ(t.features.data[0], 0.35877f);
+  // The same with ',' given as the delimiter on a ';' file: both options are named.
+  o = {};
+  o.delimiter = ',';
+  EXPECT_TRUE(contains(error_of([&] { read_fixture("decimal_comma.csv", o); }),
+                       ":2: '0,35877' is a number with a decimal comma, which ',' as the delimiter "
+                       "splits in two (4 fields where line 1 has 1); pass --decimal , --delimiter "
+                       "';' to read it"));
+  // A later row split by a decimal comma, the rows above without one.
+  EXPECT_EQ(error_of([&] { parse_csv("v\n1\n2\n-2,5\n", "l.csv"); }),
+            "l.csv:4: '-2,5' is a number with a decimal comma, which ',' as the delimiter splits "
+            "in two (2 fields where line 1 has 1); pass --decimal , to read it");
+  // A number above rows of two fields may be a count: that keeps the title-line advice.
+  EXPECT_TRUE(contains(error_of([&] { parse_csv("150\n1,2\n3,4\n", "c.csv"); }),
+                       "(--skip-rows 1)"));
+}
+
+TEST(IoCsv, CarriageReturnLineEndsAreLineEnds) {
+  // What Excel for old Macs saves: "\r" alone.
+  const CsvTable cr = read_fixture("mac_cr.csv");
+  EXPECT_EQ(cr.features.shape, (std::vector<int64_t>{40, 3}));
+  EXPECT_EQ(cr.features.data, read_fixture("semicolon.csv").features.data);
+  // Mixed with comments, blank lines and the other line ends; line numbers count each.
+  const std::string text = "# note\ra,b\r\r1,2\r\n3,4\n5,x\r";
+  EXPECT_EQ(error_of([&] { parse_csv(text, "m.csv"); }), "m.csv:6: column 'b': 'x' is not a number");
+  CsvOptions o;
+  o.skip_rows = 2;  // the title and the header
+  o.header = CsvHeader::No;
+  EXPECT_EQ(parse_csv("title\ra,b\r1,2\r3,4\r", "s.csv", o).features.data, (Floats{1, 2, 3, 4}));
 }
 
 }  // namespace

@@ -120,12 +120,26 @@ TEST(IoNpy, FortranOrderIsRefused) {
   EXPECT_TRUE(contains(msg, dir.path("x.npy") + ": fortran_order True is not supported"));
 }
 
+#if AE_HAVE_ZLIB
+// np.save's output gzipped by hand ("x.npy.gz") reads as the .npy does.
+TEST(IoNpy, GzippedFileReadsAsTheNpy) {
+  TempDir dir;
+  write_npy(dir.path("a.npy"), Array{{2, 2}, {1, 2, 3, 4}});
+  test::write_raw(dir.path("a.npy.gz"), test::gzip(test::read_raw(dir.path("a.npy"))));
+  const Array a = read_npy(dir.path("a.npy.gz"));
+  EXPECT_EQ(a.shape, (Shape{2, 2}));
+  EXPECT_EQ(a.data, (Floats{1, 2, 3, 4}));
+}
+#endif
+
 TEST(IoNpy, BadFilesNameTheFileAndTheProblem) {
   TempDir dir;
   const std::string p = dir.path("x.npy");
   EXPECT_EQ(read_npy_error(dir, {0x93, 'N', 'U'}),
             p + ": .npy file truncated: 3 bytes, the preamble needs 10");
   EXPECT_EQ(read_npy_error(dir, Bytes{'P', 'K', 3, 4, 0, 0, 0, 0, 0, 0, 0}),
+            p + ": not a .npy file (it is a zip archive (a .npz, say))");
+  EXPECT_EQ(read_npy_error(dir, Bytes{0x93, 'N', 'U', 'L', 'L', 0, 0, 0, 0, 0, 0}),
             p + ": not a .npy file (the first 6 bytes are not \\x93NUMPY)");
   Bytes v9 = npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (), }", Bytes(4, 0));
   v9[6] = 9;
@@ -139,8 +153,8 @@ TEST(IoNpy, BadFilesNameTheFileAndTheProblem) {
       read_npy_error(dir,
                      npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (10, 784), }",
                                Bytes(100, 0))),
-      p + ": .npy data truncated: shape (10, 784) of <f4 needs 7840 x 4 bytes, the file has 100 "
-          "after the header");
+      p + ": .npy data truncated: shape (10, 784) of <f4 is 7840 values of 4 bytes (31360 "
+          "bytes), but the file has 100 bytes after the header (25 values)");
   EXPECT_EQ(
       read_npy_error(dir, npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }",
                                     Bytes(12, 0))),

@@ -1,5 +1,5 @@
 // libFuzzer target: parse_csv. The first byte picks the options (delimiter, header mode, label
-// column, lines to skip), the rest is the text.
+// column, a line to skip, the decimal mark), the rest is the text.
 #include "data/csv.h"
 
 #include "core/error.h"
@@ -10,7 +10,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const uint8_t pick = data[0];
   CsvOptions options;
-  options.delimiter = ",;\t "[pick & 3];
+  options.delimiter = "\0;\t "[pick & 3];  // 0: sniffed
   options.header = (pick >> 2 & 3) == 1 ? CsvHeader::Yes
                    : (pick >> 2 & 3) == 2 ? CsvHeader::No
                                           : CsvHeader::Auto;
@@ -20,7 +20,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 3: options.label_index = 2; break;
     default: break;
   }
-  options.skip_rows = pick >> 6;
+  options.skip_rows = pick >> 6 & 1;
+  options.decimal = pick >> 7 ? ',' : '.';
   const std::string text(reinterpret_cast<const char*>(data) + 1, size - 1);
   try {
     const CsvTable t = parse_csv(text, "fuzz.csv", options);

@@ -3,9 +3,11 @@
 a few edge cases (absurd sizes, truncation, wrong types). Hand-made; no real data set is copied.
 Run from anywhere: python3 tests/fuzz/make_corpus.py"""
 import gzip
+import io
 import json
 import os
 import struct
+import zipfile
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
 
@@ -41,8 +43,9 @@ put("idx", "absurd_dims.idx", bytes([0, 0, 0x08, 4]) + b"\xff\xff\xff\xff" * 4)
 put("idx", "zero_dim.idx", bytes([0, 0, 0x08, 2]) + struct.pack(">II", 0, 3))
 put("idx", "truncated.idx", images[:-3])
 
-# --- CSV: the first byte picks the options (bits 0-1 delimiter , ; tab space; bits 2-3 header
-# auto/yes/no; bits 4-5 label none / name "label" / index 0 / index 2) --------------------------
+# --- CSV: the first byte picks the options (bits 0-1 delimiter sniffed / ; / tab / space; bits 2-3
+# header auto/yes/no; bits 4-5 label none / name "label" / index 0 / index 2; bit 6 one line
+# skipped; bit 7 the decimal mark ',') ---------------------------------------------------------------
 put("csv", "header_label_name.csv", b"\x10" + b"a,b,label\n1,2.5,0\n-3,4e2,1\n")
 put("csv", "no_header_index0.csv", b"\x28" + b"7,0.1,0.2\n3,0.3,0.4\n")
 put("csv", "semicolon_quoted.csv", b"\x01" + b'"x;1";y\n# comment\n\n1;2\n"3";4\n')
@@ -50,6 +53,9 @@ put("csv", "tab_crlf_bom.csv", b"\x02" + b"\xef\xbb\xbfa\tb\r\n1\t2\r\n3\t4\r\n"
 put("csv", "space_label2.csv", b"\x37" + b"a b c\n1 2 3\n4 5 6\n")
 put("csv", "edges.csv", b"\x00" + b"a,b\n1e39,nan\n+-1,\"\n")
 put("csv", "ragged.csv", b"\x00" + b"1,2,3\n4,5\n")
+put("csv", "decimal_comma.csv", b"\x90" + b"a;b;label\n-5,79539;1,5;0\n2;3,25;1\n")
+put("csv", "decimal_comma_split.csv", b"\x00" + b"value\n-5,79539\n2,5\n")
+put("csv", "cr_pipes_title.csv", b"\x40" + b"title\ra|b\r1|2\r3|4\r")
 
 # --- NPY: \x93NUMPY, version, header length, a Python dict literal padded to 64 bytes --------------
 def npy(descr, shape, payload, version=1, fortran=False):
@@ -72,6 +78,30 @@ put("npy", "i1_empty.npy", npy("|i1", [0, 5], b""))
 put("npy", "fortran.npy", npy("<f4", [1, 1], struct.pack("<f", 1), fortran=True))
 put("npy", "absurd_shape.npy", npy("<f4", [1 << 40, 1 << 40], b""))
 put("npy", "int_too_big.npy", npy("<i8", [1], struct.pack("<q", (1 << 24) + 1)))
+
+# --- NPZ: a zip of .npy files as np.savez (stored) and np.savez_compressed (deflated) write it;
+# the first byte picks the key (bit 0: "x", else the only array) ----------------------------------
+def npz(arrays, compression=zipfile.ZIP_STORED, force_zip64=True):
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=compression) as z:
+        for name, data in arrays:
+            info = zipfile.ZipInfo(name + ".npy", date_time=(2020, 1, 1, 0, 0, 0))
+            info.compress_type = compression
+            with z.open(info, "w", force_zip64=force_zip64) as f:
+                f.write(data)
+    return out.getvalue()
+
+
+x = npy("<f4", [2, 3], struct.pack("<6f", 1, 2, 3, 4, 5, 6))
+y = npy("<i8", [2], struct.pack("<2q", 0, 1))
+put("npz", "one_stored.npz", b"\x00" + npz([("arr_0", x)]))
+put("npz", "one_deflated.npz", b"\x00" + npz([("arr_0", x)], zipfile.ZIP_DEFLATED))
+put("npz", "two_by_key.npz", b"\x01" + npz([("x", x), ("y", y)], force_zip64=False))
+put("npz", "two_no_key.npz", b"\x00" + npz([("x", x), ("y", y)]))
+put("npz", "sparse_keys.npz",
+    b"\x00" + npz([(k, y) for k in ("format", "shape", "data", "indices", "indptr")]))
+put("npz", "truncated.npz", b"\x00" + npz([("arr_0", x)])[:-30])
+put("npz", "empty.npz", b"\x00" + b"PK\x05\x06" + bytes(18))
 
 # --- safetensors: 8-byte little-endian header length, JSON header, buffer --------------------------
 def st(header, buffer):
