@@ -1,13 +1,11 @@
 #include "data/normalize.h"
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <numeric>
 
 #include "core/error.h"
 #include "core/ops.h"
-#include "data/endian.h"
 
 namespace ae::models {
 
@@ -15,28 +13,6 @@ namespace {
 
 Tensor vector_tensor(const std::vector<double>& v, const Tensor& like) {
   return Tensor::from_host(v, {static_cast<int64_t>(v.size())}, like.device()).to(like.dtype());
-}
-
-io::SafeTensor safetensor_f64(const std::string& name, const std::vector<double>& v) {
-  io::SafeTensor t;
-  t.name = name;
-  t.dtype = "F64";
-  t.shape = {static_cast<int64_t>(v.size())};
-  t.bytes.resize(v.size() * sizeof(double));
-  for (size_t i = 0; i < v.size(); ++i)
-    io::store_as<double>(t.bytes.data() + i * sizeof(double), v[i], std::endian::little);
-  return t;
-}
-
-std::vector<double> safetensor_doubles(const io::SafeTensor& t) {
-  if (t.dtype == "F64") {
-    std::vector<double> v(t.bytes.size() / sizeof(double));
-    for (size_t i = 0; i < v.size(); ++i)
-      v[i] = io::load_as<double>(t.bytes.data() + i * sizeof(double), std::endian::little);
-    return v;
-  }
-  std::vector<float> f = io::safetensor_to_f32(t);
-  return {f.begin(), f.end()};
 }
 
 // Per-feature mean and population variance of x (m, f), in two passes so that a constant
@@ -276,7 +252,9 @@ Dataset Normalizer::apply(const Dataset& d) const {
 }
 
 std::vector<io::SafeTensor> Normalizer::to_safetensors(const std::string& prefix) const {
-  return {safetensor_f64(prefix + "shift", shift), safetensor_f64(prefix + "scale", scale)};
+  const int64_t n = static_cast<int64_t>(shift.size());
+  return {io::safetensor_f64(prefix + "shift", {n}, shift.data()),
+          io::safetensor_f64(prefix + "scale", {n}, scale.data())};
 }
 
 std::map<std::string, std::string> Normalizer::metadata(const std::string& prefix) const {
@@ -291,8 +269,8 @@ Normalizer Normalizer::load(const io::SafeTensorsFile& file, const std::string& 
            "shift', '", prefix, "scale' or metadata '", prefix, "kind'");
   Normalizer nz;
   nz.kind = parse_norm_kind(kind->second);
-  nz.shift = safetensor_doubles(*shift);
-  nz.scale = safetensor_doubles(*scale);
+  nz.shift = io::safetensor_to_f64(*shift);
+  nz.scale = io::safetensor_to_f64(*scale);
   AE_CHECK(nz.shift.size() == nz.scale.size() && !nz.shift.empty(), "Normalizer::load: '",
            prefix, "shift' has ", nz.shift.size(), " values, '", prefix, "scale' ",
            nz.scale.size());

@@ -333,8 +333,25 @@ SafeTensor safetensor_f32(std::string name, std::vector<int64_t> shape, const fl
   return pack<float>(std::move(name), "F32", std::move(shape), data);
 }
 
+SafeTensor safetensor_f64(std::string name, std::vector<int64_t> shape, const double* data) {
+  return pack<double>(std::move(name), "F64", std::move(shape), data);
+}
+
 SafeTensor safetensor_i64(std::string name, std::vector<int64_t> shape, const int64_t* data) {
   return pack<int64_t>(std::move(name), "I64", std::move(shape), data);
+}
+
+std::vector<double> safetensor_to_f64(const SafeTensor& t) {
+  if (t.dtype == "F32") {
+    const std::vector<float> f = safetensor_to_f32(t);
+    return {f.begin(), f.end()};
+  }
+  AE_CHECK(t.dtype == "F64", "safetensor '", t.name, "': dtype ", t.dtype,
+           " cannot be read as float64 (F64 or F32)");
+  check_size(t, 8);
+  std::vector<double> out(t.bytes.size() / 8);
+  for (size_t i = 0; i < out.size(); ++i) out[i] = unpack<double>(t, i);
+  return out;
 }
 
 std::vector<float> safetensor_to_f32(const SafeTensor& t) {

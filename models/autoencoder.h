@@ -62,6 +62,9 @@ class Model {
   virtual Losses loss(const Tensor& x, const LossContext& context) = 0;
   // The reconstruction in data space (no corruption, the code's mean for the VAE).
   virtual Tensor reconstruct(const Tensor& x) = 0;
+  // The code of x (batch, features) -> (batch, code width): the encoder's output, the VAE's
+  // posterior mean μ (no corruption, no sampling).
+  virtual Tensor code(const Tensor& x) const = 0;
   virtual std::vector<Parameter> parameters() const = 0;
   virtual Generator& generator() = 0;  // the model's noise stream (saved with checkpoints)
   virtual Device device() const = 0;
@@ -117,6 +120,7 @@ class Autoencoder : public Model {
 
   Losses loss(const Tensor& x, const LossContext& context) override;
   Tensor reconstruct(const Tensor& x) override;
+  Tensor code(const Tensor& x) const override { return encode(x); }
   // encoder.{i}.weight (widths[i+1], widths[i]), encoder.{i}.bias, then decoder.{i}.weight
   // (absent when tied) and decoder.{i}.bias, i counted from the code outwards.
   std::vector<Parameter> parameters() const override;

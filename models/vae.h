@@ -51,6 +51,7 @@ class Vae : public Model {
   // losses are comparable across epochs and evaluating never shifts the training noise.
   Losses loss(const Tensor& x, const LossContext& context) override;
   Tensor reconstruct(const Tensor& x) override;  // decodes μ
+  Tensor code(const Tensor& x) const override { return encode(x).mu; }
   // n draws of z ~ N(0, I) from `gen`, decoded: (n, widths[0]) in data space.
   Tensor sample(int64_t n, Generator& gen) const;
 

@@ -1,6 +1,7 @@
 #include "run/config.h"
 
 #include <cerrno>
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -211,7 +212,7 @@ Field make_field(std::string key, std::string flag, std::string group, std::stri
 const std::vector<Field>& fields() {
   static const std::vector<Field> table = {
       // model
-      AE_FIELD(model.kind, "--model", "Model", "ae, dae (denoising), sparse, contractive or vae"),
+      AE_FIELD(model.kind, "--model", "Model", "auto (a VAE for pictures, the anomaly-detection autoencoder for a table), ae, dae (denoising), sparse, contractive or vae"),
       AE_FIELD(model.hidden, "--hidden", "Model",
                "hidden layer widths from the input towards the code, e.g. 256,64 (none: no hidden layer)"),
       AE_FIELD(model.code, "--code", "Model", "code width (the VAE's latent size)"),
@@ -383,10 +384,10 @@ char delimiter_char(const std::string& setting) {
 }
 
 RunConfig preset(const std::string& kind) {
-  check_one_of(kind, "--model", "model.kind", {"ae", "dae", "sparse", "contractive", "vae"});
+  check_one_of(kind, "--model", "model.kind", {"auto", "ae", "dae", "sparse", "contractive", "vae"});
   RunConfig c;
   c.model.kind = kind;
-  if (kind == "vae") return c;
+  if (kind == "vae" || kind == "auto") return c;
   c.model.code = 16;
   if (kind == "dae") {
     c.model.noise = "masking";
@@ -422,7 +423,36 @@ void apply_json(RunConfig& config, const json& j, const std::string& where) {
       if (f.key == key) field = &f;
     AE_CHECK(field != nullptr, where, ": unknown field '", key, "'");
     field->set_json(config, *value, where_field(where, key));
+    config.given.insert(key);
   }
+}
+
+std::string resolve_auto_model(RunConfig& config, int64_t features, bool pictures) {
+  if (config.model.kind != "auto") return "";
+  AE_CHECK(features > 0, "resolve_auto_model: ", features, " features");
+  RunConfig r = preset(pictures ? "vae" : "ae");
+  for (const Field& f : fields())
+    if (config.given.count(f.key) > 0 && f.key != "model.kind") f.set_json(r, f.get(config), f.key);
+  r.given = config.given;
+  auto keep = [&](const char* key) { return config.given.count(key) > 0; };
+  std::string reason;
+  if (pictures) {
+    reason = cat("pictures of ", features, " values: the VAE");
+  } else {
+    const int64_t k = std::clamp<int64_t>(
+        std::llround(std::sqrt(static_cast<double>(features))), 2, 32);
+    const int64_t hidden = std::max<int64_t>(2 * k, std::min<int64_t>(features, 64));
+    if (!keep("model.code")) r.model.code = k;
+    if (!keep("model.hidden")) r.model.hidden = {hidden};
+    if (!keep("model.code_activation")) r.model.code_activation = "identity";
+    if (r.data.normalize == "auto") r.data.normalize = "standardize";
+    reason = cat("a table of ", features, " features: the autoencoder of the anomaly-detection "
+                 "defaults (code ", r.model.code, keep("model.code") ? "" : cat(" = round(√", features, ") in [2, 32]"),
+                 ", hidden ", r.model.hidden.size() == 1 ? cat(r.model.hidden[0]) : std::string("as given"),
+                 ", ", r.model.code_activation, " code, ", r.data.normalize, ")");
+  }
+  config = std::move(r);
+  return reason;
 }
 
 json read_json_file(const std::string& path) {
@@ -483,6 +513,7 @@ void ConfigFlags::apply(RunConfig& config) const {
     if (b.option->count() == 0) continue;
     const Field& f = fields()[b.field];
     f.set_text(config, f.is_bool ? (b.flag_value ? "true" : "false") : b.text, f.flag);
+    config.given.insert(f.key);
   }
 }
 
@@ -493,12 +524,12 @@ std::string requested_model_kind(const ConfigFlags& flags, const json* file) {
   if (file != nullptr && file->is_object() && file->contains("model") && (*file)["model"].is_object() &&
       (*file)["model"].contains("kind") && (*file)["model"]["kind"].is_string())
     return (*file)["model"]["kind"].get<std::string>();
-  return "vae";
+  return "auto";
 }
 
 void validate(const RunConfig& c) {
   const ModelSettings& m = c.model;
-  check_one_of(m.kind, "--model", "model.kind", {"ae", "dae", "sparse", "contractive", "vae"});
+  check_one_of(m.kind, "--model", "model.kind", {"auto", "ae", "dae", "sparse", "contractive", "vae"});
   AE_CHECK(m.code > 0, "--code (model.code) must be positive, got ", m.code);
   check_name(m.activation, "--activation", "model.activation", models::parse_activation);
   check_name(m.code_activation, "--code-activation", "model.code_activation", models::parse_activation);

@@ -24,7 +24,8 @@ struct LabelList {
 };
 
 struct ModelSettings {
-  std::string kind = "vae";  // ae, dae, sparse, contractive, vae
+  // ae, dae, sparse, contractive, vae, or auto: chosen from the data (resolve_auto_model)
+  std::string kind = "auto";
   std::vector<int64_t> hidden{256, 64};
   int64_t code = 2;
   std::string activation = "relu";
@@ -97,11 +98,24 @@ struct RunConfig {
   TrainSettings train;
   uint64_t seed = 1;           // parameters, noise and batch order
   std::string device = "auto"; // auto, cpu, cuda, cuda:N
+  // The JSON keys of the settings given by a file or a flag (apply_json, ConfigFlags::apply),
+  // which resolve_auto_model leaves as they are. Not saved.
+  std::set<std::string> given;
 };
 
 // The defaults of a model kind: `ae train --model dae` denoises with masking noise, `sparse`
-// adds a KL sparsity penalty, `contractive` a contractive one. Unknown kinds are an error.
+// adds a KL sparsity penalty, `contractive` a contractive one; `auto` has the VAE's settings
+// until the data decides (resolve_auto_model). Unknown kinds are an error.
 RunConfig preset(const std::string& model_kind);
+
+// Model kind `auto` made concrete once the data is known: samples that are pictures (image_h > 0:
+// IDX, NPY of 2-d or 4-d samples, the built-in shapes) get the VAE; a table gets the autoencoder
+// that ae's anomaly detection defaults describe (docs/anomaly-detection.md), for d features:
+//   code k = round(√d) clamped to [2, 32], one hidden layer of max(2k, min(d, 64)) units, a
+//   linear code, --normalize auto -> standardize.
+// Settings in `config.given` keep their values. Returns the one-line reason ("a table of 21
+// features: ..."), or "" when the kind was not auto.
+std::string resolve_auto_model(RunConfig& config, int64_t features, bool pictures);
 
 json to_json(const RunConfig& config);
 // The object of a run's config.json that records what automatic settings became ("normalize":
@@ -143,7 +157,7 @@ class ConfigFlags {
 };
 
 // The model kind a command line or config asks for: the --model flag, else the file's
-// model.kind, else "vae".
+// model.kind, else "auto".
 std::string requested_model_kind(const ConfigFlags& flags, const json* file);
 
 // The CSV field separator a --delimiter setting names: 0 for auto (sniffed from the file), '\t'

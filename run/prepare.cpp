@@ -177,6 +177,18 @@ PreparedData prepare_data(const DataSettings& d) {
   return prepare_data(load_data(d), d);
 }
 
+PreparedData prepare_for_model(RunConfig& config, std::string& reason) {
+  AE_CHECK(!config.data.stream, config.data.path,
+           ": --stream is for ae train; this command reads the data in memory");
+  return prepare_for_model(config, load_data(config.data), reason);
+}
+
+PreparedData prepare_for_model(RunConfig& config, const models::Dataset& all, std::string& reason) {
+  models::validate(all);
+  reason = resolve_auto_model(config, all.features(), all.is_image());
+  return prepare_data(all, config.data);
+}
+
 StreamPlan plan_stream(const DataSettings& d, uint64_t order_seed) {
   AE_CHECK(std::filesystem::exists(d.path), d.path, ": cannot open: No such file or directory");
   if (!std::filesystem::is_directory(d.path) &&

@@ -45,6 +45,12 @@ PreparedData prepare_data(const DataSettings& data);
 // The same for samples already in memory (the Python package's arrays); data.path is not read.
 PreparedData prepare_data(const models::Dataset& all, const DataSettings& data);
 
+// Model kind auto made concrete for the data (resolve_auto_model: pictures or a table, and how
+// many features), then prepare_data. `reason` receives resolve_auto_model's line ("" when the
+// kind was given).
+PreparedData prepare_for_model(RunConfig& config, std::string& reason);
+PreparedData prepare_for_model(RunConfig& config, const models::Dataset& all, std::string& reason);
+
 // --stream: the files stay on disk and are read in blocks while training (data/stream.h).
 struct StreamPlan {
   std::shared_ptr<const models::RowFiles> files;
@@ -58,6 +64,8 @@ struct StreamPlan {
 // describes the data (name, normaliser, range) but its train and val hold only the first rows of
 // each part (at most 10,000, and at most a sixteenth of the buffer each), for the pictures and the code
 // check; `order_seed` seeds the block-shuffled order.
+// (With model kind auto, call resolve_auto_model on plan_stream's files first: the
+// normalisation it chooses decides how the stream is normalised.)
 PreparedData prepare_stream(const DataSettings& data, uint64_t order_seed, StreamPlan& plan);
 // The plan alone: the files opened (headers checked), the blocks split, the options of each part
 // without a normaliser; nothing else is read.

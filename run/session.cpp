@@ -61,6 +61,7 @@ LoadedRun load_run(const std::string& where, const std::string& which, const std
   run.config = preset(requested_model_kind(ConfigFlags{}, &config));
   apply_json(run.config, config, cat(path, ": metadata '", kRunConfigKey, "'"));
   if (c.file.metadata.count("norm.kind")) run.normalizer = models::Normalizer::load(c.file);
+  if (models::AnomalyScorer::present(c.file)) run.scorer = models::AnomalyScorer::load(c.file);
   auto size = [&](const char* key) {
     const std::string& text = c.metadata(key);
     char* end = nullptr;
@@ -87,8 +88,7 @@ LoadedRun load_run(const RunArgs& a) {
 Tensor encode(models::Model& model, const models::ModelSpec& spec, const Tensor& x) {
   NoGradGuard no_grad;
   const Tensor input = x.to(model.device()).to(model.dtype());
-  if (spec.kind == models::ModelKind::vae) return static_cast<models::Vae&>(model).encode(input).mu;
-  return static_cast<models::Autoencoder&>(model).encode(input);
+  return model.code(input);
 }
 
 models::Dataset analysis_data(const RunArgs& a, const LoadedRun& run, std::string& what,
@@ -160,19 +160,6 @@ models::Dataset training_data(const LoadedRun& run, const char* command) {
   return reload_data(run.config.data, run.normalizer).train;
 }
 
-Tensor reconstruct_all(models::Model& model, const Tensor& x) {
-  NoGradGuard no_grad;
-  constexpr int64_t kBatch = 1024;
-  std::vector<Tensor> parts;
-  for (int64_t start = 0; start < x.size(0); start += kBatch) {
-    const Tensor batch = slice(x, start, std::min(x.size(0), start + kBatch));
-    parts.push_back(model.reconstruct(batch.to(model.device()).to(model.dtype()))
-                        .to(Device::cpu())
-                        .to(DType::f32));
-  }
-  return parts.size() == 1 ? parts[0] : concat(parts, 0);
-}
-
 std::vector<double> per_sample_error(models::Model& model, const Tensor& x) {
   NoGradGuard no_grad;
   const Tensor host = x.to(Device::cpu()).to(DType::f32);
@@ -189,13 +176,15 @@ std::vector<double> pca_error(const models::Pca& pca, const Tensor& x) {
 std::vector<ScoredMethod> score_with_baseline(models::Model& model, const models::ModelSpec& spec,
                                               const std::string& model_name, const Tensor& train,
                                               const Tensor& x, double contamination,
+                                              const std::optional<models::AnomalyScorer>& scorer,
                                               int64_t& pca_k) {
   pca_k = std::min({spec.code_width(), train.size(1), train.size(0)});
   const models::Pca pca = models::Pca::fit(train, pca_k);
   std::vector<ScoredMethod> methods(2);
   methods[0].name = cat(model_name, " (code ", spec.code_width(), ")");
-  methods[0].scores = per_sample_error(model, x);
-  methods[0].threshold = models::quantile(per_sample_error(model, train), 1 - contamination);
+  const models::AnomalyScorer fitted = scorer ? *scorer : models::AnomalyScorer::fit(model, train);
+  methods[0].scores = fitted.score(model, x);
+  methods[0].threshold = models::quantile(fitted.score(model, train), 1 - contamination);
   methods[1].name = cat("PCA (", pca_k, pca_k == 1 ? " component)" : " components)");
   methods[1].scores = pca_error(pca, x);
   methods[1].threshold = models::quantile(pca_error(pca, train), 1 - contamination);

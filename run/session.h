@@ -9,6 +9,7 @@
 #include "train/checkpoint.h"
 #include "data/dataset.h"
 #include "data/normalize.h"
+#include "analysis/anomaly.h"
 #include "analysis/pca.h"
 #include "run/config.h"
 #include "run/pictures.h"
@@ -46,6 +47,7 @@ struct LoadedRun {
   models::Checkpoint checkpoint;
   RunConfig config;
   std::optional<models::Normalizer> normalizer;
+  std::optional<models::AnomalyScorer> scorer;  // when the checkpoint carries one
   std::unique_ptr<models::Model> model;
   Device device;
   PictureShape picture;  // of the training data's samples; is_image() false for a table
@@ -87,16 +89,18 @@ std::vector<double> per_sample_error(models::Model& model, const Tensor& x);
 // Σ over features of (PCA's reconstruction − x)² for each row of x (n, features), on the host.
 std::vector<double> pca_error(const models::Pca& pca, const Tensor& x);
 
-// The anomaly scores of x (n, features) by the model (per_sample_error) and by the PCA baseline
-// (PCA's error with the model's code size, fitted on `train`), each with its threshold: the
-// (1 − contamination) quantile of its scores on `train`. `pca_k` receives PCA's size.
+// The anomaly scores of x (n, features) by the model (`scorer`, else a models::AnomalyScorer
+// fitted on `train`) and by the PCA baseline (PCA's error with the model's code size, fitted on
+// `train`), each with its threshold: the (1 − contamination) quantile of its scores on `train`.
+// `pca_k` receives PCA's size.
 std::vector<ScoredMethod> score_with_baseline(models::Model& model, const models::ModelSpec& spec,
                                               const std::string& model_name, const Tensor& train,
                                               const Tensor& x, double contamination,
+                                              const std::optional<models::AnomalyScorer>& scorer,
                                               int64_t& pca_k);
 
-// The model's reconstruction of x, in batches, on the host in float32.
-Tensor reconstruct_all(models::Model& model, const Tensor& x);
+// The model's reconstruction of x, in batches, on the host in float32 (analysis/anomaly.h).
+using models::reconstruct_all;
 
 // x (n, features) from the model's space back to the data's (the normaliser inverted), on the
 // host in float32.

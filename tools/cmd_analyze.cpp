@@ -162,7 +162,7 @@ int run_score(ScoreArgs& s) {
   int64_t pca_k = 0;
   const std::vector<ScoredMethod> methods =
       score_with_baseline(*run.model, run.checkpoint.spec, run.config.model.kind, train.x, data.x,
-                          s.contamination, pca_k);
+                          s.contamination, run.scorer, pca_k);
   std::vector<int64_t> flagged;
   for (const ScoredMethod& m : methods)
     flagged.push_back(std::count_if(m.scores.begin(), m.scores.end(),

@@ -88,7 +88,9 @@ int run_info(InfoArgs& a) {
   if (!a.config_file.empty()) apply_json(config, file, a.config_file);
   a.flags.apply(config);
   validate(config);
-  const PreparedData data = prepare_data(config.data);
+  std::string model_reason;
+  const PreparedData data = prepare_for_model(config, model_reason);
+  if (!model_reason.empty()) std::printf("model: %s (--model auto: %s)\n", config.model.kind.c_str(), model_reason.c_str());
   const models::ModelSpec spec =
       model_spec(config, data.train.features(), data.low, data.high, data.name);
   std::unique_ptr<models::Model> model = models::build_model(spec, Device::cpu());

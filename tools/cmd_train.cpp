@@ -158,7 +158,7 @@ void write_pictures(const std::string& folder, models::Model& model, const model
     }
     int64_t pca_k = 0;
     const std::vector<ScoredMethod> methods = score_with_baseline(
-        model, spec, config.model.kind, data.train.x, held_out, 0.1, pca_k);
+        model, spec, config.model.kind, data.train.x, held_out, 0.1, std::nullopt, pca_k);
     const models::Pca pca = models::Pca::fit(data.train.x, pca_k);
     const Tensor recon = reconstruct_all(model, shown.x);
     const Tensor by_pca = pca.reconstruct(shown.x.to(Device::cpu()).to(DType::f64));
@@ -293,8 +293,16 @@ int run_train(TrainArgs& a) {
   const bool resuming = !a.resume.empty();
 
   StreamPlan stream;  // --stream: the files stay on disk; data holds samples of each part
-  const PreparedData data = config.data.stream ? prepare_stream(config.data, config.seed, stream)
-                                               : prepare_data(config.data);
+  std::string model_reason;  // what model kind auto became, and why
+  const PreparedData data = [&] {
+    if (!config.data.stream) return prepare_for_model(config, model_reason);
+    if (config.model.kind == "auto") {
+      const StreamPlan peek = plan_stream(config.data, config.seed);
+      model_reason =
+          resolve_auto_model(config, peek.files->features(), peek.files->image_h() > 0);
+    }
+    return prepare_stream(config.data, config.seed, stream);
+  }();
   const int64_t train_rows = config.data.stream ? stream.train_rows : data.train.size();
   const int64_t val_rows = config.data.stream ? stream.val_rows : data.val.size();
   const PictureShape picture =
@@ -380,12 +388,14 @@ int run_train(TrainArgs& a) {
   saved[kResolvedKey] = {{"normalize", data.normalization},
                          {"normalize_reason", data.normalization_reason},
                          {"ranks", comm.size()}};
+  if (!model_reason.empty()) saved[kResolvedKey]["model"] = model_reason;
   if (writer) write_text(join_path(folder, kConfigFile), saved.dump(2) + "\n");
 
   const models::CheckpointExtras extras = run_extras(config, data.normalizer, picture, data.name);
   const std::string title = cat(config.model.kind, " on ", data.name);
   Progress progress(Progress::choose(a.quiet || !writer), config.train.epochs, train_rows, terms);
   const int64_t parameters = models::parameter_count(model->parameters());
+  if (!model_reason.empty()) progress.note(cat("model: ", config.model.kind, " (--model auto: ", model_reason, ")"));
   progress.note(cat("normalize: ", data.normalization, " (--normalize ", config.data.normalize,
                     config.data.normalize == "auto" ? cat(": ", data.normalization_reason) : "",
                     ")", data.normalizer ? ", fitted on the training split" : ""));

@@ -21,7 +21,7 @@ method, and mean AUC against total seconds.
 
 usage: python bench/adbench/adbench.py [--data DIR] [--methods ae,pyod:IForest,...]
            [--input minmax|raw] [--seeds 1,2,3] [--max-rows 10000] [--sets cardio,...]
-           [--results FILE.csv] [--picture FILE.png] [--summary-only]
+           [--results FILE.csv] [--picture FILE.png] [--summary-only] [--threads N]
 ae's Python package must be importable (PYTHONPATH=build/release/python).
 """
 import argparse
@@ -40,17 +40,29 @@ from sklearn.preprocessing import MinMaxScaler
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
-# ae.AnomalyDetector settings measured against its defaults (bench/adbench/README in docs/
-# anomaly-detection.md says which won).
+# The choices measured for ae.AnomalyDetector's defaults (docs/anomaly-detection.md says which
+# won): settings given to it, or a function of the training rows returning them. "score" picks
+# the score compared: the default (reconstruction error weighted per feature + the code's
+# Mahalanobis distance) or the plain reconstruction error of earlier versions ("reconstruction").
 VARIANTS = {
-    "standardize": dict(normalize="standardize"),
+    # before: the plain autoencoder preset (hidden 256, 64; code 16), --normalize auto, its error
+    "before": dict(model="ae", score="reconstruction"),
+    "reconstruction": dict(score="reconstruction"),
     "minmax": dict(normalize="min_max"),
-    "vae": dict(model="vae"),
-    "dae": dict(model="dae"),
+    "code-half": lambda X: dict(code=max(2, min(32, X.shape[1] // 2)),
+                                hidden=(max(2 * max(2, min(32, X.shape[1] // 2)),
+                                            min(X.shape[1], 64)),)),
+    "hidden-256-64": dict(hidden=(256, 64)),
+    "epochs-10": dict(epochs=10),
+    "epochs-60": dict(epochs=60),
+    "denoising": dict(noise="gaussian", noise_level=0.1),
+    "vae": dict(model="vae", normalize="standardize"),
+    "ensemble-5": dict(members=5),
 }
 
 PYOD = ["AutoEncoder", "VAE", "IForest", "ECOD", "KNN", "PCA"]
-FIELDS = ["method", "input", "set", "seed", "rows", "features", "auc", "ap", "seconds", "error"]
+FIELDS = ["method", "input", "set", "seed", "rows", "features", "anomalies", "auc", "ap",
+          "seconds", "error"]
 
 
 def set_name(path):
@@ -90,34 +102,74 @@ def split(path, seed, max_rows, scaling):
             np.ascontiguousarray(X_test, dtype=np.float32), y_test)
 
 
-def make_detector(method, seed):
+class Ensemble:
+    """The mean of `members` detectors' scores (each in units of its own training mean), their
+    seeds seed, seed + 1, ..., their code widths 1, 0.5, 1.5, 0.75, 1.25 times the default's."""
+
+    def __init__(self, seed, members):
+        self.seed, self.members = seed, members
+
+    def fit(self, X):
+        import ae
+        k = max(2, min(32, round(X.shape[1] ** 0.5)))
+        self.detectors = []
+        for j, f in enumerate([1, 0.5, 1.5, 0.75, 1.25][:self.members]):
+            code = max(1, round(k * f))
+            hidden = (max(2 * code, min(X.shape[1], 64)),)
+            self.detectors.append(ae.AnomalyDetector(random_state=self.seed + j, code=code,
+                                                     hidden=hidden).fit(X))
+        return self
+
+    def decision_function(self, X):
+        return np.mean([d.decision_function(X) for d in self.detectors], axis=0)
+
+
+def make_detector(method, seed, X_train):
     kind, _, name = method.partition(":")
     if kind == "ae":
         import ae
         settings = VARIANTS[name] if name else {}
-        return ae.AnomalyDetector(random_state=seed, **settings)
+        settings = dict(settings(X_train) if callable(settings) else settings)
+        if "members" in settings:
+            return Ensemble(seed, settings["members"]), "decision_function"
+        score = settings.pop("score", "default")
+        detector = ae.AnomalyDetector(random_state=seed, **settings)
+        return detector, "_errors" if score == "reconstruction" else "decision_function"
     if kind == "pyod":
         module = {"AutoEncoder": "auto_encoder", "VAE": "vae", "IForest": "iforest",
                   "ECOD": "ecod", "KNN": "knn", "PCA": "pca"}[name]
         cls = getattr(__import__(f"pyod.models.{module}", fromlist=[name]), name)
         try:
-            return cls(random_state=seed)
+            return cls(random_state=seed), "decision_function"
         except TypeError:  # ECOD, KNN take no random_state
-            return cls()
+            return cls(), "decision_function"
     raise SystemExit(f"adbench: unknown method {method!r} (ae, ae:<variant>, pyod:<Name>)")
 
 
 def run_one(method, X_train, X_test, y_test, seed):
-    detector = make_detector(method, seed)
+    detector, score = make_detector(method, seed, X_train)
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         detector.fit(X_train)
-        scores = np.asarray(detector.decision_function(X_test), dtype=np.float64)
+        scores = np.asarray(getattr(detector, score)(X_test), dtype=np.float64)
     seconds = time.perf_counter() - start
     if not np.isfinite(scores).all():
         raise ValueError(f"{int((~np.isfinite(scores)).sum())} non-finite scores")
     return roc_auc_score(y_test, scores), average_precision_score(y_test, scores), seconds
+
+
+def limit_threads(threads):
+    """Every method on `threads` threads: ae (AE_CPU_THREADS), OpenMP and BLAS libraries
+    (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, MKL_NUM_THREADS) and PyTorch (set_num_threads).
+    Set before any of them starts its pool."""
+    for name in ("AE_CPU_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = str(threads)
+    try:
+        import torch
+        torch.set_num_threads(threads)
+    except ImportError:
+        pass
 
 
 def read_results(path):
@@ -154,9 +206,14 @@ def ranks(values):
 def summarise(rows, methods, sets, scaling, seeds):
     """Per-set mean AUC table and the per-method summary over the sets every method finished."""
     cell = {}
+    failed = {}
     for r in rows:
-        if r["input"] != scaling or r["error"] or int(r["seed"]) not in seeds:
+        if r["input"] != scaling or int(r["seed"]) not in seeds:
             continue
+        if r["error"]:  # a method that fails on a split ranks it at random: AUC 0.5, AP the
+            # anomaly fraction of the test part
+            failed[(r["method"], r["set"])] = failed.get((r["method"], r["set"]), 0) + 1
+            r = dict(r, auc="0.5", ap=r.get("anomalies") or "0", seconds=r["seconds"] or "0")
         cell.setdefault((r["method"], r["set"]), []).append(r)
     done = [s for s, _ in sets
             if all(len(cell.get((m, s), [])) == len(seeds) for m in methods)]
@@ -182,6 +239,9 @@ def summarise(rows, methods, sets, scaling, seeds):
         for m, a in zip(methods, aucs):
             wins[m] += a == best
         print(f"{s:<{width}} " + " ".join(f"{a:12.3f}" for a in aucs))
+    for (m, s), count in sorted(failed.items()):
+        if m in methods and s in done:
+            print(f"{m} failed on {count} of the splits of {s} (counted as AUC 0.5)")
     print(f"\n{'method':<22} {'mean AUC':>9} {'mean AP':>8} {'mean rank':>10} {'wins':>5} "
           f"{'seconds':>9}   ({len(done)} sets)")
     summary = {}
@@ -235,7 +295,11 @@ def main():
     p.add_argument("--results", default=os.path.join(ROOT, "build", "adbench", "results.csv"))
     p.add_argument("--picture", default="")
     p.add_argument("--summary-only", action="store_true")
+    p.add_argument("--threads", type=int, default=0,
+                   help="threads for every method (0: each library's own choice)")
     a = p.parse_args()
+    if a.threads > 0:
+        limit_threads(a.threads)
     methods = [m for m in a.methods.split(",") if m]
     seeds = [int(s) for s in a.seeds.split(",")]
     sets = load_sets(a.data, [s for s in a.sets.split(",") if s])
@@ -252,7 +316,8 @@ def main():
                 for m in todo:  # the methods alternate on each split
                     row = dict(method=m, input=a.input, set=name, seed=seed,
                                rows=len(X_train) + len(X_test), features=X_train.shape[1],
-                               auc="", ap="", seconds="", error="")
+                               anomalies=f"{y_test.mean():.6f}", auc="", ap="", seconds="",
+                               error="")
                     try:
                         auc, ap, sec = run_one(m, X_train, X_test, y_test, seed)
                         row.update(auc=f"{auc:.6f}", ap=f"{ap:.6f}", seconds=f"{sec:.4f}")

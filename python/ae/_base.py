@@ -423,9 +423,10 @@ class _Base(BaseEstimator):
 _PARAMS_DOC = """
     Parameters (``None``: ``ae train``'s default for the model; ``ae train --help`` lists them)
     ----------
-    model : {"ae", "dae", "sparse", "contractive", "vae"}
+    model : {"ae", "dae", "sparse", "contractive", "vae"} or None
         The model (``--model``): plain, denoising (masking noise 0.3), sparse (KL sparsity),
-        contractive, variational.
+        contractive, variational; None (``--model auto``): chosen from the data (the
+        AnomalyDetector's default; see there).
     hidden : sequence of int
         Widths of the encoder's hidden layers from the input (``--hidden``; default (256, 64));
         the decoder mirrors them.

@@ -115,15 +115,26 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Base):
 class AnomalyDetector(_Base):
     __doc__ = """An autoencoder outlier detector with PyOD's names and meaning.
 
-    The outlier score of a row is its reconstruction error, Σ_features (x̂ − x)² in the model's
-    (normalised) space (``ae score``'s score; higher is more abnormal). The threshold is the
+    The outlier score of a row (``ae score``'s; higher is more abnormal) adds its reconstruction
+    error, each feature weighted by the inverse of its mean squared error on the training rows,
+    and the Mahalanobis distance of its code from the training codes, each divided by its mean
+    over the training rows (see :meth:`decision_function`). The threshold is the
     (1 − contamination) quantile of the training rows' scores, linearly interpolated, as in
     ``ae score``.
+
+    With ``model=None`` (the default) the model is chosen from the data, by the rule of ``ae
+    train --model auto``: for a table of d features an autoencoder with a code of round(√d)
+    units (clamped to [2, 32]), one hidden layer of max(2·code, min(d, 64)) units, a linear code
+    and standardised features; pictures get the VAE. Parameters given keep their values.
+    ``model_choice_`` says what was chosen. The rule and its measurements on ADBench's sets are
+    in docs/anomaly-detection.md.
 
     contamination : float in (0, 1), default 0.1
         The expected fraction of outliers in the training data (the range of ``ae score
         --contamination``; PyOD allows (0, 0.5]).
     """ + _PARAMS_DOC + _FITTED_DOC + """
+    model_choice_ : str
+        What ``model=None`` became and why ("" when ``model`` was given).
     decision_scores_ : ndarray (n_samples,) float64
         The training rows' outlier scores.
     threshold_ : float
@@ -132,7 +143,7 @@ class AnomalyDetector(_Base):
         The training rows' labels: 0 inlier, 1 outlier.
     """
 
-    def __init__(self, contamination: float = 0.1, model: str = "ae", *,
+    def __init__(self, contamination: float = 0.1, model: Optional[str] = None, *,
                  hidden: Optional[Sequence[int]] = None, code: Optional[int] = None,
                  activation: Optional[str] = None, code_activation: Optional[str] = None,
                  data_kind: Optional[str] = None, tied: Optional[bool] = None,
@@ -184,7 +195,21 @@ class AnomalyDetector(_Base):
         return self
 
     def _after_fit(self, X: ArrayLike) -> None:
-        self._set_threshold(self._errors(X))
+        self.model_choice_ = self.model_.model_reason
+        self._fit_scores(X)
+
+    def _fit_scores(self, X: ArrayLike) -> None:
+        """The anomaly scorer fitted on the training rows X, then their scores and threshold."""
+        self.model_.fit_scorer(self._engine(self._input(X, reset=False)))
+        self._set_threshold(self._scores(X))
+
+    def _scores(self, X: ArrayLike) -> np.ndarray:
+        """ae score's anomaly score (analysis/anomaly.h: the reconstruction error weighted per
+        feature plus the code's Mahalanobis distance, each in units of its training mean); a
+        checkpoint written without a scorer scores by the reconstruction error alone."""
+        if not self.model_.has_scorer():
+            return self._errors(X)
+        return self.model_.anomaly_scores(self._engine(self._input(X, reset=False)))
 
     def _set_threshold(self, scores: np.ndarray) -> None:
         self.decision_scores_ = scores
@@ -197,24 +222,29 @@ class AnomalyDetector(_Base):
         contamination). Returns self."""
         check_is_fitted(self, "model_")
         self._check_contamination()
-        self._set_threshold(self._errors(X))
+        self._fit_scores(X)
         return self
 
     def decision_function(self, X: ArrayLike) -> np.ndarray:
-        """The outlier score of each row: (n_samples,) float64, higher is more abnormal."""
+        """The outlier score of each row: (n_samples,) float64, higher is more abnormal. It adds
+        two statistics, each divided by its mean over the training rows (so a typical training
+        row scores about 2): the squared reconstruction error with each feature weighted by the
+        inverse of its mean squared error on the training rows (Q), and the Mahalanobis distance
+        of the row's code from the training rows' codes (Hotelling's T²); see
+        docs/anomaly-detection.md."""
         check_is_fitted(self)
-        return self._errors(X)
+        return self._scores(X)
 
     def predict(self, X: ArrayLike) -> np.ndarray:
         """0 (inlier) or 1 (outlier) for each row: its score above threshold_. (n_samples,) int."""
         check_is_fitted(self)
-        return (self._errors(X) > self.threshold_).astype(int)
+        return (self._scores(X) > self.threshold_).astype(int)
 
     def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """(n_samples, 2): the probability of inlier and outlier per row, PyOD's "linear"
         method: the score min-max scaled by the training scores' range, clipped to [0, 1]."""
         check_is_fitted(self)
-        scores = self._errors(X)
+        scores = self._scores(X)
         lo, hi = float(self.decision_scores_.min()), float(self.decision_scores_.max())
         p = np.clip((scores - lo) / (hi - lo), 0, 1) if hi > lo else (scores > hi).astype(float)
         return np.column_stack([1 - p, p])

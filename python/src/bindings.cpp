@@ -141,7 +141,9 @@ class FittedModel {
     models::Dataset all;
     all.x = as_tensor(x, "fit").to(Device::cpu());
     all.name = "array";
-    const run::PreparedData data = run::prepare_data(all, config.data);
+    std::string model_reason;
+    const run::PreparedData data = run::prepare_for_model(config, all, model_reason);
+    m->model_reason_ = model_reason;
     m->spec_ = run::model_spec(config, data.train.features(), data.low, data.high, data.name);
     m->device_ = run::choose_device(config.device);
     set_matmul_precision(m->device_,
@@ -204,6 +206,7 @@ class FittedModel {
     for (const auto& [key, value] : run.checkpoint.file.metadata)
       if (key.rfind("ae.", 0) != 0) m->extras_.metadata[key] = value;
     if (run.normalizer) m->extras_.tensors = run.normalizer->to_safetensors();
+    m->scorer_ = run.scorer;
     return m;
   }
 
@@ -225,6 +228,8 @@ class FittedModel {
                " features per sample, but the model was fitted on ", width);
       extras.metadata[run::kRunConfigKey] = run::to_json(config).dump();
     }
+    if (scorer_)
+      for (io::SafeTensor& t : scorer_->to_safetensors()) extras.tensors.push_back(std::move(t));
     models::save_checkpoint(path, spec_, *model_, nullptr, state_, extras);
   }
 
@@ -269,6 +274,21 @@ class FittedModel {
     return to_numpy(run::per_sample_error(*model_, normalised(as_tensor(x, "score_samples"))));
   }
 
+  // Fits the anomaly scorer (analysis/anomaly.h) on the rows the model trained on; saved with
+  // the model from then on.
+  void fit_scorer(const InputArray& x) {
+    scorer_ = models::AnomalyScorer::fit(*model_, normalised(as_tensor(x, "fit")));
+  }
+  bool has_scorer() const { return scorer_.has_value(); }
+
+  // The anomaly score of each row of x (models::AnomalyScorer::score, as `ae score`), (n)
+  // float64; the scorer must have been fitted or loaded.
+  nb::ndarray<nb::numpy, double> anomaly_scores(const InputArray& x) {
+    AE_CHECK(scorer_.has_value(), "decision_function: the model has no anomaly scorer (fit it, "
+             "or load a checkpoint written by AnomalyDetector)");
+    return to_numpy(scorer_->score(*model_, normalised(as_tensor(x, "decision_function"))));
+  }
+
   // n draws from a VAE's prior, decoded into data space; seeded by `seed`.
   OutputArray sample(int64_t n, uint64_t seed) {
     AE_CHECK(spec_.kind == models::ModelKind::vae, "sample: only a variational autoencoder "
@@ -281,6 +301,7 @@ class FittedModel {
   }
 
   std::string config_json() const { return run::to_json(config_).dump(); }
+  std::string model_reason() const { return model_reason_; }
   std::string spec_json() const { return models::model_spec_json(spec_); }
   int64_t input_width() const { return spec_.input_width(); }
   int64_t code_width() const { return spec_.code_width(); }
@@ -318,6 +339,8 @@ class FittedModel {
   Device device_;
   std::unique_ptr<models::Model> model_;
   std::optional<models::Normalizer> normalizer_;
+  std::optional<models::AnomalyScorer> scorer_;
+  std::string model_reason_;  // what model kind auto became, and why ("" when it was given)
   models::CheckpointExtras extras_;
   models::TrainingState state_;
   int64_t optimizer_steps_ = 0;
@@ -367,6 +390,10 @@ NB_MODULE(_core, m) {
       .def("decode", &FittedModel::decode, "z"_a.noconvert())
       .def("reconstruct", &FittedModel::reconstruct, "x"_a.noconvert())
       .def("errors", &FittedModel::errors, "x"_a.noconvert())
+      .def("fit_scorer", &FittedModel::fit_scorer, "x"_a.noconvert())
+      .def("has_scorer", &FittedModel::has_scorer)
+      .def_prop_ro("model_reason", &FittedModel::model_reason)
+      .def("anomaly_scores", &FittedModel::anomaly_scores, "x"_a.noconvert())
       .def("sample", &FittedModel::sample, "n"_a, "seed"_a)
       .def("raise_pending", &FittedModel::raise_pending)
       .def_prop_ro("config_json", &FittedModel::config_json)

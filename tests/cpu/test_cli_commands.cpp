@@ -200,7 +200,7 @@ TEST_F(CliCommands, EverySubcommandOnCsv) {
   EXPECT_LT(number_after(r.out, "ratio model / PCA: "), 1.2) << r.out;
 
   // A VAE on the same table samples and walks its latent space.
-  ok("train --hidden 16" + data + " --epochs 3 --out vae -q");
+  ok("train --model vae --hidden 16" + data + " --epochs 3 --out vae -q");
   ok("sample vae -n 8");
   EXPECT_EQ(count_lines(read_text(path("vae/samples.csv"))), 9u) << "a header and 8 samples";
   r = ok("info vae");

@@ -175,9 +175,9 @@ TEST_F(CliErrors, BinaryDataKindNeedsUnitRange) {
   write_text(path("wide.csv"), "a,b\n1,20\n3,40\n5,60\n7,80\n9,100\n");
   fails("train --data wide.csv --validation 0 --data-kind binary --normalize none",
         {"wide.csv", "[1, 100]", "min_max"});
-  // The default standardises such data, which is not in [0, 1] either.
+  // The default standardises a table (--model auto), which is not in [0, 1] either.
   fails("train --data wide.csv --validation 0 --data-kind binary",
-        {"wide.csv", "--normalize auto (standardize)", "min_max"});
+        {"wide.csv", "--normalize standardize", "min_max"});
 }
 
 TEST_F(CliErrors, ExistingFilesAreNotOverwritten) {

@@ -123,8 +123,8 @@ TEST_F(CliTables, RawPixelsTrainWithOrWithoutScaling) {
   for (const std::string normalize : {"auto", "none"}) {
     SCOPED_TRACE(normalize);
     const std::string epochs = normalize == "auto" ? "30" : "60";
-    ok("train --normalize " + normalize + " --epochs " + epochs + " --no-pictures -q --out " +
-       normalize + data);
+    ok("train --model vae --normalize " + normalize + " --epochs " + epochs +
+       " --no-pictures -q --out " + normalize + data);
     ok("eval " + normalize + " --out " + normalize + "/eval.json");
     const double error =
         nlohmann::json::parse(read_text(path(normalize + "/eval.json")))["squared_error"].get<double>();

@@ -376,7 +376,7 @@ TEST(CliConfig, JsonRoundTripAndPresets) {
   run::RunConfig v;
   v.train.lr = -1;
   EXPECT_THROW(run::validate(v), Error);
-  v = run::RunConfig{};
+  v = run::preset("vae");
   v.model.noise = "masking";  // the VAE takes no input noise
   EXPECT_THROW(run::validate(v), Error);
 }

@@ -127,9 +127,9 @@ def test_cuda_tensors_are_exported_once_per_engine_call_under_their_device(table
         x = FakeCudaTensor(table)
         model = cls(random_state=0, **SMALL).fit(x)
         reference = cls(random_state=0, **SMALL).fit(table)
-        # Training reads the capsule; the detector then scores the training rows from a second
-        # export (a consumed capsule cannot be read again).
-        calls = 1 if cls is ae.Autoencoder else 2
+        # Training reads the capsule; the detector then fits its scorer on the training rows and
+        # scores them, from two more exports (a consumed capsule cannot be read again).
+        calls = 1 if cls is ae.Autoencoder else 3
         assert x.exports == [{"stream": 0x5001, "device": 1}] * calls
         assert x.shape_reads >= 1 and model.n_features_in_ == 12
         assert FakeTorch.current_device == 0  # restored after each export
@@ -139,12 +139,12 @@ def test_cuda_tensors_are_exported_once_per_engine_call_under_their_device(table
         score = "score_samples" if cls is ae.Autoencoder else "decision_function"
         np.testing.assert_array_equal(getattr(model, score)(x), getattr(reference, score)(table))
         assert len(x.exports) == calls + 1
-    assert model.predict(x).shape == (300,) and len(x.exports) == 4
+    assert model.predict(x).shape == (300,) and len(x.exports) == calls + 2
     # A device ae does not have is refused before any export.
     monkeypatch.setattr(_core, "cuda_device_count", lambda: 1)
     with pytest.raises(ValueError, match="X is on cuda:1, but ae has 1 usable CUDA device"):
         model.predict(x)
-    assert len(x.exports) == 4
+    assert len(x.exports) == calls + 2
 
 
 def test_outputs_are_numpy_arrays_over_the_engines_memory(table):
@@ -186,7 +186,9 @@ def test_python_fit_equals_ae_train_bit_for_bit(table, ae_cli, tmp_path):
     np.testing.assert_array_equal(loaded.transform(table), cli_codes)
     ae_cli("score", tmp_path / "run", "--data", data, "--out", tmp_path / "scores.csv")
     cli_scores = np.loadtxt(tmp_path / "scores.csv", delimiter=",", skiprows=1)[:, 1]
-    np.testing.assert_allclose(-loaded.score_samples(table), cli_scores, rtol=1e-8)
+    # ae score fits the anomaly scorer on the run's training rows, as the detector does on X.
+    detector = ae.AnomalyDetector.load(tmp_path / "run", X=table)
+    np.testing.assert_allclose(detector.decision_function(table), cli_scores, rtol=1e-8)
 
 
 def test_python_checkpoint_is_read_by_the_command_line(table, ae_cli, tmp_path):
