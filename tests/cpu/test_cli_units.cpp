@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <tuple>
 
 #include "core/autograd.h"
 #include "core/error.h"
@@ -384,3 +385,47 @@ TEST(CliConfig, JsonRoundTripAndPresets) {
 }  // namespace
 }  // namespace ae
 #endif  // AE_CLI_PATH
+
+namespace ae {
+namespace {
+
+// --model auto: pictures get the VAE's settings, a table the detector's autoencoder by its rule;
+// what a file or flag gave is kept, and a given kind is left alone.
+TEST(CliConfig, AutoModelFollowsTheData) {
+  run::RunConfig table = run::preset("auto");
+  const std::string why = run::resolve_auto_model(table, 21, false);
+  EXPECT_EQ(table.model.kind, "ae");
+  EXPECT_EQ(table.model.code, 5);  // round(√21)
+  EXPECT_EQ(table.model.hidden, (std::vector<int64_t>{21}));  // max(2k, min(d, 64))
+  EXPECT_EQ(table.model.code_activation, "identity");
+  EXPECT_EQ(table.data.normalize, "standardize");
+  EXPECT_NE(why.find("a table of 21 features"), std::string::npos) << why;
+  for (auto [features, code, hidden] : {std::tuple<int64_t, int64_t, int64_t>{3, 2, 4},
+                                        {1555, 32, 64}, {100, 10, 64}, {9, 3, 9}}) {
+    run::RunConfig c = run::preset("auto");
+    run::resolve_auto_model(c, features, false);
+    EXPECT_EQ(c.model.code, code) << features;
+    EXPECT_EQ(c.model.hidden, (std::vector<int64_t>{hidden})) << features;
+  }
+
+  run::RunConfig pictures = run::preset("auto");
+  EXPECT_NE(run::resolve_auto_model(pictures, 784, true).find("VAE"), std::string::npos);
+  run::RunConfig vae = run::preset("vae");
+  EXPECT_EQ(run::to_json(pictures), run::to_json(vae));
+
+  run::RunConfig given = run::preset("auto");
+  run::apply_json(given, run::json::parse(R"({"model": {"code": 7}, "data": {"normalize": "none"},
+                                              "train": {"lr": 0.01}})"), "x.json");
+  run::resolve_auto_model(given, 21, false);
+  EXPECT_EQ(given.model.code, 7);
+  EXPECT_EQ(given.data.normalize, "none");
+  EXPECT_EQ(given.train.lr, 0.01);
+  EXPECT_EQ(given.model.hidden, (std::vector<int64_t>{21}));
+
+  run::RunConfig dae = run::preset("dae");
+  EXPECT_EQ(run::resolve_auto_model(dae, 21, false), "");
+  EXPECT_EQ(run::to_json(dae), run::to_json(run::preset("dae")));
+}
+
+}  // namespace
+}  // namespace ae
