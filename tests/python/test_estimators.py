@@ -1,5 +1,6 @@
 """The Python package against the engine: zero copies, the same numbers as `ae`, checkpoints
 shared with the command line, the detector's quality, errors, interruption, scikit-learn."""
+import json
 import os
 import signal
 import sys
@@ -430,3 +431,21 @@ def test_default_code_is_ae_trains_whatever_the_width():
         assert fitted.transform(X).shape == (50, preset)
     narrow = ae.Autoencoder(hidden=(8,), code=3, epochs=1, random_state=0).fit(X)
     assert narrow.transform(X).shape == (50, 3)
+
+
+def test_default_model_follows_the_data_in_python_and_on_the_command_line(table, ae_cli, tmp_path):
+    # A table of 12 features: code round(√12) = 3, one hidden layer of max(2·3, min(12, 64)).
+    detector = ae.AnomalyDetector(random_state=0, epochs=2).fit(table)
+    assert detector.model_choice_.startswith("a table of 12 features"), detector.model_choice_
+    config = json.loads(detector.model_.config_json)
+    assert config["model"]["kind"] == "ae" and config["model"]["code"] == 3
+    assert config["model"]["hidden"] == [12] and config["data"]["normalize"] == "standardize"
+    assert ae.AnomalyDetector(model="vae", random_state=0, epochs=1).fit(table).model_choice_ == ""
+    # ae train prints the choice and records it in the run's config.json.
+    np.save(tmp_path / "x.npy", table)
+    out = ae_cli("train", "--data", tmp_path / "x.npy", "--epochs", "1", "--out", tmp_path / "run",
+                 "--no-pictures")
+    assert "--model auto: a table of 12 features" in out
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["model"]["kind"] == "ae" and saved["model"]["code"] == 3
+    assert saved["resolved"]["model"].startswith("a table of 12 features")
