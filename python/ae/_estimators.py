@@ -13,10 +13,12 @@ What the two share is in ae._base.
 """
 from __future__ import annotations
 
+import json
 import os
 from typing import Any, Optional, Sequence, Union
 
 import numpy as np
+from scipy.special import erf
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
@@ -135,6 +137,9 @@ class AnomalyDetector(_Base):
     """ + _PARAMS_DOC + _FITTED_DOC + """
     model_choice_ : str
         What ``model=None`` became and why ("" when ``model`` was given).
+    score_stats_ : tuple of 4 floats
+        The training scores' minimum, maximum, mean and standard deviation (what
+        :meth:`predict_proba` scales by; saved with the detector).
     decision_scores_ : ndarray (n_samples,) float64
         The training rows' outlier scores.
     threshold_ : float
@@ -213,6 +218,9 @@ class AnomalyDetector(_Base):
 
     def _set_threshold(self, scores: np.ndarray) -> None:
         self.decision_scores_ = scores
+        # What predict_proba needs of the training scores (saved with the detector).
+        self.score_stats_ = (float(scores.min()), float(scores.max()), float(scores.mean()),
+                             float(scores.std()))
         self.threshold_ = _core.quantile(scores.tolist(), 1.0 - float(self.contamination))
         self.labels_ = (scores > self.threshold_).astype(int)
 
@@ -240,13 +248,35 @@ class AnomalyDetector(_Base):
         check_is_fitted(self)
         return (self._scores(X) > self.threshold_).astype(int)
 
-    def predict_proba(self, X: ArrayLike) -> np.ndarray:
-        """(n_samples, 2): the probability of inlier and outlier per row, PyOD's "linear"
-        method: the score min-max scaled by the training scores' range, clipped to [0, 1]."""
+    def predict_proba(self, X: ArrayLike, method: str = "linear") -> np.ndarray:
+        """(n_samples, 2): the probability of inlier and outlier per row, from the score and the
+        training rows' scores, as PyOD computes it:
+
+        - ``"linear"``: the score min-max scaled by the training scores' range, clipped to
+          [0, 1];
+        - ``"unify"``: erf((score − mean) / (std · √2)) of the training scores' mean and
+          standard deviation, clipped to [0, 1] (Kriegel et al. 2011, "Interpreting and
+          Unifying Outlier Scores").
+
+        ``predict_proba(X)[:, 1] > 0.5`` is not :meth:`predict`: predict flags the scores above
+        ``threshold_``, the (1 − contamination) quantile of the training scores, while 0.5 is
+        the midpoint of their range ("linear") or their mean plus 0.48 standard deviations
+        ("unify"); with skewed scores the two flag different numbers of rows. Both need only
+        the training scores' summary, which a saved detector keeps."""
         check_is_fitted(self)
+        if method not in ("linear", "unify"):
+            raise ValueError(f"predict_proba: method must be 'linear' or 'unify', got {method!r}")
+        if not hasattr(self, "score_stats_"):
+            raise ValueError("predict_proba needs the training scores' summary: load the "
+                             "checkpoint with AnomalyDetector.load(path, X=training rows)")
+        lo, hi, mean, std = self.score_stats_
         scores = self._scores(X)
-        lo, hi = float(self.decision_scores_.min()), float(self.decision_scores_.max())
-        p = np.clip((scores - lo) / (hi - lo), 0, 1) if hi > lo else (scores > hi).astype(float)
+        if method == "linear":
+            p = np.clip((scores - lo) / (hi - lo), 0, 1) if hi > lo else (scores > hi) * 1.0
+        elif std > 0:
+            p = np.clip(erf((scores - mean) / (std * np.sqrt(2))), 0, 1)
+        else:
+            p = (scores > mean) * 1.0
         return np.column_stack([1 - p, p])
 
     def _before_save(self) -> None:
@@ -254,6 +284,8 @@ class AnomalyDetector(_Base):
         self.model_.set_metadata("python.contamination", repr(float(self.contamination)))
         if hasattr(self, "threshold_"):
             self.model_.set_metadata("python.threshold", repr(float(self.threshold_)))
+        if hasattr(self, "score_stats_"):
+            self.model_.set_metadata("python.score_stats", json.dumps(list(self.score_stats_)))
 
     def _after_load(self, path: str, X: Optional[ArrayLike] = None) -> None:
         """A checkpoint saved by this class carries its threshold; with X (the training rows),
@@ -266,6 +298,8 @@ class AnomalyDetector(_Base):
             self.fit_threshold(X)
         elif "python.threshold" in meta:
             self.threshold_ = float(meta["python.threshold"])
+            if "python.score_stats" in meta:
+                self.score_stats_ = tuple(float(v) for v in json.loads(meta["python.score_stats"]))
         else:
             raise ValueError(f"{path}: the checkpoint has no detector threshold (written by "
                              f"{meta.get('python.estimator', 'ae train')}, not AnomalyDetector); "

@@ -449,3 +449,25 @@ def test_default_model_follows_the_data_in_python_and_on_the_command_line(table,
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert saved["model"]["kind"] == "ae" and saved["model"]["code"] == 3
     assert saved["resolved"]["model"].startswith("a table of 12 features")
+
+
+def test_predict_proba_follows_pyods_methods_and_survives_save_and_load(table, tmp_path):
+    from scipy.special import erf
+    detector = ae.AnomalyDetector(random_state=0, **SMALL).fit(table)
+    s, train = detector.decision_function(table), detector.decision_scores_
+    linear = np.clip((s - train.min()) / (train.max() - train.min()), 0, 1)
+    unify = np.clip(erf((s - train.mean()) / (train.std() * np.sqrt(2))), 0, 1)
+    np.testing.assert_allclose(detector.predict_proba(table)[:, 1], linear, rtol=1e-12)
+    np.testing.assert_allclose(detector.predict_proba(table, method="unify")[:, 1], unify,
+                               rtol=1e-12)
+    np.testing.assert_allclose(detector.predict_proba(table).sum(axis=1), 1.0)
+    with pytest.raises(ValueError, match="'linear' or 'unify', got 'rank'"):
+        detector.predict_proba(table, method="rank")
+    # The threshold and the 0.5 of a probability are different rules (see the docstring).
+    flagged, likely = detector.predict(table).sum(), (detector.predict_proba(table)[:, 1] > 0.5).sum()
+    assert flagged == round(0.1 * len(table)) and likely != flagged
+    detector.save(tmp_path / "d.safetensors")
+    again = ae.AnomalyDetector.load(tmp_path / "d.safetensors")
+    for method in ("linear", "unify"):
+        np.testing.assert_array_equal(again.predict_proba(table, method=method),
+                                      detector.predict_proba(table, method=method))
