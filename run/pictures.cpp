@@ -159,7 +159,7 @@ void write_scores_png(const std::string& path, const std::vector<ScoredMethod>& 
   }
   models::PlotOptions h;
   h.title = title;
-  h.x_label = cat(first.name, ": squared reconstruction error");
+  h.x_label = cat(first.name, ": anomaly score (weighted error + code distance, in training means)");
   h.y_label = "samples";
   h.x_scale = models::YScale::automatic;
   char threshold[64];
