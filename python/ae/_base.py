@@ -486,6 +486,8 @@ _FITTED_DOC = """
 
     Ctrl-C during ``fit`` stops after the current batch: the estimator is fitted with the
     model as it stands (a RuntimeWarning says so), and the KeyboardInterrupt propagates.
-    Errors are ValueError (a refused setting or array, with ae's one-line message), TypeError
-    (an array type the engine cannot read) or OSError (files).
+    Errors carry ae's message and follow from what failed: ValueError (a refused setting,
+    array or file content), TypeError (an array type the engine cannot read), OSError (the file
+    system; the subclass of its errno, e.g. FileNotFoundError, with ``errno`` set) and
+    scikit-learn's NotFittedError (a model without what the call needs).
 """
