@@ -10,6 +10,7 @@ import sys
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.base import clone
 from sklearn.decomposition import PCA
@@ -150,6 +151,57 @@ def test_cuda_tensors_are_exported_once_per_engine_call_under_their_device(table
     with pytest.raises(ValueError, match="X is on cuda:1, but ae has 1 usable CUDA device"):
         model.predict(x)
     assert len(x.exports) == calls + 2
+
+
+METHODS = {ae.Autoencoder: ("transform", "score_samples", "reconstruct", "score"),
+           ae.AnomalyDetector: ("decision_function", "predict", "predict_proba")}
+
+
+def test_dataframes_fit_and_predict_without_warnings(table):
+    df = pd.DataFrame(table, columns=[f"f{i}" for i in range(12)])
+    for cls, methods in METHODS.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            model = cls(random_state=0, **SMALL).fit(df)
+            from_df = [getattr(model, m)(df) for m in methods]
+            if cls is ae.AnomalyDetector:
+                model.fit_threshold(df)
+            else:
+                cls(random_state=0, **SMALL).fit_transform(df)
+        assert list(model.feature_names_in_) == list(df.columns)
+        reference = cls(random_state=0, **SMALL).fit(table)
+        for method, result in zip(methods, from_df):
+            np.testing.assert_array_equal(result, getattr(reference, method)(table))
+        # An array where a DataFrame was fitted: scikit-learn's warning, once per call.
+        for method in methods:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                getattr(model, method)(table)
+            assert [str(w.message) for w in caught] == [
+                f"X does not have valid feature names, but {cls.__name__} was fitted with "
+                "feature names"], method
+
+
+def test_dataframe_columns_other_than_fits_are_listed(table):
+    df = pd.DataFrame(table, columns=[f"f{i}" for i in range(12)])
+    head = ("X (shape (300, 12)): The feature names should match those that were passed during "
+            "fit.\n")
+    cases = [
+        (df.rename(columns={"f3": "g3"}), head + "Feature names unseen at fit time:\n- g3\n"
+         "Feature names seen at fit time, yet now missing:\n- f3\n"),
+        (df.drop(columns=["f5", "f7"]).assign(extra=1.0),
+         head.replace("(300, 12)", "(300, 11)") + "Feature names unseen at fit time:\n- extra\n"
+         "Feature names seen at fit time, yet now missing:\n- f5\n- f7\n"),
+        (df[df.columns[::-1]], head + "Feature names must be in the same order as they were in "
+         "fit.\n"),
+    ]
+    for cls, methods in METHODS.items():
+        model = cls(random_state=0, **SMALL).fit(df)
+        for X, message in cases:
+            for method in methods:
+                with pytest.raises(ValueError) as e:
+                    getattr(model, method)(X)
+                assert str(e.value) == message, method
 
 
 def test_outputs_are_numpy_arrays_over_the_engines_memory(table):
