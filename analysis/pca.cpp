@@ -375,7 +375,7 @@ Pca Pca::truncated(int64_t keep) const {
 }
 
 Tensor Pca::transform(const Tensor& x) const {
-  AE_CHECK(components.defined(), "Pca::transform: not fitted");
+  AE_CHECK_KIND(state, components.defined(), "Pca::transform: not fitted");
   AE_CHECK(x.defined() && x.ndim() == 2 && x.size(1) == features(), "Pca::transform: expected (n, ",
            features(), "), got ", x.defined() ? x.shape().str() : std::string("undefined"));
   const Tensor mu = mean.to(x.device()).to(x.dtype());
@@ -384,7 +384,7 @@ Tensor Pca::transform(const Tensor& x) const {
 }
 
 Tensor Pca::inverse_transform(const Tensor& codes) const {
-  AE_CHECK(components.defined(), "Pca::inverse_transform: not fitted");
+  AE_CHECK_KIND(state, components.defined(), "Pca::inverse_transform: not fitted");
   AE_CHECK(codes.defined() && codes.ndim() == 2 && codes.size(1) == k(),
            "Pca::inverse_transform: expected (n, ", k(), "), got ",
            codes.defined() ? codes.shape().str() : std::string("undefined"));

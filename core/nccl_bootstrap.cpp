@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -77,12 +78,18 @@ void publish_nccl_id(const std::string& file, const NcclIdBytes& id) {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     out.write(id.data(), static_cast<std::streamsize>(id.size()));
     out.close();
-    AE_CHECK(out.good(), "nccl bootstrap: cannot write ", tmp, ": ", std::strerror(errno));
+    if (!out.good()) {
+      const int err = errno;
+      fail(cat("nccl bootstrap: cannot write ", tmp, ": ", std::strerror(err)), ErrorKind::file,
+           err);
+    }
   }
   std::error_code ec;
   fs::rename(tmp, file, ec);
   if (ec) fs::remove(tmp);
-  AE_CHECK(!ec, "nccl bootstrap: cannot rename ", tmp, " to ", file, ": ", ec.message());
+  if (ec)
+    fail(cat("nccl bootstrap: cannot rename ", tmp, " to ", file, ": ", ec.message()),
+         ErrorKind::file, ec.value());
 }
 
 NcclIdBytes read_nccl_id(const std::string& file, int rank, std::chrono::milliseconds timeout,

@@ -22,7 +22,10 @@
 namespace ae::io {
 namespace {
 
-std::string errno_text(int err) { return std::strerror(err); }
+// A failed file-system call: "<what>: <the system's reason for err>", of kind file.
+[[noreturn]] void fail_file(const std::string& what, int err) {
+  fail(cat(what, ": ", std::strerror(err)), ErrorKind::file, err);
+}
 
 // Closes fd, retrying on EINTR is wrong for close on Linux, so call it once.
 void close_quietly(int fd) {
@@ -35,20 +38,20 @@ void close_quietly(int fd) {
 
 InputFile::InputFile(const std::string& path) : path_(path) {
   fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  AE_CHECK(fd_ >= 0, path, ": cannot open: ", errno_text(errno));
+  if (fd_ < 0) fail_file(cat(path, ": cannot open"), errno);
   struct stat st {};
   if (::fstat(fd_, &st) != 0) {
     int err = errno;
     close_quietly(fd_);
-    fail(cat(path, ": cannot open: ", errno_text(err)));
+    fail_file(cat(path, ": cannot open"), err);
   }
   if (S_ISDIR(st.st_mode)) {
     close_quietly(fd_);
-    fail(cat(path, ": cannot open: ", errno_text(EISDIR)));
+    fail_file(cat(path, ": cannot open"), EISDIR);
   }
   if (!S_ISREG(st.st_mode)) {
     close_quietly(fd_);
-    fail(cat(path, ": cannot open: not a regular file"));
+    fail(cat(path, ": cannot open: not a regular file"), ErrorKind::file);
   }
   size_ = static_cast<uint64_t>(st.st_size);
 }
@@ -56,30 +59,35 @@ InputFile::InputFile(const std::string& path) : path_(path) {
 InputFile::~InputFile() { close_quietly(fd_); }
 
 void InputFile::read_at(uint64_t offset, void* dst, size_t n) const {
-  AE_CHECK(offset <= size_ && n <= size_ - offset, path_, ": cannot read ", n, " bytes at offset ",
-           offset, ": the file has only ", size_, " bytes");
+  AE_CHECK_KIND(data, offset <= size_ && n <= size_ - offset, path_, ": cannot read ", n,
+                " bytes at offset ", offset, ": the file has only ", size_, " bytes");
   auto* out = static_cast<uint8_t*>(dst);
   size_t done = 0;
   while (done < n) {
     ssize_t got = ::pread(fd_, out + done, n - done, static_cast<off_t>(offset + done));
     if (got < 0 && errno == EINTR) continue;
-    AE_CHECK(got >= 0, path_, ": read failed at offset ", offset + done, ": ", errno_text(errno));
-    AE_CHECK(got > 0, path_, ": unexpected end of file at byte ", offset + done,
-             " (the file shrank while being read)");
+    if (got < 0) fail_file(cat(path_, ": read failed at offset ", offset + done), errno);
+    AE_CHECK_KIND(file, got > 0, path_, ": unexpected end of file at byte ", offset + done,
+                  " (the file shrank while being read)");
     done += static_cast<size_t>(got);
   }
 }
 
 void InputBytes::read_at(uint64_t offset, void* dst, size_t n) const {
-  AE_CHECK(offset <= size_ && n <= size_ - offset, name_, ": cannot read ", n, " bytes at offset ",
-           offset, ": the file has only ", size_, " bytes");
+  AE_CHECK_KIND(data, offset <= size_ && n <= size_ - offset, name_, ": cannot read ", n,
+                " bytes at offset ", offset, ": the file has only ", size_, " bytes");
   if (n > 0) std::memcpy(dst, data_ + offset, n);
+}
+
+void check_exists(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) fail_file(cat(path, ": cannot open"), ENOENT);
 }
 
 Bytes read_file(const std::string& path, uint64_t max_bytes) {
   InputFile file(path);
-  AE_CHECK(file.size() <= max_bytes, path, ": ", file.size(), " bytes is larger than the limit of ",
-           max_bytes, " bytes");
+  AE_CHECK_KIND(data, file.size() <= max_bytes, path, ": ", file.size(),
+                " bytes is larger than the limit of ", max_bytes, " bytes");
   Bytes bytes(static_cast<size_t>(file.size()));
   file.read_at(0, bytes.data(), bytes.size());
   return bytes;
@@ -115,8 +123,8 @@ Bytes gunzip(const uint8_t* data, size_t n, const std::string& name, uint64_t ma
   size_t out_pos = 0;
   for (;;) {
     if (out_pos == out.size()) {
-      AE_CHECK(out.size() < max_bytes, name, ": inflated size exceeds the limit of ", max_bytes,
-               " bytes");
+      AE_CHECK_KIND(data, out.size() < max_bytes, name, ": inflated size exceeds the limit of ",
+                    max_bytes, " bytes");
       out.resize(static_cast<size_t>(std::min<uint64_t>(max_bytes, out.size() * uint64_t{2})));
     }
     const size_t in_chunk = std::min<size_t>(n - in_pos, 1u << 30);
@@ -134,17 +142,19 @@ Bytes gunzip(const uint8_t* data, size_t n, const std::string& name, uint64_t ma
         AE_CHECK(inflateReset(&zs) == Z_OK, name, ": cannot reset zlib inflate");
         continue;
       }
-      AE_CHECK(in_pos == n, name, ": ", n - in_pos, " bytes of garbage after the gzip stream");
+      AE_CHECK_KIND(data, in_pos == n, name, ": ", n - in_pos,
+                    " bytes of garbage after the gzip stream");
       break;
     }
     if (rc == Z_BUF_ERROR || (rc == Z_OK && in_pos == n && zs.avail_out != 0)) {
       // No progress possible: either the output is full (grow it above) or the input ran out.
-      AE_CHECK(in_pos < n || out_pos == out.size(), name, ": gzip stream is truncated (", n,
-               " compressed bytes, ", out_pos, " inflated before the end)");
+      AE_CHECK_KIND(data, in_pos < n || out_pos == out.size(), name,
+                    ": gzip stream is truncated (", n, " compressed bytes, ", out_pos,
+                    " inflated before the end)");
       continue;
     }
-    AE_CHECK(rc == Z_OK, name, ": corrupt gzip data: ", zs.msg ? zs.msg : "zlib error ",
-             zs.msg ? "" : std::to_string(rc));
+    AE_CHECK_KIND(data, rc == Z_OK, name, ": corrupt gzip data: ",
+                  zs.msg ? zs.msg : "zlib error ", zs.msg ? "" : std::to_string(rc));
   }
   out.resize(out_pos);
   out.shrink_to_fit();
@@ -199,7 +209,7 @@ void FileSink::write(const void* data, size_t n) {
   while (done < n) {
     ssize_t put = ::write(fd_, bytes + done, n - done);
     if (put < 0 && errno == EINTR) continue;
-    AE_CHECK(put > 0, path_, ": write failed: ", errno_text(errno));
+    if (put <= 0) fail_file(cat(path_, ": write failed"), errno);
     done += static_cast<size_t>(put);
   }
 }
@@ -209,7 +219,7 @@ void FileSink::flush() {
   while (done < buffer_.size()) {
     ssize_t put = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
     if (put < 0 && errno == EINTR) continue;
-    AE_CHECK(put > 0, path_, ": write failed: ", errno_text(errno));
+    if (put <= 0) fail_file(cat(path_, ": write failed"), errno);
     done += static_cast<size_t>(put);
   }
   buffer_.clear();
@@ -219,7 +229,7 @@ void write_file_atomic(const std::string& path, const std::function<void(FileSin
   namespace fs = std::filesystem;
   AE_CHECK(!path.empty(), "write_file_atomic: empty path");
   const fs::path target(path);
-  AE_CHECK(target.has_filename(), path, ": cannot write: not a file name");
+  AE_CHECK_KIND(file, target.has_filename(), path, ": cannot write: not a file name");
   const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
 
   // Same folder as the target, so the final rename never crosses file systems. The name is hidden
@@ -229,7 +239,7 @@ void write_file_atomic(const std::string& path, const std::function<void(FileSin
       cat(".", target.filename().string(), ".tmp.", ::getpid(), ".", counter++);
   const std::string tmp = (dir / tmp_name).string();
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-  AE_CHECK(fd >= 0, path, ": cannot create temporary file ", tmp, ": ", errno_text(errno));
+  if (fd < 0) fail_file(cat(path, ": cannot create temporary file ", tmp), errno);
 
   try {
     struct stat st {};
@@ -237,12 +247,12 @@ void write_file_atomic(const std::string& path, const std::function<void(FileSin
     FileSink sink(fd, tmp);
     produce(sink);
     sink.flush();
-    AE_CHECK(::fsync(fd) == 0, tmp, ": fsync failed: ", errno_text(errno));
+    if (::fsync(fd) != 0) fail_file(cat(tmp, ": fsync failed"), errno);
     const int rc = ::close(fd);
     fd = -1;
-    AE_CHECK(rc == 0, tmp, ": close failed: ", errno_text(errno));
-    AE_CHECK(::rename(tmp.c_str(), path.c_str()) == 0, path, ": cannot rename ", tmp,
-             " over it: ", errno_text(errno));
+    if (rc != 0) fail_file(cat(tmp, ": close failed"), errno);
+    if (::rename(tmp.c_str(), path.c_str()) != 0)
+      fail_file(cat(path, ": cannot rename ", tmp, " over it"), errno);
   } catch (...) {
     close_quietly(fd);
     ::unlink(tmp.c_str());

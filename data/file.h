@@ -56,6 +56,10 @@ class InputBytes {
   std::string name_;
 };
 
+// Throws "<path>: cannot open: No such file or directory" (kind file) when nothing, neither a file
+// nor a folder, is at path.
+void check_exists(const std::string& path);
+
 // The raw bytes of path. Refuses files larger than max_bytes.
 Bytes read_file(const std::string& path, uint64_t max_bytes = kMaxReadBytes);
 

@@ -358,7 +358,7 @@ void check_name(const std::string& value, const char* flag, const char* key, Par
   try {
     parse(value);
   } catch (const Error& e) {
-    fail(cat(flag, " (", key, "): ", e.what()));
+    fail(cat(flag, " (", key, "): ", e.what()), e.kind());
   }
 }
 

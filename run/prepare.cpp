@@ -134,7 +134,7 @@ models::Dataset load_data(const DataSettings& d) {
     o.noise = d.shapes_noise;
     data = models::make_shapes(o);
   } else {
-    AE_CHECK(std::filesystem::exists(d.path), d.path, ": cannot open: No such file or directory");
+    io::check_exists(d.path);
     const std::string format = d.format == "auto" ? detect_format(d.path) : d.format;
     if (d.format != "auto" && std::filesystem::is_regular_file(d.path)) {
       // --format names how to read the file; one ae does not read at all is still named.
@@ -190,7 +190,7 @@ PreparedData prepare_for_model(RunConfig& config, const models::Dataset& all, st
 }
 
 StreamPlan plan_stream(const DataSettings& d, uint64_t order_seed) {
-  AE_CHECK(std::filesystem::exists(d.path), d.path, ": cannot open: No such file or directory");
+  io::check_exists(d.path);
   if (!std::filesystem::is_directory(d.path) &&
       lower(std::filesystem::path(d.path).extension().string()) != ".safetensors") {
     // What --stream reads, said in terms of what the file is.

@@ -1,5 +1,6 @@
 #include "run/run_folder.h"
 
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -40,20 +41,23 @@ void create_run_folder(const std::string& folder) {
     return;
   }
   fs::create_directories(folder, ec);
-  AE_CHECK(!ec, folder, ": cannot create the run folder: ", ec.message());
+  if (ec) fail(cat(folder, ": cannot create the run folder: ", ec.message()), ErrorKind::file,
+               ec.value());
 }
 
 std::string find_checkpoint(const std::string& where, const std::string& which) {
   std::error_code ec;
-  AE_CHECK(fs::exists(where, ec), where, ": cannot open: No such file or directory");
+  io::check_exists(where);
   if (!fs::is_directory(where, ec)) return where;
   AE_CHECK(which == "best" || which == "latest", "--checkpoint: unknown value '", which,
            "' (best, latest)");
   const std::string best = join_path(where, kBestCheckpoint);
   const std::string latest = join_path(where, kLatestCheckpoint);
   if (which == "best" && fs::exists(best, ec)) return best;
-  AE_CHECK(fs::exists(latest, ec), where, ": no ", which == "best" ? kBestCheckpoint : "",
-           which == "best" ? " or " : "", kLatestCheckpoint, " (not a run folder of ae train?)");
+  if (!fs::exists(latest, ec))
+    fail(cat(where, ": no ", which == "best" ? kBestCheckpoint : "", which == "best" ? " or " : "",
+             kLatestCheckpoint, " (not a run folder of ae train?)"),
+         ErrorKind::file, ENOENT);
   return latest;
 }
 

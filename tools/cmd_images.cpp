@@ -176,7 +176,7 @@ int run_denoise(DenoiseArgs& d) {
     try {
       noise.kind = models::parse_noise(d.noise);
     } catch (const Error& e) {
-      fail(cat("--noise: ", e.what()));
+      fail(cat("--noise: ", e.what()), e.kind());
     }
   }
   if (noise.kind == models::NoiseKind::none) noise.kind = models::NoiseKind::masking;

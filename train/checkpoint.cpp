@@ -87,7 +87,7 @@ class Fields {
     try {
       return parse(text);
     } catch (const Error& e) {
-      fail(cat(where_, ": field '", key, "': ", e.what()));
+      fail(cat(where_, ": field '", key, "': ", e.what()), e.kind());
     }
   }
   Fields object(const std::string& key) { return Fields(get(key), cat(where_, " (", key, ")")); }

@@ -156,7 +156,10 @@ def _checked_array(X: Any, name: str, check) -> Any:
     errors as one line naming the argument, its shape and dtype, and the problem. Values beyond
     float32's range are refused first (a float32 copy would make them inf, with numpy's
     RuntimeWarnings). scikit-learn's own phrases ("Input X contains NaN", "Reshape your data",
-    "Complex data not supported") stay in the message, which its estimator checks look for."""
+    "Complex data not supported") stay in the message, which its estimator checks look for.
+    A DataFrame whose columns are not those of fit keeps scikit-learn's whole message: its
+    lines list the columns unseen at fit time and those missing, or say that the order
+    differs."""
     if isinstance(X, np.ndarray) and X.dtype.kind == "f" and X.dtype.itemsize > 4:
         with np.errstate(invalid="ignore", over="ignore"):
             beyond = np.isfinite(X) & (np.abs(X) > _FLOAT32_MAX)
@@ -172,7 +175,9 @@ def _checked_array(X: Any, name: str, check) -> Any:
         if not lines or len(lines) == 1 and str(e).startswith(name):
             raise
         text = lines[0].rstrip(".:")
-        if "Reshape your data" in str(e):
+        if str(e).startswith("The feature names should match"):
+            text = str(e)
+        elif "Reshape your data" in str(e):
             text += ("; Reshape your data with .reshape(-1, 1) for a single feature or "
                      ".reshape(1, -1) for a single sample")
         elif text.startswith("Complex data not supported"):
@@ -312,7 +317,8 @@ class _Base(BaseEstimator):
         return X
 
     def _after_fit(self, X: ArrayLike) -> None:
-        """What a subclass derives from the training data once the model is trained."""
+        """What a subclass derives from the training data X (as _input returned it: checked
+        once, in fit) once the model is trained."""
 
     def _set_history(self, rows: list) -> None:
         try:
@@ -403,7 +409,9 @@ class _Base(BaseEstimator):
         return self.model_.reconstruct(self._engine(self._input(X, reset=False)))
 
     def _errors(self, X: ArrayLike) -> np.ndarray:
-        return self.model_.errors(self._engine(self._input(X, reset=False)))
+        """The reconstruction error of each row of X, as _input returned it (the public methods
+        check their X once; what they call here takes it as it is)."""
+        return self.model_.errors(self._engine(X))
 
     def sample(self, n_samples: int = 1, random_state: Optional[int] = None) -> np.ndarray:
         """A VAE's draws from its prior, z ~ N(0, I), decoded: (n_samples, features) float32 in
@@ -472,6 +480,11 @@ _FITTED_DOC = """
     ----------
     n_features_in_ : int
         Features of the training rows.
+    feature_names_in_ : ndarray (n_features_in_,) of str
+        The columns of a DataFrame given to fit (absent after fitting an array). Every later X
+        must have the same columns in the same order: ValueError otherwise, whose lines list the
+        columns unseen at fit time and those missing; an array without names is read with
+        scikit-learn's UserWarning, once per call.
     history_ : list of dict or pandas.DataFrame
         One row per epoch, as a run's metrics.csv: epoch (from 1), train_total,
         train_reconstruction (train_penalty, train_kl when the model has them), val_* with
@@ -486,6 +499,8 @@ _FITTED_DOC = """
 
     Ctrl-C during ``fit`` stops after the current batch: the estimator is fitted with the
     model as it stands (a RuntimeWarning says so), and the KeyboardInterrupt propagates.
-    Errors are ValueError (a refused setting or array, with ae's one-line message), TypeError
-    (an array type the engine cannot read) or OSError (files).
+    Errors carry ae's message and follow from what failed: ValueError (a refused setting,
+    array or file content), TypeError (an array type the engine cannot read), OSError (the file
+    system; the subclass of its errno, e.g. FileNotFoundError, with ``errno`` set) and
+    scikit-learn's NotFittedError (a model without what the call needs).
 """

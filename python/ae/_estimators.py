@@ -32,9 +32,11 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Base):
     __doc__ = """An autoencoder as a scikit-learn transformer: ``transform`` gives the code.
 
     X is (n_samples, n_features). float32 C-contiguous NumPy arrays are read in place; other
-    dtypes and layouts are converted once to float32 C order; DLPack tensors (PyTorch, CuPy; on
-    the CPU or a CUDA device) must be float32, 2-d and C-contiguous and are read in place, on
-    their device. Results are float32 NumPy arrays.
+    dtypes and layouts, and pandas DataFrames (whose columns are kept: feature_names_in_), are
+    converted once to float32 C order; DLPack tensors (PyTorch, CuPy; on the CPU or a CUDA
+    device) must be float32, 2-d and C-contiguous and are read in place, on their device.
+    Results are float32 NumPy arrays (``set_output(transform="pandas")`` makes transform and
+    fit_transform return DataFrames).
     """ + _PARAMS_DOC + _FITTED_DOC
 
     def __init__(self, model: str = "ae", *, hidden: Optional[Sequence[int]] = None,
@@ -97,7 +99,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Base):
         (normalised) space: (n_samples,) float64, higher for more typical rows (scikit-learn's
         sign, as IsolationForest.score_samples). ``-score_samples`` is ``ae score``'s score."""
         check_is_fitted(self)
-        return -self._errors(X)
+        return -self._errors(self._input(X, reset=False))
 
     def score(self, X: ArrayLike, y: Any = None) -> float:
         """The mean of score_samples: minus the mean reconstruction error per row (higher is
@@ -204,17 +206,19 @@ class AnomalyDetector(_Base):
         self._fit_scores(X)
 
     def _fit_scores(self, X: ArrayLike) -> None:
-        """The anomaly scorer fitted on the training rows X, then their scores and threshold."""
-        self.model_.fit_scorer(self._engine(self._input(X, reset=False)))
+        """The anomaly scorer fitted on the training rows X (as _input returned it), then their
+        scores and threshold."""
+        self.model_.fit_scorer(self._engine(X))
         self._set_threshold(self._scores(X))
 
     def _scores(self, X: ArrayLike) -> np.ndarray:
-        """ae score's anomaly score (analysis/anomaly.h: the reconstruction error weighted per
-        feature plus the code's Mahalanobis distance, each in units of its training mean); a
-        checkpoint written without a scorer scores by the reconstruction error alone."""
+        """ae score's anomaly score of each row of X, as _input returned it
+        (analysis/anomaly.h: the reconstruction error weighted per feature plus the code's
+        Mahalanobis distance, each in units of its training mean); a checkpoint written without
+        a scorer scores by the reconstruction error alone."""
         if not self.model_.has_scorer():
             return self._errors(X)
-        return self.model_.anomaly_scores(self._engine(self._input(X, reset=False)))
+        return self.model_.anomaly_scores(self._engine(X))
 
     def _set_threshold(self, scores: np.ndarray) -> None:
         self.decision_scores_ = scores
@@ -230,7 +234,7 @@ class AnomalyDetector(_Base):
         contamination). Returns self."""
         check_is_fitted(self, "model_")
         self._check_contamination()
-        self._fit_scores(X)
+        self._fit_scores(self._input(X, reset=False))
         return self
 
     def decision_function(self, X: ArrayLike) -> np.ndarray:
@@ -241,12 +245,12 @@ class AnomalyDetector(_Base):
         of the row's code from the training rows' codes (Hotelling's T²); see
         docs/anomaly-detection.md."""
         check_is_fitted(self)
-        return self._scores(X)
+        return self._scores(self._input(X, reset=False))
 
     def predict(self, X: ArrayLike) -> np.ndarray:
         """0 (inlier) or 1 (outlier) for each row: its score above threshold_. (n_samples,) int."""
         check_is_fitted(self)
-        return (self._scores(X) > self.threshold_).astype(int)
+        return (self._scores(self._input(X, reset=False)) > self.threshold_).astype(int)
 
     def predict_proba(self, X: ArrayLike, method: str = "linear") -> np.ndarray:
         """(n_samples, 2): the probability of inlier and outlier per row, from the score and the
@@ -270,7 +274,7 @@ class AnomalyDetector(_Base):
             raise ValueError("predict_proba needs the training scores' summary: load the "
                              "checkpoint with AnomalyDetector.load(path, X=training rows)")
         lo, hi, mean, std = self.score_stats_
-        scores = self._scores(X)
+        scores = self._scores(self._input(X, reset=False))
         if method == "linear":
             p = np.clip((scores - lo) / (hi - lo), 0, 1) if hi > lo else (scores > hi) * 1.0
         elif std > 0:

@@ -52,8 +52,9 @@ using OutputArray = nb::ndarray<nb::numpy, float>;
 
 Device device_of(const InputArray& a, const char* what) {
   if (a.device_type() == nb::device::cpu::value) return Device::cpu();
-  AE_CHECK(a.device_type() == nb::device::cuda::value, what, ": arrays on DLPack device type ",
-           a.device_type(), " are not supported (CPU and CUDA are)");
+  AE_CHECK_KIND(type, a.device_type() == nb::device::cuda::value, what,
+                ": arrays on DLPack device type ", a.device_type(),
+                " are not supported (CPU and CUDA are)");
   const int count = cuda_device_count();
   AE_CHECK(a.device_id() < count, what, ": the array is on cuda:", a.device_id(), ", but ae has ",
            count == 0 ? std::string("no usable CUDA device (built without CUDA, or no driver or GPU)")
@@ -284,8 +285,8 @@ class FittedModel {
   // The anomaly score of each row of x (models::AnomalyScorer::score, as `ae score`), (n)
   // float64; the scorer must have been fitted or loaded.
   nb::ndarray<nb::numpy, double> anomaly_scores(const InputArray& x) {
-    AE_CHECK(scorer_.has_value(), "decision_function: the model has no anomaly scorer (fit it, "
-             "or load a checkpoint written by AnomalyDetector)");
+    AE_CHECK_KIND(state, scorer_.has_value(), "decision_function: the model has no anomaly "
+                  "scorer (fit it, or load a checkpoint written by AnomalyDetector)");
     return to_numpy(scorer_->score(*model_, normalised(as_tensor(x, "decision_function"))));
   }
 
@@ -349,24 +350,38 @@ class FittedModel {
   std::unique_ptr<nb::python_error> pending_;
 };
 
-// ae has one error type; the Python class follows from what failed: the file system
-// (open, create, write, rename) -> OSError (FileNotFoundError when the file is missing), an
-// array of the wrong type -> TypeError, every other refused value -> ValueError.
+// The Python exception of an ae::Error follows from its kind (core/error.h), never from its
+// message, which it carries unchanged: argument and data -> ValueError, type -> TypeError, file
+// -> OSError (the subclass Python itself gives the error's errno, FileNotFoundError for a missing
+// file, with .errno set), state -> scikit-learn's NotFittedError (a ValueError and an
+// AttributeError).
+nb::object exception_class(const Error& e) {
+  switch (e.kind()) {
+    case ErrorKind::argument:
+    case ErrorKind::data: return nb::borrow(PyExc_ValueError);
+    case ErrorKind::type: return nb::borrow(PyExc_TypeError);
+    case ErrorKind::file:
+      // OSError(errno, text) is an instance of the subclass for errno.
+      if (e.os_error() != 0) return nb::borrow(nb::handle(PyExc_OSError)(e.os_error(), "").type());
+      return nb::borrow(PyExc_OSError);
+    case ErrorKind::state:
+      try {
+        return nb::module_::import_("sklearn.exceptions").attr("NotFittedError");
+      } catch (nb::python_error&) {  // without scikit-learn: the ValueError that it subclasses
+        return nb::borrow(PyExc_ValueError);
+      }
+  }
+  return nb::borrow(PyExc_ValueError);
+}
+
 void translate(const std::exception_ptr& p, void*) {
   try {
     std::rethrow_exception(p);
   } catch (const Error& e) {
-    const std::string m = e.what();
-    auto has = [&](const char* s) { return m.find(s) != std::string::npos; };
-    if (has("No such file or directory"))
-      PyErr_SetString(PyExc_FileNotFoundError, m.c_str());
-    else if (has(": cannot open") || has(": cannot create") || has(": cannot write") ||
-             has(": cannot rename") || has(": cannot fsync"))
-      PyErr_SetString(PyExc_OSError, m.c_str());
-    else if (has("DLPack device type"))
-      PyErr_SetString(PyExc_TypeError, m.c_str());
-    else
-      PyErr_SetString(PyExc_ValueError, m.c_str());
+    nb::object cls = exception_class(e);
+    nb::object error = cls(e.what());
+    if (e.os_error() != 0) error.attr("errno") = e.os_error();
+    PyErr_SetObject(cls.ptr(), error.ptr());
   }
 }
 

@@ -11,6 +11,7 @@
 #include <iterator>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -67,19 +68,25 @@ inline std::vector<uint8_t> read_raw(const std::string& path) {
   return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-// Runs f, which must throw ae::Error; returns its message ("" and a test failure otherwise).
+// Runs f, which must throw ae::Error; returns it (an empty one and a test failure otherwise).
 template <class F>
-std::string error_of(F&& f) {
+ae::Error caught_error(F&& f) {
   try {
     f();
   } catch (const ae::Error& e) {
-    return e.what();
+    return e;
   } catch (const std::exception& e) {
     ADD_FAILURE() << "expected ae::Error, got another exception: " << e.what();
-    return "";
+    return ae::Error("");
   }
   ADD_FAILURE() << "expected ae::Error, nothing was thrown";
-  return "";
+  return ae::Error("");
+}
+
+// Runs f, which must throw ae::Error; returns its message ("" and a test failure otherwise).
+template <class F>
+std::string error_of(F&& f) {
+  return caught_error(std::forward<F>(f)).what();
 }
 
 // For EXPECT_TRUE(contains(msg, "...")): names both strings when it fails.

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -11,6 +12,7 @@
 namespace ae::io {
 namespace {
 
+using test::caught_error;
 using test::contains;
 using test::error_of;
 using test::TempDir;
@@ -27,22 +29,28 @@ TEST(IoFile, ReadFileReturnsTheBytes) {
 TEST(IoFile, MissingFileNamesThePathAndTheReason) {
   TempDir dir;
   const std::string path = dir.path("nope.idx");
-  const std::string msg = error_of([&] { read_file(path); });
-  EXPECT_EQ(msg, path + ": cannot open: No such file or directory");
+  const Error e = caught_error([&] { read_file(path); });
+  EXPECT_EQ(std::string(e.what()), path + ": cannot open: No such file or directory");
+  EXPECT_EQ(e.kind(), ErrorKind::file);
+  EXPECT_EQ(e.os_error(), ENOENT);
   EXPECT_TRUE(contains(error_of([&] { read_file_inflated(path); }), path + ": cannot open"));
 }
 
 TEST(IoFile, DirectoryIsRefused) {
   TempDir dir;
-  const std::string msg = error_of([&] { read_file(dir.path("")); });
-  EXPECT_TRUE(contains(msg, "cannot open: Is a directory"));
+  const Error e = caught_error([&] { read_file(dir.path("")); });
+  EXPECT_TRUE(contains(e.what(), "cannot open: Is a directory"));
+  EXPECT_EQ(e.kind(), ErrorKind::file);
+  EXPECT_EQ(e.os_error(), EISDIR);
 }
 
 TEST(IoFile, SizeLimitIsCheckedBeforeReading) {
   TempDir dir;
   test::write_raw(dir.path("big"), std::vector<uint8_t>(100, 1));
-  const std::string msg = error_of([&] { read_file(dir.path("big"), 99); });
-  EXPECT_TRUE(contains(msg, dir.path("big") + ": 100 bytes is larger than the limit of 99 bytes"));
+  const Error e = caught_error([&] { read_file(dir.path("big"), 99); });
+  EXPECT_TRUE(
+      contains(e.what(), dir.path("big") + ": 100 bytes is larger than the limit of 99 bytes"));
+  EXPECT_EQ(e.kind(), ErrorKind::data);
   EXPECT_EQ(read_file(dir.path("big"), 100).size(), 100u);
 }
 
@@ -55,8 +63,9 @@ TEST(IoFile, InputFileReadAtChecksTheRange) {
   f.read_at(2, two, 2);
   EXPECT_EQ(two[0], 12);
   EXPECT_EQ(two[1], 13);
-  const std::string msg = error_of([&] { f.read_at(3, two, 2); });
-  EXPECT_TRUE(contains(msg, "cannot read 2 bytes at offset 3: the file has only 4 bytes"));
+  const Error e = caught_error([&] { f.read_at(3, two, 2); });
+  EXPECT_TRUE(contains(e.what(), "cannot read 2 bytes at offset 3: the file has only 4 bytes"));
+  EXPECT_EQ(e.kind(), ErrorKind::data);  // a header that claims more than the file holds
 }
 
 TEST(IoFile, WriteAtomicCreatesAndReplaces) {
@@ -119,9 +128,11 @@ TEST(IoFile, WriterThatThrowsWithoutAnOldFileLeavesNothing) {
 TEST(IoFile, WriteAtomicIntoMissingFolderNamesThePath) {
   TempDir dir;
   const std::string path = dir.path("no/such/folder/x.bin");
-  const std::string msg = error_of([&] { write_file_atomic(path, Bytes{1}); });
-  EXPECT_TRUE(contains(msg, path + ": cannot create temporary file"));
-  EXPECT_TRUE(contains(msg, "No such file or directory"));
+  const Error e = caught_error([&] { write_file_atomic(path, Bytes{1}); });
+  EXPECT_TRUE(contains(e.what(), path + ": cannot create temporary file"));
+  EXPECT_TRUE(contains(e.what(), "No such file or directory"));
+  EXPECT_EQ(e.kind(), ErrorKind::file);
+  EXPECT_EQ(e.os_error(), ENOENT);
 }
 
 TEST(IoFile, GzipDetection) {
@@ -168,8 +179,9 @@ TEST(IoFile, GzipTruncatedIsAnError) {
   Bytes gz = test::gzip(sample_bytes(5000));
   gz.resize(gz.size() / 2);
   test::write_raw(dir.path("cut.gz"), gz);
-  const std::string msg = error_of([&] { read_file_inflated(dir.path("cut.gz")); });
-  EXPECT_TRUE(contains(msg, dir.path("cut.gz") + ": gzip stream is truncated"));
+  const Error e = caught_error([&] { read_file_inflated(dir.path("cut.gz")); });
+  EXPECT_TRUE(contains(e.what(), dir.path("cut.gz") + ": gzip stream is truncated"));
+  EXPECT_EQ(e.kind(), ErrorKind::data);
   // Only the magic: nothing to inflate.
   const Bytes magic = {0x1f, 0x8b};
   EXPECT_TRUE(contains(error_of([&] { gunzip(magic.data(), magic.size(), "m.gz"); }),
@@ -179,8 +191,9 @@ TEST(IoFile, GzipTruncatedIsAnError) {
 TEST(IoFile, GzipCorruptIsAnError) {
   Bytes gz = test::gzip(sample_bytes(5000));
   gz[3] = 0xE0;  // reserved FLG bits set: not a valid gzip header
-  const std::string msg = error_of([&] { gunzip(gz.data(), gz.size(), "bad.gz"); });
-  EXPECT_TRUE(contains(msg, "bad.gz: corrupt gzip data"));
+  const Error e = caught_error([&] { gunzip(gz.data(), gz.size(), "bad.gz"); });
+  EXPECT_TRUE(contains(e.what(), "bad.gz: corrupt gzip data"));
+  EXPECT_EQ(e.kind(), ErrorKind::data);
 }
 
 TEST(IoFile, GzipBadChecksumIsAnError) {

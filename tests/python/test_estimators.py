@@ -1,5 +1,8 @@
 """The Python package against the engine: zero copies, the same numbers as `ae`, checkpoints
 shared with the command line, the detector's quality, errors, interruption, scikit-learn."""
+import ctypes
+import errno
+import gzip
 import json
 import os
 import signal
@@ -7,9 +10,11 @@ import sys
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.base import clone
 from sklearn.decomposition import PCA
+from sklearn.exceptions import NotFittedError
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
@@ -146,6 +151,57 @@ def test_cuda_tensors_are_exported_once_per_engine_call_under_their_device(table
     with pytest.raises(ValueError, match="X is on cuda:1, but ae has 1 usable CUDA device"):
         model.predict(x)
     assert len(x.exports) == calls + 2
+
+
+METHODS = {ae.Autoencoder: ("transform", "score_samples", "reconstruct", "score"),
+           ae.AnomalyDetector: ("decision_function", "predict", "predict_proba")}
+
+
+def test_dataframes_fit_and_predict_without_warnings(table):
+    df = pd.DataFrame(table, columns=[f"f{i}" for i in range(12)])
+    for cls, methods in METHODS.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            model = cls(random_state=0, **SMALL).fit(df)
+            from_df = [getattr(model, m)(df) for m in methods]
+            if cls is ae.AnomalyDetector:
+                model.fit_threshold(df)
+            else:
+                cls(random_state=0, **SMALL).fit_transform(df)
+        assert list(model.feature_names_in_) == list(df.columns)
+        reference = cls(random_state=0, **SMALL).fit(table)
+        for method, result in zip(methods, from_df):
+            np.testing.assert_array_equal(result, getattr(reference, method)(table))
+        # An array where a DataFrame was fitted: scikit-learn's warning, once per call.
+        for method in methods:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                getattr(model, method)(table)
+            assert [str(w.message) for w in caught] == [
+                f"X does not have valid feature names, but {cls.__name__} was fitted with "
+                "feature names"], method
+
+
+def test_dataframe_columns_other_than_fits_are_listed(table):
+    df = pd.DataFrame(table, columns=[f"f{i}" for i in range(12)])
+    head = ("X (shape (300, 12)): The feature names should match those that were passed during "
+            "fit.\n")
+    cases = [
+        (df.rename(columns={"f3": "g3"}), head + "Feature names unseen at fit time:\n- g3\n"
+         "Feature names seen at fit time, yet now missing:\n- f3\n"),
+        (df.drop(columns=["f5", "f7"]).assign(extra=1.0),
+         head.replace("(300, 12)", "(300, 11)") + "Feature names unseen at fit time:\n- extra\n"
+         "Feature names seen at fit time, yet now missing:\n- f5\n- f7\n"),
+        (df[df.columns[::-1]], head + "Feature names must be in the same order as they were in "
+         "fit.\n"),
+    ]
+    for cls, methods in METHODS.items():
+        model = cls(random_state=0, **SMALL).fit(df)
+        for X, message in cases:
+            for method in methods:
+                with pytest.raises(ValueError) as e:
+                    getattr(model, method)(X)
+                assert str(e.value) == message, method
 
 
 def test_outputs_are_numpy_arrays_over_the_engines_memory(table):
@@ -325,6 +381,70 @@ def test_errors_are_python_exceptions_with_aes_message(table):
         model.inverse_transform(np.zeros((2, 3), np.float32))
     with pytest.raises(ValueError, match="contamination"):
         ae.AnomalyDetector(contamination=1.0, **SMALL).fit(table)
+
+
+class _DLDevice(ctypes.Structure):
+    _fields_ = [("device_type", ctypes.c_int32), ("device_id", ctypes.c_int32)]
+
+
+class _DLTensor(ctypes.Structure):
+    _fields_ = [("data", ctypes.c_void_p), ("device", _DLDevice), ("ndim", ctypes.c_int32),
+                ("code", ctypes.c_uint8), ("bits", ctypes.c_uint8), ("lanes", ctypes.c_uint16),
+                ("shape", ctypes.POINTER(ctypes.c_int64)),
+                ("strides", ctypes.POINTER(ctypes.c_int64)), ("byte_offset", ctypes.c_uint64)]
+
+
+class _DLManagedTensor(ctypes.Structure):
+    _fields_ = [("tensor", _DLTensor), ("manager_ctx", ctypes.c_void_p),
+                ("deleter", ctypes.c_void_p)]
+
+
+def dlpack_capsule(array, device_type):
+    """A DLPack capsule of the float32 matrix `array` that claims to lie on `device_type`
+    (DLPack's numbering: 1 CPU, 2 CUDA, 4 OpenCL, ...), and what must outlive it."""
+    shape = (ctypes.c_int64 * 2)(*array.shape)
+    managed = _DLManagedTensor(_DLTensor(array.ctypes.data, _DLDevice(device_type, 0), 2, 2, 32, 1,
+                                         shape, None, 0), None, None)
+    new = ctypes.pythonapi.PyCapsule_New
+    new.restype, new.argtypes = ctypes.py_object, [ctypes.c_void_p, ctypes.c_char_p,
+                                                    ctypes.c_void_p]
+    return new(ctypes.addressof(managed), b"dltensor", None), (array, shape, managed)
+
+
+def test_each_kind_of_engine_error_has_its_python_class(table, tmp_path):
+    model = ae.Autoencoder(random_state=0, **SMALL).fit(table)
+    # argument: a refused value -> ValueError.
+    with pytest.raises(ValueError, match=r"^--lr \(train.lr\) must be positive"):
+        ae.Autoencoder(lr=-1, **SMALL).fit(table)
+    # data: a file whose contents are wrong -> ValueError.
+    (tmp_path / "cut.npy").write_bytes(gzip.compress(b"\x93NUMPY" + bytes(4000))[:40])
+    with pytest.raises(ValueError, match=r"cut\.npy: gzip stream is truncated"):
+        model.save(tmp_path / "m.safetensors", data=tmp_path / "cut.npy")
+    # type: an array ae cannot read -> TypeError.
+    capsule, keep = dlpack_capsule(table, device_type=4)
+    with pytest.raises(TypeError, match="^tensor_view: arrays on DLPack device type 4 are not "
+                       r"supported \(CPU and CUDA are\)$"):
+        _core.tensor_view(capsule)
+    # file: OSError, the subclass Python gives the error's errno, which it carries; the message
+    # is ae's.
+    with pytest.raises(FileNotFoundError) as e:
+        ae.Autoencoder.load(tmp_path / "nothing.safetensors")
+    assert e.value.errno == errno.ENOENT
+    missing = tmp_path / "nothing.safetensors"
+    assert str(e.value) == f"{missing}: cannot open: No such file or directory"
+    (tmp_path / "file").write_bytes(b"")
+    with pytest.raises(NotADirectoryError, match="cannot create temporary file") as e:
+        model.save(tmp_path / "file" / "m.safetensors")
+    assert e.value.errno == errno.ENOTDIR
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(IsADirectoryError, match="cannot rename"):
+        model.save(tmp_path / "folder")
+    with pytest.raises(OSError, match="^/dev/null: cannot open: not a regular file$") as e:
+        ae.Autoencoder.load("/dev/null")
+    assert type(e.value) is OSError and e.value.errno is None
+    # state: a model without what the call needs -> scikit-learn's NotFittedError.
+    with pytest.raises(NotFittedError, match="^decision_function: the model has no anomaly scorer"):
+        model.model_.anomaly_scores(table)
 
 
 def test_device_argument(table):
