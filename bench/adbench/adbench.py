@@ -259,6 +259,7 @@ def picture(path, methods, done, mean, summary, scaling):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
     fig, (left, right) = plt.subplots(1, 2, figsize=(16, 6.5), gridspec_kw={"width_ratios": [3, 1]})
     order = sorted(done, key=lambda s: mean[(methods[0], s)][0])
     for k, m in enumerate(methods):
@@ -275,6 +276,7 @@ def picture(path, methods, done, mean, summary, scaling):
         right.annotate(m.replace("pyod:", ""), (summary[m]["seconds"], summary[m]["auc"]),
                        fontsize=8, xytext=(3, 3), textcoords="offset points")
     right.set_xscale("log")
+    right.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     right.set_xlabel("fit + score seconds, summed over sets and seeds")
     right.set_ylabel("mean ROC AUC")
     right.set_title("AUC against time")
