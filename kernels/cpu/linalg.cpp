@@ -25,6 +25,23 @@ void blas_gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, T al
 
 }  // namespace
 
+// A GEMM's parallel region costs more than its arithmetic saves when the GEMM is small: the
+// pool's threads must be woken (each sleeps once its short spin is over), and on a machine whose
+// cores other processes hold, the region waits at its end for a thread the scheduler has not run
+// yet. A layer's three training GEMMs each do rows · in · out multiply-adds (batch rows, the
+// layer's input and output widths). Measured with bench/bench_gemm_threads.cpp on 2 idle cores
+// (docs/cpu-backend.md): from 2M multiply-adds the pool is 30-45% faster than one thread; below,
+// it gains at most a fifth and is often slower (a 21-to-256 layer, 0.3M-1.4M: up to 2x slower),
+// so such a GEMM runs on the calling thread alone. A model whose GEMMs are all that small (a
+// table of tens of features through ae's default 256-64 hidden layers at batch 64: at most 1M)
+// then trains without waking the pool at all (ae's own loops split only above 64k elements).
+constexpr double kOneThreadBelow = 2e6;
+
+int gemm_threads(int64_t m, int64_t n, int64_t k) {
+  const double work = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+  return work < kOneThreadBelow ? 1 : static_cast<int>(worker_threads());
+}
+
 // Row-major C = alpha op(A) op(B) + beta C through the BLAS, its transpose flags and leading
 // dimensions reading A and B where they lie (no transposed copies). BLAS semantics match the
 // entry's: beta = 0 ignores C's old contents (NaN included).
@@ -36,7 +53,7 @@ void gemm(DType dt, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
   if (m == 0 || n == 0) return;
   // OpenBLAS's OpenMP build runs a GEMM on as many threads as the calling thread's OpenMP
   // setting (omp_get_max_threads); openblas_set_num_threads sets it for this thread.
-  const int threads = static_cast<int>(worker_threads());
+  const int threads = gemm_threads(m, n, k);
 #if defined(_OPENMP)
   if (omp_get_max_threads() != threads) openblas_set_num_threads(threads);
 #else

@@ -1,6 +1,6 @@
-// The process's one pool of CPU threads across fork(). libgomp's team does not survive a fork
-// (the child has only the forking thread, yet would wait for the others), so the pool lets its
-// team go before one; a child forked after parallel work must run parallel work.
+// The process's one pool of CPU threads: which GEMMs use it, and fork(). libgomp's team does not
+// survive a fork (the child has only the forking thread, yet would wait for the others), so the
+// pool lets its team go before one; a child forked after parallel work must run parallel work.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -16,6 +16,12 @@
 
 namespace ae {
 namespace {
+
+TEST(CpuThreads, SmallGemmsRunOnOneThreadLargeOnesOnThePool) {
+  // A layer of 256 to 64 units at batch 64 (1M multiply-adds) against 784 to 512 at batch 256.
+  EXPECT_EQ(cpu::gemm_threads(64, 64, 256), 1);
+  EXPECT_EQ(cpu::gemm_threads(256, 512, 784), cpu::worker_threads());
+}
 
 int64_t threads_of_this_process() {
   const std::filesystem::directory_iterator tasks("/proc/self/task");
