@@ -1,5 +1,6 @@
 // The process's one pool of CPU threads (libgomp's team, which OpenBLAS's GEMMs and ae's own loops
 // share): how many threads it has, and how it survives fork().
+#include <dlfcn.h>
 #include <pthread.h>
 #include <sched.h>
 
@@ -8,9 +9,6 @@
 #include <fstream>
 #include <string>
 #include <thread>
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
 
 #include "core/error.h"
 #include "kernels/cpu/cpu.h"
@@ -51,18 +49,29 @@ int64_t usable_cores() {
   return cores;
 }
 
-#if defined(_OPENMP)
 // libgomp keeps a team's threads waiting for the thread that started it to need them again, but
 // fork() copies only the forking thread: in the child that thread still sees its team, and its
 // next parallel region waits forever for threads the child does not have (a fork-based
 // multiprocessing.Pool, or joblib's multiprocessing backend, after a fit). So just before a fork
-// the forking thread's team is let go (its threads finish and are joined); parent and child each
-// start a new one at their next parallel region, which costs tens of microseconds once. A team
-// started by another thread needs nothing: the child has no such thread, and the copy of the
-// forking thread never owned that team. A fork from inside a parallel region keeps its team
-// (libgomp refuses to pause there).
-void let_the_team_go() { omp_pause_resource_all(omp_pause_hard); }
-#endif
+// the forking thread's team is let go (omp_pause_resource_all: its threads finish and are
+// joined); parent and child each start a new one at their next parallel region, which costs tens
+// of microseconds once. A team started by another thread needs nothing: the child has no such
+// thread, and the copy of the forking thread never owned that team. A fork from inside a parallel
+// region keeps its team (libgomp refuses to pause there).
+//
+// The team is libgomp's in every build: OpenBLAS's OpenMP build runs on it even where ae's own
+// loops are compiled without OpenMP (clang, the asan preset), so the pause is found in the
+// libgomp already loaded rather than linked.
+using PauseAll = int (*)(int);
+PauseAll libgomp_pause_all() {
+  void* gomp = dlopen("libgomp.so.1", RTLD_NOW | RTLD_NOLOAD);
+  return gomp ? reinterpret_cast<PauseAll>(dlsym(gomp, "omp_pause_resource_all")) : nullptr;
+}
+PauseAll pause_all = nullptr;
+void let_the_team_go() {
+  constexpr int kPauseHard = 2;  // omp_pause_hard
+  pause_all(kPauseHard);
+}
 
 }  // namespace
 
@@ -76,10 +85,9 @@ int64_t worker_threads() {
                ": expected a whole number of threads from 1 to 1024");
       n = v;
     }
-#if defined(_OPENMP)
     // Every team of ae's starts after this line (ae's loops and GEMMs ask for the count first).
-    pthread_atfork(let_the_team_go, nullptr, nullptr);
-#endif
+    pause_all = libgomp_pause_all();
+    if (pause_all) pthread_atfork(let_the_team_go, nullptr, nullptr);
     return n;
   }();
   return threads;
