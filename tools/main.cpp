@@ -58,7 +58,8 @@ RunConfig help_defaults(int argc, char** argv) {
 // before main. Its default, 300,000 spins before an idle thread sleeps, makes a step 10-30x
 // slower when other processes hold the cores (main job on 2 busy cores: 197 s against 35 s with
 // 1,000 spins; idle: 1.12 s against 1.16 s). So, unless the user chose a policy, ae starts again
-// once with GOMP_SPINCOUNT=1000; if that fails it simply runs as it is.
+// once with GOMP_SPINCOUNT=1000; if that fails it simply runs as it is. (The Python package
+// applies the same rule as it loads the engine: python/ae/__init__.py.)
 void use_a_short_openmp_spin(char** argv) {
   if (std::getenv("GOMP_SPINCOUNT") || std::getenv("OMP_WAIT_POLICY")) return;
   if (setenv("GOMP_SPINCOUNT", "1000", 1) != 0) return;

@@ -41,9 +41,12 @@ void loss_backward(LossOp op, DType dt, const void* pred, const void* target, co
                    void* dpred, int64_t n, Stream);
 
 // Threads of the process's one pool (OpenBLAS's GEMMs and ae's loops): AE_CPU_THREADS when set,
-// else the cores the process may use (affinity mask and cgroup CPU quota). Read, and the pool
-// sized, once. Throws ae::Error on a malformed AE_CPU_THREADS.
+// else the cores the process may use (affinity mask and cgroup CPU quota). Read once. Throws
+// ae::Error on a malformed AE_CPU_THREADS. (threads.cpp, with what keeps the pool usable in a
+// forked child.)
 int64_t worker_threads();
+// The threads a GEMM of m · n · k multiply-adds runs on: one when it is small, else the pool's.
+int gemm_threads(int64_t m, int64_t n, int64_t k);
 // C (m, n) = alpha op(A) op(B) + beta C by OpenBLAS (cblas_sgemm / cblas_dgemm, row-major).
 void gemm(DType dt, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
           const void* a, const void* b, double beta, void* c, Stream);

@@ -1,12 +1,7 @@
 #include <cblas.h>
-#include <sched.h>
 
 #include <algorithm>
-#include <cstdlib>
-#include <fstream>
 #include <limits>
-#include <string>
-#include <thread>
 #include <type_traits>
 #if defined(_OPENMP)
 #include <omp.h>
@@ -16,63 +11,6 @@
 #include "kernels/cpu/cpu.h"
 
 namespace ae::cpu {
-
-namespace {
-
-// The cores this process may really use: the affinity mask, capped by a cgroup CPU quota
-// (containers often see every core of the host but are throttled to a few; one thread per
-// visible core would then oversubscribe the quota many times over).
-int64_t usable_cores() {
-  int64_t cores = std::max(1u, std::thread::hardware_concurrency());
-  cpu_set_t set;
-  if (::sched_getaffinity(0, sizeof(set), &set) == 0) cores = std::min<int64_t>(cores, CPU_COUNT(&set));
-  auto cap_by_quota = [&](double quota, double period) {
-    if (quota > 0 && period > 0)
-      cores = std::min<int64_t>(cores, std::max<int64_t>(1, static_cast<int64_t>(quota / period)));
-  };
-  // cgroup v2: cpu.max ("max 100000" or "<quota> <period>") of this process's group and of
-  // every group above it; v1: the cpu controller's cfs quota and period.
-  std::string group;
-  for (std::ifstream self("/proc/self/cgroup"); std::getline(self, group);)
-    if (group.rfind("0::", 0) == 0) break;
-  std::string dir = "/sys/fs/cgroup" + (group.rfind("0::", 0) == 0 ? group.substr(3) : "");
-  for (;;) {
-    std::string quota;
-    double period = 0;
-    if (std::ifstream v2(dir + "/cpu.max"); v2 >> quota >> period && quota != "max")
-      cap_by_quota(std::atof(quota.c_str()), period);
-    const size_t slash = dir.find_last_of('/');
-    if (dir == "/sys/fs/cgroup" || slash == std::string::npos || slash < 14) break;
-    dir.resize(slash);
-  }
-  double q = 0, period = 0;
-  std::ifstream q1("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"), p1("/sys/fs/cgroup/cpu/cpu.cfs_period_us");
-  if (q1 >> q && p1 >> period) cap_by_quota(q, period);
-  return cores;
-}
-
-}  // namespace
-
-int64_t worker_threads() {
-  static const int64_t threads = [] {
-    int64_t n = usable_cores();
-    if (const char* env = std::getenv("AE_CPU_THREADS"); env && *env) {
-      char* end = nullptr;
-      const long v = std::strtol(env, &end, 10);
-      AE_CHECK(*end == '\0' && v >= 1 && v <= 1024, "AE_CPU_THREADS=", env,
-               ": expected a whole number of threads from 1 to 1024");
-      n = v;
-    }
-    // One pool for the process: OpenBLAS's OpenMP build runs its GEMMs on libgomp's team, the
-    // same persistent threads ae's own loops use (parallel.h); both are sized here, once.
-    openblas_set_num_threads(static_cast<int>(std::min<int64_t>(n, 1024)));
-#if defined(_OPENMP)
-    omp_set_num_threads(static_cast<int>(n));
-#endif
-    return n;
-  }();
-  return threads;
-}
 
 namespace {
 
@@ -87,6 +25,23 @@ void blas_gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, T al
 
 }  // namespace
 
+// A GEMM's parallel region costs more than its arithmetic saves when the GEMM is small: the
+// pool's threads must be woken (each sleeps once its short spin is over), and on a machine whose
+// cores other processes hold, the region waits at its end for a thread the scheduler has not run
+// yet. A layer's three training GEMMs each do rows · in · out multiply-adds (batch rows, the
+// layer's input and output widths). Measured with bench/bench_gemm_threads.cpp on 2 idle cores
+// (docs/cpu-backend.md): from 2M multiply-adds the pool is 30-45% faster than one thread; below,
+// it gains at most a fifth and is often slower (a 21-to-256 layer, 0.3M-1.4M: up to 2x slower),
+// so such a GEMM runs on the calling thread alone. A model whose GEMMs are all that small (a
+// table of tens of features through ae's default 256-64 hidden layers at batch 64: at most 1M)
+// then trains without waking the pool at all (ae's own loops split only above 64k elements).
+constexpr double kOneThreadBelow = 2e6;
+
+int gemm_threads(int64_t m, int64_t n, int64_t k) {
+  const double work = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+  return work < kOneThreadBelow ? 1 : static_cast<int>(worker_threads());
+}
+
 // Row-major C = alpha op(A) op(B) + beta C through the BLAS, its transpose flags and leading
 // dimensions reading A and B where they lie (no transposed copies). BLAS semantics match the
 // entry's: beta = 0 ignores C's old contents (NaN included).
@@ -96,7 +51,14 @@ void gemm(DType dt, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
   AE_CHECK(m >= 0 && n >= 0 && k >= 0 && m <= kMax && n <= kMax && k <= kMax,
            "cpu gemm: dimensions m ", m, ", n ", n, ", k ", k, " outside the BLAS's 32-bit range");
   if (m == 0 || n == 0) return;
-  worker_threads();  // sizes the pool before the first GEMM
+  // OpenBLAS's OpenMP build runs a GEMM on as many threads as the calling thread's OpenMP
+  // setting (omp_get_max_threads); openblas_set_num_threads sets it for this thread.
+  const int threads = gemm_threads(m, n, k);
+#if defined(_OPENMP)
+  if (omp_get_max_threads() != threads) openblas_set_num_threads(threads);
+#else
+  if (openblas_get_num_threads() != threads) openblas_set_num_threads(threads);
+#endif
   // Leading dimensions of the stored (row-major) operands; the BLAS wants at least 1.
   const int lda = static_cast<int>(std::max<int64_t>(1, trans_a ? m : k));
   const int ldb = static_cast<int>(std::max<int64_t>(1, trans_b ? k : n));

@@ -13,8 +13,29 @@ Both save and load the safetensors checkpoints of ``ae train`` (:meth:`Autoencod
 :meth:`Autoencoder.load`). Arrays: float32 C-contiguous NumPy arrays and DLPack tensors are read
 in place; anything else is converted once (see :class:`Autoencoder`).
 """
-from . import _core
-from ._estimators import AnomalyDetector, Autoencoder
+
+
+def _load_engine():
+    # The engine's CPU threads are libgomp's, which reads its spin count once, when it loads (with
+    # ae._core, unless something loaded it before). Its default, 300,000 spins before an idle
+    # thread sleeps, makes training many times slower when other processes hold the cores; so,
+    # unless the user chose a wait policy, libgomp loads with the count the `ae` command line
+    # starts itself with (docs/cpu-backend.md, "One pool"), and the environment is left as it was.
+    import os
+
+    chosen = "GOMP_SPINCOUNT" in os.environ or "OMP_WAIT_POLICY" in os.environ
+    if not chosen:
+        os.environ["GOMP_SPINCOUNT"] = "1000"
+    try:
+        from . import _core
+    finally:
+        if not chosen:
+            del os.environ["GOMP_SPINCOUNT"]
+    return _core
+
+
+_core = _load_engine()
+from ._estimators import AnomalyDetector, Autoencoder  # noqa: E402  (after the engine loads)
 
 __all__ = ["Autoencoder", "AnomalyDetector", "default_device", "cuda_device_count"]
 __version__ = "0.1.0"
