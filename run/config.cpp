@@ -427,32 +427,14 @@ void apply_json(RunConfig& config, const json& j, const std::string& where) {
   }
 }
 
-std::string resolve_auto_model(RunConfig& config, int64_t features, bool pictures) {
-  if (config.model.kind != "auto") return "";
-  AE_CHECK(features > 0, "resolve_auto_model: ", features, " features");
-  RunConfig r = preset(pictures ? "vae" : "ae");
-  for (const Field& f : fields())
-    if (config.given.count(f.key) > 0 && f.key != "model.kind") f.set_json(r, f.get(config), f.key);
-  r.given = config.given;
-  auto keep = [&](const char* key) { return config.given.count(key) > 0; };
-  std::string reason;
-  if (pictures) {
-    reason = cat("pictures of ", features, " values: the VAE");
-  } else {
-    const int64_t k = std::clamp<int64_t>(
-        std::llround(std::sqrt(static_cast<double>(features))), 2, 32);
-    const int64_t hidden = std::max<int64_t>(2 * k, std::min<int64_t>(features, 64));
-    if (!keep("model.code")) r.model.code = k;
-    if (!keep("model.hidden")) r.model.hidden = {hidden};
-    if (!keep("model.code_activation")) r.model.code_activation = "identity";
-    if (r.data.normalize == "auto") r.data.normalize = "standardize";
-    reason = cat("a table of ", features, " features: the autoencoder of the anomaly-detection "
-                 "defaults (code ", r.model.code, keep("model.code") ? "" : cat(" = round(√", features, ") in [2, 32]"),
-                 ", hidden ", r.model.hidden.size() == 1 ? cat(r.model.hidden[0]) : std::string("as given"),
-                 ", ", r.model.code_activation, " code, ", r.data.normalize, ")");
+json given_settings(const RunConfig& config) {
+  json root = json::object();
+  for (const Field& f : fields()) {
+    if (config.given.count(f.key) == 0) continue;
+    std::string leaf;
+    parent_of(root, f.key, leaf)[leaf] = f.get(config);
   }
-  config = std::move(r);
-  return reason;
+  return root;
 }
 
 json read_json_file(const std::string& path) {

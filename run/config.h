@@ -108,14 +108,8 @@ struct RunConfig {
 // until the data decides (resolve_auto_model). Unknown kinds are an error.
 RunConfig preset(const std::string& model_kind);
 
-// Model kind `auto` made concrete once the data is known: samples that are pictures (image_h > 0:
-// IDX, NPY of 2-d or 4-d samples, the built-in shapes) get the VAE; a table gets the autoencoder
-// that ae's anomaly detection defaults describe (docs/anomaly-detection.md), for d features:
-//   code k = round(√d) clamped to [2, 32], one hidden layer of max(2k, min(d, 64)) units, a
-//   linear code, --normalize auto -> standardize.
-// Settings in `config.given` keep their values. Returns the one-line reason ("a table of 21
-// features: ..."), or "" when the kind was not auto.
-std::string resolve_auto_model(RunConfig& config, int64_t features, bool pictures);
+// The settings in config.given, as a JSON object of the shape apply_json reads.
+json given_settings(const RunConfig& config);
 
 json to_json(const RunConfig& config);
 // The object of a run's config.json that records what automatic settings became ("normalize":

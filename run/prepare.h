@@ -45,6 +45,15 @@ PreparedData prepare_data(const DataSettings& data);
 // The same for samples already in memory (the Python package's arrays); data.path is not read.
 PreparedData prepare_data(const models::Dataset& all, const DataSettings& data);
 
+// Model kind `auto` made concrete once the data is known: samples that are pictures (image_h > 0:
+// IDX, NPY of 2-d or 4-d samples, the built-in shapes) get the VAE; a table gets the autoencoder
+// that ae's anomaly detection defaults describe (docs/anomaly-detection.md), for d features:
+//   code k = round(√d) clamped to [2, 32], one hidden layer of max(2k, min(d, 64)) units, a
+//   linear code, --normalize auto -> standardize.
+// Settings in `config.given` keep their values. Returns the one-line reason ("a table of 21
+// features: ..."), or "" when the kind was not auto.
+std::string resolve_auto_model(RunConfig& config, int64_t features, bool pictures);
+
 // Model kind auto made concrete for the data (resolve_auto_model: pictures or a table, and how
 // many features), then prepare_data. `reason` receives resolve_auto_model's line ("" when the
 // kind was given).

@@ -16,6 +16,7 @@
 #include "train/trainer.h"
 #include "analysis/metrics.h"
 #include "run/config.h"
+#include "run/prepare.h"
 
 namespace ae {
 namespace {
