@@ -45,7 +45,7 @@ class ScratchFile {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace ae::cli;
+  using namespace ae::run;
   static ScratchFile scratch;
   std::string kind;
   RunConfig config;
