@@ -30,11 +30,13 @@ void blas_gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, T al
 // cores other processes hold, the region waits at its end for a thread the scheduler has not run
 // yet. A layer's three training GEMMs each do rows · in · out multiply-adds (batch rows, the
 // layer's input and output widths). Measured with bench/bench_gemm_threads.cpp on 2 idle cores
-// (docs/cpu-backend.md): from 2M multiply-adds the pool is 30-45% faster than one thread; below,
-// it gains at most a fifth and is often slower (a 21-to-256 layer, 0.3M-1.4M: up to 2x slower),
-// so such a GEMM runs on the calling thread alone. A model whose GEMMs are all that small (a
-// table of tens of features through ae's default 256-64 hidden layers at batch 64: at most 1M)
-// then trains without waking the pool at all (ae's own loops split only above 64k elements).
+// (docs/cpu-backend.md): from 8M multiply-adds the pool takes 0.52-0.63 of one thread's time,
+// from 2M mostly less than one thread's; below 2M it saves at most a fifth (1M) and is often
+// slower (a 21-to-256 layer, 0.3M-1.4M: up to 2x), while on busy cores the same 1M GEMMs on the
+// pool made a small table's fit 4-18x slower. So a GEMM below kOneThreadBelow runs on the
+// calling thread alone, and a model whose GEMMs are all that small (tens of features through
+// ae's default 256-64 hidden layers at batch 64: at most 1M) trains without waking the pool
+// (ae's own loops split only above 64k elements).
 constexpr double kOneThreadBelow = 2e6;
 
 int gemm_threads(int64_t m, int64_t n, int64_t k) {
