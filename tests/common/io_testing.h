@@ -52,6 +52,11 @@ class TempDir {
   std::filesystem::path dir_;
 };
 
+// A file of tests/data/files/ (the files as people save them; make_files.py there).
+inline std::string saved_file(const std::string& name) {
+  return std::string(AE_SOURCE_DIR) + "/tests/data/files/" + name;
+}
+
 inline void write_raw(const std::string& path, const std::vector<uint8_t>& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(reinterpret_cast<const char*>(bytes.data()),

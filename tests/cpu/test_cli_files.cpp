@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "tests/common/io_testing.h"
 #include "tests/cpu/test_cli_util.h"
 #include "train/checkpoint.h"
 #include "run/session.h"
@@ -13,9 +14,7 @@
 namespace ae::testing_cli {
 namespace {
 
-std::string input(const std::string& name) {
-  return std::string(AE_SOURCE_DIR) + "/tests/data/files/" + name;
-}
+std::string input(const std::string& name) { return io::test::saved_file(name); }
 
 using CliFiles = CliTest;
 

@@ -268,9 +268,7 @@ TEST(IoCsv, EmptyInputsAndBadQuotes) {
 namespace ae::io {
 namespace {
 
-std::string fixture(const std::string& name) {
-  return std::string(AE_SOURCE_DIR) + "/tests/data/files/" + name;
-}
+std::string fixture(const std::string& name) { return test::saved_file(name); }
 
 // The features of a fixture of tests/data/files/ (make_files.py): 40 rows of a, b, c and a
 // label column, in any of the separators people use.

@@ -18,9 +18,7 @@ using test::contains;
 using test::error_of;
 using test::TempDir;
 
-std::string file(const std::string& name) {
-  return std::string(AE_SOURCE_DIR) + "/tests/data/files/" + name;
-}
+std::string file(const std::string& name) { return test::saved_file(name); }
 
 uint32_t crc32_ref(const Bytes& b) {
   uint32_t c = 0xFFFFFFFFu;

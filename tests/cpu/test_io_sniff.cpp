@@ -15,9 +15,7 @@ using test::contains;
 using test::error_of;
 using test::TempDir;
 
-std::string file(const std::string& name) {
-  return std::string(AE_SOURCE_DIR) + "/tests/data/files/" + name;
-}
+std::string file(const std::string& name) { return test::saved_file(name); }
 
 TEST(IoSniff, WhatAeReadsIsTold) {
   EXPECT_EQ(sniff_file(file("one_array.npz")).format, "npz");
