@@ -100,8 +100,8 @@ AnomalyScorer AnomalyScorer::fit(Model& model, const Tensor& train) {
       for (int64_t b = 0; b < k; ++b) s.code_precision[a * k + b] += inv * v[a] * v[b];
   }
 
-  // The training rows' means of both statistics.
-  const Parts p = s.parts(model, train);
+  // The training rows' means of both statistics, from the passes above.
+  const Parts p = s.statistics(x, r, h);
   double q = 0, t2 = 0;
   for (int64_t i = 0; i < n; ++i) {
     q += p.q[i];
@@ -120,14 +120,18 @@ AnomalyScorer::Parts AnomalyScorer::parts(Model& model, const Tensor& x) const {
   AE_CHECK(x.defined() && x.ndim() == 2 && x.size(1) == features() && x.size(0) > 0,
            "anomaly scorer: expected rows (n, ", features(), "), got ",
            x.defined() ? x.shape().str() : std::string("undefined"));
-  const int64_t n = x.size(0), f = features();
-  const std::vector<double> xv = host_values(x);
-  const std::vector<double> r = host_values(reconstruct_all(model, x));
   const Tensor codes = code_all(model, x);
   const int64_t k = code_width();
   AE_CHECK(codes.size(1) == k, "anomaly scorer: fitted on codes of width ", k, ", the model's are ",
            codes.size(1));
-  const std::vector<double> h = host_values(codes);
+  return statistics(host_values(x), host_values(reconstruct_all(model, x)), host_values(codes));
+}
+
+AnomalyScorer::Parts AnomalyScorer::statistics(const std::vector<double>& xv,
+                                               const std::vector<double>& r,
+                                               const std::vector<double>& h) const {
+  const int64_t f = features(), k = code_width();
+  const int64_t n = static_cast<int64_t>(xv.size()) / f;
   Parts p{std::vector<double>(static_cast<size_t>(n)), std::vector<double>(static_cast<size_t>(n))};
   std::vector<double> d(static_cast<size_t>(k));
   for (int64_t i = 0; i < n; ++i) {

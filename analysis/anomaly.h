@@ -66,6 +66,11 @@ struct AnomalyScorer {
   static bool present(const io::SafeTensorsFile& file, const std::string& prefix = "score.");
   // Reads what to_safetensors wrote; errors name the missing or misshaped entry.
   static AnomalyScorer load(const io::SafeTensorsFile& file, const std::string& prefix = "score.");
+
+ private:
+  // Q and T² from rows x, their reconstructions and codes, row-major on the host.
+  Parts statistics(const std::vector<double>& x, const std::vector<double>& reconstruction,
+                   const std::vector<double>& codes) const;
 };
 
 }  // namespace ae::models
