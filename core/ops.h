@@ -5,6 +5,7 @@
 // last dimension's size on the right (row broadcast); anything else is an ae::Error that names
 // the op and both shapes.
 #pragma once
+#include <memory>
 #include <vector>
 
 #include "core/tensor.h"
@@ -132,5 +133,62 @@ struct Reparameterized {
 };
 Reparameterized reparameterize(const Tensor& mu, const Tensor& logvar, uint64_t seed,
                                uint64_t offset);
+
+// --- sparse codes (core/ops/sparse.cpp) ------------------------------------------------------
+// A sparse autoencoder's code holds few active latents per row. It is kept as (rows, width)
+// slots, each naming one latent (kernels/backend.h, "sparse codes"), so that the decoder reads
+// and the gradients touch only the latents that fired: a step costs the dense encoder GEMM plus
+// O(rows · width · dim), not three dense GEMMs.
+
+// Which latents of the pre-activations pre = x Wᵀ + b (rows, latents) fire.
+struct SparseSelection {
+  enum class Kind : uint8_t {
+    topk,        // the k largest of each row (Gao et al. 2024), after ReLU
+    batch_topk,  // the k · rows largest of the batch (Bussmann et al. 2024), after ReLU
+    threshold,   // pre ≥ threshold (one value, shape (), or one per latent), pre > 0
+    jumprelu,    // pre ≥ exp(log_threshold_i) (Rajamanoharan et al. 2024), learned thresholds
+  };
+  Kind kind = Kind::topk;
+  int64_t k = 0;       // topk, batch_topk
+  Tensor threshold;    // threshold: () or (latents), no gradient; jumprelu: log θ (latents)
+  double bandwidth = 0.001;  // jumprelu: ε, the rectangle kernel's width of the STE
+};
+
+// Which latent each slot holds: int32 (rows, width) on the code's device, -1 for an empty slot.
+// The grouping of the slots by latent (for per-latent gradient sums) is made once, on first use.
+struct SparseIndex {
+  std::shared_ptr<Storage> index;
+  int64_t rows = 0, width = 0, latents = 0;
+  const int32_t* data() const { return static_cast<const int32_t*>(index->data); }
+  struct Grouping {
+    std::shared_ptr<Storage> offsets, order;  // int32 (latents + 1), int32 (rows · width)
+  };
+  const Grouping& grouping() const;
+
+ private:
+  mutable std::shared_ptr<Grouping> grouping_;
+};
+
+struct SparseCode {
+  Tensor values;                            // (rows, width), in the graph
+  std::shared_ptr<const SparseIndex> index;
+  Tensor l0;       // jumprelu: () the mean number of active latents, differentiable in log θ
+  Tensor kth;      // batch_topk: () the batch's k · rows-th largest pre-activation
+  int64_t rows() const { return index->rows; }
+  int64_t latents() const { return index->latents; }
+};
+
+// The code of x (rows, d) under W (latents, d), b (latents): `pre` must equal x Wᵀ + b, made
+// once without a graph (sparse_preactivation), so several selections share one GEMM. The
+// values' gradient reaches x, W, b (and log θ) only at the slots: dW and db by per-latent sums,
+// dx through W's selected rows.
+SparseCode sparse_code(const Tensor& pre, const Tensor& x, const Tensor& w, const Tensor& b,
+                       const SparseSelection& selection);
+// pre = x Wᵀ + b (rows, latents), outside the graph.
+Tensor sparse_preactivation(const Tensor& x, const Tensor& w, const Tensor& b);
+// x̂ (rows, d) = Σ_slots z · W[latent, :] + b, W (latents, d) the dictionary, b (d) or undefined.
+Tensor sparse_decode(const SparseCode& z, const Tensor& w, const Tensor& b);
+// The code as a dense (rows, latents) matrix, outside the graph.
+Tensor to_dense(const SparseCode& z);
 
 }  // namespace ae

@@ -130,6 +130,62 @@ struct Backend {
                                   const void* dkl, int64_t rows, int64_t cols, uint64_t seed,
                                   uint64_t offset, void* dmu, void* dlogvar, Stream);
 
+  // --- sparse codes (the sparse autoencoders of models/sae.h) --------------------------------
+  // A sparse code is a (rows, width) block of slots: slot (r, s) holds the value v[r, s] of latent
+  // index[r, s] (int32) of row r, or is empty (index -1, value 0). Latent directions are the rows
+  // of a (latents, dim) matrix W (the decoder's dictionary, or the encoder's weight).
+  //
+  // Per row of x (rows, n), the k <= n largest entries: index (rows, k) in descending order of
+  // value, ties to the lower latent; values (rows, k) = max(x, 0) at them (TopK after ReLU).
+  void (*topk_rows)(DType dt, const void* x, int64_t rows, int64_t n, int64_t k, void* values,
+                    int32_t* index, Stream);
+  // kth (1) = the k-th largest of the count entries of x, 1 <= k <= count (BatchTopK's threshold).
+  void (*kth_largest)(DType dt, const void* x, int64_t count, int64_t k, void* kth, Stream);
+  // Threshold selection over x (rows, n): entry (r, i) is kept when x > 0 and x >= theta_i, and
+  // kept as an empty-valued slot (value 0, its latent named) when theta_i - band < x < theta_i
+  // and x > 0. theta is one value (per_latent false) or one per latent (n), on the device.
+  // threshold_count writes counts (rows) of kept entries per row; threshold_select writes them
+  // in latent order into width >= max(counts) slots per row, the rest empty; x_at (rows, width),
+  // when not null, receives x at every kept slot (0 at empty ones).
+  void (*threshold_count)(DType dt, const void* x, int64_t rows, int64_t n, const void* theta,
+                          bool per_latent, double band, int32_t* counts, Stream);
+  void (*threshold_select)(DType dt, const void* x, int64_t rows, int64_t n, const void* theta,
+                           bool per_latent, double band, int64_t width, void* values, void* x_at,
+                           int32_t* index, Stream);
+  // y (rows, dim) = sum_s v[r, s] W[index[r, s], :] + b; b (dim) may be null.
+  void (*sparse_decode)(DType dt, const void* values, const int32_t* index, int64_t rows,
+                        int64_t width, const void* w, int64_t dim, const void* b, void* y,
+                        Stream);
+  // y (rows, latents) = 0, then y[r, index[r, s]] = v[r, s] at every filled slot.
+  void (*sparse_to_dense)(DType dt, const void* values, const int32_t* index, int64_t rows,
+                          int64_t width, int64_t latents, void* y, Stream);
+  // dv (rows, width) = <dy[r, :], W[index[r, s], :]>, 0 at empty slots.
+  void (*sparse_decode_backward)(DType dt, const void* dy, const int32_t* index, int64_t rows,
+                                 int64_t width, const void* w, int64_t dim, void* dv, Stream);
+  // The slots grouped by latent, for sums per latent without atomics: offsets (latents + 1) and
+  // order (at most slots) the flat slot positions of latent i at [offsets[i], offsets[i + 1]), in
+  // ascending order. Empty slots are left out.
+  void (*group_by_latent)(const int32_t* index, int64_t slots, int64_t latents, int32_t* offsets,
+                          int32_t* order, Stream);
+  // Per latent i, over its slots p = r * width + s (from group_by_latent):
+  //   dw[i, :] = beta dw[i, :] + sum_p g[p] x[r, :]    (dw (latents, dim); skipped when null)
+  //   db[i]    = beta db[i]    + sum_p g[p]            (skipped when null)
+  // The gradient of a weight read at the slots' latents (dense only where latents fired).
+  void (*sparse_outer_grad)(DType dt, const void* g, const int32_t* offsets, const int32_t* order,
+                            int64_t width, const void* x, int64_t latents, int64_t dim,
+                            double beta, void* dw, void* db, Stream);
+  // JumpReLU's straight-through pieces (Rajamanoharan et al. 2024, eqs. 11-12) at the slots of a
+  // threshold selection with band eps / 2: with theta_i = exp(log_theta_i) at the slot's latent
+  // and K = 1 when |x_at - theta_i| < eps / 2, else 0,
+  //   l0 (1)       = 1/rows * the number of slots with value > 0     (jumprelu_l0 only)
+  //   g[p]         = -K theta_i / eps * (dv[p] theta_i + dl0(1) / rows)   (per slot, d/dlog theta)
+  // dv or dl0 may be null (zero).
+  void (*jumprelu_l0)(DType dt, const void* values, int64_t slots, int64_t rows, void* l0,
+                      Stream);
+  void (*jumprelu_threshold_grad)(DType dt, const void* dv, const void* dl0, const void* x_at,
+                                  const int32_t* index, int64_t rows, int64_t width,
+                                  const void* log_theta, double eps, void* g, Stream);
+
   // --- a training step without host synchronisation, replayable as a CUDA graph ---------------
   // A replayed graph re-runs its kernels with the arguments they were captured with, so every
   // value that changes from step to step is read on the device, from buffers the step updates.

@@ -61,6 +61,31 @@ void adam_update(DType dt, void* p, const void* g, void* m, void* v, int64_t n, 
                  Stream);
 void sgd_update(DType dt, void* p, const void* g, void* velocity, int64_t n, SgdParams s, Stream);
 
+// sparse.cpp
+void topk_rows(DType dt, const void* x, int64_t rows, int64_t n, int64_t k, void* values,
+               int32_t* index, Stream);
+void kth_largest(DType dt, const void* x, int64_t count, int64_t k, void* kth, Stream);
+void threshold_count(DType dt, const void* x, int64_t rows, int64_t n, const void* theta,
+                     bool per_latent, double band, int32_t* counts, Stream);
+void threshold_select(DType dt, const void* x, int64_t rows, int64_t n, const void* theta,
+                      bool per_latent, double band, int64_t width, void* values, void* x_at,
+                      int32_t* index, Stream);
+void sparse_decode(DType dt, const void* values, const int32_t* index, int64_t rows,
+                   int64_t width, const void* w, int64_t dim, const void* b, void* y, Stream);
+void sparse_to_dense(DType dt, const void* values, const int32_t* index, int64_t rows,
+                     int64_t width, int64_t latents, void* y, Stream);
+void sparse_decode_backward(DType dt, const void* dy, const int32_t* index, int64_t rows,
+                            int64_t width, const void* w, int64_t dim, void* dv, Stream);
+void group_by_latent(const int32_t* index, int64_t slots, int64_t latents, int32_t* offsets,
+                     int32_t* order, Stream);
+void sparse_outer_grad(DType dt, const void* g, const int32_t* offsets, const int32_t* order,
+                       int64_t width, const void* x, int64_t latents, int64_t dim, double beta,
+                       void* dw, void* db, Stream);
+void jumprelu_l0(DType dt, const void* values, int64_t slots, int64_t rows, void* l0, Stream);
+void jumprelu_threshold_grad(DType dt, const void* dv, const void* dl0, const void* x_at,
+                             const int32_t* index, int64_t rows, int64_t width,
+                             const void* log_theta, double eps, void* g, Stream);
+
 // fused.cpp
 void bias_act_forward(UnaryOp act, DType dt, void* y, const void* b, int64_t rows, int64_t cols,
                       UnaryParams p, Stream);

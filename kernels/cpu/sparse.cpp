@@ -1,0 +1,345 @@
+// CPU twins of the sparse-code kernels (semantics: kernels/backend.h). Rows split over the pool;
+// sums per latent split by latent, each latent's slots summed in ascending slot order, so results
+// do not depend on the thread count.
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "kernels/cpu/cpu.h"
+#include "kernels/cpu/loops.h"
+
+namespace ae::cpu {
+
+namespace {
+
+// Rows per chunk so that a chunk holds about `work` elements of work per row.
+int64_t row_grain(int64_t work_per_row) {
+  return std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(work_per_row, 1));
+}
+
+template <class T>
+void topk_rows_loop(const T* x, int64_t rows, int64_t n, int64_t k, T* values, int32_t* index) {
+  parallel_for(rows, row_grain(n), [&](int64_t r0, int64_t r1) {
+    // (value, latent) pairs; `better` orders by value, then the lower latent.
+    std::vector<std::pair<T, int32_t>> heap;
+    heap.reserve(k + 1);
+    auto better = [](const std::pair<T, int32_t>& a, const std::pair<T, int32_t>& b) {
+      return a.first > b.first || (a.first == b.first && a.second < b.second);
+    };
+    for (int64_t r = r0; r < r1; ++r) {
+      const T* xr = x + r * n;
+      heap.clear();
+      // A min-heap (under `better`) of the k best so far: its front is the worst of them.
+      for (int64_t i = 0; i < n; ++i) {
+        const std::pair<T, int32_t> e{xr[i], static_cast<int32_t>(i)};
+        if (static_cast<int64_t>(heap.size()) < k) {
+          heap.push_back(e);
+          std::push_heap(heap.begin(), heap.end(), better);
+        } else if (better(e, heap.front())) {
+          std::pop_heap(heap.begin(), heap.end(), better);
+          heap.back() = e;
+          std::push_heap(heap.begin(), heap.end(), better);
+        }
+      }
+      std::sort(heap.begin(), heap.end(), better);
+      for (int64_t s = 0; s < k; ++s) {
+        values[r * k + s] = std::max(heap[s].first, T(0));
+        index[r * k + s] = heap[s].second;
+      }
+    }
+  });
+}
+
+// Order-preserving unsigned keys of floats: a larger float has a larger key.
+inline uint32_t sort_key(float v) {
+  uint32_t u;
+  std::memcpy(&u, &v, 4);
+  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+inline uint64_t sort_key(double v) {
+  uint64_t u;
+  std::memcpy(&u, &v, 8);
+  return (u & 0x8000000000000000ull) ? ~u : (u | 0x8000000000000000ull);
+}
+inline float from_key(uint32_t k) {
+  uint32_t u = (k & 0x80000000u) ? (k & 0x7fffffffu) : ~k;
+  float v;
+  std::memcpy(&v, &u, 4);
+  return v;
+}
+inline double from_key(uint64_t k) {
+  uint64_t u = (k & 0x8000000000000000ull) ? (k & 0x7fffffffffffffffull) : ~k;
+  double v;
+  std::memcpy(&v, &u, 8);
+  return v;
+}
+
+// Radix selection, 16 bits a pass from the top: each pass histograms the keys that share the
+// prefix found so far and narrows it to the bin that holds the k-th largest. Linear in count,
+// no copy of x.
+template <class T>
+T kth_largest_loop(const T* x, int64_t count, int64_t k) {
+  using Key = decltype(sort_key(T()));
+  constexpr int kBits = 8 * sizeof(Key);
+  constexpr int kBins = 1 << 16;
+  Key prefix = 0;
+  int64_t rank = k;  // the rank still sought among keys with the prefix
+  const int64_t threads = std::max<int64_t>(1, worker_threads());
+  std::vector<int64_t> hist(static_cast<size_t>(threads) * kBins);
+  for (int shift = kBits - 16; shift >= 0; shift -= 16) {
+    const Key high_mask = shift + 16 >= kBits ? Key(0) : static_cast<Key>(~Key(0) << (shift + 16));
+    std::fill(hist.begin(), hist.end(), 0);
+    const int64_t chunks = std::min<int64_t>(threads, std::max<int64_t>(1, count / kParallelGrain));
+    parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c) {
+        int64_t* h = hist.data() + c * kBins;
+        const int64_t b = count * c / chunks, e = count * (c + 1) / chunks;
+        for (int64_t i = b; i < e; ++i) {
+          const Key key = sort_key(x[i]);
+          if ((key & high_mask) == prefix) ++h[(key >> shift) & 0xffff];
+        }
+      }
+    });
+    int64_t bin = kBins - 1;
+    for (;; --bin) {
+      int64_t in_bin = 0;
+      for (int64_t c = 0; c < chunks; ++c) in_bin += hist[c * kBins + bin];
+      if (in_bin >= rank || bin == 0) break;
+      rank -= in_bin;
+    }
+    prefix |= static_cast<Key>(static_cast<Key>(bin) << shift);
+  }
+  return from_key(prefix);
+}
+
+template <class T>
+inline bool kept(T x, T theta, T band) {
+  return x > T(0) && (x >= theta || x > theta - band);
+}
+
+template <class T>
+const T* theta_of(const void* theta) {
+  return static_cast<const T*>(theta);
+}
+
+}  // namespace
+
+void topk_rows(DType dt, const void* x, int64_t rows, int64_t n, int64_t k, void* values,
+               int32_t* index, Stream) {
+  dispatch(dt, [&](auto tag) {
+    using T = elem_t<decltype(tag)>;
+    topk_rows_loop(static_cast<const T*>(x), rows, n, k, static_cast<T*>(values), index);
+  });
+}
+
+void kth_largest(DType dt, const void* x, int64_t count, int64_t k, void* kth, Stream) {
+  dispatch(dt, [&](auto tag) {
+    using T = elem_t<decltype(tag)>;
+    *static_cast<T*>(kth) = kth_largest_loop(static_cast<const T*>(x), count, k);
+  });
+}
+
+void threshold_count(DType dt, const void* x, int64_t rows, int64_t n, const void* theta,
+                     bool per_latent, double band, int32_t* counts, Stream) {
+  dispatch(dt, [&](auto tag) {
+    using T = elem_t<decltype(tag)>;
+    const T* xs = static_cast<const T*>(x);
+    const T* th = theta_of<T>(theta);
+    const T bd = static_cast<T>(band);
+    parallel_for(rows, row_grain(n), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        int32_t c = 0;
+        for (int64_t i = 0; i < n; ++i) c += kept(xs[r * n + i], th[per_latent ? i : 0], bd);
+        counts[r] = c;
+      }
+    });
+  });
+}
+
+void threshold_select(DType dt, const void* x, int64_t rows, int64_t n, const void* theta,
+                      bool per_latent, double band, int64_t width, void* values, void* x_at,
+                      int32_t* index, Stream) {
+  dispatch(dt, [&](auto tag) {
+    using T = elem_t<decltype(tag)>;
+    const T* xs = static_cast<const T*>(x);
+    const T* th = theta_of<T>(theta);
+    const T bd = static_cast<T>(band);
+    T* v = static_cast<T*>(values);
+    T* xa = static_cast<T*>(x_at);
+    parallel_for(rows, row_grain(n), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        int64_t s = r * width;
+        const int64_t end = s + width;
+        for (int64_t i = 0; i < n && s < end; ++i) {
+          const T xi = xs[r * n + i], t = th[per_latent ? i : 0];
+          if (!kept(xi, t, bd)) continue;
+          v[s] = xi >= t ? xi : T(0);
+          if (xa) xa[s] = xi;
+          index[s++] = static_cast<int32_t>(i);
+        }
+        for (; s < end; ++s) {
+          v[s] = T(0);
+          if (xa) xa[s] = T(0);
+          index[s] = -1;
+        }
+      }
+    });
+  });
+}
+
+void sparse_decode(DType dt, const void* values, const int32_t* index, int64_t rows,
+                   int64_t width, const void* w, int64_t dim, const void* b, void* y, Stream) {
+  dispatch(dt, [&](auto tag) {
+    using T = elem_t<decltype(tag)>;
+    const T* v = static_cast<const T*>(values);
+    const T* ws = static_cast<const T*>(w);
+    const T* bs = static_cast<const T*>(b);
+    T* ys = static_cast<T*>(y);
+    parallel_for(rows, row_grain(width * dim), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        T* yr = ys + r * dim;
+        if (bs) std::copy(bs, bs + dim, yr);
+        else std::fill(yr, yr + dim, T(0));
+        for (int64_t s = 0; s < width; ++s) {
+          const int32_t i = index[r * width + s];
+          const T vs = v[r * width + s];
+          if (i < 0 || vs == T(0)) continue;
+          const T* wi = ws + static_cast<int64_t>(i) * dim;
+          for (int64_t j = 0; j < dim; ++j) yr[j] += vs * wi[j];
+        }
+      }
+    });
+  });
+}
+
+void sparse_to_dense(DType dt, const void* values, const int32_t* index, int64_t rows,
+                     int64_t width, int64_t latents, void* y, Stream) {
+  dispatch(dt, [&](auto tag) {
+    using T = elem_t<decltype(tag)>;
+    const T* v = static_cast<const T*>(values);
+    T* ys = static_cast<T*>(y);
+    parallel_for(rows, row_grain(latents), [&](int64_t r0, int64_t r1) {
+      std::fill(ys + r0 * latents, ys + r1 * latents, T(0));
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t s = 0; s < width; ++s)
+          if (const int32_t i = index[r * width + s]; i >= 0) ys[r * latents + i] = v[r * width + s];
+    });
+  });
+}
+
+void sparse_decode_backward(DType dt, const void* dy, const int32_t* index, int64_t rows,
+                            int64_t width, const void* w, int64_t dim, void* dv, Stream) {
+  dispatch(dt, [&](auto tag) {
+    using T = elem_t<decltype(tag)>;
+    const T* dys = static_cast<const T*>(dy);
+    const T* ws = static_cast<const T*>(w);
+    T* dvs = static_cast<T*>(dv);
+    parallel_for(rows, row_grain(width * dim), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const T* dyr = dys + r * dim;
+        for (int64_t s = 0; s < width; ++s) {
+          const int32_t i = index[r * width + s];
+          if (i < 0) {
+            dvs[r * width + s] = T(0);
+            continue;
+          }
+          const T* wi = ws + static_cast<int64_t>(i) * dim;
+          double acc = 0;
+          for (int64_t j = 0; j < dim; ++j) acc += static_cast<double>(dyr[j]) * wi[j];
+          dvs[r * width + s] = static_cast<T>(acc);
+        }
+      }
+    });
+  });
+}
+
+void group_by_latent(const int32_t* index, int64_t slots, int64_t latents, int32_t* offsets,
+                     int32_t* order, Stream) {
+  // A counting sort: counts, their prefix sums, then each slot in ascending order to its place.
+  std::fill(offsets, offsets + latents + 1, 0);
+  for (int64_t p = 0; p < slots; ++p)
+    if (index[p] >= 0) ++offsets[index[p] + 1];
+  for (int64_t i = 0; i < latents; ++i) offsets[i + 1] += offsets[i];
+  std::vector<int32_t> next(offsets, offsets + latents);
+  for (int64_t p = 0; p < slots; ++p)
+    if (index[p] >= 0) order[next[index[p]]++] = static_cast<int32_t>(p);
+}
+
+void sparse_outer_grad(DType dt, const void* g, const int32_t* offsets, const int32_t* order,
+                       int64_t width, const void* x, int64_t latents, int64_t dim, double beta,
+                       void* dw, void* db, Stream) {
+  dispatch(dt, [&](auto tag) {
+    using T = elem_t<decltype(tag)>;
+    const T* gs = static_cast<const T*>(g);
+    const T* xs = static_cast<const T*>(x);
+    T* dws = static_cast<T*>(dw);
+    T* dbs = static_cast<T*>(db);
+    const T bt = static_cast<T>(beta);
+    const int64_t slots = offsets[latents];
+    // Split by latent so that each chunk holds about the same number of slots.
+    parallel_for(latents, row_grain(dim + 1 + (slots * dim) / std::max<int64_t>(latents, 1)),
+                 [&](int64_t i0, int64_t i1) {
+      std::vector<double> acc(dws ? dim : 0);
+      for (int64_t i = i0; i < i1; ++i) {
+        double bsum = 0;
+        std::fill(acc.begin(), acc.end(), 0.0);
+        for (int32_t q = offsets[i]; q < offsets[i + 1]; ++q) {
+          const int32_t p = order[q];
+          const double gp = gs[p];
+          bsum += gp;
+          if (dws && gp != 0) {
+            const T* xr = xs + (p / width) * dim;
+            for (int64_t j = 0; j < dim; ++j) acc[j] += gp * xr[j];
+          }
+        }
+        if (dws) {
+          T* dwi = dws + i * dim;
+          for (int64_t j = 0; j < dim; ++j)
+            dwi[j] = (beta == 0 ? T(0) : bt * dwi[j]) + static_cast<T>(acc[j]);
+        }
+        if (dbs) dbs[i] = (beta == 0 ? T(0) : bt * dbs[i]) + static_cast<T>(bsum);
+      }
+    });
+  });
+}
+
+void jumprelu_l0(DType dt, const void* values, int64_t slots, int64_t rows, void* l0, Stream) {
+  dispatch(dt, [&](auto tag) {
+    using T = elem_t<decltype(tag)>;
+    const T* v = static_cast<const T*>(values);
+    int64_t active = 0;
+    for (int64_t p = 0; p < slots; ++p) active += v[p] > T(0);
+    *static_cast<T*>(l0) = static_cast<T>(static_cast<double>(active) / static_cast<double>(rows));
+  });
+}
+
+void jumprelu_threshold_grad(DType dt, const void* dv, const void* dl0, const void* x_at,
+                             const int32_t* index, int64_t rows, int64_t width,
+                             const void* log_theta, double eps, void* g, Stream) {
+  dispatch(dt, [&](auto tag) {
+    using T = elem_t<decltype(tag)>;
+    const T* dvs = static_cast<const T*>(dv);
+    const T* xa = static_cast<const T*>(x_at);
+    const T* lt = static_cast<const T*>(log_theta);
+    const double l0_grad = dl0 ? static_cast<double>(*static_cast<const T*>(dl0)) / rows : 0.0;
+    T* gs = static_cast<T*>(g);
+    parallel_for(rows * width, kParallelGrain, [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p) {
+        const int32_t i = index[p];
+        if (i < 0) {
+          gs[p] = T(0);
+          continue;
+        }
+        const double theta = std::exp(static_cast<double>(lt[i]));
+        const bool in_kernel = std::fabs(static_cast<double>(xa[p]) - theta) < eps / 2;
+        const double dvp = dvs ? static_cast<double>(dvs[p]) : 0.0;
+        gs[p] = in_kernel ? static_cast<T>(-theta / eps * (dvp * theta + l0_grad)) : T(0);
+      }
+    });
+  });
+}
+
+}  // namespace ae::cpu

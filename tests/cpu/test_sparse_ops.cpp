@@ -1,0 +1,294 @@
+// The sparse-code ops: selections against brute force, the sparse decoder and the sparse encoder
+// backward against the dense computation, float64 gradchecks, and JumpReLU's straight-through
+// threshold gradient against its formula.
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+
+#include "kernels/backend.h"
+#include "tests/common/testing.h"
+
+namespace ae {
+namespace {
+
+using testing::expect_gradcheck;
+using testing::leaf;
+
+std::vector<int32_t> indices(const SparseCode& z) {
+  std::vector<int32_t> out(z.index->rows * z.index->width);
+  std::copy(z.index->data(), z.index->data() + out.size(), out.begin());
+  return out;
+}
+
+Tensor constant(const Tensor& t) { return t.detach().clone(); }
+
+SparseSelection topk(int64_t k) { return {SparseSelection::Kind::topk, k, {}, 0}; }
+SparseSelection batch_topk(int64_t k) { return {SparseSelection::Kind::batch_topk, k, {}, 0}; }
+
+TEST(SparseOps, TopkRowsMatchesSortingEachRow) {
+  for (auto [rows, n, k] : {std::tuple{1, 1, 1}, {3, 7, 2}, {5, 33, 33}, {17, 129, 5}}) {
+    Tensor x = leaf({rows, n}, 100 + n, {}, false);
+    Tensor pre = x;  // any matrix serves as pre-activations here
+    std::vector<double> xv = x.to_vector();
+    Tensor values = Tensor::empty({rows, k}, DType::f64);
+    std::vector<int32_t> index(rows * k);
+    cpu_backend().topk_rows(DType::f64, pre.data(), rows, n, k, values.data(), index.data(),
+                            nullptr);
+    std::vector<double> v = values.to_vector();
+    for (int r = 0; r < rows; ++r) {
+      std::vector<int> order(n);
+      std::iota(order.begin(), order.end(), 0);
+      std::stable_sort(order.begin(), order.end(),
+                       [&](int a, int b) { return xv[r * n + a] > xv[r * n + b]; });
+      for (int s = 0; s < k; ++s) {
+        EXPECT_EQ(index[r * k + s], order[s]) << "row " << r << " slot " << s;
+        EXPECT_EQ(v[r * k + s], std::max(0.0, xv[r * n + order[s]]));
+      }
+    }
+  }
+}
+
+TEST(SparseOps, TopkTiesGoToTheLowerLatent) {
+  Tensor x = Tensor::from_host(std::vector<double>{1, 3, 3, 2, 3}, {1, 5});
+  std::vector<int32_t> index(3);
+  Tensor values = Tensor::empty({1, 3}, DType::f64);
+  cpu_backend().topk_rows(DType::f64, x.data(), 1, 5, 3, values.data(), index.data(), nullptr);
+  EXPECT_EQ(index, (std::vector<int32_t>{1, 2, 4}));
+}
+
+template <class T>
+void check_kth_largest(DType dt, int64_t count, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal;
+  std::vector<T> x(count);
+  for (auto& v : x) v = static_cast<T>(normal(rng));
+  if (count > 4) x[1] = x[3] = x[0];  // ties
+  for (int64_t k : {int64_t(1), count / 3 + 1, count}) {
+    T kth;
+    cpu_backend().kth_largest(dt, x.data(), count, k, &kth, nullptr);
+    std::vector<T> sorted = x;
+    std::sort(sorted.begin(), sorted.end(), std::greater<T>());
+    EXPECT_EQ(kth, sorted[k - 1]) << "count " << count << " k " << k;
+  }
+}
+
+TEST(SparseOps, KthLargestMatchesSorting) {
+  for (int64_t count : {1, 2, 7, 1000, 70001}) {
+    check_kth_largest<float>(DType::f32, count, 7 + count);
+    check_kth_largest<double>(DType::f64, count, 9 + count);
+  }
+}
+
+TEST(SparseOps, TopkCodeValuesAndGradientMatchTheDenseCode) {
+  for (auto [rows, d, n, k] : {std::tuple{1, 1, 1, 1}, {4, 3, 9, 2}, {7, 5, 13, 4}}) {
+    Tensor x = leaf({rows, d}, 200 + n), w = leaf({n, d}, 300 + n), b = leaf({n}, 400 + n);
+    SparseCode z = sparse_code(sparse_preactivation(x, w, b), x, w, b, topk(k));
+    // Values equal ReLU(x Wᵀ + b) at the selected latents, and to_dense puts them in place.
+    Tensor pre = relu(add(matmul(x, w, false, true), b));
+    std::vector<double> dense = to_dense(z).to_vector(), p = pre.to_vector();
+    std::vector<int32_t> idx = indices(z);
+    for (int r = 0; r < rows; ++r) {
+      int nonzero = 0;
+      for (int i = 0; i < n; ++i) {
+        const bool chosen = std::count(idx.begin() + r * k, idx.begin() + (r + 1) * k, i) > 0;
+        EXPECT_EQ(dense[r * n + i], chosen ? p[r * n + i] : 0.0);
+        nonzero += dense[r * n + i] != 0;
+      }
+      EXPECT_LE(nonzero, k);
+    }
+    expect_gradcheck(
+        [&](const std::vector<Tensor>& in) {
+          return sparse_code(sparse_preactivation(in[0], in[1], in[2]), in[0], in[1], in[2],
+                             topk(k))
+              .values;
+        },
+        {x, w, b}, {1e-6, 1e-5, 1e-4});
+  }
+}
+
+TEST(SparseOps, BatchTopkKeepsTheBatchsLargestAndPassesGradcheck) {
+  const int rows = 6, d = 4, n = 11, k = 3;
+  Tensor x = leaf({rows, d}, 500), w = leaf({n, d}, 501), b = leaf({n}, 502);
+  SparseCode z = sparse_code(sparse_preactivation(x, w, b), x, w, b, batch_topk(k));
+  std::vector<double> p = relu(add(matmul(x, w, false, true), b)).to_vector();
+  std::vector<double> dense = to_dense(z).to_vector();
+  std::vector<double> sorted = p;
+  std::sort(sorted.begin(), sorted.end(), std::greater<double>());
+  EXPECT_EQ(z.kth.item(), sorted[k * rows - 1]);
+  for (size_t e = 0; e < p.size(); ++e)
+    EXPECT_EQ(dense[e], p[e] >= sorted[k * rows - 1] && p[e] > 0 ? p[e] : 0.0);
+  EXPECT_EQ(std::count_if(dense.begin(), dense.end(), [](double v) { return v != 0; }),
+            k * rows);
+  expect_gradcheck(
+      [&](const std::vector<Tensor>& in) {
+        return sparse_code(sparse_preactivation(in[0], in[1], in[2]), in[0], in[1], in[2],
+                           batch_topk(k))
+            .values;
+      },
+      {x, w, b}, {1e-6, 1e-5, 1e-4});
+}
+
+TEST(SparseOps, ThresholdSelectionKeepsWhatPassesEachLatentsThreshold) {
+  const int rows = 5, d = 3, n = 8;
+  Tensor x = leaf({rows, d}, 600), w = leaf({n, d}, 601), b = leaf({n}, 602);
+  Tensor theta = Tensor::from_host(std::vector<double>{0.1, 0.5, 0.2, 0.0, 1.0, 0.3, 0.05, 0.7},
+                                   {n});
+  SparseSelection s{SparseSelection::Kind::threshold, 0, theta, 0};
+  SparseCode z = sparse_code(sparse_preactivation(x, w, b), x, w, b, s);
+  std::vector<double> p = add(matmul(x, w, false, true), b).to_vector();
+  std::vector<double> dense = to_dense(z).to_vector(), th = theta.to_vector();
+  for (int r = 0; r < rows; ++r)
+    for (int i = 0; i < n; ++i) {
+      const double v = p[r * n + i];
+      EXPECT_EQ(dense[r * n + i], v > 0 && v >= th[i] ? v : 0.0);
+    }
+  // One threshold for every latent.
+  SparseSelection one{SparseSelection::Kind::threshold, 0, Tensor::full({}, 0.4, DType::f64), 0};
+  std::vector<double> d1 = to_dense(sparse_code(sparse_preactivation(x, w, b), x, w, b, one))
+                               .to_vector();
+  for (size_t e = 0; e < p.size(); ++e) EXPECT_EQ(d1[e], p[e] >= 0.4 ? p[e] : 0.0);
+  expect_gradcheck(
+      [&](const std::vector<Tensor>& in) {
+        return sparse_code(sparse_preactivation(in[0], in[1], in[2]), in[0], in[1], in[2], s)
+            .values;
+      },
+      {x, w, b}, {1e-6, 1e-5, 1e-4});
+}
+
+TEST(SparseOps, SparseDecodeEqualsTheDenseProductAndPassesGradcheck) {
+  for (auto [rows, d, n, k] : {std::tuple{1, 1, 2, 1}, {5, 7, 12, 3}, {9, 4, 6, 6}}) {
+    Tensor x = leaf({rows, d}, 700 + n, {}, false), we = leaf({n, d}, 701 + n, {}, false);
+    Tensor be = leaf({n}, 702 + n, {}, false);
+    Tensor wd = leaf({n, d}, 703 + n), bd = leaf({d}, 704 + n);
+    SparseCode z = sparse_code(sparse_preactivation(x, we, be), x, we, be, topk(k));
+    Tensor values = constant(z.values).requires_grad_();
+    Tensor dense = add(matmul(to_dense(z), wd), bd);
+    SparseCode zv{values, z.index, {}, {}};
+    std::vector<double> a = sparse_decode(zv, wd, bd).to_vector(), e = dense.to_vector();
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], e[i], 1e-13);
+    expect_gradcheck(
+        [&](const std::vector<Tensor>& in) {
+          return sparse_decode(SparseCode{in[0], z.index, {}, {}}, in[1], in[2]);
+        },
+        {values, wd, bd});
+  }
+}
+
+TEST(SparseOps, EncoderAndDecoderTogetherMatchTheDenseModelsGradient) {
+  // A whole TopK autoencoder's loss: the sparse path's gradients equal those of the dense
+  // computation with the same selection as a constant mask.
+  const int rows = 8, d = 6, n = 20, k = 3;
+  Tensor x = leaf({rows, d}, 800, {}, false);
+  Tensor we = leaf({n, d}, 801), be = leaf({n}, 802), wd = leaf({n, d}, 803), bd = leaf({d}, 804);
+  SparseCode z = sparse_code(sparse_preactivation(x, we, be), x, we, be, topk(k));
+  Tensor sparse_loss = half_sse_loss(sparse_decode(z, wd, bd), x);
+  sparse_loss.backward();
+  std::vector<std::vector<double>> sparse_grads;
+  for (Tensor* p : {&we, &be, &wd, &bd}) {
+    sparse_grads.push_back(p->grad().to_vector());
+    p->zero_grad();
+  }
+  Tensor mask = to_dense(z);
+  std::vector<double> m = mask.to_vector();
+  for (double& v : m) v = v != 0;
+  Tensor code = mul(relu(add(matmul(x, we, false, true), be)), Tensor::from_host(m, {rows, n}));
+  half_sse_loss(add(matmul(code, wd), bd), x).backward();
+  int i = 0;
+  for (Tensor* p : {&we, &be, &wd, &bd}) {
+    std::vector<double> g = p->grad().to_vector();
+    for (size_t e = 0; e < g.size(); ++e) EXPECT_NEAR(sparse_grads[i][e], g[e], 1e-12);
+    ++i;
+  }
+}
+
+TEST(SparseOps, GradientsAccumulateIntoRegisteredBuffersAsWhenWrittenFresh) {
+  // sparse_outer_grad with beta 1 adds into what is there.
+  const int64_t rows = 4, width = 2, latents = 5, dim = 3;
+  std::vector<int32_t> index{0, 3, 3, -1, 4, 0, 1, 3};
+  std::vector<int32_t> offsets(latents + 1), order(rows * width);
+  cpu_backend().group_by_latent(index.data(), rows * width, latents, offsets.data(), order.data(),
+                                nullptr);
+  EXPECT_EQ(offsets, (std::vector<int32_t>{0, 2, 3, 3, 6, 7}));
+  EXPECT_EQ(order, (std::vector<int32_t>{0, 5, 6, 1, 2, 7, 4, 0}));  // last entry untouched
+  std::vector<double> g{1, 2, 3, 0, 5, 6, 7, 8}, x(rows * dim), dw(latents * dim, 1.0),
+      db(latents, 1.0);
+  std::iota(x.begin(), x.end(), 1.0);
+  cpu_backend().sparse_outer_grad(DType::f64, g.data(), offsets.data(), order.data(), width,
+                                  x.data(), latents, dim, 1.0, dw.data(), db.data(), nullptr);
+  // Latent 3: slots 1 (row 0, g 2), 2 (row 1, g 3), 7 (row 3, g 8).
+  for (int j = 0; j < dim; ++j)
+    EXPECT_EQ(dw[3 * dim + j], 1 + 2 * x[0 * dim + j] + 3 * x[1 * dim + j] + 8 * x[3 * dim + j]);
+  EXPECT_EQ(db[3], 1 + 2 + 3 + 8);
+  EXPECT_EQ(db[2], 1.0);  // no slot: only beta * db
+}
+
+TEST(SparseOps, JumpReluSelectsAboveTheThresholdAndItsStraightThroughGradientIsThePapers) {
+  const int rows = 40, d = 3, n = 6;
+  const double eps = 0.2;
+  Tensor x = leaf({rows, d}, 900), w = leaf({n, d}, 901), b = leaf({n}, 902);
+  Tensor log_theta = Tensor::from_host(
+      std::vector<double>{std::log(0.1), std::log(0.5), std::log(0.3), std::log(1.0),
+                          std::log(0.05), std::log(0.8)},
+      {n});
+  log_theta.requires_grad_();
+  SparseSelection s{SparseSelection::Kind::jumprelu, 0, log_theta, eps};
+  Tensor pre_t = sparse_preactivation(x, w, b);
+  SparseCode z = sparse_code(pre_t, x, w, b, s);
+  std::vector<double> pre = pre_t.to_vector(), dense = to_dense(z).to_vector();
+  std::vector<double> th = exp(log_theta.detach()).to_vector();
+  double active = 0;
+  for (int r = 0; r < rows; ++r)
+    for (int i = 0; i < n; ++i) {
+      const double v = pre[r * n + i];
+      EXPECT_EQ(dense[r * n + i], v >= th[i] && v > 0 ? v : 0.0);
+      active += v >= th[i] && v > 0;
+    }
+  EXPECT_NEAR(z.l0.item(), active / rows, 1e-15);
+  // Loss = Σ c ⊙ decode(z) + λ l0 for a fixed c (rows, d): dL/dz[r, i] = G[r, i] = (c W_decᵀ)[r, i].
+  // By the paper's pseudo-derivatives, with K(r, i) = [|pre - θ_i| < ε / 2] (and pre > 0),
+  //   dL/dθ_i = Σ_r K(r, i) (-(θ_i / ε) G[r, i] - λ / (ε rows)),   dL/dlog θ_i = θ_i dL/dθ_i.
+  const double lambda = 0.7;
+  Tensor c = leaf({rows, d}, 903, {}, false), wd = leaf({n, d}, 904, {}, false);
+  Tensor loss = add(sum(mul(sparse_decode(z, wd, Tensor()), c)), mul(z.l0, lambda));
+  loss.backward();
+  std::vector<double> G = matmul(c, wd, false, true).to_vector();
+  std::vector<double> got = log_theta.grad().to_vector();
+  int in_kernel = 0;
+  for (int i = 0; i < n; ++i) {
+    double expected = 0;
+    for (int r = 0; r < rows; ++r) {
+      const double v = pre[r * n + i];
+      if (!(v > 0 && std::fabs(v - th[i]) < eps / 2)) continue;
+      ++in_kernel;
+      expected += -(th[i] / eps) * G[r * n + i] - lambda / (eps * rows);
+    }
+    EXPECT_NEAR(got[i], th[i] * expected, 1e-12) << "latent " << i;
+  }
+  EXPECT_GT(in_kernel, 3);  // the test reaches the kernel's window
+  // The gradient of x, W and b is the ordinary one at the active latents.
+  SparseSelection fixed{SparseSelection::Kind::jumprelu, 0, log_theta.detach(), eps};
+  expect_gradcheck(
+      [&](const std::vector<Tensor>& in) {
+        return sparse_code(sparse_preactivation(in[0], in[1], in[2]), in[0], in[1], in[2], fixed)
+            .values;
+      },
+      {x, w, b}, {1e-6, 1e-5, 1e-4});
+}
+
+TEST(SparseOps, BadShapesAndSettingsAreNamed) {
+  Tensor x = leaf({3, 4}, 1), w = leaf({5, 4}, 2), b = leaf({5}, 3);
+  Tensor pre = sparse_preactivation(x, w, b);
+  EXPECT_NE(testing::error_of([&] { sparse_code(pre, x, w, b, topk(6)); }).find("k = 6"),
+            std::string::npos);
+  EXPECT_NE(testing::error_of([&] { sparse_code(pre, x, leaf({5, 3}, 4), b, topk(2)); })
+                .find("do not fit"),
+            std::string::npos);
+  SparseCode z = sparse_code(pre, x, w, b, topk(2));
+  EXPECT_NE(testing::error_of([&] { sparse_decode(z, leaf({4, 4}, 5), Tensor()); })
+                .find("sparse_decode"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace ae
