@@ -1,5 +1,6 @@
 // The CUDA table. Its entries live in the sibling files by family: memory.cpp, fill_copy.cu,
-// elementwise.cu, gemm.cpp, reduce.cu, fused.cu, random.cu, step.cu, graph.cpp.
+// elementwise.cu, gemm.cpp, reduce.cu, fused.cu, random.cu, sparse.cu, step.cu,
+// graph.cpp.
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/random.h"
 
@@ -45,6 +46,17 @@ const Backend* cuda_backend() {
       .contractive_backward = cu::contractive_backward,
       .reparameterize_forward = cu::reparameterize_forward,
       .reparameterize_backward = cu::reparameterize_backward,
+      .topk_rows = cu::topk_rows,
+      .kth_largest = cu::kth_largest,
+      .threshold_count = cu::threshold_count,
+      .threshold_select = cu::threshold_select,
+      .sparse_decode = cu::sparse_decode,
+      .sparse_to_dense = cu::sparse_to_dense,
+      .sparse_decode_backward = cu::sparse_decode_backward,
+      .group_by_latent = cu::group_by_latent,
+      .sparse_outer_grad = cu::sparse_outer_grad,
+      .jumprelu_l0 = cu::jumprelu_l0,
+      .jumprelu_threshold_grad = cu::jumprelu_threshold_grad,
       .adam_update_indirect = cu::adam_update_indirect,
       .sgd_update_indirect = cu::sgd_update_indirect,
       .counter_add = cu::counter_add,

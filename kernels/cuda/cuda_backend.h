@@ -108,6 +108,31 @@ void reduce_sum(DType dt, const void* x, void* y, int64_t outer, int64_t n, int6
 void expand(DType dt, const void* x, void* y, int64_t outer, int64_t n, int64_t inner,
             double scale, Stream s);
 
+// --- sparse codes (sparse.cu) ------------------------------------------------------------------
+void topk_rows(DType dt, const void* x, int64_t rows, int64_t n, int64_t k, void* values,
+               int32_t* index, Stream s);
+void kth_largest(DType dt, const void* x, int64_t count, int64_t k, void* kth, Stream s);
+void threshold_count(DType dt, const void* x, int64_t rows, int64_t n, const void* theta,
+                     bool per_latent, double band, int32_t* counts, Stream s);
+void threshold_select(DType dt, const void* x, int64_t rows, int64_t n, const void* theta,
+                      bool per_latent, double band, int64_t width, void* values, void* x_at,
+                      int32_t* index, Stream s);
+void sparse_decode(DType dt, const void* values, const int32_t* index, int64_t rows,
+                   int64_t width, const void* w, int64_t dim, const void* b, void* y, Stream s);
+void sparse_to_dense(DType dt, const void* values, const int32_t* index, int64_t rows,
+                     int64_t width, int64_t latents, void* y, Stream s);
+void sparse_decode_backward(DType dt, const void* dy, const int32_t* index, int64_t rows,
+                            int64_t width, const void* w, int64_t dim, void* dv, Stream s);
+void group_by_latent(const int32_t* index, int64_t slots, int64_t latents, int32_t* offsets,
+                     int32_t* order, Stream s);
+void sparse_outer_grad(DType dt, const void* g, const int32_t* offsets, const int32_t* order,
+                       int64_t width, const void* x, int64_t latents, int64_t dim, double beta,
+                       void* dw, void* db, Stream s);
+void jumprelu_l0(DType dt, const void* values, int64_t slots, int64_t rows, void* l0, Stream s);
+void jumprelu_threshold_grad(DType dt, const void* dv, const void* dl0, const void* x_at,
+                             const int32_t* index, int64_t rows, int64_t width,
+                             const void* log_theta, double eps, void* g, Stream s);
+
 // --- a training step without host synchronisation (step.cu) ---------------------------------
 void adam_update_indirect(DType dt, void* p, const void* g, void* m, void* v, int64_t n,
                           AdamParams a, const double* lr, const uint64_t* step, Stream s);

@@ -195,6 +195,42 @@ std::vector<OpCase> all_cases() {
                    false, true});
   cases.push_back({"reparameterize kl", {{Shape{33, 17}}, {Shape{33, 17}, -3, 1}},
                    [](const std::vector<Tensor>& x) { return reparameterize(x[0], x[1], 7, 13).kl; }});
+
+  // Sparse codes: x (33, 17) under W (65, 17), b (65) through each selection, then the sparse
+  // decoder W_d (65, 17), b_d (17); backward to all of them (and to log θ). pre = x Wᵀ + b has a
+  // spread of about 5.5: thresholds in [3, 6] keep a few latents per row.
+  using Kind = SparseSelection::Kind;
+  const std::vector<Input> code_inputs = {
+      {Shape{33, 17}}, {Shape{65, 17}}, {Shape{65}}, {Shape{65, 17}}, {Shape{17}}};
+  const auto sparse_case = [&](const std::string& name, SparseSelection s, Input threshold) {
+    std::vector<Input> inputs = code_inputs;
+    if (s.kind != Kind::topk && s.kind != Kind::batch_topk) inputs.push_back(threshold);
+    cases.push_back({"sparse_code " + name + " + sparse_decode", inputs,
+                     [s](const std::vector<Tensor>& x) {
+                       SparseSelection sel = s;
+                       if (x.size() > 5) sel.threshold = x[5];
+                       const SparseCode z = sparse_code(sparse_preactivation(x[0], x[1], x[2]),
+                                                        x[0], x[1], x[2], sel);
+                       return sparse_decode(z, x[3], x[4]);
+                     },
+                     true});
+  };
+  sparse_case("topk", {Kind::topk, 5, {}, 0}, {});
+  sparse_case("batch_topk", {Kind::batch_topk, 3, {}, 0}, {});
+  sparse_case("threshold", {Kind::threshold, 0, {}, 0}, {Shape{}, 3, 5, false, false});
+  sparse_case("threshold per latent", {Kind::threshold, 0, {}, 0}, {Shape{65}, 3, 6, false, false});
+  sparse_case("jumprelu", {Kind::jumprelu, 0, {}, 1.0}, {Shape{65}, 1, 1.8});
+  cases.push_back({"sparse_code jumprelu l0",
+                   {{Shape{33, 17}, -2, 2, false, false},
+                    {Shape{65, 17}, -2, 2, false, false},
+                    {Shape{65}, -2, 2, false, false},
+                    {Shape{65}, 1, 1.8}},
+                   [](const std::vector<Tensor>& x) {
+                     return sparse_code(sparse_preactivation(x[0], x[1], x[2]), x[0], x[1], x[2],
+                                        {Kind::jumprelu, 0, x[3], 1.0})
+                         .l0;
+                   },
+                   true});
   return cases;
 }
 
