@@ -69,6 +69,16 @@ __device__ __forceinline__ Key<T> rank_key(T v) {
   return sort_key(v == T(0) ? T(0) : v);
 }
 
+// hist[bin] += 1 for the lanes with bin >= 0, one atomic per distinct bin of the warp: the keys
+// of a row crowd into a few bins of the first digits, where lane-by-lane atomics would serialize.
+// Called by all 32 lanes of the warp together.
+template <class Count>
+__device__ __forceinline__ void count_in_bin(Count* hist, int bin) {
+  const unsigned peers = __match_any_sync(0xffffffffu, bin);
+  if (bin >= 0 && __ffs(peers) - 1 == int(threadIdx.x & 31))
+    atomicAdd(&hist[bin], Count(__popc(peers)));
+}
+
 // The bin of the `rank`-th largest key (rank >= 1) from a histogram of kBins bins, one bin per
 // thread of a kBins-thread block: a suffix sum over the bins, highest first. Returns true on the
 // one thread whose bin holds it, with the rank left within that bin.
@@ -111,9 +121,11 @@ __global__ void __launch_bounds__(kBins) topk_rows_kernel(const T* x, int64_t ro
     for (int shift = kKeyBits - kRadixBits; shift >= 0; shift -= kRadixBits) {
       hist[t] = 0;
       __syncthreads();
-      for (int64_t i = t; i < n; i += kBins) {
-        const K key = rank_key(xr[i]);
-        if ((key & mask) == prefix) atomicAdd(&hist[(key >> shift) & (kBins - 1)], 1);
+      for (int64_t base = 0; base < n; base += kBins) {  // uniform over the block
+        const int64_t i = base + t;
+        const K key = i < n ? rank_key(xr[i]) : K(0);
+        const bool under = i < n && (key & mask) == prefix;
+        count_in_bin(hist, under ? int((key >> shift) & (kBins - 1)) : -1);
       }
       __syncthreads();
       int rank_in_bin = 0;
@@ -162,7 +174,8 @@ __global__ void __launch_bounds__(kBins) topk_rows_kernel(const T* x, int64_t ro
         for (int a = t; a < sort_size; a += kBins) {
           const int b = a ^ stride;
           if (b <= a) continue;
-          const bool first_before = keys[a] > keys[b] || (keys[a] == keys[b] && latents[a] < latents[b]);
+          const bool first_before =
+              keys[a] > keys[b] || (keys[a] == keys[b] && latents[a] < latents[b]);
           const bool want_before = (a & size) == 0;  // ascending run in "before" order
           if (first_before != want_before) {
             const K tk = keys[a];
@@ -282,12 +295,15 @@ __global__ void __launch_bounds__(kBins) select_hist_kernel(const T* x, int64_t 
   hist[threadIdx.x] = 0;
   const K prefix = st->prefix, mask = st->mask;
   __syncthreads();
-  for (int64_t i = global_thread(); i < count; i += grid_threads()) {
-    const K key = sort_key(x[i]);
-    if ((key & mask) == prefix) atomicAdd(&hist[(key >> shift) & (kBins - 1)], 1u);
+  for (int64_t base = int64_t(blockIdx.x) * kBins; base < count; base += grid_threads()) {
+    const int64_t i = base + threadIdx.x;  // the loop is uniform over the block
+    const K key = i < count ? sort_key(x[i]) : K(0);
+    const bool under = i < count && (key & mask) == prefix;
+    count_in_bin(hist, under ? int((key >> shift) & (kBins - 1)) : -1);
   }
   __syncthreads();
-  if (hist[threadIdx.x]) atomicAdd(&st->hist[threadIdx.x], static_cast<unsigned long long>(hist[threadIdx.x]));
+  if (const unsigned c = hist[threadIdx.x]; c != 0)
+    atomicAdd(&st->hist[threadIdx.x], static_cast<unsigned long long>(c));
 }
 
 // Narrows the prefix to the bin of the sought rank and clears the histogram; the last pass writes
@@ -431,7 +447,8 @@ __global__ void sparse_scatter_kernel(const T* values, const int32_t* index, int
   // One thread per row, slots in order: a latent named twice keeps its last value, as on the CPU.
   for (int64_t r = global_thread(); r < rows; r += grid_threads())
     for (int64_t s = 0; s < width; ++s)
-      if (const int32_t i = index[r * width + s]; i >= 0) y[r * latents + i] = values[r * width + s];
+      if (const int32_t i = index[r * width + s]; i >= 0)
+        y[r * latents + i] = values[r * width + s];
 }
 
 // --- sums per latent -----------------------------------------------------------------------
@@ -460,7 +477,8 @@ __global__ void sparse_outer_grad_kernel(const T* g, const int32_t* offsets, con
       for (int32_t q = q0; q < q1; ++q) {
         const int32_t p = order[q];
         const double gp = g[p];
-        if (gp != 0) acc = __dadd_rn(acc, __dmul_rn(gp, static_cast<double>(x[(p / width) * dim + j])));
+        if (gp != 0)
+          acc = __dadd_rn(acc, __dmul_rn(gp, static_cast<double>(x[(p / width) * dim + j])));
       }
       T* d = dw + i * dim + j;
       *d = add_rn(beta == 0 ? T(0) : mul_rn(bt, *d), static_cast<T>(acc));

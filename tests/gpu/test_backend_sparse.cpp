@@ -95,7 +95,8 @@ void check_topk_rows(int64_t rows, int64_t n, int64_t k, bool ties) {
 template <class T>
 void check_kth_largest(int64_t count, bool ties) {
   const DType dt = dtype_of<T>();
-  const std::vector<T> x = ties ? with_ties<T>(count, -4, 4) : uniform<T>(count, case_seed(), -4, 4);
+  const std::vector<T> x =
+      ties ? with_ties<T>(count, -4, 4) : uniform<T>(count, case_seed(), -4, 4);
   DeviceArray<T> d_x(x);
   for (int64_t k : {int64_t(1), (count + 1) / 2, std::min<int64_t>(count, 32 * 4096), count}) {
     T want{};
@@ -103,7 +104,8 @@ void check_kth_largest(int64_t count, bool ties) {
     DeviceArray<T> d_kth(1);
     gpu().kth_largest(dt, d_x.data(), count, k, d_kth.data(), gpu_stream());
     expect_same(d_kth.download(), std::vector<T>{want},
-                cat("kth_largest ", dtype_name(dt), " count ", count, " k ", k, ties ? " ties" : ""));
+                cat("kth_largest ", dtype_name(dt), " count ", count, " k ", k,
+                    ties ? " ties" : ""));
   }
 }
 
@@ -236,11 +238,13 @@ void check_outer_grad(int64_t rows, int64_t width, int64_t latents, int64_t dim)
   DeviceArray<int32_t> d_offsets(offsets), d_order(order);
   for (double beta : {0.0, 1.0})
     for (auto [want_dw, want_db] : {std::pair{true, true}, {true, false}, {false, true}}) {
-      const std::string what = cat("sparse_outer_grad ", decode_shape(dt, rows, width, latents, dim),
-                                   " beta ", beta, want_dw ? " dW" : "", want_db ? " db" : "");
+      const std::string what =
+          cat("sparse_outer_grad ", decode_shape(dt, rows, width, latents, dim), " beta ", beta,
+              want_dw ? " dW" : "", want_db ? " db" : "");
       std::vector<T> dw = beta == 0 ? nan_vector<T>(latents * dim)
                                     : uniform<T>(latents * dim, case_seed(), -1, 1);
-      std::vector<T> db = beta == 0 ? nan_vector<T>(latents) : uniform<T>(latents, case_seed(), -1, 1);
+      std::vector<T> db =
+          beta == 0 ? nan_vector<T>(latents) : uniform<T>(latents, case_seed(), -1, 1);
       DeviceArray<T> d_dw(dw), d_db(db);
       const int64_t d = want_dw ? dim : 0;
       cpu().sparse_outer_grad(dt, g.data(), offsets.data(), order.data(), width,
@@ -290,7 +294,8 @@ void check_jumprelu(int64_t rows, int64_t width, int64_t latents) {
                                   has_dl0 ? d_dl0.data() : nullptr, d_x_at.data(), d_index.data(),
                                   rows, width, d_log_theta.data(), eps, d_g.data(), gpu_stream());
     expect_close(d_g.download(), g, elementwise_tol<T>(),
-                 cat("jumprelu_threshold_grad ", shape, has_dv ? " dv" : "", has_dl0 ? " dl0" : ""));
+                 cat("jumprelu_threshold_grad ", shape, has_dv ? " dv" : "",
+                     has_dl0 ? " dl0" : ""));
   }
 }
 
