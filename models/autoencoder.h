@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "core/random.h"
 #include "core/tensor.h"
 #include "models/activation.h"
@@ -69,6 +70,19 @@ class Model {
   virtual Generator& generator() = 0;  // the model's noise stream (saved with checkpoints)
   virtual Device device() const = 0;
   virtual DType dtype() const = 0;
+  // Why a training step of this model cannot be replayed as a CUDA graph (it reads values back
+  // to the host), or "" when it can.
+  virtual std::string graph_obstacle() const { return ""; }
+  // State that is not trained but is saved with a checkpoint and restored from it (a moving
+  // threshold, firing counters), by name. The tensors may be copies: set_buffer writes back.
+  virtual std::vector<Parameter> buffers() const { return {}; }
+  virtual void set_buffer(const std::string& name, const Tensor&) {
+    throw Error(cat("the model has no buffer '", name, "'"));
+  }
+  // Called by the trainer between backward and the update, with the gradients final (summed over
+  // the ranks, before clipping), and after the update: for constraints on the parameters.
+  virtual void before_update() {}
+  virtual void after_update() {}
 };
 
 // A penalty on the code, or on the encoder's Jacobian.

@@ -145,24 +145,45 @@ std::vector<int64_t> dims(const Shape& s) { return s.dims(); }
 }  // namespace
 
 const char* model_kind_name(ModelKind k) {
-  return k == ModelKind::vae ? "vae" : "autoencoder";
+  return k == ModelKind::vae ? "vae" : k == ModelKind::sae ? "sae" : "autoencoder";
 }
 
 int64_t ModelSpec::input_width() const {
+  if (kind == ModelKind::sae) return sae.inputs;
   return kind == ModelKind::vae ? vae.widths.front() : autoencoder.widths.front();
 }
 
 int64_t ModelSpec::code_width() const {
+  if (kind == ModelKind::sae) return sae.latents;
   return kind == ModelKind::vae ? vae.latent : autoencoder.widths.back();
 }
 
-DataKind ModelSpec::data() const { return kind == ModelKind::vae ? vae.data : autoencoder.data; }
+DataKind ModelSpec::data() const {
+  if (kind == ModelKind::sae) return DataKind::real;
+  return kind == ModelKind::vae ? vae.data : autoencoder.data;
+}
 
 std::string model_spec_json(const ModelSpec& spec) {
   json j;
   j["kind"] = model_kind_name(spec.kind);
   j["seed"] = spec.seed;
-  if (spec.kind == ModelKind::vae) {
+  if (spec.kind == ModelKind::sae) {
+    const SaeConfig& c = spec.sae;
+    j["sae"] = sae_kind_name(c.kind);
+    j["inputs"] = c.inputs;
+    j["latents"] = c.latents;
+    j["k"] = c.k;
+    j["auxk_alpha"] = c.auxk_alpha;
+    j["auxk_k"] = c.auxk_k;
+    j["dead_after"] = c.dead_after;
+    j["l1"] = c.l1;
+    j["l0"] = c.l0;
+    j["bandwidth"] = c.bandwidth;
+    j["initial_threshold"] = c.initial_threshold;
+    j["threshold_momentum"] = c.threshold_momentum;
+    j["unit_norm_decoder"] = c.unit_norm_decoder;
+    j["dtype"] = dtype_name(c.dtype);
+  } else if (spec.kind == ModelKind::vae) {
     const VaeConfig& c = spec.vae;
     j["widths"] = c.widths;
     j["latent"] = c.latent;
@@ -206,12 +227,30 @@ ModelSpec parse_model_spec(const std::string& json_text, const std::string& wher
   Fields f(j, where);
   ModelSpec spec;
   const std::string kind = f.str("kind");
-  AE_CHECK(kind == "autoencoder" || kind == "vae", where, ": unknown model kind '", kind,
-           "' (autoencoder, vae)");
-  spec.kind = kind == "vae" ? ModelKind::vae : ModelKind::autoencoder;
+  AE_CHECK(kind == "autoencoder" || kind == "vae" || kind == "sae", where,
+           ": unknown model kind '", kind, "' (autoencoder, vae, sae)");
+  spec.kind = kind == "vae" ? ModelKind::vae : kind == "sae" ? ModelKind::sae : ModelKind::autoencoder;
   spec.seed = f.unsigned_integer("seed");
   auto dtype = [&] { return f.named("dtype", [&](const std::string& s) { return parse_dtype(s, where); }); };
-  if (spec.kind == ModelKind::vae) {
+  if (spec.kind == ModelKind::sae) {
+    SaeConfig& c = spec.sae;
+    c.kind = f.named("sae", parse_sae_kind);
+    c.inputs = f.integer("inputs");
+    c.latents = f.integer("latents");
+    AE_CHECK(c.inputs > 0 && c.latents > 0, where, ": fields 'inputs' (", c.inputs,
+             ") and 'latents' (", c.latents, ") must be positive");
+    c.k = f.integer("k");
+    c.auxk_alpha = f.num("auxk_alpha");
+    c.auxk_k = f.integer("auxk_k");
+    c.dead_after = f.integer("dead_after");
+    c.l1 = f.num("l1");
+    c.l0 = f.num("l0");
+    c.bandwidth = f.num("bandwidth");
+    c.initial_threshold = f.num("initial_threshold");
+    c.threshold_momentum = f.num("threshold_momentum");
+    c.unit_norm_decoder = f.boolean("unit_norm_decoder");
+    c.dtype = dtype();
+  } else if (spec.kind == ModelKind::vae) {
     VaeConfig& c = spec.vae;
     c.widths = f.widths("widths");
     c.latent = f.integer("latent");
@@ -254,6 +293,8 @@ ModelSpec parse_model_spec(const std::string& json_text, const std::string& wher
 }
 
 std::unique_ptr<Model> build_model(const ModelSpec& spec, Device device) {
+  if (spec.kind == ModelKind::sae)
+    return std::make_unique<SparseAutoencoder>(spec.sae, spec.seed, device);
   if (spec.kind == ModelKind::vae) return std::make_unique<Vae>(spec.vae, spec.seed, device);
   return std::make_unique<Autoencoder>(spec.autoencoder, spec.seed, device);
 }
@@ -343,6 +384,7 @@ void save_checkpoint(const std::string& path, const ModelSpec& spec, Model& mode
       if (st[i].v.defined()) add(to_safetensor(kOptimizerV + params[i].name, st[i].v));
     }
   }
+  for (const Parameter& b : model.buffers()) add(to_safetensor(b.name, b.value));
   for (const io::SafeTensor& t : extras.tensors) add(t);
 
   std::map<std::string, std::string> meta = extras.metadata;
@@ -413,6 +455,14 @@ void restore_model(const Checkpoint& checkpoint, Model& model) {
     AE_CHECK(!parameter_like || expected.count(t.name) == 1, checkpoint.path, ": tensor '", t.name,
              "' ", shape_text(t.shape), " is not a parameter of the ",
              model_kind_name(checkpoint.spec.kind), " model");
+  }
+  // Buffers: a file without them (written before the model kept any) leaves the fresh ones.
+  for (const Parameter& b : model.buffers()) {
+    const io::SafeTensor* t = checkpoint.file.find(b.name);
+    if (t == nullptr) continue;
+    Tensor value = Tensor::empty(b.value.shape(), b.value.dtype(), Device::cpu());
+    copy_into(*t, value, checkpoint.path);
+    model.set_buffer(b.name, value);
   }
   AE_CHECK(model.generator().seed() == checkpoint.rng_seed, checkpoint.path, ": generator seed ",
            checkpoint.rng_seed, " differs from the model's ", model.generator().seed());

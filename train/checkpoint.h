@@ -8,7 +8,9 @@
 //   <extra tensors>                any      e.g. the data normaliser's "norm.shift", "norm.scale"
 // and the string metadata (safetensors "__metadata__"):
 //   ae.format          "ae-checkpoint-1"
-//   ae.model           the model as JSON: {"kind": "autoencoder"|"vae", "seed": ..., config fields}
+//   ae.model           the model as JSON: {"kind": "autoencoder"|"vae"|"sae", "seed": ..., config}
+//   <buffer name>      F32/F64  state saved but not trained (Model::buffers), e.g. a sparse
+//                               autoencoder's "latents.samples_since_fired"
 //   ae.epoch           epochs completed;  ae.step: optimizer steps taken
 //   ae.best_epoch      the epoch (from 0) with the lowest monitored loss so far, -1 before any
 //   ae.best_loss       that loss, printed with 17 significant digits ("inf" before any)
@@ -28,6 +30,7 @@
 #include "data/safetensors.h"
 #include "train/optim.h"
 #include "train/trainer.h"
+#include "models/sae.h"
 #include "models/vae.h"
 
 namespace ae::models {
@@ -35,17 +38,18 @@ namespace ae::models {
 inline constexpr const char* kCheckpointFormat = "ae-checkpoint-1";
 
 // Which model a checkpoint holds: enough to build it again, parameters aside.
-enum class ModelKind : uint8_t { autoencoder, vae };
-const char* model_kind_name(ModelKind k);  // "autoencoder", "vae"
+enum class ModelKind : uint8_t { autoencoder, vae, sae };
+const char* model_kind_name(ModelKind k);  // "autoencoder", "vae", "sae"
 
 struct ModelSpec {
   ModelKind kind = ModelKind::autoencoder;
   AutoencoderConfig autoencoder;  // when kind is autoencoder
   VaeConfig vae;                  // when kind is vae
+  SaeConfig sae;                  // when kind is sae
   uint64_t seed = 0;              // the parameter initialisation and noise seed
 
   int64_t input_width() const;
-  int64_t code_width() const;  // the autoencoder's code, the VAE's latent
+  int64_t code_width() const;  // the autoencoder's code, the VAE's latent, the SAE's latents
   DataKind data() const;
 };
 

@@ -162,6 +162,8 @@ TrainStep::TrainStep(Model& model, const OptimizerConfig& optimizer, StepOptions
   // What a graph would freeze although it changes from step to step, and is not read on the device.
   if (anomaly_detection())
     fall_back("anomaly detection reads every value back to the host");
+  else if (const std::string why = model_.graph_obstacle(); !why.empty())
+    fall_back(why);
   else if (const auto* vae = dynamic_cast<const Vae*>(&model_);
            vae && vae->config().beta.kind != BetaScheduleKind::constant)
     fall_back(cat("the VAE's beta schedule (", beta_schedule_name(vae->config().beta.kind),
@@ -216,9 +218,11 @@ void TrainStep::eager_step(const Tensor& x) {
   Losses l = model_.loss(x, LossContext{true, optimizer_.steps()});
   optimizer_.zero_grad();
   l.total.backward();
+  model_.before_update();
   if (options_.clip_norm > 0)
     eager_norm_sum_ += clip_grad_norm(optimizer_.params(), options_.clip_norm);
   optimizer_.step();
+  model_.after_update();
   NoGradGuard no_grad;
   const Tensor terms[4] = {l.total, l.reconstruction, l.penalty, l.kl};
   for (int i = 0; i < 4; ++i) {
@@ -239,6 +243,7 @@ void TrainStep::fused_step(const Tensor& x) {
     // must be freed before the capture ends.
     Losses l = model_.loss(x, LossContext{true, optimizer_.steps()});
     l.total.backward();
+    model_.before_update();
     const Tensor terms[4] = {l.total, l.reconstruction, l.penalty, l.kl};
     const void* values[4];
     for (int i = 0; i < 4; ++i) values[i] = terms[i].defined() ? terms[i].data() : zero_.data();
@@ -251,6 +256,7 @@ void TrainStep::fused_step(const Tensor& x) {
     }
   }
   optimizer_.step();
+  model_.after_update();
 }
 
 void TrainStep::parallel_step(const Tensor& x, BatchShard shard) {
@@ -287,12 +293,14 @@ void TrainStep::parallel_step(const Tensor& x, BatchShard shard) {
   // same on every rank.
   const Tensor& grads = optimizer_.flat_grads();
   comm.all_reduce_sum(grads.data(), grads.numel(), grads.dtype(), d);
+  model_.before_update();
   if (options_.clip_norm > 0) {
     Tensor norm = optimizer_.clip_grad_norm_on_device(options_.clip_norm);
     const void* norm_value[1] = {norm.data()};
     be.accumulate_scalars(model_.dtype(), norm_value, 1, 1.0, static_cast<double*>(sums_.data()) + 4, s);
   }
   optimizer_.step();
+  model_.after_update();
   // A rank without rows drew nothing: it takes the position of the generator from the first rank
   // that drew (every rank knows which, from the batch's size alone).
   int root = -1;
