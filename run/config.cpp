@@ -427,6 +427,56 @@ void apply_json(RunConfig& config, const json& j, const std::string& where) {
   }
 }
 
+namespace {
+
+std::string cut_value(const json* v) {
+  if (v == nullptr) return "absent";
+  const std::string text = v->dump();
+  return text.size() <= 40 ? text : text.substr(0, 37) + "...";
+}
+
+Difference differs(std::string what, const json* a, const json* b) {
+  return {true, std::move(what), cut_value(a), cut_value(b)};
+}
+
+}  // namespace
+
+Difference json_difference(const json& a, const json& b, const std::string& key) {
+  if (a == b) return {};
+  if (a.is_object() && b.is_object()) {
+    auto sub = [&](const std::string& k) { return key.empty() ? k : key + "." + k; };
+    for (auto it = a.begin(); it != a.end(); ++it) {
+      if (!b.contains(it.key())) return differs(sub(it.key()), &*it, nullptr);
+      const Difference d = json_difference(*it, b[it.key()], sub(it.key()));
+      if (d.found) return d;
+    }
+    for (auto it = b.begin(); it != b.end(); ++it)
+      if (!a.contains(it.key())) return differs(sub(it.key()), nullptr, &*it);
+  }
+  return differs(key, &a, &b);
+}
+
+Difference setting_difference(const json& a, const json& b, const std::set<std::string>& skip) {
+  auto find = [](const json& root, const std::string& key) -> const json* {
+    const json* node = &root;
+    size_t start = 0;
+    for (size_t dot = 0; dot != std::string::npos; start = dot + 1) {
+      dot = key.find('.', start);
+      const std::string part = key.substr(start, dot == std::string::npos ? dot : dot - start);
+      if (!node->is_object() || !node->contains(part)) return nullptr;
+      node = &(*node)[part];
+    }
+    return node;
+  };
+  for (const Field& f : fields()) {
+    if (skip.count(f.key)) continue;
+    const json *va = find(a, f.key), *vb = find(b, f.key);
+    if ((va == nullptr) != (vb == nullptr) || (va != nullptr && *va != *vb))
+      return differs(cat(f.flag, " (", f.key, ")"), va, vb);
+  }
+  return {};
+}
+
 json given_settings(const RunConfig& config) {
   json root = json::object();
   for (const Field& f : fields()) {

@@ -123,6 +123,20 @@ void apply_json(RunConfig& config, const json& j, const std::string& where);
 // Reads a JSON file (errors name the file, line and column).
 json read_json_file(const std::string& path);
 
+// Where two descriptions first differ: what (a dotted JSON key, or a setting's flag and key) and
+// each side's value as JSON text cut to 40 characters ("absent" for a key one side lacks).
+struct Difference {
+  bool found = false;
+  std::string what, a, b;
+};
+// The first difference of two JSON values, objects walked key by key (a's keys in order, then
+// those only b has); `key` names the value itself ("" at the top).
+Difference json_difference(const json& a, const json& b, const std::string& key = "");
+// The first setting, in the order of the settings table, whose value differs between two
+// configurations as to_json writes them, named "--epochs (train.epochs)"; keys in `skip` are
+// left out.
+Difference setting_difference(const json& a, const json& b, const std::set<std::string>& skip = {});
+
 // Which settings a command offers as flags.
 enum class Scope : uint8_t {
   all,          // train: everything

@@ -25,6 +25,7 @@
 #include "tools/commands.h"
 #include "run/prepare.h"
 #include "run/pictures.h"
+#include "run/ranks.h"
 #include "tools/progress.h"
 #include "run/run_folder.h"
 #include "run/session.h"
@@ -185,27 +186,6 @@ void write_pictures(const std::string& folder, models::Model& model, const model
   progress.note(cat("pictures: ", list));
 }
 
-// The first setting where two model descriptions (JSON) differ, "widths: [64,8,16] in the
-// checkpoint, [64,12,16] now", each value cut to 40 characters; "" when they are equal.
-std::string first_difference(const json& was, const json& now, const std::string& key = "") {
-  if (was == now) return "";
-  if (was.is_object() && now.is_object()) {
-    for (auto it = was.begin(); it != was.end(); ++it) {
-      const std::string sub = key.empty() ? it.key() : key + "." + it.key();
-      if (!now.contains(it.key())) return cat(sub, " only in the checkpoint");
-      const std::string d = first_difference(*it, now[it.key()], sub);
-      if (!d.empty()) return d;
-    }
-    for (auto it = now.begin(); it != now.end(); ++it)
-      if (!was.contains(it.key())) return cat(key.empty() ? it.key() : key + "." + it.key(), " only now");
-  }
-  auto cut = [](const json& v) {
-    const std::string text = v.dump();
-    return text.size() <= 40 ? text : text.substr(0, 37) + "...";
-  };
-  return cat(key, ": ", cut(was), " in the checkpoint, ", cut(now), " now");
-}
-
 // After training: how many code units are constant over the validation split (the training split
 // without one; nothing with a single sample). Recorded in the metrics; when most are, the code carries almost nothing, and a
 // one-line warning names them and the likely causes found in the run's settings and data.
@@ -310,6 +290,11 @@ int run_train(TrainArgs& a) {
                     data.train.image_c, data.train.features());
   const models::ModelSpec spec =
       model_spec(config, data.train.features(), data.low, data.high, data.name);
+  // Every rank must train on the same data with the same settings: compared before anything is
+  // built or written, so that ranks that disagree end together with one line (run/ranks.h).
+  check_ranks_agree(comm, rank_fingerprint(config, train_rows + val_rows + data.excluded.size(),
+                                           data.train.features(), data.normalization,
+                                           models::model_spec_json(spec)));
   Device device = choose_device(config.device);
   // Several ranks on a machine with GPUs: one GPU per rank, as NCCL's communicator takes it.
   if (comm.size() > 1 && config.device == "auto" && device.is_cuda())
@@ -348,10 +333,10 @@ int run_train(TrainArgs& a) {
     const std::string latest = join_path(folder, kLatestCheckpoint);
     if (std::filesystem::exists(latest) || std::filesystem::exists(join_path(folder, kMetricsJson))) {
       checkpoint = models::read_checkpoint(latest);
-      const std::string difference = first_difference(
-          json::parse(models::model_spec_json(checkpoint->spec)), json::parse(models::model_spec_json(spec)));
-      AE_CHECK(difference.empty(), checkpoint->path, ": its model differs from the one ",
-               config_source, " and the data give now: ", difference);
+      const Difference d = json_difference(json::parse(models::model_spec_json(checkpoint->spec)),
+                                           json::parse(models::model_spec_json(spec)));
+      AE_CHECK(!d.found, checkpoint->path, ": its model differs from the one ", config_source,
+               " and the data give now: ", d.what, ": ", d.a, " in the checkpoint, ", d.b, " now");
       models::restore_model(*checkpoint, *model);
       state = checkpoint->state;
       if (state.epoch >= config.train.epochs) {
