@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <numeric>
 
 #include "core/autograd.h"
@@ -104,7 +105,15 @@ models::Dataset analysis_data(const RunArgs& a, const LoadedRun& run, std::strin
   };
   if (a.data_flags.was_given("--data")) {
     models::Dataset d = load_for_model(config.data, run.normalizer, width);
-    what = cat(d.name, " (", d.size(), " samples)");
+    // Every row of the file (--split is for the run's own data): say so, and whether the model
+    // trained on some of them (the run's own file).
+    std::error_code ec;
+    const bool trained_on = !run.config.data.path.empty() &&
+                            std::filesystem::equivalent(config.data.path, run.config.data.path, ec);
+    const bool limited = config.data.limit > 0 && d.size() == config.data.limit;
+    what = cat(d.name, " (", limited ? "the first " : "all ", d.size(), " samples of ",
+               config.data.path,
+               trained_on ? ", the file the run was trained on: its training samples included)" : ")");
     all_rows(d.size());
     return d;
   }
