@@ -393,14 +393,17 @@ int run_train(TrainArgs& a) {
                     " -> ", folder));
   if (comm.size() > 1 || previous_ranks != comm.size()) {
     const int64_t b = config.train.batch_size;
-    progress.note(cat("data-parallel over ", comm.size(), comm.size() == 1 ? " rank (" : " ranks (",
-                      comm_kind_name(comm.kind()), "): each trains on about ", (b + comm.size() - 1) / comm.size(),
-                      " rows of every batch of ", b,
-                      previous_ranks != comm.size()
-                          ? cat("; the run was trained on ", previous_ranks, previous_ranks == 1 ? " rank" : " ranks",
-                                " so far and continues as it would have there, up to the float rounding "
-                                "of the gradient sums")
-                          : std::string()));
+    const std::string ranks_before =
+        cat("the run was trained on ", previous_ranks, previous_ranks == 1 ? " rank" : " ranks",
+            " so far and continues as it would have there, up to the float rounding of the "
+            "gradient sums");
+    if (comm.size() == 1)
+      progress.note(cat(ranks_before, "; this one process trains on every row of each batch of ", b));
+    else
+      progress.note(cat("data-parallel over ", comm.size(), " ranks (", comm_kind_name(comm.kind()),
+                        "): each trains on about ", (b + comm.size() - 1) / comm.size(),
+                        " rows of every batch of ", b,
+                        previous_ranks != comm.size() ? "; " + ranks_before : std::string()));
   }
 
   const bool has_val = val_rows > 0;

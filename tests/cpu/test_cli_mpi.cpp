@@ -143,6 +143,14 @@ TEST_F(CliMpi, ResumesExactlyOnTheSameRanksAndWithinRoundingOnOthers) {
                              "there, up to the float rounding of the gradient sums"),
             std::string::npos) << resumed.out;
   expect_within_rounding(path("straight1/latest.safetensors"), path("split1/latest.safetensors"));
+  // A two-rank run resumed by one process: it says so, and that this process takes every row
+  // of each batch (not "data-parallel over 1 rank").
+  const Result alone = one_rank("train --resume split2 --epochs 5 --no-pictures");
+  EXPECT_NE(alone.out.find("the run was trained on 2 ranks so far and continues as it would have "
+                           "there, up to the float rounding of the gradient sums; this one process "
+                           "trains on every row of each batch of 32"),
+            std::string::npos) << alone.out;
+  EXPECT_EQ(alone.out.find("data-parallel"), std::string::npos) << alone.out;
 }
 
 // --stream: each rank reads only the rows of its shards from the file, block by block.
