@@ -475,9 +475,9 @@ int run_train(TrainArgs& a) {
                      join_path(folder, kLatestCheckpoint).c_str(), folder.c_str());
       else
         std::fprintf(stderr,
-                     "ae: interrupted in epoch 1, before any checkpoint was saved: nothing to "
-                     "resume in %s\n",
-                     folder.c_str());
+                     "ae: interrupted in epoch 1, before any checkpoint was saved; %s holds the "
+                     "run's settings (%s), and `ae train --resume %s` starts it again from epoch 1\n",
+                     folder.c_str(), kConfigFile, folder.c_str());
       return 130;  // 128 + SIGINT, as a shell reports a process Ctrl-C ended
     }
   }

@@ -137,28 +137,40 @@ TEST_F(CliTrain, ResumeContinuesExactly) {
   EXPECT_TRUE(before == read_bytes(path("split-vae/latest.safetensors")));
 }
 
+// `ae train` started in a child process, its stderr in `err` and stdout discarded, SIGINT at its
+// default action as from a terminal (whatever the test runner was given).
+pid_t start_train(const fs::path& folder, const fs::path& err, const std::vector<std::string>& args) {
+  const pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  const int fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  const int null = ::open("/dev/null", O_WRONLY);
+  if (fd < 0 || null < 0 || ::chdir(folder.c_str()) != 0) ::_exit(99);
+  ::dup2(fd, 2);
+  ::dup2(null, 1);
+  ::signal(SIGINT, SIG_DFL);
+  ::setenv("AE_DEVICE", "cpu", 1);
+  std::vector<char*> argv{const_cast<char*>(AE_CLI_PATH), const_cast<char*>("train")};
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  ::execv(AE_CLI_PATH, argv.data());
+  ::_exit(98);
+}
+
+// Waits at most a minute for `file`; whether it came.
+bool wait_for(const fs::path& file) {
+  for (int i = 0; i < 600 && !fs::exists(file); ++i) ::usleep(100000);
+  return fs::exists(file);
+}
+
 // Ctrl-C during training: exit code 130 and one line on stderr that says after which epoch the
 // run stopped and how to continue it; the checkpoint on disk loads and the run resumes from it.
 TEST_F(CliTrain, InterruptSaysHowToResume) {
-  const std::string err = path("stderr.txt").string(), folder = dir_.string();
-  const pid_t pid = ::fork();
+  const fs::path err = path("stderr.txt");
+  const pid_t pid = start_train(dir_, err, {"--model", "ae", "--epochs", "100000", "--shapes-samples",
+                                            "600", "--batch-size", "32", "--no-pictures", "-q", "--out", "run"});
   ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    const int fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int null = ::open("/dev/null", O_WRONLY);
-    if (fd < 0 || null < 0 || ::chdir(folder.c_str()) != 0) ::_exit(99);
-    ::dup2(fd, 2);
-    ::dup2(null, 1);
-    ::signal(SIGINT, SIG_DFL);  // as from a terminal, whatever the test runner was given
-    ::setenv("AE_DEVICE", "cpu", 1);
-    ::execl(AE_CLI_PATH, AE_CLI_PATH, "train", "--model", "ae", "--epochs", "100000",
-            "--shapes-samples", "600", "--batch-size", "32", "--no-pictures", "-q", "--out", "run",
-            static_cast<char*>(nullptr));
-    ::_exit(98);
-  }
   // Ctrl-C once the first checkpoint is there (at most a minute).
-  for (int i = 0; i < 600 && !fs::exists(path("run/latest.safetensors")); ++i) ::usleep(100000);
-  const bool started = fs::exists(path("run/latest.safetensors"));
+  const bool started = wait_for(path("run/latest.safetensors"));
   ::kill(pid, started ? SIGINT : SIGKILL);
   int status = 0;
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
@@ -177,6 +189,32 @@ TEST_F(CliTrain, InterruptSaysHowToResume) {
   ok("train --resume run --epochs " + std::to_string(c.state.epoch + 1) + " -q --no-pictures");
   EXPECT_EQ(models::read_checkpoint(path("run/latest.safetensors").string()).state.epoch,
             c.state.epoch + 1);
+}
+
+// Ctrl-C in the first epoch: no checkpoint yet, but config.json is there, and `--resume` starts
+// the run again from it; the line says so (not that there is nothing to resume). The epoch is
+// long (100,000 samples through 2048-wide layers), so the signal comes well before its end.
+TEST_F(CliTrain, InterruptBeforeTheFirstCheckpointSaysResumeStartsAgain) {
+  const fs::path err = path("stderr.txt");
+  const pid_t pid = start_train(dir_, err, {"--model", "ae", "--hidden", "2048,2048", "--epochs", "2",
+                                            "--shapes-samples", "100000", "--batch-size", "32",
+                                            "--no-pictures", "-q", "--out", "run"});
+  ASSERT_GE(pid, 0);
+  // Ctrl-C once config.json is written and the handler installed (a moment after the file).
+  const bool started = wait_for(path("run/config.json"));
+  if (started) ::usleep(1000000);
+  const bool checkpointed = fs::exists(path("run/latest.safetensors"));
+  ::kill(pid, started ? SIGINT : SIGKILL);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(started) << read_text(err);
+  ASSERT_FALSE(checkpointed) << "the first epoch ended within a second";
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  const std::string e = read_text(err);
+  EXPECT_EQ(e, "ae: interrupted in epoch 1, before any checkpoint was saved; run holds the run's "
+               "settings (config.json), and `ae train --resume run` starts it again from epoch 1\n");
+  EXPECT_FALSE(fs::exists(path("run/latest.safetensors")));
 }
 
 // The step modes compute the same function: on the CPU the fused default and the eager reference
