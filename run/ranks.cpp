@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/tensor.h"
 
 namespace ae::run {
 
@@ -41,18 +42,32 @@ std::string fingerprint_difference(const json& here, const json& rank0) {
   return "";
 }
 
-void check_ranks_agree(Communicator& comm, const json& fingerprint) {
+namespace {
+
+// Rank 0's values on every rank, through a buffer of `device`.
+std::vector<double> broadcast_values(Communicator& comm, const std::vector<double>& values,
+                                     Device device) {
+  const Tensor t = Tensor::from_host(values, Shape{static_cast<int64_t>(values.size())}, device);
+  comm.broadcast(t.data(), t.numel() * static_cast<int64_t>(sizeof(double)), 0, device);
+  return t.to_vector();
+}
+
+}  // namespace
+
+void check_ranks_agree(Communicator& comm, const json& fingerprint, Device device) {
   if (comm.size() == 1) return;
-  // Rank 0's text, its length first; host buffers (Device::cpu()).
-  std::string text = comm.rank() == 0 ? fingerprint.dump() : std::string();
-  int64_t length = static_cast<int64_t>(text.size());
-  comm.broadcast(&length, sizeof length, 0, Device::cpu());
-  text.resize(static_cast<size_t>(length));
-  comm.broadcast(text.data(), length, 0, Device::cpu());
+  // Rank 0's text, its length first, a byte per element.
+  const std::string mine = fingerprint.dump();
+  const double length = broadcast_values(comm, {static_cast<double>(mine.size())}, device)[0];
+  std::vector<double> bytes(static_cast<size_t>(length));
+  if (comm.rank() == 0)
+    for (size_t i = 0; i < mine.size(); ++i) bytes[i] = static_cast<unsigned char>(mine[i]);
+  std::string text;
+  for (double b : broadcast_values(comm, bytes, device)) text += static_cast<char>(static_cast<int>(b));
   const std::string difference = fingerprint_difference(fingerprint, json::parse(text));
-  double differing = difference.empty() ? 0 : 1;
-  comm.all_reduce_sum(&differing, 1, DType::f64, Device::cpu());
-  if (differing == 0) return;
+  Tensor differing = Tensor::full(Shape{1}, difference.empty() ? 0 : 1, DType::f64, device);
+  comm.all_reduce_sum(differing.data(), 1, DType::f64, device);
+  if (differing.to_vector()[0] == 0) return;
   throw JobError(difference.empty()
                      ? std::string()
                      : cat(difference, " (every rank of a data-parallel run trains on the same "

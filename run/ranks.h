@@ -26,7 +26,8 @@ std::string fingerprint_difference(const json& here, const json& rank0);
 // broadcast), each compares its own with it, and the ranks sum how many differ. When any does,
 // every rank throws core/comm.h's JobError, together: a rank that differs with its difference
 // and what every rank must share, the others (rank 0 among them) with an empty message. One rank:
-// nothing.
-void check_ranks_agree(Communicator& comm, const json& fingerprint);
+// nothing. The collectives run on buffers of `device`, the model's: the NCCL communicator binds
+// to the device of its first collective.
+void check_ranks_agree(Communicator& comm, const json& fingerprint, Device device);
 
 }  // namespace ae::run

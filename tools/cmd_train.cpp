@@ -290,15 +290,17 @@ int run_train(TrainArgs& a) {
                     data.train.image_c, data.train.features());
   const models::ModelSpec spec =
       model_spec(config, data.train.features(), data.low, data.high, data.name);
-  // Every rank must train on the same data with the same settings: compared before anything is
-  // built or written, so that ranks that disagree end together with one line (run/ranks.h).
-  check_ranks_agree(comm, rank_fingerprint(config, train_rows + val_rows + data.excluded.size(),
-                                           data.train.features(), data.normalization,
-                                           models::model_spec_json(spec)));
   Device device = choose_device(config.device);
   // Several ranks on a machine with GPUs: one GPU per rank, as NCCL's communicator takes it.
   if (comm.size() > 1 && config.device == "auto" && device.is_cuda())
     device = Device::cuda(local_rank() % cuda_device_count());
+  // Every rank must train on the same data with the same settings: compared before anything is
+  // built or written, so that ranks that disagree end together with one line (run/ranks.h).
+  check_ranks_agree(comm,
+                    rank_fingerprint(config, train_rows + val_rows + data.excluded.size(),
+                                     data.train.features(), data.normalization,
+                                     models::model_spec_json(spec)),
+                    device);
   set_matmul_precision(device, config.train.tf32 ? MatmulPrecision::tf32 : MatmulPrecision::float32);
 
   // The model is built before anything is written, so that a setting it refuses leaves no

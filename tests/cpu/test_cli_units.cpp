@@ -452,7 +452,7 @@ TEST(CliRanks, FingerprintNamesTheFirstDifference) {
             "the model's data differs: \"binary\" here, \"real\" on rank 0");
   // One rank: nothing to compare, nothing thrown.
   auto single = make_communicator(CommKind::single);
-  EXPECT_NO_THROW(run::check_ranks_agree(*single, here));
+  EXPECT_NO_THROW(run::check_ranks_agree(*single, here, Device::cpu()));
 }
 
 // Two descriptions' first difference, a key one side lacks included (a resumed run's model
