@@ -31,15 +31,19 @@ std::string default_run_folder(const std::string& model_kind) {
   return folder;
 }
 
-void create_run_folder(const std::string& folder) {
+void check_new_run_folder(const std::string& folder) {
   std::error_code ec;
-  if (fs::exists(folder, ec)) {
-    AE_CHECK(fs::is_directory(folder, ec), folder, ": exists and is not a folder");
-    for (const char* f : {kConfigFile, kLatestCheckpoint, kBestCheckpoint})
-      AE_CHECK(!fs::exists(join_path(folder, f), ec), folder, ": already holds a run (", f,
-               "); continue it with --resume ", folder, " or pick another --out");
-    return;
-  }
+  if (!fs::exists(folder, ec)) return;
+  AE_CHECK(fs::is_directory(folder, ec), folder, ": exists and is not a folder");
+  for (const char* f : {kConfigFile, kLatestCheckpoint, kBestCheckpoint})
+    AE_CHECK(!fs::exists(join_path(folder, f), ec), folder, ": already holds a run (", f,
+             "); continue it with --resume ", folder, " or pick another --out");
+}
+
+void create_run_folder(const std::string& folder) {
+  check_new_run_folder(folder);
+  std::error_code ec;
+  if (fs::exists(folder, ec)) return;
   fs::create_directories(folder, ec);
   if (ec) fail(cat(folder, ": cannot create the run folder: ", ec.message()), ErrorKind::file,
                ec.value());

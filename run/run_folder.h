@@ -28,8 +28,10 @@ std::string join_path(const std::string& folder, const std::string& file);
 // "runs/vae-20261122-201500" (local time), with "-2", "-3", ... when that folder exists.
 std::string default_run_folder(const std::string& model_kind);
 
-// Creates the folder (and its parents). An existing folder is refused when it already holds a
-// run (a config or a checkpoint): the message suggests --resume.
+// An error when `folder` exists and is not a folder, or already holds a run (a config or a
+// checkpoint): the message suggests --resume or another --out. Nothing is created.
+void check_new_run_folder(const std::string& folder);
+// Creates the folder (and its parents), after check_new_run_folder.
 void create_run_folder(const std::string& folder);
 
 // The checkpoint a command reads: `where` is a .safetensors file, or a run folder (then

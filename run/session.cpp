@@ -20,13 +20,19 @@ int64_t count_or(const RunArgs& a, int64_t fallback) {
   return a.count;
 }
 
-Device choose_device(const std::string& setting) {
+Device choose_device(const std::string& setting, const std::string& recorded_in) {
   if (setting == "auto") return default_device();
   const Device d = Device::parse(setting);
-  AE_CHECK(!d.is_cuda() || d.index < cuda_device_count(), "--device ", setting, ": ",
-           cuda_device_count() == 0 ? "no usable CUDA device (ae was built without CUDA, or there "
-                                      "is no driver or GPU)"
-                                    : cat("only ", cuda_device_count(), " CUDA device(s)"));
+  const int count = cuda_device_count();
+  if (d.is_cuda() && d.index >= count) {
+    const std::string missing =
+        count == 0 ? "no usable CUDA device (ae was built without CUDA, or there is no driver or GPU)"
+                   : cat("only ", count, " CUDA device(s)");
+    AE_CHECK(!recorded_in.empty(), "--device ", setting, ": ", missing);
+    fail(cat(recorded_in, ": the run was trained with --device ", setting, ", and this machine has ",
+             missing, "; add --device cpu", count > 0 ? " (or --device cuda:0)" : "",
+             " to continue it here"));
+  }
   return d;
 }
 

@@ -271,6 +271,14 @@ int run_train(TrainArgs& a) {
   std::string config_source;
   RunConfig config = resolve_config(a, config_source);
   const bool resuming = !a.resume.empty();
+  // What can be refused without the data is refused before it is read (a large file takes a
+  // while): an --out that holds a run, a device this machine lacks.
+  if (!resuming && !a.out.empty() && writer) check_new_run_folder(a.out);
+  Device device = choose_device(config.device, resuming && !a.flags.was_given("--device")
+                                                   ? config_source : std::string());
+  // Several ranks on a machine with GPUs: one GPU per rank, as NCCL's communicator takes it.
+  if (comm.size() > 1 && config.device == "auto" && device.is_cuda())
+    device = Device::cuda(local_rank() % cuda_device_count());
 
   StreamPlan stream;  // --stream: the files stay on disk; data holds samples of each part
   std::string model_reason;  // what model kind auto became, and why
@@ -290,10 +298,6 @@ int run_train(TrainArgs& a) {
                     data.train.image_c, data.train.features());
   const models::ModelSpec spec =
       model_spec(config, data.train.features(), data.low, data.high, data.name);
-  Device device = choose_device(config.device);
-  // Several ranks on a machine with GPUs: one GPU per rank, as NCCL's communicator takes it.
-  if (comm.size() > 1 && config.device == "auto" && device.is_cuda())
-    device = Device::cuda(local_rank() % cuda_device_count());
   // Every rank must train on the same data with the same settings: compared before anything is
   // built or written, so that ranks that disagree end together with one line (run/ranks.h).
   check_ranks_agree(comm,
@@ -413,7 +417,12 @@ int run_train(TrainArgs& a) {
   trainer.comm = &comm;
   trainer.on_note = [&](const std::string& note) { progress.note(note); };
   trainer.on_start = [&](models::TrainStep& step) {
-    if (checkpoint) models::restore_optimizer(*checkpoint, *model, step.optimizer());
+    if (checkpoint && !models::restore_optimizer(*checkpoint, *model, step.optimizer()))
+      progress.warn(cat(checkpoint->path, " holds no optimizer state (",
+                        config.train.optimizer == "sgd" ? "SGD's momentum" : "Adam's moments",
+                        "; a checkpoint written without its optimizer, such as the Python package's "
+                        "save, has none): it starts again from zero, so the loss may jump in the "
+                        "first steps of epoch ", state.epoch + 1, " before it settles"));
     progress.begin_epoch(state.epoch);
   };
   trainer.on_batch = [&](int64_t samples, models::TrainStep& step) {

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/device.h"
 #include "train/checkpoint.h"
 #include "data/safetensors.h"
 #include "tests/cpu/test_cli_util.h"
@@ -303,6 +304,59 @@ TEST_F(CliTrain, PythonSafetensorsReadsTheCheckpoint) {
   const std::string command = "cd '" + dir_.string() + "' && python3 read.py > py.out 2>&1";
   ASSERT_EQ(std::system(command.c_str()), 0) << read_text(path("py.out"));
   EXPECT_EQ(read_text(path("py.out")), "256 64 vae 1\n");
+}
+
+// An --out that already holds a run is refused before the data is read: with a file that would
+// not even parse, the message is the run folder's, not the data's.
+TEST_F(CliTrain, AnOutThatHoldsARunIsRefusedBeforeTheData) {
+  ok("train --epochs 1 --out run" + kSmall);
+  write_text(path("broken.npy"), "\x93NUMPY this is no array");
+  const Result r = fails("train --data broken.npy --epochs 1 --out run -q",
+                         {"run: already holds a run", "--resume run", "another --out"});
+  EXPECT_EQ(r.err.find("broken.npy"), std::string::npos) << r.err;
+}
+
+// A checkpoint without the optimizer's state (Adam's moments), as the Python package's save
+// writes it, resumes with a one-line warning saying that the moments start again from zero.
+TEST_F(CliTrain, ResumingWithoutOptimizerStateSaysSo) {
+  ok("train --epochs 1 --out run" + kSmall);
+  const std::string latest = path("run/latest.safetensors").string();
+  io::SafeTensorsFile file = io::read_safetensors(latest);
+  std::vector<io::SafeTensor> kept;
+  for (io::SafeTensor& t : file.tensors)
+    if (t.name.rfind("optimizer.", 0) != 0) kept.push_back(std::move(t));
+  ASSERT_LT(kept.size(), file.tensors.size());  // the run's own checkpoint holds the moments
+  file.metadata.at("ae.optimizer_steps") = "0";
+  io::write_safetensors(latest, kept, file.metadata);
+  const Result r = ok("train --resume run --epochs 2");
+  const size_t at = r.err.find("ae: warning: run/latest.safetensors holds no optimizer state "
+                               "(Adam's moments");
+  ASSERT_NE(at, std::string::npos) << r.err;
+  const std::string line = r.err.substr(at, r.err.find('\n', at) - at);
+  EXPECT_NE(line.find("starts again from zero"), std::string::npos) << line;
+  EXPECT_NE(line.find("first steps of epoch 2"), std::string::npos) << line;
+  // A checkpoint with its moments resumes without it.
+  const Result again = ok("train --resume run --epochs 3");
+  EXPECT_EQ(again.err.find("optimizer state"), std::string::npos) << again.err;
+}
+
+// A run trained on a CUDA device, resumed where there is none: the error names the device its
+// config.json records (not a --device the user did not pass) and suggests --device cpu, with
+// which the run then goes on.
+TEST_F(CliTrain, ResumingARunOfAMissingDeviceNamesItsConfig) {
+  ok("train --epochs 1 --out run" + kSmall);
+  // A CUDA device this machine lacks: cuda:0 where there is none.
+  const std::string device = "cuda:" + std::to_string(cuda_device_count());
+  const fs::path config = path("run/config.json");
+  nlohmann::json j = nlohmann::json::parse(read_text(config));
+  ASSERT_EQ(j["device"], "auto");  // where ae train records the device
+  j["device"] = device;
+  write_text(config, j.dump(2));
+  const Result r = fails("train --resume run --epochs 2",
+                         {"run/config.json", "trained with --device " + device, "add --device cpu"});
+  EXPECT_EQ(r.err.rfind("ae: --device", 0), std::string::npos) << r.err;
+  ok("train --resume run --epochs 2 --device cpu");
+  EXPECT_EQ(nlohmann::json::parse(read_text(config))["device"], "cpu");
 }
 
 }  // namespace
