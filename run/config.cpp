@@ -383,6 +383,15 @@ char delimiter_char(const std::string& setting) {
   return setting[0];
 }
 
+void check_noise_level(const std::string& noise, double level, const std::string& flag) {
+  AE_CHECK(level >= 0, flag, " must be >= 0, got ", level);
+  AE_CHECK(noise == "gaussian" || level <= 1, flag, " is a fraction for ", noise,
+           " noise and must lie in [0, 1], got ", level);
+  AE_CHECK(noise != "dropout" || level < 1, flag, " ", level, " is out of range for --noise "
+           "dropout: it must lie in [0, 1), because dropout scales the inputs it keeps by "
+           "1/(1 - level), which has no value at 1; --noise masking zeroes inputs without scaling");
+}
+
 RunConfig preset(const std::string& kind) {
   check_one_of(kind, "--model", "model.kind", {"auto", "ae", "dae", "sparse", "contractive", "vae"});
   RunConfig c;
@@ -574,9 +583,7 @@ void validate(const RunConfig& c) {
            "be >= 0, got ", m.l1, ", ", m.l2, " and ", m.penalty_weight);
   AE_CHECK(m.sparsity_target > 0 && m.sparsity_target < 1, "--sparsity (model.sparsity_target) "
            "must lie in (0, 1), got ", m.sparsity_target);
-  AE_CHECK(m.noise_level >= 0, "--noise-level (model.noise_level) must be >= 0, got ", m.noise_level);
-  AE_CHECK(m.noise == "gaussian" || m.noise_level <= 1, "--noise-level (model.noise_level) is a "
-           "fraction for ", m.noise, " noise and must lie in [0, 1], got ", m.noise_level);
+  check_noise_level(m.noise, m.noise_level, "--noise-level (model.noise_level)");
   AE_CHECK(m.beta >= 0, "--beta (model.beta) must be >= 0, got ", m.beta);
   AE_CHECK(m.beta_warmup > 0 && m.beta_period > 0 && m.beta_ratio > 0 && m.beta_ratio <= 1,
            "--beta-warmup and --beta-period must be positive and --beta-ratio in (0, 1], got ",

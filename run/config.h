@@ -175,5 +175,9 @@ char delimiter_char(const std::string& setting);
 // Checks that the names and ranges of a configuration make sense before anything is loaded:
 // each message names the setting ("--lr (train.lr) must be positive, got -1").
 void validate(const RunConfig& config);
+// A corruption level for the noise named `noise` (models/noise.h), as `flag` gives it: >= 0, a
+// fraction in [0, 1] for every kind but gaussian, below 1 for dropout; else an ae::Error
+// naming the flag, the value, the valid range and why.
+void check_noise_level(const std::string& noise, double level, const std::string& flag);
 
 }  // namespace ae::run

@@ -182,6 +182,7 @@ int run_denoise(DenoiseArgs& d) {
   if (noise.kind == models::NoiseKind::none) noise.kind = models::NoiseKind::masking;
   if (d.level >= 0) noise.level = d.level;
   if (noise.level <= 0) noise.level = 0.3;
+  check_noise_level(models::noise_name(noise.kind), noise.level, "--noise-level");
   if (spec.kind == models::ModelKind::vae || spec.autoencoder.noise.kind == models::NoiseKind::none) {
     // Salt and pepper take the data's extremes.
     const std::vector<float> v = data.x.to_floats();
