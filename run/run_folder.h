@@ -41,6 +41,14 @@ std::string find_checkpoint(const std::string& where, const std::string& which);
 std::string run_folder_of(const std::string& checkpoint_path);
 
 // One epoch's numbers.
+// A sparse code's firing over the training rows after an epoch (models::CodeFiring; which codes
+// are sparse: run/diagnose.h): L0, the mean number of units firing per sample, and the shares of
+// units that never fired (dead) and that fired on more than 10% of the samples (dense).
+struct Sparsity {
+  bool measured = false;
+  double l0 = 0, dead_fraction = 0, dense_fraction = 0;
+};
+
 struct EpochMetrics {
   int64_t epoch = 0;  // from 1
   models::LossValues train;
@@ -50,6 +58,7 @@ struct EpochMetrics {
   int64_t steps = 0;
   double seconds = 0;
   double samples_per_second = 0;
+  Sparsity sparsity;
 };
 
 // The loss terms a model reports: total and reconstruction always, penalty when the model has

@@ -23,6 +23,7 @@
 #include "analysis/pca.h"
 #include "train/trainer.h"
 #include "tools/commands.h"
+#include "run/diagnose.h"
 #include "run/prepare.h"
 #include "run/pictures.h"
 #include "run/ranks.h"
@@ -184,80 +185,6 @@ void write_pictures(const std::string& folder, models::Model& model, const model
   std::string list;
   for (const std::string& w : written) list += (list.empty() ? "" : ", ") + w;
   progress.note(cat("pictures: ", list));
-}
-
-// After training: how many code units are constant over the validation split (the training split
-// without one; nothing with a single sample). Recorded in the metrics; when most are, the code carries almost nothing, and a
-// one-line warning names them and the likely causes found in the run's settings and data.
-template <class Record>
-void check_code(models::Model& model, const models::ModelSpec& spec, const RunConfig& config,
-                const PreparedData& data, Progress& progress, Record record) {
-  const bool val = data.val.size() > 1;
-  const models::Dataset& shown = val ? data.val : data.train;
-  const std::string split = val ? "validation" : "training";
-  if (shown.size() < 2) return;  // one sample says nothing about variation
-  // The first 10000 samples are plenty to tell a constant unit, and bound the memory of encoding.
-  const int64_t n = std::min<int64_t>(shown.size(), 10000);
-  const bool vae = spec.kind == models::ModelKind::vae;
-  // A VAE's posterior means are on the prior's scale: Burda et al.'s activity threshold. Other
-  // codes: a unit that moves by less than 1e-3 (a sigmoid or tanh code spans 1).
-  const double tolerance = vae ? 0.1 : 1e-3;
-  const models::CodeActivity code =
-      models::code_activity(encode(model, spec, slice(shown.x, 0, n)), tolerance);
-  record(code, split);
-  const int64_t constant = static_cast<int64_t>(code.constant.size());
-  const std::string counted = cat(constant, " of ", code.units, " code units constant over the ",
-                                  n == shown.size() ? "" : "first ", n, " ", split, " samples");
-  if (2 * constant <= code.units) {
-    progress.note(cat("code: ", counted, " (standard deviation <= ", tolerance, ")"));
-    return;
-  }
-  // A smaller code is advice only where the code is wider than the data's effective rank: the
-  // number of principal components that explain 99% of its variance.
-  const int64_t width = spec.code_width();
-  const int64_t k = std::min({width, shown.x.size(1), n});
-  const models::Pca pca = models::Pca::fit(slice(shown.x, 0, n), k);
-  int64_t rank = k;
-  if (pca.total_variance <= 0) {
-    rank = 0;
-  } else {
-    double explained = 0;
-    const std::vector<double> ratio = pca.explained_variance_ratio();
-    for (int64_t j = 0; j < k; ++j) {
-      explained += ratio[static_cast<size_t>(j)];
-      if (explained >= 0.99) {
-        rank = j + 1;
-        break;
-      }
-    }
-  }
-  const bool too_wide = rank < width;
-  const std::string smaller_code =
-      cat("a code wider than the data needs (", rank, rank == 1 ? " principal component explains"
-                                                                : " principal components explain",
-          " 99% of its variance; a smaller --code)");
-
-  std::vector<std::string> causes;
-  const bool unit_range = data.low >= 0 && data.high <= 1;
-  if (data.normalization == "none" && !unit_range)
-    causes.push_back(cat("unscaled data (values in [", data.low, ", ", data.high,
-                         "]; --normalize auto standardises them)"));
-  if (vae)
-    causes.push_back(cat("the KL term outweighing the reconstruction (--beta ", config.model.beta,
-                         too_wide ? "; a smaller --code)" : ")"));
-  else if (config.model.penalty != "none" && config.model.penalty_weight > 0)
-    causes.push_back(cat("too strong a penalty (--penalty ", config.model.penalty,
-                         " with --penalty-weight ", config.model.penalty_weight, ")"));
-  if (causes.empty())
-    causes.push_back(too_wide ? smaller_code
-                              : cat("too little training (--epochs ", config.train.epochs,
-                                    "; train longer) or a learning rate that saturated the code "
-                                    "units (--lr ", config.train.lr, ")"));
-  std::string likely;
-  for (size_t i = 0; i < causes.size(); ++i) likely += cat(i ? " or " : "", causes[i]);
-  progress.warn(cat(counted, " (units ", models::unit_list(code.constant),
-                    ": standard deviation <= ", tolerance, "), so the code carries almost nothing; "
-                    "likely cause: ", likely));
 }
 
 }  // namespace
@@ -440,6 +367,8 @@ int run_train(TrainArgs& a) {
     m.steps = r.steps;
     m.seconds = r.seconds;
     m.samples_per_second = r.seconds > 0 ? static_cast<double>(train_rows) / r.seconds : 0;
+    // A streamed run measures its code on the training samples it holds in memory.
+    if (writer) m.sparsity = epoch_sparsity(*model, spec, data.train.x);
     state = now;
     history.push_back(m);
     if (!writer) return;  // rank 0 writes and prints
@@ -503,10 +432,15 @@ int run_train(TrainArgs& a) {
     const models::Checkpoint best = models::read_checkpoint(join_path(folder, kBestCheckpoint));
     models::restore_model(best, *model);
   }
-  check_code(*model, spec, config, data, progress, [&](const models::CodeActivity& code,
-                                                        const std::string& split) {
-    write_metrics(folder, history, terms, &code, split);
-  });
+  // After training: how the code units vary over the validation split (the training split
+  // without one), recorded in the metrics; a collapsed model or dead units get one warning line.
+  if (const std::optional<CodeDiagnosis> code = diagnose_code(*model, spec, config, data)) {
+    write_metrics(folder, history, terms, &code->activity, code->split);
+    if (code->warning.empty())
+      progress.note(code->note);
+    else
+      progress.warn(code->warning);
+  }
   if (!a.no_pictures) write_pictures(folder, *model, spec, config, data, picture, title, progress);
   if (has_val)
     progress.note(cat("best validation loss ", state.best_loss, " at epoch ", state.best_epoch + 1,

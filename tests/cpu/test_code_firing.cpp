@@ -1,5 +1,5 @@
 // models::CodeFiring (analysis/firing.h): per-unit firing counts over code batches, and the
-// sparsity figures that follow from them.
+// sparsity figures that follow from them; and which codes run/diagnose.h counts as sparse.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,6 +8,11 @@
 #include "analysis/firing.h"
 #include "core/error.h"
 #include "core/tensor.h"
+#ifdef AE_CLI_PATH  // the run layer is built with the command line
+#include "run/config.h"
+#include "run/diagnose.h"
+#include "run/prepare.h"
+#endif
 
 namespace ae {
 namespace {
@@ -47,6 +52,28 @@ TEST(CodeFiring, CountsUnitsAboveTheThresholdOverBatches) {
   EXPECT_THROW(f.add(Tensor::from_host(std::vector<double>{1, 2}, {2}, Device::cpu())), Error);
 }
 
+#ifdef AE_CLI_PATH
+// ReLU-type codes are sparse at 0; a sigmoid code under l1 or kl_sparsity at 0.5; others not.
+TEST(CodeFiring, SparseCodesAndTheirThresholds) {
+  auto threshold = [](const std::string& kind, const std::string& code, const std::string& penalty) {
+    run::RunConfig c = run::preset(kind);
+    if (!code.empty()) c.model.code_activation = code;
+    if (!penalty.empty()) {
+      c.model.penalty = penalty;
+      c.model.penalty_weight = 0.1;
+    }
+    run::validate(c);
+    return run::firing_threshold(run::model_spec(c, 16, 0, 1, "t"));
+  };
+  EXPECT_EQ(threshold("ae", "relu", ""), 0.0);
+  EXPECT_EQ(threshold("ae", "leaky_relu", "l1"), 0.0);
+  EXPECT_EQ(threshold("sparse", "", ""), 0.5);  // sigmoid under kl_sparsity
+  EXPECT_EQ(threshold("ae", "sigmoid", "l1"), 0.5);
+  EXPECT_FALSE(threshold("ae", "sigmoid", "").has_value());
+  EXPECT_FALSE(threshold("ae", "tanh", "l1").has_value());
+  EXPECT_FALSE(threshold("vae", "", "").has_value());
+}
+#endif
 
 }  // namespace
 }  // namespace ae

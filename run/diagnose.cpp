@@ -1,0 +1,185 @@
+#include "run/diagnose.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "analysis/pca.h"
+#include "core/autograd.h"
+#include "core/error.h"
+#include "core/ops.h"
+#include "data/normalize.h"
+#include "run/session.h"
+
+namespace ae::run {
+namespace {
+
+// The mean over the rows of x (n, features) of Σ_j (x_ij − mean_j)²: what predicting the rows'
+// mean costs per sample, in squared error.
+double total_variance(const Tensor& x) {
+  const Tensor host = x.to(Device::cpu()).to(DType::f32);
+  models::FeatureMoments moments;
+  moments.add(host.data_as<float>(), host.size(0), host.size(1));
+  double total = 0;
+  for (double m2 : moments.m2) total += m2 / static_cast<double>(moments.count);
+  return total;
+}
+
+Tensor first_rows(const Tensor& x) { return slice(x, 0, std::min<int64_t>(x.size(0), kCheckedRows)); }
+
+bool relu_type(const models::ModelSpec& spec) {
+  const models::Activation a = spec.autoencoder.code;
+  return spec.kind == models::ModelKind::autoencoder &&
+         (a == models::Activation::relu || a == models::Activation::leaky_relu);
+}
+
+// The effective rank of x: the principal components explaining 99% of its variance, at most k.
+int64_t effective_rank(const Tensor& x, int64_t k) {
+  const models::Pca pca = models::Pca::fit(x, k);
+  if (pca.total_variance <= 0) return 0;
+  double explained = 0;
+  const std::vector<double> ratio = pca.explained_variance_ratio();
+  for (int64_t j = 0; j < k; ++j) {
+    explained += ratio[static_cast<size_t>(j)];
+    if (explained >= 0.99) return j + 1;
+  }
+  return k;
+}
+
+}  // namespace
+
+std::optional<double> firing_threshold(const models::ModelSpec& spec) {
+  if (spec.kind != models::ModelKind::autoencoder) return std::nullopt;
+  if (relu_type(spec)) return 0.0;
+  const models::CodePenalty p = spec.autoencoder.penalty;
+  const bool penalised = spec.autoencoder.penalty_weight > 0 &&
+                         (p == models::CodePenalty::l1 || p == models::CodePenalty::kl_sparsity);
+  if (penalised && spec.autoencoder.code == models::Activation::sigmoid) return 0.5;
+  return std::nullopt;
+}
+
+models::CodeFiring measure_firing(models::Model& model, const models::ModelSpec& spec,
+                                  const Tensor& x, double threshold) {
+  models::CodeFiring firing(threshold);
+  const Tensor rows = first_rows(x);
+  constexpr int64_t kBatch = 1024;
+  for (int64_t lo = 0; lo < rows.size(0); lo += kBatch)
+    firing.add(encode(model, spec, slice(rows, lo, std::min(rows.size(0), lo + kBatch))));
+  return firing;
+}
+
+Sparsity epoch_sparsity(models::Model& model, const models::ModelSpec& spec, const Tensor& train) {
+  const std::optional<double> threshold = firing_threshold(spec);
+  if (!threshold || !train.defined() || train.size(0) == 0) return {};
+  const models::CodeFiring firing = measure_firing(model, spec, train, *threshold);
+  return {true, firing.l0(), firing.dead_fraction(), firing.dense_fraction()};
+}
+
+std::string destroying_noise(const RunConfig& config, const Tensor& x) {
+  const std::string& kind = config.model.noise;
+  const double level = config.model.noise_level;
+  if (kind == "none" || level <= 0) return "";
+  if (kind == "gaussian") {
+    const double stddev = std::sqrt(total_variance(first_rows(x)) / static_cast<double>(x.size(1)));
+    if (level < 3 * stddev) return "";
+    return cat("the corruption (gaussian σ=", level, " on data with std ", stddev,
+               ") leaves no signal to reconstruct from; lower --noise-level");
+  }
+  if (level < 0.9) return "";
+  return cat("the corruption (", kind, " of ", level * 100, "% of the inputs) leaves no signal "
+             "to reconstruct from; lower --noise-level");
+}
+
+std::optional<CodeDiagnosis> diagnose_code(models::Model& model, const models::ModelSpec& spec,
+                                           const RunConfig& config, const PreparedData& data) {
+  const bool val = data.val.size() > 1;
+  const models::Dataset& shown = val ? data.val : data.train;
+  if (shown.size() < 2) return std::nullopt;
+  NoGradGuard no_grad;
+  CodeDiagnosis d;
+  d.split = val ? "validation" : "training";
+  const Tensor x = first_rows(shown.x);
+  const int64_t n = x.size(0);
+  d.samples = n;
+  const bool vae = spec.kind == models::ModelKind::vae;
+  // A VAE's posterior means are on the prior's scale: Burda et al.'s activity threshold. Other
+  // codes: a unit that moves by less than 1e-3 (a sigmoid or tanh code spans 1).
+  const double tolerance = vae ? 0.1 : 1e-3;
+  const Tensor codes = encode(model, spec, x);
+  d.activity = models::code_activity(codes, tolerance);
+  if (const std::optional<double> threshold = firing_threshold(spec)) {
+    d.firing.emplace(*threshold);
+    d.firing->add(codes);
+    d.dead = static_cast<int64_t>(d.firing->dead().size());
+  }
+  const std::vector<double> errors = per_sample_error(model, x);
+  for (double e : errors) d.error += e / static_cast<double>(n);
+  d.mean_error = total_variance(x);
+
+  const int64_t units = d.activity.units;
+  const int64_t constant = static_cast<int64_t>(d.activity.constant.size());
+  const bool most_constant = 2 * constant > units;
+  const bool no_better = d.mean_error > 0 && d.error >= 0.98 * d.mean_error;
+  d.collapsed = most_constant || no_better;
+  const bool dead_warning = relu_type(spec) && 4 * d.dead >= units && d.dead > 0;
+  const std::string over = cat(n == shown.size() ? "" : "first ", n, " ", d.split, " samples");
+  const std::string counted = cat(constant, " of ", units, " code units constant over the ", over);
+  if (!d.collapsed && !dead_warning) {
+    d.note = cat("code: ", counted, " (standard deviation <= ", tolerance, ")");
+    if (d.firing)
+      d.note += cat("; L0 ", d.firing->l0(), " of ", units, " units fire per sample, ", d.dead,
+                    " never fire");
+    return d;
+  }
+
+  std::vector<std::string> causes;
+  const std::string noise = destroying_noise(config, data.train.x);
+  if (d.collapsed && !noise.empty()) {
+    causes.push_back(noise);
+  } else {
+    // A smaller code is advice only where the code is wider than the data's effective rank.
+    const int64_t width = spec.code_width();
+    const int64_t rank = effective_rank(x, std::min({width, x.size(1), n}));
+    const bool too_wide = rank < width;
+    const bool unit_range = data.low >= 0 && data.high <= 1;
+    if (data.normalization == "none" && !unit_range)
+      causes.push_back(cat("unscaled data (values in [", data.low, ", ", data.high,
+                           "]; --normalize auto standardises them)"));
+    if (vae)
+      causes.push_back(cat("the KL term outweighing the reconstruction (--beta ", config.model.beta,
+                           too_wide ? "; a smaller --code)" : ")"));
+    else if (config.model.penalty != "none" && config.model.penalty_weight > 0)
+      causes.push_back(cat("too strong a penalty (--penalty ", config.model.penalty,
+                           " with --penalty-weight ", config.model.penalty_weight, ")"));
+    if (causes.empty() && dead_warning && !d.collapsed)
+      causes.push_back(cat("a learning rate that pushed them below zero for good (--lr ",
+                           config.train.lr, ")"));
+    if (causes.empty())
+      causes.push_back(too_wide
+                           ? cat("a code wider than the data needs (", rank,
+                                 rank == 1 ? " principal component explains"
+                                           : " principal components explain",
+                                 " 99% of its variance; a smaller --code)")
+                           : cat("too little training (--epochs ", config.train.epochs,
+                                 "; train longer) or a learning rate that saturated the code "
+                                 "units (--lr ", config.train.lr, ")"));
+  }
+  std::string likely;
+  for (size_t i = 0; i < causes.size(); ++i) likely += cat(i ? " or " : "", causes[i]);
+  if (most_constant)
+    d.warning = cat(counted, " (units ", models::unit_list(d.activity.constant),
+                    ": standard deviation <= ", tolerance, "), so the code carries almost nothing");
+  else if (no_better)
+    d.warning = cat("the reconstruction error over the ", over, " (", d.error,
+                    " per sample) is no better than predicting their mean (", d.mean_error,
+                    "), so the model has collapsed to a mean predictor");
+  else
+    d.warning = cat(d.dead, " of ", units, " code units never fire over the ", over, " (units ",
+                    models::unit_list(d.firing->dead()), ": ",
+                    models::activation_name(spec.autoencoder.code),
+                    " code never above 0), so they are dead and carry nothing");
+  d.warning += cat("; likely cause: ", likely);
+  return d;
+}
+
+}  // namespace ae::run
