@@ -182,4 +182,34 @@ std::optional<CodeDiagnosis> diagnose_code(models::Model& model, const models::M
   return d;
 }
 
+std::string prior_mismatch(models::Vae& vae, const Tensor& x) {
+  NoGradGuard no_grad;
+  const Tensor rows = first_rows(x);
+  if (rows.size(0) < 2) return "";
+  const models::Posterior q = vae.encode(rows.to(vae.device()).to(vae.dtype()));
+  const std::vector<double> mu = q.mu.to_vector(), logvar = q.logvar.to_vector();
+  const int64_t n = q.mu.size(0), k = q.mu.size(1);
+  double lo_var = INFINITY, hi_var = 0, far_mean = 0;
+  int64_t lo_dim = 0, hi_dim = 0, mean_dim = 0;
+  for (int64_t j = 0; j < k; ++j) {
+    double m = 0, s2 = 0, v = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      m += mu[i * k + j] / static_cast<double>(n);
+      s2 += std::exp(logvar[i * k + j]) / static_cast<double>(n);
+    }
+    for (int64_t i = 0; i < n; ++i) v += (mu[i * k + j] - m) * (mu[i * k + j] - m) / static_cast<double>(n);
+    const double total = v + s2;
+    if (total < lo_var) lo_var = total, lo_dim = j;
+    if (total > hi_var) hi_var = total, hi_dim = j;
+    if (std::abs(m) > std::abs(far_mean)) far_mean = m, mean_dim = j;
+  }
+  if (lo_var >= 0.5 && hi_var <= 2 && std::abs(far_mean) <= 0.5) return "";
+  return cat("the training codes' aggregate posterior is far from the prior N(0, I) the samples "
+             "are drawn from: its variance per latent dimension runs from ", lo_var, " (dimension ",
+             lo_dim, ") to ", hi_var, " (dimension ", hi_dim, "), its largest mean is ", far_mean,
+             " (dimension ", mean_dim, "; the prior has variance 1 and mean 0, and ae expects "
+             "variances in [0.5, 2] and means within ±0.5), so the samples will not look like the "
+             "data; a larger --beta brings the codes to the prior");
+}
+
 }  // namespace ae::run

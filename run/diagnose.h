@@ -14,6 +14,7 @@
 
 #include "analysis/firing.h"
 #include "analysis/metrics.h"
+#include "models/vae.h"
 #include "run/config.h"
 #include "run/prepare.h"
 #include "run/run_folder.h"
@@ -61,5 +62,12 @@ std::optional<CodeDiagnosis> diagnose_code(models::Model& model, const models::M
 // level >= 0.9, or Gaussian noise with σ >= 3 times the data's standard deviation (the root mean
 // per-feature variance of x in the model's space). The cause in words, or "".
 std::string destroying_noise(const RunConfig& config, const Tensor& x);
+
+// For `ae sample`: whether the aggregate posterior of a VAE's codes over x (its first kCheckedRows
+// rows) is far from the prior N(0, I), whose samples then do not look like the data. Per latent
+// dimension j, the aggregate posterior has mean m_j = mean μ_j and variance v_j = Var(μ_j) +
+// mean σ_j²; it is far when some v_j lies outside [0.5, 2] or some |m_j| exceeds 0.5. One line
+// naming the figures, or "".
+std::string prior_mismatch(models::Vae& vae, const Tensor& x);
 
 }  // namespace ae::run

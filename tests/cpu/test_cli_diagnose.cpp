@@ -1,6 +1,7 @@
-// What ae train says when a model learns nothing useful: the code check names the cause (a
-// corruption that destroys the input, too strong a penalty), and a sparse code's firing is
-// recorded per epoch.
+// What ae train and ae sample say when a model learns nothing useful: the code check names the
+// cause (a corruption that destroys the input, too strong a penalty), a sparse code's firing is
+// recorded per epoch, refused settings say why in the user's terms, and samples from a VAE whose
+// codes do not fill the prior come with a warning.
 #ifdef AE_CLI_PATH
 #include <sstream>
 
@@ -86,6 +87,21 @@ TEST_F(CliDiagnose, DeadReluUnitsAreCountedAndWarnedAbout) {
   // A sigmoid code without a sparsity penalty is not sparse: no such columns.
   ok("train --model ae --epochs 1 --out dense" + kShapes);
   EXPECT_EQ(read_text(path("dense/metrics.csv")).find("l0"), std::string::npos);
+}
+
+// A VAE trained with a tiny β: its codes spread far beyond the prior, so ae sample warns with
+// the aggregate posterior's figures; the plain ELBO's codes match the prior and sample quietly.
+TEST_F(CliDiagnose, SampleWarnsWhenTheCodesMissThePrior) {
+  ok("train --model vae --beta 0.001 --code 8 --epochs 10 --out low" + kShapes);
+  const Result low = ok("sample low");
+  EXPECT_EQ(count_lines(low.err), 1u) << low.err;
+  EXPECT_EQ(low.err.rfind("ae: warning: the training codes' aggregate posterior is far from the "
+                          "prior N(0, I)", 0), 0u) << low.err;
+  EXPECT_NE(low.err.find("its variance per latent dimension runs from "), std::string::npos);
+  EXPECT_NE(low.err.find("a larger --beta"), std::string::npos);
+
+  ok("train --model vae --code 8 --epochs 10 --out plain" + kShapes);
+  EXPECT_EQ(ok("sample plain").err, "");
 }
 
 }  // namespace
