@@ -33,17 +33,25 @@ bool relu_type(const models::ModelSpec& spec) {
          (a == models::Activation::relu || a == models::Activation::leaky_relu);
 }
 
-// The effective rank of x: the principal components explaining 99% of its variance, at most k.
-int64_t effective_rank(const Tensor& x, int64_t k) {
-  const models::Pca pca = models::Pca::fit(x, k);
-  if (pca.total_variance <= 0) return 0;
+// What PCA says of the training rows x for a code of `width` units: the effective rank (the
+// principal components explaining 99% of the variance, at most k = min(width, features, rows))
+// and the share of the variance the top k explain.
+struct Structure {
+  int64_t rank = 0, k = 0;
   double explained = 0;
+};
+Structure structure(const Tensor& x, int64_t width) {
+  Structure s;
+  s.k = std::min({width, x.size(1), x.size(0)});
+  const models::Pca pca = models::Pca::fit(x, s.k);
+  if (pca.total_variance <= 0) return s;
   const std::vector<double> ratio = pca.explained_variance_ratio();
-  for (int64_t j = 0; j < k; ++j) {
-    explained += ratio[static_cast<size_t>(j)];
-    if (explained >= 0.99) return j + 1;
+  s.rank = s.k;
+  for (int64_t j = 0; j < s.k; ++j) {
+    s.explained += ratio[static_cast<size_t>(j)];
+    if (s.explained >= 0.99 && s.rank == s.k) s.rank = j + 1;
   }
-  return k;
+  return s;
 }
 
 }  // namespace
@@ -139,7 +147,8 @@ std::optional<CodeDiagnosis> diagnose_code(models::Model& model, const models::M
   } else {
     // A smaller code is advice only where the code is wider than the data's effective rank.
     const int64_t width = spec.code_width();
-    const int64_t rank = effective_rank(x, std::min({width, x.size(1), n}));
+    const Structure pca = structure(first_rows(data.train.x), width);
+    const int64_t rank = pca.rank;
     const bool too_wide = rank < width;
     const bool unit_range = data.low >= 0 && data.high <= 1;
     if (data.normalization == "none" && !unit_range)
@@ -154,6 +163,11 @@ std::optional<CodeDiagnosis> diagnose_code(models::Model& model, const models::M
     if (causes.empty() && dead_warning && !d.collapsed)
       causes.push_back(cat("a learning rate that pushed them below zero for good (--lr ",
                            config.train.lr, ")"));
+    // A code of k units does little better than the mean where k principal components do.
+    if (causes.empty() && no_better && !most_constant && pca.explained < 0.25)
+      causes.push_back(cat("data with little structure for a code of ", width, " units (PCA's top ",
+                           pca.k, " components explain ",
+                           std::round(1000 * pca.explained) / 10, "% of the training rows' variance)"));
     if (causes.empty())
       causes.push_back(too_wide
                            ? cat("a code wider than the data needs (", rank,

@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/random.h"
+#include "data/npy.h"
 #include "tests/cpu/test_cli_util.h"
 
 namespace ae::testing_cli {
@@ -53,6 +55,21 @@ TEST_F(CliDiagnose, DestroyingNoiseIsNamedAsTheCause) {
   }
   // The same model with a corruption it can see through trains without a word.
   EXPECT_EQ(ok("train --model dae --epochs 3 --out clean" + kShapes).err, "");
+}
+
+// Rows of pure noise: no code of 16 units reconstructs held-out rows better than their mean. The
+// warning says so, and blames the data rather than the training time.
+TEST_F(CliDiagnose, StructurelessDataIsNamedAsTheCause) {
+  Generator gen(3);
+  const std::vector<float> x = gen.randn({300, 200}).to_floats();
+  io::write_npy(path("noise.npy").string(), {300, 200}, x.data());
+  const Result r = ok("train --model ae --data noise.npy --epochs 2 --out run --no-pictures -q");
+  EXPECT_EQ(count_lines(r.err), 1u) << r.err;
+  EXPECT_NE(r.err.find("no better than predicting their mean"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("likely cause: data with little structure for a code of 16 units (PCA's "
+                       "top 16 components explain "),
+            std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("--epochs"), std::string::npos) << r.err;
 }
 
 // A ReLU code under a strong L1 penalty: a good share of its 256 units never fire. One warning
