@@ -59,6 +59,16 @@ bool launched_as_ranks(int* size) {
   return false;
 }
 
+int launcher_rank() {
+  for (const char* var : {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK"})
+    if (const char* v = std::getenv(var); v && *v) {
+      char* end = nullptr;
+      const long r = std::strtol(v, &end, 10);
+      return *end == '\0' && r >= 0 && r < (1L << 30) ? static_cast<int>(r) : 0;
+    }
+  return 0;
+}
+
 const char* comm_kind_name(CommKind kind) {
   switch (kind) {
     case CommKind::single: return "single";

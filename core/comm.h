@@ -27,6 +27,7 @@
 #include <string>
 
 #include "core/device.h"
+#include "core/error.h"
 #include "kernels/types.h"
 
 namespace ae {
@@ -63,6 +64,20 @@ void check_comm_buffer(const char* op, const void* data, int64_t n, DType dt);
 // (OMPI_COMM_WORLD_SIZE), MPICH's and Slurm's PMI (PMI_SIZE, PMIX_SIZE, PMIX_RANK). `size`, when
 // given, receives the number of ranks it says (0 when it does not say).
 bool launched_as_ranks(int* size = nullptr);
+// This process's rank in its job as the launcher says it (OMPI_COMM_WORLD_RANK, PMI_RANK,
+// PMIX_RANK), without starting a communicator; 0 when none says (one process) or the value is not
+// a rank. main uses it to print an error found before any communicator exists (a flag CLI11
+// refuses) once, from rank 0, rather than once per rank.
+int launcher_rank();
+
+// An error that every rank of the job raises together, because the same collectives told each of
+// them the same outcome (run/ranks.h: the ranks disagree on their data or settings). Unlike any
+// other error it needs no abort(): main prints what() where it is not empty (the ranks with
+// something to say), waits for the other ranks (barrier) and ends each with exit code 2.
+class JobError : public Error {
+ public:
+  using Error::Error;
+};
 
 // Which communicators this build has ("single" always; "mpi" when MPI was found at build time).
 bool comm_built(CommKind kind);

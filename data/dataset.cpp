@@ -38,13 +38,14 @@ std::vector<uint32_t> draws(int64_t n, uint64_t seed, uint64_t stream) {
   return bits;
 }
 
-// Every value of `a` must be finite; the message names the file, the row and the feature.
-void check_finite(const io::Array& a, const std::string& path) {
-  const int64_t cols = a.cols();
-  for (size_t i = 0; i < a.data.size(); ++i) {
-    if (!std::isfinite(a.data[i]))
-      fail(cat(path, ": row ", static_cast<int64_t>(i) / cols, " (from 0), feature ",
-               static_cast<int64_t>(i) % cols, ": ", a.data[i], " is not a finite number"));
+// Every value of x (rows, cols) must be finite; the message names the file, the row and the
+// feature.
+void check_finite(const float* x, int64_t rows, int64_t cols, const std::string& path) {
+  const int64_t n = rows * cols;
+  for (int64_t i = 0; i < n; ++i) {
+    if (!std::isfinite(x[i]))
+      fail(cat(path, ": row ", i / cols, " (from 0), feature ", i % cols, ": ", x[i],
+               " is not a finite number"));
   }
 }
 
@@ -65,22 +66,40 @@ std::vector<int64_t> read_label_array(const io::Array& a, const std::string& pat
   return to_labels(a.data, path);
 }
 
-// A Dataset from a host array of samples along dim 0; 3-d arrays are pictures.
-Dataset from_array(io::Array a, const std::string& path, double scale) {
-  AE_CHECK(!a.shape.empty() && a.rows() > 0 && a.cols() > 0, path,
-           ": no samples (shape ", io::shape_string(a.shape), ")");
-  check_finite(a, path);
+// The (rows, cols) matrix of an array of samples along dim 0 of `shape`; an error without samples.
+std::pair<int64_t, int64_t> sample_matrix(const std::vector<int64_t>& shape, const std::string& path) {
+  io::Array a;
+  a.shape = shape;
+  AE_CHECK(!shape.empty() && a.rows() > 0 && a.cols() > 0, path,
+           ": no samples (shape ", io::shape_string(shape), ")");
+  return {a.rows(), a.cols()};
+}
+
+// A Dataset from x, the host float32 (rows, cols) matrix of an array of `shape` (samples along
+// dim 0; 3-d and 4-d arrays are pictures), each value multiplied by `scale` in place.
+Dataset from_matrix(Tensor x, const std::vector<int64_t>& shape, const std::string& path,
+                    double scale) {
+  float* v = x.data_as<float>();
+  check_finite(v, x.size(0), x.size(1), path);
   if (scale != 1.0)
-    for (float& v : a.data) v = static_cast<float>(v * scale);
+    for (int64_t i = 0; i < x.numel(); ++i) v[i] = static_cast<float>(v[i] * scale);
   Dataset d;
-  d.x = Tensor::from_host(a.data, {a.rows(), a.cols()}, Device::cpu());
-  if (a.shape.size() == 3 || a.shape.size() == 4) {
-    d.image_h = a.shape[1];
-    d.image_w = a.shape[2];
-    d.image_c = a.shape.size() == 4 ? a.shape[3] : 1;
+  d.x = std::move(x);
+  if (shape.size() == 3 || shape.size() == 4) {
+    d.image_h = shape[1];
+    d.image_w = shape[2];
+    d.image_c = shape.size() == 4 ? shape[3] : 1;
   }
   d.name = std::filesystem::path(path).filename().string();
   return d;
+}
+
+// A Dataset from a host array of samples along dim 0; its values are taken over, not copied.
+Dataset from_array(io::Array a, const std::string& path, double scale) {
+  const auto [rows, cols] = sample_matrix(a.shape, path);
+  auto values = std::make_shared<std::vector<float>>(std::move(a.data));
+  Tensor x = Tensor::from_external(values->data(), {rows, cols}, DType::f32, Device::cpu(), values);
+  return from_matrix(std::move(x), a.shape, path, scale);
 }
 
 void attach_labels(Dataset& d, std::vector<int64_t> labels, const std::string& path) {
@@ -203,7 +222,14 @@ Dataset load_csv(const std::string& path, const io::CsvOptions& options) {
 
 Dataset load_npy(const std::string& path, const std::string& labels_path,
                  const std::string& labels_key) {
-  Dataset d = from_array(io::read_npy(path), path, 1.0);
+  // The values are read straight into the tensor the data set holds: no other copy is made.
+  Tensor x;
+  const std::vector<int64_t> shape = io::read_npy_into(path, [&](const std::vector<int64_t>& s) {
+    const auto [rows, cols] = sample_matrix(s, path);
+    x = Tensor::empty({rows, cols}, DType::f32, Device::cpu());
+    return x.data_as<float>();
+  });
+  Dataset d = from_matrix(std::move(x), shape, path, 1.0);
   attach_file_labels(d, labels_path, labels_key, "");
   return d;
 }
@@ -302,6 +328,65 @@ Dataset select(const Dataset& d, const std::vector<int64_t>& indices) {
   out.image_w = d.image_w;
   out.image_c = d.image_c;
   out.name = d.name;
+  return out;
+}
+
+std::vector<Dataset> partition(const Dataset& d, const std::vector<std::vector<int64_t>>& parts,
+                               Arrange how) {
+  validate(d);
+  AE_CHECK(d.x.device() == Device::cpu(), d.name, ": partition: the rows are on ", d.x.device().str(),
+           ", not on the host");
+  const int64_t n = d.size(), f = d.features();
+  std::vector<int64_t> order;  // position -> row of d
+  order.reserve(static_cast<size_t>(n));
+  std::vector<bool> seen(static_cast<size_t>(n), false);
+  for (const std::vector<int64_t>& part : parts)
+    for (size_t i = 0; i < part.size(); ++i) {
+      const int64_t r = part[i];
+      AE_CHECK(r >= 0 && r < n && !seen[r] && (i == 0 || part[i - 1] < r), d.name,
+               ": partition: row ", r, " is outside [0, ", n, "), listed twice or out of order");
+      seen[r] = true;
+      order.push_back(r);
+    }
+  AE_CHECK(static_cast<int64_t>(order.size()) == n, d.name, ": partition: the parts hold ",
+           order.size(), " of the ", n, " rows");
+  const size_t row_bytes = static_cast<size_t>(f) * sizeof(float);
+  Tensor buffer;
+  if (how == Arrange::copy) {
+    buffer = Tensor::empty(d.x.shape(), DType::f32, Device::cpu());
+    const char* src = static_cast<const char*>(d.x.data());
+    char* dst = static_cast<char*>(buffer.data());
+    for (int64_t p = 0; p < n; ++p) std::memcpy(dst + p * row_bytes, src + order[p] * row_bytes, row_bytes);
+  } else {
+    // The first part's rows move towards the front (row order[p] >= p, so nothing is
+    // overwritten before it is moved); the other parts' rows wait in a scratch copy meanwhile.
+    buffer = d.x;
+    char* x = static_cast<char*>(buffer.data());
+    const int64_t first = parts.empty() ? 0 : static_cast<int64_t>(parts[0].size());
+    std::vector<char> rest(static_cast<size_t>(n - first) * row_bytes);
+    for (int64_t p = first; p < n; ++p)
+      std::memcpy(rest.data() + (p - first) * row_bytes, x + order[p] * row_bytes, row_bytes);
+    for (int64_t p = 0; p < first; ++p)
+      if (order[p] != p) std::memmove(x + p * row_bytes, x + order[p] * row_bytes, row_bytes);
+    if (!rest.empty()) std::memcpy(x + first * row_bytes, rest.data(), rest.size());
+  }
+  std::vector<Dataset> out;
+  int64_t start = 0;
+  for (const std::vector<int64_t>& part : parts) {
+    Dataset p;
+    p.image_h = d.image_h;
+    p.image_w = d.image_w;
+    p.image_c = d.image_c;
+    p.name = d.name;
+    const int64_t size = static_cast<int64_t>(part.size());
+    if (size > 0) {
+      p.x = slice(buffer, start, start + size);
+      if (d.has_labels())
+        for (int64_t r : part) p.labels.push_back(d.labels[r]);
+    }
+    start += size;
+    out.push_back(std::move(p));
+  }
   return out;
 }
 

@@ -94,6 +94,15 @@ std::vector<int64_t> permutation_at(int64_t n, uint64_t seed, uint64_t offset);
 
 // The rows of d at `indices`, in that order (labels follow).
 Dataset select(const Dataset& d, const std::vector<int64_t>& indices);
+// The rows of d as parts laid out one after the other in one buffer: part k is the rows
+// parts[k] (each in increasing order; together they hold every row of d exactly once), and its
+// Dataset's x is the view of rows [n_0 + ... + n_(k-1), n_0 + ... + n_k) of the buffer (labels
+// follow; an empty part is an empty Dataset). Arrange::in_place rearranges d.x's own memory and
+// needs only the rows of the parts after the first as scratch: d's rows are no longer in their
+// order afterwards (d is consumed). Arrange::copy gathers a new buffer and leaves d as it is.
+enum class Arrange : uint8_t { in_place, copy };
+std::vector<Dataset> partition(const Dataset& d, const std::vector<std::vector<int64_t>>& parts,
+                               Arrange how);
 // The first n samples.
 Dataset subset(const Dataset& d, int64_t n);
 // {train, validation}: a seeded shuffle, then round(validation_fraction * n) samples go to

@@ -4,8 +4,10 @@
 #include <cmath>
 #include <numeric>
 
+#include "core/device.h"
 #include "core/error.h"
 #include "core/ops.h"
+#include "kernels/backend.h"
 
 namespace ae::models {
 
@@ -21,32 +23,44 @@ struct FeatureStats {
   std::vector<double> mean, var;  // (f)
 };
 
-// The values of x (m, f) as float64 on the host; non-finite values are refused.
-std::vector<double> checked_values(const Tensor& x, const char* op) {
+// fn(v, m, f) over the values v of x (m, f) on the host, float or double, read where they are
+// (a tensor on a device, or of another dtype, is copied to the host as float64 once), after every
+// value was checked finite.
+template <class Fn>
+void with_checked_values(const Tensor& x, const char* op, Fn fn) {
   AE_CHECK(x.defined() && x.ndim() == 2 && x.size(0) > 0 && x.size(1) > 0, op,
            ": x must be a non-empty (samples, features) matrix, got ",
            x.defined() ? x.shape().str() : std::string("undefined"));
-  const int64_t f = x.size(1);
-  std::vector<double> v = x.to_vector();
-  for (size_t i = 0; i < v.size(); ++i)
-    AE_CHECK(std::isfinite(v[i]), op, ": row ", static_cast<int64_t>(i) / f, ", feature ",
-             static_cast<int64_t>(i) % f, ": ", v[i], " is not a finite number");
-  return v;
+  Tensor host = x.to(Device::cpu());
+  if (host.dtype() != DType::f32 && host.dtype() != DType::f64) host = host.to(DType::f64);
+  const int64_t m = x.size(0), f = x.size(1);
+  auto run = [&](const auto* v) {
+    for (int64_t i = 0; i < m * f; ++i)
+      AE_CHECK(std::isfinite(v[i]), op, ": row ", i / f, ", feature ", i % f, ": ", v[i],
+               " is not a finite number");
+    fn(v, m, f);
+  };
+  if (host.dtype() == DType::f32)
+    run(host.data_as<float>());
+  else
+    run(host.data_as<double>());
 }
 
 FeatureStats feature_stats(const Tensor& x, const char* op) {
-  std::vector<double> v = checked_values(x, op);
-  const int64_t m = x.size(0), f = x.size(1);
-  FeatureStats s{std::vector<double>(f, 0.0), std::vector<double>(f, 0.0)};
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t j = 0; j < f; ++j) s.mean[j] += v[i * f + j];
-  for (double& mu : s.mean) mu /= static_cast<double>(m);
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t j = 0; j < f; ++j) {
-      double d = v[i * f + j] - s.mean[j];
-      s.var[j] += d * d;
-    }
-  for (double& var : s.var) var /= static_cast<double>(m);
+  FeatureStats s;
+  with_checked_values(x, op, [&](const auto* v, int64_t m, int64_t f) {
+    s.mean.assign(static_cast<size_t>(f), 0.0);
+    s.var.assign(static_cast<size_t>(f), 0.0);
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < f; ++j) s.mean[j] += v[i * f + j];
+    for (double& mu : s.mean) mu /= static_cast<double>(m);
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < f; ++j) {
+        double d = v[i * f + j] - s.mean[j];
+        s.var[j] += d * d;
+      }
+    for (double& var : s.var) var /= static_cast<double>(m);
+  });
   return s;
 }
 
@@ -109,26 +123,42 @@ NormChoice choice_for_range(double lo, double hi) {
 }  // namespace
 
 Normalizer fit_normalizer(const Tensor& x, NormKind kind) {
-  const int64_t f = x.defined() && x.ndim() == 2 ? x.size(1) : 0;
   if (kind == NormKind::min_max) {
-    const std::vector<double> v = checked_values(x, "fit_normalizer");
-    const int64_t m = x.size(0);
-    std::vector<double> lo(v.begin(), v.begin() + f), hi = lo;
-    for (int64_t i = 1; i < m; ++i)
-      for (int64_t j = 0; j < f; ++j) {
-        lo[j] = std::min(lo[j], v[i * f + j]);
-        hi[j] = std::max(hi[j], v[i * f + j]);
-      }
+    std::vector<double> lo, hi;
+    with_checked_values(x, "fit_normalizer", [&](const auto* v, int64_t m, int64_t f) {
+      lo.assign(v, v + f);
+      hi = lo;
+      for (int64_t i = 1; i < m; ++i)
+        for (int64_t j = 0; j < f; ++j) {
+          lo[j] = std::min<double>(lo[j], v[i * f + j]);
+          hi[j] = std::max<double>(hi[j], v[i * f + j]);
+        }
+    });
     return min_max_from(lo, hi);
   }
   FeatureStats s = feature_stats(x, "fit_normalizer");
   return centred_from(kind, s.mean, s.var, x.size(0));
 }
 
+namespace {
+
+std::pair<double, double> checked_range(const Tensor& x, const char* op) {
+  double lo = INFINITY, hi = -INFINITY;
+  with_checked_values(x, op, [&](const auto* v, int64_t m, int64_t f) {
+    const auto [a, b] = std::minmax_element(v, v + m * f);
+    lo = *a;
+    hi = *b;
+  });
+  return {lo, hi};
+}
+
+}  // namespace
+
+std::pair<double, double> value_range(const Tensor& x) { return checked_range(x, "value_range"); }
+
 NormChoice choose_normalization(const Tensor& x) {
-  const std::vector<double> v = checked_values(x, "choose_normalization");
-  const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
-  return choice_for_range(*lo, *hi);
+  const auto [lo, hi] = checked_range(x, "choose_normalization");
+  return choice_for_range(lo, hi);
 }
 
 void FeatureMoments::add(const float* rows, int64_t n, int64_t features) {
@@ -226,14 +256,36 @@ DeviceNormalizer::DeviceNormalizer(const Normalizer& norm, Device device, DType 
   scale_ = Tensor::from_host(norm.scale, {norm.features()}, device).to(dtype);
 }
 
-Tensor DeviceNormalizer::apply(const Tensor& x) const {
+void DeviceNormalizer::check_rows(const Tensor& x) const {
   AE_CHECK(x.defined() && x.ndim() == 2 && x.size(1) == features(), "Normalizer(",
            norm_kind_name(kind_), "): expected (n, ", features(), "), got ",
            x.defined() ? x.shape().str() : std::string("undefined"));
   AE_CHECK(x.device() == device() && x.dtype() == dtype(), "Normalizer(", norm_kind_name(kind_),
            "): rows on ", x.device().str(), " in ", dtype_name(x.dtype()), ", but its statistics are on ",
            device().str(), " in ", dtype_name(dtype()));
+}
+
+Tensor DeviceNormalizer::apply(const Tensor& x) const {
+  check_rows(x);
   return mul(sub(x, shift_), scale_);
+}
+
+void DeviceNormalizer::apply_in_place(Tensor& x) const {
+  check_rows(x);
+  const Backend& be = backend(x.device());
+  const int64_t rows = x.size(0), cols = x.size(1);
+  // The kernels of apply()'s sub and mul, writing over their input: the same values.
+  be.binary_forward(BinaryOp::sub, x.dtype(), x.data(), shift_.data(), x.data(), rows, cols,
+                    Broadcast::row, stream(x.device()));
+  be.binary_forward(BinaryOp::mul, x.dtype(), x.data(), scale_.data(), x.data(), rows, cols,
+                    Broadcast::row, stream(x.device()));
+}
+
+void Normalizer::apply_in_place(Tensor& x) const {
+  AE_CHECK(x.defined() && x.ndim() == 2 && x.size(1) == features(), "Normalizer(",
+           norm_kind_name(kind), "): expected (n, ", features(), "), got ",
+           x.defined() ? x.shape().str() : std::string("undefined"));
+  DeviceNormalizer(*this, x.device(), x.dtype()).apply_in_place(x);
 }
 
 Tensor Normalizer::invert(const Tensor& y) const {

@@ -34,6 +34,9 @@ struct Normalizer {
   int64_t features() const { return static_cast<int64_t>(shift.size()); }
   // (n, features) -> (n, features) on x's device and dtype; recorded by autograd like any op.
   Tensor apply(const Tensor& x) const;
+  // apply's values written over x itself (rows of the caller's own, which nothing else reads):
+  // no second copy of the data is made. Not recorded by autograd.
+  void apply_in_place(Tensor& x) const;
   // The inverse map: y / scale + shift.
   Tensor invert(const Tensor& y) const;
   Dataset apply(const Dataset& d) const;  // a copy of d with x normalised
@@ -56,11 +59,15 @@ class DeviceNormalizer {
   // (n, features) of the dtype on the device -> the result of Normalizer::apply, bit for bit.
   // ae::Error (one line) for another shape, device or dtype.
   Tensor apply(const Tensor& x) const;
+  // The same values written over x (Normalizer::apply_in_place).
+  void apply_in_place(Tensor& x) const;
   Device device() const { return shift_.device(); }
   DType dtype() const { return shift_.dtype(); }
   int64_t features() const { return shift_.size(0); }
 
  private:
+  void check_rows(const Tensor& x) const;  // (n, features) on the device, in the dtype
+
   NormKind kind_;
   Tensor shift_, scale_;  // (features)
 };
@@ -80,6 +87,9 @@ struct NormChoice {
   std::string reason;
 };
 NormChoice choose_normalization(const Tensor& x);
+// The smallest and largest value of x (n, features), read where it is on the host; non-finite
+// values are refused as in fit_normalizer.
+std::pair<double, double> value_range(const Tensor& x);
 
 // Per-feature statistics gathered in one pass over blocks of rows (data streamed from a file):
 // the count, mean, sum of squared deviations (m2) and range, in float64. Each block's mean and

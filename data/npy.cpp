@@ -292,17 +292,29 @@ NpyLayout parse_npy_layout(const Input& file) {
   return NpyLayout{h.shape, h.descr, descr.size, data_start};
 }
 
+// The values into `allocate(shape)`'s memory: a float32 file of the machine's byte order is read
+// straight there; any other dtype goes through a buffer of kConvertChunk bytes at a time, so
+// that no second copy of the whole file is ever held.
 template <class Input>
-Array parse_npy_input(const Input& file) {
+std::vector<int64_t> parse_npy_input(const Input& file, const NpyAllocate& allocate) {
+  constexpr uint64_t kConvertChunk = uint64_t{1} << 20;
   const NpyLayout layout = parse_npy_layout(file);
   const uint64_t count = checked_count(layout.shape, file.path());
-  Bytes raw(count * static_cast<uint64_t>(layout.element_size));
-  file.read_at(layout.data_offset, raw.data(), raw.size());
-  Array out;
-  out.shape = layout.shape;
-  out.data.resize(count);
-  npy_to_f32(layout.descr, raw.data(), count, out.data.data(), 0, file.path());
-  return out;
+  float* out = allocate(layout.shape);
+  const char* native_f4 = std::endian::native == std::endian::little ? "<f4" : ">f4";
+  if (layout.descr == native_f4) {
+    file.read_at(layout.data_offset, out, count * sizeof(float));
+    return layout.shape;
+  }
+  const uint64_t size = static_cast<uint64_t>(layout.element_size);
+  Bytes raw(std::min(count * size, kConvertChunk / size * size));
+  for (uint64_t done = 0; done < count;) {
+    const uint64_t n = std::min<uint64_t>(count - done, raw.size() / size);
+    file.read_at(layout.data_offset + done * size, raw.data(), n * size);
+    npy_to_f32(layout.descr, raw.data(), n, out + done, done, file.path());
+    done += n;
+  }
+  return layout.shape;
 }
 
 }  // namespace
@@ -331,19 +343,41 @@ void npy_to_f32(const std::string& descr_text, const uint8_t* raw, uint64_t coun
   }
 }
 
-Array read_npy(const std::string& path) {
+std::vector<int64_t> read_npy_into(const std::string& path, const NpyAllocate& allocate) {
   {
     // np.save's output gzipped by hand ("x.npy.gz") reads the same, inflated in memory.
     InputFile file(path);
     uint8_t head[2] = {};
     if (file.size() >= 2) file.read_at(0, head, 2);
-    if (!is_gzip(head, 2)) return parse_npy_input(file);
+    if (!is_gzip(head, 2)) return parse_npy_input(file, allocate);
   }
-  return parse_npy(read_file_inflated(path), path);
+  const Bytes bytes = read_file_inflated(path);
+  return parse_npy_input(InputBytes(bytes, path), allocate);
+}
+
+namespace {
+
+// An allocator that fills `out` (shape and values).
+NpyAllocate into_array(Array& out) {
+  return [&out](const std::vector<int64_t>& shape) {
+    out.shape = shape;
+    out.data.resize(static_cast<size_t>(checked_count(shape, "npy")));
+    return out.data.data();
+  };
+}
+
+}  // namespace
+
+Array read_npy(const std::string& path) {
+  Array out;
+  read_npy_into(path, into_array(out));
+  return out;
 }
 
 Array parse_npy(const Bytes& bytes, const std::string& name) {
-  return parse_npy_input(InputBytes(bytes, name));
+  Array out;
+  parse_npy_input(InputBytes(bytes, name), into_array(out));
+  return out;
 }
 
 void write_npy(const std::string& path, const Array& array) {

@@ -1,6 +1,7 @@
 // NumPy .npy files (format versions 1.0, 2.0 and 3.0), C order only.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,12 @@ namespace ae::io {
 // float32, |v| <= 2^24). fortran_order True is refused. A gzipped .npy is inflated in memory. A
 // file that is not a .npy is named for what its first bytes say it is (data/sniff.h).
 Array read_npy(const std::string& path);
+
+// read_npy's values, with the same checks, written into memory the caller provides: allocate(shape)
+// is called once the header is checked and returns room for product(shape) floats (a tensor's
+// storage), so that the values are read once, straight where they are used. Returns the shape.
+using NpyAllocate = std::function<float*(const std::vector<int64_t>& shape)>;
+std::vector<int64_t> read_npy_into(const std::string& path, const NpyAllocate& allocate);
 
 // Parses .npy bytes already in memory, with the same checks; name is used in messages.
 Array parse_npy(const Bytes& bytes, const std::string& name);

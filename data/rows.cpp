@@ -133,19 +133,25 @@ Tensor InMemoryRows::read(int64_t lo, int64_t hi) {
   AE_CHECK(0 <= lo && lo < hi && hi <= n, "InMemoryRows: rows [", lo, ", ", hi,
            ") outside [0, ", n, ")");
   const size_t row_bytes = host_.nbytes() / static_cast<size_t>(n);
-  if (order_.kind == OrderKind::block_shuffled) {
-    // Gathered per read, not per epoch: the comparison with a streamed file that this order is
-    // for holds the data once, not twice.
-    if (epoch_ != wanted_ || block_order_.empty()) {
-      block_order_ = epoch_order(n, order_, wanted_);
-      epoch_ = wanted_;
-    }
+  // The rows of [lo, hi) of `order`, gathered on the host.
+  auto gather = [&](const std::vector<int64_t>& order, int64_t lo, int64_t hi) {
     Tensor rows = Tensor::empty(Shape{hi - lo, host_.size(1)}, host_.dtype(), Device::cpu());
     const char* src = static_cast<const char*>(host_.data());
     char* dst = static_cast<char*>(rows.data());
     for (int64_t i = lo; i < hi; ++i)
-      std::memcpy(dst + (i - lo) * row_bytes, src + block_order_[i] * row_bytes, row_bytes);
-    return rows.to(device_);
+      std::memcpy(dst + (i - lo) * row_bytes, src + order[i] * row_bytes, row_bytes);
+    return rows;
+  };
+  // Gathered per read, not per epoch, where the rows stay on the host (the data is then held
+  // once, not twice: docs/scale.md#memory), and for the block-shuffled order, whose comparison
+  // with a streamed file asks for the same.
+  if (order_.kind == OrderKind::block_shuffled ||
+      (order_.kind == OrderKind::shuffled && device_ == Device::cpu())) {
+    if (epoch_ != wanted_ || block_order_.empty()) {
+      block_order_ = epoch_order(n, order_, wanted_);
+      epoch_ = wanted_;
+    }
+    return gather(block_order_, lo, hi).to(device_);
   }
   // The sequential order is the same every epoch: its copy on the device is kept.
   const bool same = epoch_x_.defined() && (epoch_ == wanted_ || order_.kind == OrderKind::sequential);
@@ -153,15 +159,9 @@ Tensor InMemoryRows::read(int64_t lo, int64_t hi) {
     if (order_.kind == OrderKind::sequential) {
       epoch_x_ = host_.to(device_);
     } else {
-      // The rows in the epoch's order, gathered on the host whatever the dtype, then one copy
-      // to the device.
-      const std::vector<int64_t> order = epoch_order(n, order_, wanted_);
-      Tensor rows = Tensor::empty(host_.shape(), host_.dtype(), Device::cpu());
-      const char* src = static_cast<const char*>(host_.data());
-      char* dst = static_cast<char*>(rows.data());
-      for (int64_t i = 0; i < n; ++i)
-        std::memcpy(dst + i * row_bytes, src + order[i] * row_bytes, row_bytes);
-      epoch_x_ = rows.to(device_);
+      // The rows in the epoch's order, gathered on the host, then one copy to the device.
+      epoch_x_ = Tensor();  // the last epoch's rows go first
+      epoch_x_ = gather(epoch_order(n, order_, wanted_), 0, n).to(device_);
     }
     epoch_ = wanted_;
   }

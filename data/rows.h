@@ -88,12 +88,12 @@ class BlockShuffle {
 // The order of epoch `epoch` over n rows, whole (any kind).
 std::vector<int64_t> epoch_order(int64_t n, const RowOrder& order, int64_t epoch);
 
-// Rows already in memory: x (n, features) in the dtype the model trains in. Each epoch's rows
-// are gathered on the host in the epoch's order and copied to `device` once; reads are row
-// slices of that copy (with the shuffled order, what ae's BatchIterator has always done, so
-// results are those of earlier versions bit for bit). The block-shuffled order, there to compare
-// with a streamed file, gathers each read's rows instead (the data is held once, not twice).
-// Any positions may be read in any order.
+// Rows already in memory: x (n, features) in the dtype the model trains in. For a device other
+// than the host, each epoch's rows are gathered on the host in the epoch's order and copied to
+// `device` once; reads are row slices of that copy. On the host, and for the block-shuffled
+// order (there to compare with a streamed file), each read gathers its own rows instead, so that
+// the data is held once, not twice. Either way a read returns the same rows, so results are those
+// of earlier versions bit for bit. Any positions may be read in any order.
 class InMemoryRows : public RowSource {
  public:
   InMemoryRows(const Tensor& x, Device device, RowOrder order = {});
@@ -109,7 +109,7 @@ class InMemoryRows : public RowSource {
   int64_t epoch_ = -1;  // the epoch gathered in epoch_x_
   int64_t wanted_ = 0;  // the epoch seek_epoch asked for
   Tensor epoch_x_;      // (n, features) on device_, in the epoch's order
-  std::vector<int64_t> block_order_;  // (n) block_shuffled: the epoch's order
+  std::vector<int64_t> block_order_;  // (n) the epoch's order, where each read gathers its rows
 };
 
 }  // namespace ae::models

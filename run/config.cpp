@@ -383,6 +383,15 @@ char delimiter_char(const std::string& setting) {
   return setting[0];
 }
 
+void check_noise_level(const std::string& noise, double level, const std::string& flag) {
+  AE_CHECK(level >= 0, flag, " must be >= 0, got ", level);
+  AE_CHECK(noise == "gaussian" || level <= 1, flag, " is a fraction for ", noise,
+           " noise and must lie in [0, 1], got ", level);
+  AE_CHECK(noise != "dropout" || level < 1, flag, " ", level, " is out of range for --noise "
+           "dropout: it must lie in [0, 1), because dropout scales the inputs it keeps by "
+           "1/(1 - level), which has no value at 1; --noise masking zeroes inputs without scaling");
+}
+
 RunConfig preset(const std::string& kind) {
   check_one_of(kind, "--model", "model.kind", {"auto", "ae", "dae", "sparse", "contractive", "vae"});
   RunConfig c;
@@ -425,6 +434,56 @@ void apply_json(RunConfig& config, const json& j, const std::string& where) {
     field->set_json(config, *value, where_field(where, key));
     config.given.insert(key);
   }
+}
+
+namespace {
+
+std::string cut_value(const json* v) {
+  if (v == nullptr) return "absent";
+  const std::string text = v->dump();
+  return text.size() <= 40 ? text : text.substr(0, 37) + "...";
+}
+
+Difference differs(std::string what, const json* a, const json* b) {
+  return {true, std::move(what), cut_value(a), cut_value(b)};
+}
+
+}  // namespace
+
+Difference json_difference(const json& a, const json& b, const std::string& key) {
+  if (a == b) return {};
+  if (a.is_object() && b.is_object()) {
+    auto sub = [&](const std::string& k) { return key.empty() ? k : key + "." + k; };
+    for (auto it = a.begin(); it != a.end(); ++it) {
+      if (!b.contains(it.key())) return differs(sub(it.key()), &*it, nullptr);
+      const Difference d = json_difference(*it, b[it.key()], sub(it.key()));
+      if (d.found) return d;
+    }
+    for (auto it = b.begin(); it != b.end(); ++it)
+      if (!a.contains(it.key())) return differs(sub(it.key()), nullptr, &*it);
+  }
+  return differs(key, &a, &b);
+}
+
+Difference setting_difference(const json& a, const json& b, const std::set<std::string>& skip) {
+  auto find = [](const json& root, const std::string& key) -> const json* {
+    const json* node = &root;
+    size_t start = 0;
+    for (size_t dot = 0; dot != std::string::npos; start = dot + 1) {
+      dot = key.find('.', start);
+      const std::string part = key.substr(start, dot == std::string::npos ? dot : dot - start);
+      if (!node->is_object() || !node->contains(part)) return nullptr;
+      node = &(*node)[part];
+    }
+    return node;
+  };
+  for (const Field& f : fields()) {
+    if (skip.count(f.key)) continue;
+    const json *va = find(a, f.key), *vb = find(b, f.key);
+    if ((va == nullptr) != (vb == nullptr) || (va != nullptr && *va != *vb))
+      return differs(cat(f.flag, " (", f.key, ")"), va, vb);
+  }
+  return {};
 }
 
 json given_settings(const RunConfig& config) {
@@ -524,9 +583,7 @@ void validate(const RunConfig& c) {
            "be >= 0, got ", m.l1, ", ", m.l2, " and ", m.penalty_weight);
   AE_CHECK(m.sparsity_target > 0 && m.sparsity_target < 1, "--sparsity (model.sparsity_target) "
            "must lie in (0, 1), got ", m.sparsity_target);
-  AE_CHECK(m.noise_level >= 0, "--noise-level (model.noise_level) must be >= 0, got ", m.noise_level);
-  AE_CHECK(m.noise == "gaussian" || m.noise_level <= 1, "--noise-level (model.noise_level) is a "
-           "fraction for ", m.noise, " noise and must lie in [0, 1], got ", m.noise_level);
+  check_noise_level(m.noise, m.noise_level, "--noise-level (model.noise_level)");
   AE_CHECK(m.beta >= 0, "--beta (model.beta) must be >= 0, got ", m.beta);
   AE_CHECK(m.beta_warmup > 0 && m.beta_period > 0 && m.beta_ratio > 0 && m.beta_ratio <= 1,
            "--beta-warmup and --beta-period must be positive and --beta-ratio in (0, 1], got ",

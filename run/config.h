@@ -123,6 +123,20 @@ void apply_json(RunConfig& config, const json& j, const std::string& where);
 // Reads a JSON file (errors name the file, line and column).
 json read_json_file(const std::string& path);
 
+// Where two descriptions first differ: what (a dotted JSON key, or a setting's flag and key) and
+// each side's value as JSON text cut to 40 characters ("absent" for a key one side lacks).
+struct Difference {
+  bool found = false;
+  std::string what, a, b;
+};
+// The first difference of two JSON values, objects walked key by key (a's keys in order, then
+// those only b has); `key` names the value itself ("" at the top).
+Difference json_difference(const json& a, const json& b, const std::string& key = "");
+// The first setting, in the order of the settings table, whose value differs between two
+// configurations as to_json writes them, named "--epochs (train.epochs)"; keys in `skip` are
+// left out.
+Difference setting_difference(const json& a, const json& b, const std::set<std::string>& skip = {});
+
 // Which settings a command offers as flags.
 enum class Scope : uint8_t {
   all,          // train: everything
@@ -161,5 +175,9 @@ char delimiter_char(const std::string& setting);
 // Checks that the names and ranges of a configuration make sense before anything is loaded:
 // each message names the setting ("--lr (train.lr) must be positive, got -1").
 void validate(const RunConfig& config);
+// A corruption level for the noise named `noise` (models/noise.h), as `flag` gives it: >= 0, a
+// fraction in [0, 1] for every kind but gaussian, below 1 for dropout; else an ae::Error
+// naming the flag, the value, the valid range and why.
+void check_noise_level(const std::string& noise, double level, const std::string& flag);
 
 }  // namespace ae::run

@@ -41,13 +41,6 @@ io::CsvOptions csv_options(const DataSettings& d) {
   return o;
 }
 
-// The smallest and largest value of x (n, features) on the host.
-std::pair<double, double> value_range(const Tensor& x) {
-  const std::vector<float> v = x.to_floats();
-  const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
-  return {*lo, *hi};
-}
-
 models::Dataset normalised(const models::Dataset& d, const std::optional<models::Normalizer>& norm) {
   if (!norm) return d;
   NoGradGuard no_grad;
@@ -209,7 +202,10 @@ std::string resolve_auto_model(RunConfig& config, int64_t features, bool picture
 PreparedData prepare_for_model(RunConfig& config, std::string& reason) {
   AE_CHECK(!config.data.stream, config.data.path,
            ": --stream is for ae train; this command reads the data in memory");
-  return prepare_for_model(config, load_data(config.data), reason);
+  models::Dataset all = load_data(config.data);
+  models::validate(all);
+  reason = resolve_auto_model(config, all.features(), all.is_image());
+  return prepare_data(std::move(all), config.data);
 }
 
 PreparedData prepare_for_model(RunConfig& config, const models::Dataset& all, std::string& reason) {
@@ -334,7 +330,27 @@ PreparedData prepare_stream(const DataSettings& d, uint64_t order_seed, StreamPl
   return out;
 }
 
-PreparedData prepare_data(const models::Dataset& all, const DataSettings& d) {
+namespace {
+
+// Normalises each part of `out` with out.normalizer (none: as they are), in place; when the
+// parts' memory is not `owned` (the caller's array), each is copied once first.
+void normalise_parts(PreparedData& out, bool owned) {
+  if (out.normalizer) {
+    NoGradGuard no_grad;
+    for (models::Dataset* part : {&out.train, &out.val, &out.excluded}) {
+      if (part->size() == 0) continue;
+      if (!owned) part->x = part->x.clone();
+      out.normalizer->apply_in_place(part->x);
+    }
+  }
+  std::tie(out.low, out.high) = models::value_range(out.train.x);
+}
+
+// prepare_data over `all`, whose rows are rearranged in place when `how` is in_place (the
+// caller's own copy, read from a file: the parts and their normalised values then live in its
+// memory, with no second copy of the data) and copied once otherwise (another library's array),
+// and only when the split or the normalisation changes them.
+PreparedData prepare_parts(const models::Dataset& all, const DataSettings& d, models::Arrange how) {
   models::validate(all);
   PreparedData out;
   out.name = all.name;
@@ -367,16 +383,23 @@ PreparedData prepare_data(const models::Dataset& all, const DataSettings& d) {
     out.train_rows = std::move(train);
     out.val_rows = std::move(val);
   }
-  out.train = models::select(all, out.train_rows);
+  // Training, validation and excluded rows one after the other in one buffer: all's own when
+  // it may be rearranged, or when it is already in that order.
+  const bool in_order = out.val_rows.empty() && out.excluded_rows.empty();
+  bool owned = how == models::Arrange::in_place;
+  if (in_order) {
+    out.train = all;
+  } else {
+    std::vector<models::Dataset> parts =
+        models::partition(all, {out.train_rows, out.val_rows, out.excluded_rows}, how);
+    owned = true;
+    out.train = std::move(parts[0]);
+    out.val = std::move(parts[1]);
+    out.excluded = std::move(parts[2]);
+  }
   out.train.name = d.validation > 0 ? all.name + "[train]" : all.name;
-  if (!out.val_rows.empty()) {
-    out.val = models::select(all, out.val_rows);
-    out.val.name = all.name + "[validation]";
-  }
-  if (!out.excluded_rows.empty()) {
-    out.excluded = models::select(all, out.excluded_rows);
-    out.excluded.name = all.name + "[excluded labels]";
-  }
+  if (out.val.size() > 0) out.val.name = all.name + "[validation]";
+  if (out.excluded.size() > 0) out.excluded.name = all.name + "[excluded labels]";
   out.normalization = d.normalize;
   out.normalization_reason = "as asked";
   if (d.normalize == "auto") {
@@ -386,11 +409,18 @@ PreparedData prepare_data(const models::Dataset& all, const DataSettings& d) {
   }
   if (out.normalization != "none")
     out.normalizer = models::fit_normalizer(out.train.x, models::parse_norm_kind(out.normalization));
-  out.train = normalised(out.train, out.normalizer);
-  if (out.val.size() > 0) out.val = normalised(out.val, out.normalizer);
-  if (out.excluded.size() > 0) out.excluded = normalised(out.excluded, out.normalizer);
-  std::tie(out.low, out.high) = value_range(out.train.x);
+  normalise_parts(out, owned);
   return out;
+}
+
+}  // namespace
+
+PreparedData prepare_data(models::Dataset&& all, const DataSettings& d) {
+  return prepare_parts(all, d, models::Arrange::in_place);
+}
+
+PreparedData prepare_data(const models::Dataset& all, const DataSettings& d) {
+  return prepare_parts(all, d, models::Arrange::copy);
 }
 
 PreparedData reload_data(const DataSettings& d, const std::optional<models::Normalizer>& norm) {
@@ -400,10 +430,7 @@ PreparedData reload_data(const DataSettings& d, const std::optional<models::Norm
   raw.normalize = "none";
   PreparedData out = prepare_data(raw);
   out.normalizer = norm;
-  out.train = normalised(out.train, norm);
-  if (out.val.size() > 0) out.val = normalised(out.val, norm);
-  if (out.excluded.size() > 0) out.excluded = normalised(out.excluded, norm);
-  std::tie(out.low, out.high) = value_range(out.train.x);
+  normalise_parts(out, true);  // prepare_data read the file: its memory is this call's own
   return out;
 }
 

@@ -41,8 +41,14 @@ struct PreparedData {
 // load_data, then the seeded split, the classes of --exclude-labels taken out of both parts
 // (and kept aside in `excluded`), and the normaliser fitted on the training part
 // (--normalize auto: models::choose_normalization of the training part).
+// The parts and their normalised values live in the memory the file was read into: the data is
+// held once (docs/scale.md#memory).
 PreparedData prepare_data(const DataSettings& data);
-// The same for samples already in memory (the Python package's arrays); data.path is not read.
+// The same for samples already in memory; data.path is not read. Given `all` to consume (an
+// rvalue), its rows are rearranged and normalised in its own memory; given samples the caller
+// keeps (the Python package's arrays, read in place), they are left as they are and copied once,
+// and only when the split or the normalisation changes them.
+PreparedData prepare_data(models::Dataset&& all, const DataSettings& data);
 PreparedData prepare_data(const models::Dataset& all, const DataSettings& data);
 
 // Model kind `auto` made concrete once the data is known: samples that are pictures (image_h > 0:

@@ -1,5 +1,6 @@
 #include "run/run_folder.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -31,15 +32,19 @@ std::string default_run_folder(const std::string& model_kind) {
   return folder;
 }
 
-void create_run_folder(const std::string& folder) {
+void check_new_run_folder(const std::string& folder) {
   std::error_code ec;
-  if (fs::exists(folder, ec)) {
-    AE_CHECK(fs::is_directory(folder, ec), folder, ": exists and is not a folder");
-    for (const char* f : {kConfigFile, kLatestCheckpoint, kBestCheckpoint})
-      AE_CHECK(!fs::exists(join_path(folder, f), ec), folder, ": already holds a run (", f,
-               "); continue it with --resume ", folder, " or pick another --out");
-    return;
-  }
+  if (!fs::exists(folder, ec)) return;
+  AE_CHECK(fs::is_directory(folder, ec), folder, ": exists and is not a folder");
+  for (const char* f : {kConfigFile, kLatestCheckpoint, kBestCheckpoint})
+    AE_CHECK(!fs::exists(join_path(folder, f), ec), folder, ": already holds a run (", f,
+             "); continue it with --resume ", folder, " or pick another --out");
+}
+
+void create_run_folder(const std::string& folder) {
+  check_new_run_folder(folder);
+  std::error_code ec;
+  if (fs::exists(folder, ec)) return;
   fs::create_directories(folder, ec);
   if (ec) fail(cat(folder, ": cannot create the run folder: ", ec.message()), ErrorKind::file,
                ec.value());
@@ -122,14 +127,24 @@ void write_metrics(const std::string& folder, const std::vector<EpochMetrics>& h
   std::string csv = "epoch";
   for (const char* part : {"train", "val"})
     for (const std::string& t : terms) csv += cat(",", part, "_", t);
-  csv += ",lr,steps,seconds,samples_per_second\n";
+  csv += ",lr,steps,seconds,samples_per_second";
+  // A sparse code's columns (all of a run's epochs have them, or none).
+  const bool sparse = std::any_of(history.begin(), history.end(),
+                                  [](const EpochMetrics& m) { return m.sparsity.measured; });
+  csv += sparse ? ",l0,dead_fraction,dense_fraction\n" : "\n";
   json rows = json::array();
   for (const EpochMetrics& m : history) {
     csv += std::to_string(m.epoch);
     for (const std::string& t : terms) csv += "," + number(term(m.train, t));
     for (const std::string& t : terms) csv += "," + (m.has_val ? number(term(m.val, t)) : "");
     csv += cat(",", number(m.lr), ",", m.steps, ",", number(m.seconds), ",",
-               number(m.samples_per_second), "\n");
+               number(m.samples_per_second));
+    const Sparsity& sp = m.sparsity;
+    if (sparse)
+      csv += sp.measured ? cat(",", number(sp.l0), ",", number(sp.dead_fraction), ",",
+                               number(sp.dense_fraction))
+                         : ",,,";
+    csv += "\n";
     json row = {{"epoch", m.epoch}, {"lr", json_number(m.lr)}, {"steps", m.steps},
                 {"seconds", json_number(m.seconds)},
                 {"samples_per_second", json_number(m.samples_per_second)}};
@@ -140,6 +155,10 @@ void write_metrics(const std::string& folder, const std::vector<EpochMetrics>& h
     }
     row["train"] = train;
     if (m.has_val) row["val"] = val;
+    if (sp.measured)
+      row["code"] = {{"l0", json_number(sp.l0)},
+                     {"dead_fraction", json_number(sp.dead_fraction)},
+                     {"dense_fraction", json_number(sp.dense_fraction)}};
     rows.push_back(row);
   }
   write_text(join_path(folder, kMetricsCsv), csv);
@@ -181,6 +200,12 @@ std::vector<EpochMetrics> read_metrics(const std::string& folder) {
     if (row.contains("seconds")) m.seconds = from_json_number(row["seconds"]);
     if (row.contains("samples_per_second"))
       m.samples_per_second = from_json_number(row["samples_per_second"]);
+    if (row.contains("code") && row["code"].is_object()) {
+      const json& c = row["code"];
+      m.sparsity = {true, from_json_number(c.value("l0", json())),
+                    from_json_number(c.value("dead_fraction", json())),
+                    from_json_number(c.value("dense_fraction", json()))};
+    }
     out.push_back(m);
   }
   return out;

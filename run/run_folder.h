@@ -28,8 +28,10 @@ std::string join_path(const std::string& folder, const std::string& file);
 // "runs/vae-20261122-201500" (local time), with "-2", "-3", ... when that folder exists.
 std::string default_run_folder(const std::string& model_kind);
 
-// Creates the folder (and its parents). An existing folder is refused when it already holds a
-// run (a config or a checkpoint): the message suggests --resume.
+// An error when `folder` exists and is not a folder, or already holds a run (a config or a
+// checkpoint): the message suggests --resume or another --out. Nothing is created.
+void check_new_run_folder(const std::string& folder);
+// Creates the folder (and its parents), after check_new_run_folder.
 void create_run_folder(const std::string& folder);
 
 // The checkpoint a command reads: `where` is a .safetensors file, or a run folder (then
@@ -39,6 +41,14 @@ std::string find_checkpoint(const std::string& where, const std::string& which);
 std::string run_folder_of(const std::string& checkpoint_path);
 
 // One epoch's numbers.
+// A sparse code's firing over the training rows after an epoch (models::CodeFiring; which codes
+// are sparse: run/diagnose.h): L0, the mean number of units firing per sample, and the shares of
+// units that never fired (dead) and that fired on more than 10% of the samples (dense).
+struct Sparsity {
+  bool measured = false;
+  double l0 = 0, dead_fraction = 0, dense_fraction = 0;
+};
+
 struct EpochMetrics {
   int64_t epoch = 0;  // from 1
   models::LossValues train;
@@ -48,6 +58,7 @@ struct EpochMetrics {
   int64_t steps = 0;
   double seconds = 0;
   double samples_per_second = 0;
+  Sparsity sparsity;
 };
 
 // The loss terms a model reports: total and reconstruction always, penalty when the model has

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <numeric>
 
 #include "core/autograd.h"
@@ -19,13 +20,19 @@ int64_t count_or(const RunArgs& a, int64_t fallback) {
   return a.count;
 }
 
-Device choose_device(const std::string& setting) {
+Device choose_device(const std::string& setting, const std::string& recorded_in) {
   if (setting == "auto") return default_device();
   const Device d = Device::parse(setting);
-  AE_CHECK(!d.is_cuda() || d.index < cuda_device_count(), "--device ", setting, ": ",
-           cuda_device_count() == 0 ? "no usable CUDA device (ae was built without CUDA, or there "
-                                      "is no driver or GPU)"
-                                    : cat("only ", cuda_device_count(), " CUDA device(s)"));
+  const int count = cuda_device_count();
+  if (d.is_cuda() && d.index >= count) {
+    const std::string missing =
+        count == 0 ? "no usable CUDA device (ae was built without CUDA, or there is no driver or GPU)"
+                   : cat("only ", count, " CUDA device(s)");
+    AE_CHECK(!recorded_in.empty(), "--device ", setting, ": ", missing);
+    fail(cat(recorded_in, ": the run was trained with --device ", setting, ", and this machine has ",
+             missing, "; add --device cpu", count > 0 ? " (or --device cuda:0)" : "",
+             " to continue it here"));
+  }
   return d;
 }
 
@@ -104,7 +111,15 @@ models::Dataset analysis_data(const RunArgs& a, const LoadedRun& run, std::strin
   };
   if (a.data_flags.was_given("--data")) {
     models::Dataset d = load_for_model(config.data, run.normalizer, width);
-    what = cat(d.name, " (", d.size(), " samples)");
+    // Every row of the file (--split is for the run's own data): say so, and whether the model
+    // trained on some of them (the run's own file).
+    std::error_code ec;
+    const bool trained_on = !run.config.data.path.empty() &&
+                            std::filesystem::equivalent(config.data.path, run.config.data.path, ec);
+    const bool limited = config.data.limit > 0 && d.size() == config.data.limit;
+    what = cat(d.name, " (", limited ? "the first " : "all ", d.size(), " samples of ",
+               config.data.path,
+               trained_on ? ", the file the run was trained on: its training samples included)" : ")");
     all_rows(d.size());
     return d;
   }

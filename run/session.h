@@ -39,8 +39,11 @@ struct RunArgs {
 // --count, or `fallback` when it was not given; a count below 1 is an error.
 int64_t count_or(const RunArgs& args, int64_t fallback);
 
-// "auto" picks ae's default device (AE_DEVICE, else CUDA when usable, else the CPU).
-Device choose_device(const std::string& setting);
+// "auto" picks ae's default device (AE_DEVICE, else CUDA when usable, else the CPU). A CUDA
+// device this machine lacks is an error naming --device; with `recorded_in` (the config.json a
+// resumed run's setting came from) it names that file and the recorded device instead, and
+// suggests --device cpu.
+Device choose_device(const std::string& setting, const std::string& recorded_in = "");
 
 struct LoadedRun {
   std::string folder;  // the run folder (where outputs go by default)

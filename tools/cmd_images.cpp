@@ -11,6 +11,7 @@
 #include "run/pictures.h"
 #include "run/run_folder.h"
 #include "run/config.h"
+#include "run/diagnose.h"
 #include "run/session.h"
 
 namespace ae::cli {
@@ -80,6 +81,17 @@ int run_sample(RunArgs& a) {
   double lo, hi;  // not a structured binding: clang 14 cannot capture one in a lambda
   std::tie(lo, hi) = picture_range(run.checkpoint.spec, run.normalizer);
   NoGradGuard no_grad;
+  // Samples from the prior look like the data only where the training codes fill the prior:
+  // checked on the run's training rows when they can be read again (not streamed, still there).
+  if (!run.config.data.stream) {
+    std::string mismatch;
+    try {
+      mismatch = prior_mismatch(vae, training_data(run, "sample").x);
+    } catch (const Error&) {
+      // The training data is gone or unreadable: nothing to compare with.
+    }
+    if (!mismatch.empty()) std::fprintf(stderr, "ae: warning: %s\n", mismatch.c_str());
+  }
 
   Generator gen(a.seed);
   const Tensor samples = vae.sample(n, gen);
@@ -182,6 +194,7 @@ int run_denoise(DenoiseArgs& d) {
   if (noise.kind == models::NoiseKind::none) noise.kind = models::NoiseKind::masking;
   if (d.level >= 0) noise.level = d.level;
   if (noise.level <= 0) noise.level = 0.3;
+  check_noise_level(models::noise_name(noise.kind), noise.level, "--noise-level");
   if (spec.kind == models::ModelKind::vae || spec.autoencoder.noise.kind == models::NoiseKind::none) {
     // Salt and pepper take the data's extremes.
     const std::vector<float> v = data.x.to_floats();

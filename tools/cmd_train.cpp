@@ -23,8 +23,10 @@
 #include "analysis/pca.h"
 #include "train/trainer.h"
 #include "tools/commands.h"
+#include "run/diagnose.h"
 #include "run/prepare.h"
 #include "run/pictures.h"
+#include "run/ranks.h"
 #include "tools/progress.h"
 #include "run/run_folder.h"
 #include "run/session.h"
@@ -185,101 +187,6 @@ void write_pictures(const std::string& folder, models::Model& model, const model
   progress.note(cat("pictures: ", list));
 }
 
-// The first setting where two model descriptions (JSON) differ, "widths: [64,8,16] in the
-// checkpoint, [64,12,16] now", each value cut to 40 characters; "" when they are equal.
-std::string first_difference(const json& was, const json& now, const std::string& key = "") {
-  if (was == now) return "";
-  if (was.is_object() && now.is_object()) {
-    for (auto it = was.begin(); it != was.end(); ++it) {
-      const std::string sub = key.empty() ? it.key() : key + "." + it.key();
-      if (!now.contains(it.key())) return cat(sub, " only in the checkpoint");
-      const std::string d = first_difference(*it, now[it.key()], sub);
-      if (!d.empty()) return d;
-    }
-    for (auto it = now.begin(); it != now.end(); ++it)
-      if (!was.contains(it.key())) return cat(key.empty() ? it.key() : key + "." + it.key(), " only now");
-  }
-  auto cut = [](const json& v) {
-    const std::string text = v.dump();
-    return text.size() <= 40 ? text : text.substr(0, 37) + "...";
-  };
-  return cat(key, ": ", cut(was), " in the checkpoint, ", cut(now), " now");
-}
-
-// After training: how many code units are constant over the validation split (the training split
-// without one; nothing with a single sample). Recorded in the metrics; when most are, the code carries almost nothing, and a
-// one-line warning names them and the likely causes found in the run's settings and data.
-template <class Record>
-void check_code(models::Model& model, const models::ModelSpec& spec, const RunConfig& config,
-                const PreparedData& data, Progress& progress, Record record) {
-  const bool val = data.val.size() > 1;
-  const models::Dataset& shown = val ? data.val : data.train;
-  const std::string split = val ? "validation" : "training";
-  if (shown.size() < 2) return;  // one sample says nothing about variation
-  // The first 10000 samples are plenty to tell a constant unit, and bound the memory of encoding.
-  const int64_t n = std::min<int64_t>(shown.size(), 10000);
-  const bool vae = spec.kind == models::ModelKind::vae;
-  // A VAE's posterior means are on the prior's scale: Burda et al.'s activity threshold. Other
-  // codes: a unit that moves by less than 1e-3 (a sigmoid or tanh code spans 1).
-  const double tolerance = vae ? 0.1 : 1e-3;
-  const models::CodeActivity code =
-      models::code_activity(encode(model, spec, slice(shown.x, 0, n)), tolerance);
-  record(code, split);
-  const int64_t constant = static_cast<int64_t>(code.constant.size());
-  const std::string counted = cat(constant, " of ", code.units, " code units constant over the ",
-                                  n == shown.size() ? "" : "first ", n, " ", split, " samples");
-  if (2 * constant <= code.units) {
-    progress.note(cat("code: ", counted, " (standard deviation <= ", tolerance, ")"));
-    return;
-  }
-  // A smaller code is advice only where the code is wider than the data's effective rank: the
-  // number of principal components that explain 99% of its variance.
-  const int64_t width = spec.code_width();
-  const int64_t k = std::min({width, shown.x.size(1), n});
-  const models::Pca pca = models::Pca::fit(slice(shown.x, 0, n), k);
-  int64_t rank = k;
-  if (pca.total_variance <= 0) {
-    rank = 0;
-  } else {
-    double explained = 0;
-    const std::vector<double> ratio = pca.explained_variance_ratio();
-    for (int64_t j = 0; j < k; ++j) {
-      explained += ratio[static_cast<size_t>(j)];
-      if (explained >= 0.99) {
-        rank = j + 1;
-        break;
-      }
-    }
-  }
-  const bool too_wide = rank < width;
-  const std::string smaller_code =
-      cat("a code wider than the data needs (", rank, rank == 1 ? " principal component explains"
-                                                                : " principal components explain",
-          " 99% of its variance; a smaller --code)");
-
-  std::vector<std::string> causes;
-  const bool unit_range = data.low >= 0 && data.high <= 1;
-  if (data.normalization == "none" && !unit_range)
-    causes.push_back(cat("unscaled data (values in [", data.low, ", ", data.high,
-                         "]; --normalize auto standardises them)"));
-  if (vae)
-    causes.push_back(cat("the KL term outweighing the reconstruction (--beta ", config.model.beta,
-                         too_wide ? "; a smaller --code)" : ")"));
-  else if (config.model.penalty != "none" && config.model.penalty_weight > 0)
-    causes.push_back(cat("too strong a penalty (--penalty ", config.model.penalty,
-                         " with --penalty-weight ", config.model.penalty_weight, ")"));
-  if (causes.empty())
-    causes.push_back(too_wide ? smaller_code
-                              : cat("too little training (--epochs ", config.train.epochs,
-                                    "; train longer) or a learning rate that saturated the code "
-                                    "units (--lr ", config.train.lr, ")"));
-  std::string likely;
-  for (size_t i = 0; i < causes.size(); ++i) likely += cat(i ? " or " : "", causes[i]);
-  progress.warn(cat(counted, " (units ", models::unit_list(code.constant),
-                    ": standard deviation <= ", tolerance, "), so the code carries almost nothing; "
-                    "likely cause: ", likely));
-}
-
 }  // namespace
 
 int run_train(TrainArgs& a) {
@@ -291,6 +198,14 @@ int run_train(TrainArgs& a) {
   std::string config_source;
   RunConfig config = resolve_config(a, config_source);
   const bool resuming = !a.resume.empty();
+  // What can be refused without the data is refused before it is read (a large file takes a
+  // while): an --out that holds a run, a device this machine lacks.
+  if (!resuming && !a.out.empty() && writer) check_new_run_folder(a.out);
+  Device device = choose_device(config.device, resuming && !a.flags.was_given("--device")
+                                                   ? config_source : std::string());
+  // Several ranks on a machine with GPUs: one GPU per rank, as NCCL's communicator takes it.
+  if (comm.size() > 1 && config.device == "auto" && device.is_cuda())
+    device = Device::cuda(local_rank() % cuda_device_count());
 
   StreamPlan stream;  // --stream: the files stay on disk; data holds samples of each part
   std::string model_reason;  // what model kind auto became, and why
@@ -310,10 +225,13 @@ int run_train(TrainArgs& a) {
                     data.train.image_c, data.train.features());
   const models::ModelSpec spec =
       model_spec(config, data.train.features(), data.low, data.high, data.name);
-  Device device = choose_device(config.device);
-  // Several ranks on a machine with GPUs: one GPU per rank, as NCCL's communicator takes it.
-  if (comm.size() > 1 && config.device == "auto" && device.is_cuda())
-    device = Device::cuda(local_rank() % cuda_device_count());
+  // Every rank must train on the same data with the same settings: compared before anything is
+  // built or written, so that ranks that disagree end together with one line (run/ranks.h).
+  check_ranks_agree(comm,
+                    rank_fingerprint(config, train_rows + val_rows + data.excluded.size(),
+                                     data.train.features(), data.normalization,
+                                     models::model_spec_json(spec)),
+                    device);
   set_matmul_precision(device, config.train.tf32 ? MatmulPrecision::tf32 : MatmulPrecision::float32);
 
   // The model is built before anything is written, so that a setting it refuses leaves no
@@ -348,10 +266,10 @@ int run_train(TrainArgs& a) {
     const std::string latest = join_path(folder, kLatestCheckpoint);
     if (std::filesystem::exists(latest) || std::filesystem::exists(join_path(folder, kMetricsJson))) {
       checkpoint = models::read_checkpoint(latest);
-      const std::string difference = first_difference(
-          json::parse(models::model_spec_json(checkpoint->spec)), json::parse(models::model_spec_json(spec)));
-      AE_CHECK(difference.empty(), checkpoint->path, ": its model differs from the one ",
-               config_source, " and the data give now: ", difference);
+      const Difference d = json_difference(json::parse(models::model_spec_json(checkpoint->spec)),
+                                           json::parse(models::model_spec_json(spec)));
+      AE_CHECK(!d.found, checkpoint->path, ": its model differs from the one ", config_source,
+               " and the data give now: ", d.what, ": ", d.a, " in the checkpoint, ", d.b, " now");
       models::restore_model(*checkpoint, *model);
       state = checkpoint->state;
       if (state.epoch >= config.train.epochs) {
@@ -408,14 +326,17 @@ int run_train(TrainArgs& a) {
                     " -> ", folder));
   if (comm.size() > 1 || previous_ranks != comm.size()) {
     const int64_t b = config.train.batch_size;
-    progress.note(cat("data-parallel over ", comm.size(), comm.size() == 1 ? " rank (" : " ranks (",
-                      comm_kind_name(comm.kind()), "): each trains on about ", (b + comm.size() - 1) / comm.size(),
-                      " rows of every batch of ", b,
-                      previous_ranks != comm.size()
-                          ? cat("; the run was trained on ", previous_ranks, previous_ranks == 1 ? " rank" : " ranks",
-                                " so far and continues as it would have there, up to the float rounding "
-                                "of the gradient sums")
-                          : std::string()));
+    const std::string ranks_before =
+        cat("the run was trained on ", previous_ranks, previous_ranks == 1 ? " rank" : " ranks",
+            " so far and continues as it would have there, up to the float rounding of the "
+            "gradient sums");
+    if (comm.size() == 1)
+      progress.note(cat(ranks_before, "; this one process trains on every row of each batch of ", b));
+    else
+      progress.note(cat("data-parallel over ", comm.size(), " ranks (", comm_kind_name(comm.kind()),
+                        "): each trains on about ", (b + comm.size() - 1) / comm.size(),
+                        " rows of every batch of ", b,
+                        previous_ranks != comm.size() ? "; " + ranks_before : std::string()));
   }
 
   const bool has_val = val_rows > 0;
@@ -423,7 +344,12 @@ int run_train(TrainArgs& a) {
   trainer.comm = &comm;
   trainer.on_note = [&](const std::string& note) { progress.note(note); };
   trainer.on_start = [&](models::TrainStep& step) {
-    if (checkpoint) models::restore_optimizer(*checkpoint, *model, step.optimizer());
+    if (checkpoint && !models::restore_optimizer(*checkpoint, *model, step.optimizer()))
+      progress.warn(cat(checkpoint->path, " holds no optimizer state (",
+                        config.train.optimizer == "sgd" ? "SGD's momentum" : "Adam's moments",
+                        "; a checkpoint written without its optimizer, such as the Python package's "
+                        "save, has none): it starts again from zero, so the loss may jump in the "
+                        "first steps of epoch ", state.epoch + 1, " before it settles"));
     progress.begin_epoch(state.epoch);
   };
   trainer.on_batch = [&](int64_t samples, models::TrainStep& step) {
@@ -441,6 +367,8 @@ int run_train(TrainArgs& a) {
     m.steps = r.steps;
     m.seconds = r.seconds;
     m.samples_per_second = r.seconds > 0 ? static_cast<double>(train_rows) / r.seconds : 0;
+    // A streamed run measures its code on the training samples it holds in memory.
+    if (writer) m.sparsity = epoch_sparsity(*model, spec, data.train.x);
     state = now;
     history.push_back(m);
     if (!writer) return;  // rank 0 writes and prints
@@ -487,9 +415,9 @@ int run_train(TrainArgs& a) {
                      join_path(folder, kLatestCheckpoint).c_str(), folder.c_str());
       else
         std::fprintf(stderr,
-                     "ae: interrupted in epoch 1, before any checkpoint was saved: nothing to "
-                     "resume in %s\n",
-                     folder.c_str());
+                     "ae: interrupted in epoch 1, before any checkpoint was saved; %s holds the "
+                     "run's settings (%s), and `ae train --resume %s` starts it again from epoch 1\n",
+                     folder.c_str(), kConfigFile, folder.c_str());
       return 130;  // 128 + SIGINT, as a shell reports a process Ctrl-C ended
     }
   }
@@ -504,10 +432,15 @@ int run_train(TrainArgs& a) {
     const models::Checkpoint best = models::read_checkpoint(join_path(folder, kBestCheckpoint));
     models::restore_model(best, *model);
   }
-  check_code(*model, spec, config, data, progress, [&](const models::CodeActivity& code,
-                                                        const std::string& split) {
-    write_metrics(folder, history, terms, &code, split);
-  });
+  // After training: how the code units vary over the validation split (the training split
+  // without one), recorded in the metrics; a collapsed model or dead units get one warning line.
+  if (const std::optional<CodeDiagnosis> code = diagnose_code(*model, spec, config, data)) {
+    write_metrics(folder, history, terms, &code->activity, code->split);
+    if (code->warning.empty())
+      progress.note(code->note);
+    else
+      progress.warn(code->warning);
+  }
   if (!a.no_pictures) write_pictures(folder, *model, spec, config, data, picture, title, progress);
   if (has_val)
     progress.note(cat("best validation loss ", state.best_loss, " at epoch ", state.best_epoch + 1,

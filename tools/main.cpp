@@ -66,6 +66,15 @@ void use_a_short_openmp_spin(char** argv) {
   execv("/proc/self/exe", argv);
 }
 
+// An error found before any communicator exists (the command line itself): every rank of an
+// mpirun job parses the same arguments and fails alike, so rank 0 alone prints it (the launcher's
+// rank, core/comm.h) and every rank exits with code 2.
+template <class... Args>
+int refuse_command_line(const char* format, Args... args) {
+  if (ae::launcher_rank() == 0) std::fprintf(stderr, format, args...);
+  return 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -221,14 +230,11 @@ int main(int argc, char** argv) {
       known = known || (argc > 1 && sub->get_name() == argv[1]);
       names += (names.empty() ? "" : ", ") + sub->get_name();
     }
-    if (argc == 1) {
-      std::fprintf(stderr, "ae: no command given (%s; ae --help explains them)\n", names.c_str());
-      return 2;
-    }
-    if (!known) {
-      std::fprintf(stderr, "ae: unknown command '%s' (%s)\n", argv[1], names.c_str());
-      return 2;
-    }
+    if (argc == 1)
+      return refuse_command_line("ae: no command given (%s; ae --help explains them)\n",
+                                 names.c_str());
+    if (!known)
+      return refuse_command_line("ae: unknown command '%s' (%s)\n", argv[1], names.c_str());
   }
   try {
     app.parse(argc, argv);
@@ -240,8 +246,7 @@ int main(int argc, char** argv) {
     if (e.get_exit_code() == 0) return app.exit(e);
     std::string where = "ae";
     for (const CLI::App* sub : app.get_subcommands()) where += " " + sub->get_name();
-    std::fprintf(stderr, "ae: %s (see %s --help)\n", e.what(), where.c_str());
-    return 2;
+    return refuse_command_line("ae: %s (see %s --help)\n", e.what(), where.c_str());
   }
 
   // The communicator is destroyed before main returns (release_world), on every path: NCCL's
@@ -258,6 +263,25 @@ int main(int argc, char** argv) {
     else if (c_pca->parsed()) code = run_pca(pca);
     else if (c_retrieve->parsed()) code = run_retrieve(retrieve);
     else if (c_info->parsed()) code = run_info(info);
+  } catch (const ae::JobError& e) {
+    // Every rank raised it together (core/comm.h): those with something to say print it, and
+    // each waits for the others before it ends, so that no rank's line is cut off by the
+    // launcher ending the job when the first rank exits.
+    std::fflush(stdout);
+    ae::Communicator* ranks = ae::world_if_made();
+    if (*e.what() != '\0') {
+      if (ranks != nullptr && ranks->size() > 1)
+        std::fprintf(stderr, "ae: rank %d of %d: %s\n", ranks->rank(), ranks->size(), e.what());
+      else
+        std::fprintf(stderr, "ae: %s\n", e.what());
+    }
+    std::fflush(stderr);
+    try {
+      if (ranks != nullptr) ranks->barrier();
+    } catch (const std::exception&) {
+      // a rank gone: the launcher ends the job anyway
+    }
+    code = 2;
   } catch (const std::exception& e) {
     std::fflush(stdout);
     if (isatty(STDERR_FILENO)) std::fputs("\r\033[K", stderr);  // over a progress bar

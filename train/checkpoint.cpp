@@ -469,12 +469,13 @@ void restore_model(const Checkpoint& checkpoint, Model& model) {
   model.generator().set_offset(checkpoint.rng_offset);
 }
 
-void restore_optimizer(const Checkpoint& checkpoint, const Model& model, Optimizer& optimizer) {
+bool restore_optimizer(const Checkpoint& checkpoint, const Model& model, Optimizer& optimizer) {
   const std::vector<Parameter> params = model.parameters();
   AE_CHECK(optimizer.params().size() == params.size(), checkpoint.path, ": the optimizer holds ",
            optimizer.params().size(), " parameters, the model ", params.size());
   auto& state = optimizer.state();
   const bool adam = optimizer.config().kind != OptimizerKind::sgd;
+  bool restored = false;
   for (size_t i = 0; i < params.size(); ++i) {
     const Tensor& p = params[i].value;
     const std::string m_name = kOptimizerM + params[i].name, v_name = kOptimizerV + params[i].name;
@@ -486,6 +487,7 @@ void restore_optimizer(const Checkpoint& checkpoint, const Model& model, Optimiz
     AE_CHECK(adam || v == nullptr, checkpoint.path, ": tensor '", v_name, "' is Adam's, the optimizer is ",
              optimizer_name(optimizer.config().kind));
     // A moment the file lacks was never taken: the fresh optimizer's state stands.
+    restored = restored || m != nullptr;
     if (m != nullptr) {
       state[i].m = Tensor::zeros(p.shape(), p.dtype(), p.device());
       copy_into(*m, state[i].m, checkpoint.path);
@@ -496,6 +498,8 @@ void restore_optimizer(const Checkpoint& checkpoint, const Model& model, Optimiz
     }
   }
   optimizer.set_steps(checkpoint.optimizer_steps);
+  const bool stateless = !adam && optimizer.config().momentum == 0;
+  return restored || stateless;
 }
 
 std::unique_ptr<Model> load_model(const Checkpoint& checkpoint, Device device) {

@@ -99,7 +99,10 @@ Checkpoint read_checkpoint(const std::string& path);
 // ("best.safetensors: tensor 'encoder.0.weight' holds nan at flat index 3 ...").
 void restore_model(const Checkpoint& checkpoint, Model& model);
 // Copies the saved moments and step count into `optimizer` (built over model.parameters()).
-void restore_optimizer(const Checkpoint& checkpoint, const Model& model, Optimizer& optimizer);
+// Returns false when the optimizer keeps a state between steps (Adam's moments, SGD's momentum)
+// and the checkpoint holds none of it (one written without its optimizer, such as the Python
+// package's save): the optimizer then starts again from zero.
+bool restore_optimizer(const Checkpoint& checkpoint, const Model& model, Optimizer& optimizer);
 
 // read_checkpoint, build_model and restore_model in one: a model ready to use.
 std::unique_ptr<Model> load_model(const Checkpoint& checkpoint, Device device);

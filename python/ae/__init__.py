@@ -35,9 +35,11 @@ def _load_engine():
 
 
 _core = _load_engine()
+from ._base import ConvergenceWarning  # noqa: E402
 from ._estimators import AnomalyDetector, Autoencoder  # noqa: E402  (after the engine loads)
 
-__all__ = ["Autoencoder", "AnomalyDetector", "default_device", "cuda_device_count"]
+__all__ = ["Autoencoder", "AnomalyDetector", "ConvergenceWarning", "default_device",
+           "cuda_device_count"]
 __version__ = "0.1.0"
 
 

@@ -20,6 +20,18 @@ from . import _core
 
 ArrayLike = Any  # a NumPy array, anything np.asarray takes, or a DLPack tensor
 
+try:
+    from sklearn.exceptions import ConvergenceWarning as _SklearnConvergenceWarning
+except ImportError:  # pragma: no cover - scikit-learn is a dependency; kept for a bare install
+    _SklearnConvergenceWarning = UserWarning
+
+
+class ConvergenceWarning(_SklearnConvergenceWarning):
+    """What ``fit`` warns with when the trained model's code carries little: the model collapsed
+    (most code units constant, or a reconstruction no better than predicting the mean) or a
+    ReLU-type code has many dead units. The message is the one ``ae train`` prints, with the
+    likely cause. A subclass of scikit-learn's ConvergenceWarning, so filters for that catch it."""
+
 # Estimator parameter -> field of a run's config.json (run/config.cpp declares them all).
 _FIELDS = {
     "model": "model.kind",
@@ -308,6 +320,7 @@ class _Base(BaseEstimator):
         self.n_epochs_ = model.epochs
         self.device_ = model.device
         self._set_history(list(model.history))
+        self._set_diagnosis(dict(model.diagnosis))
         self._after_fit(X)
         if model.interrupted:
             warnings.warn(f"{type(self).__name__}.fit stopped after {model.epochs} finished "
@@ -319,6 +332,16 @@ class _Base(BaseEstimator):
     def _after_fit(self, X: ArrayLike) -> None:
         """What a subclass derives from the training data X (as _input returned it: checked
         once, in fit) once the model is trained."""
+
+    def _set_diagnosis(self, d: dict) -> None:
+        """The code check of fit (run/diagnose.h, the one ae train prints): its counts as
+        attributes, its warning as a ConvergenceWarning."""
+        self.n_constant_latents_ = d.get("constant_units")
+        self.n_dead_latents_ = d.get("dead_units")
+        self.collapsed_ = d.get("collapsed")
+        if d.get("warning"):
+            warnings.warn(f"{type(self).__name__}.fit: {d['warning']}", ConvergenceWarning,
+                          stacklevel=4)
 
     def _set_history(self, rows: list) -> None:
         try:
@@ -375,6 +398,7 @@ class _Base(BaseEstimator):
         est.n_epochs_ = model.epochs
         est.device_ = model.device
         est._set_history([])
+        est._set_diagnosis({})
         est._after_load(os.fspath(path), **kwargs)
         return est
 
@@ -488,8 +512,20 @@ _FITTED_DOC = """
     history_ : list of dict or pandas.DataFrame
         One row per epoch, as a run's metrics.csv: epoch (from 1), train_total,
         train_reconstruction (train_penalty, train_kl when the model has them), val_* with
-        validation_fraction > 0, lr, steps, seconds, samples_per_second. A DataFrame when pandas
-        is installed.
+        validation_fraction > 0, lr, steps, seconds, samples_per_second, and for a sparse code
+        (ReLU-type, or sigmoid under an l1 or kl_sparsity penalty) l0, dead_fraction and
+        dense_fraction (docs/python.md). A DataFrame when pandas is installed.
+    n_constant_latents_ : int or None
+        Code units constant over the validation rows (the training rows without them) after
+        fit; None after load.
+    n_dead_latents_ : int or None
+        Code units of a sparse code that never fire on those rows; None for another code, and
+        after load.
+    collapsed_ : bool or None
+        Whether the model collapsed: most code units constant, or a reconstruction no better
+        than predicting the mean. fit warns with a ConvergenceWarning (the text ``ae train``
+        prints, naming the likely cause) when it collapsed or when a quarter or more of a
+        ReLU-type code's units are dead. None after load.
     n_epochs_ : int
         Epochs completed.
     device_ : str

@@ -36,6 +36,7 @@
 #include "train/trainer.h"
 #include "models/vae.h"
 #include "run/config.h"
+#include "run/diagnose.h"
 #include "run/prepare.h"
 #include "run/run_folder.h"
 #include "run/session.h"
@@ -106,7 +107,7 @@ nb::ndarray<nb::numpy, double> to_numpy(std::vector<double>&& v) {
 
 // One epoch's numbers, named as the columns of a run's metrics.csv.
 nb::dict epoch_row(const models::EpochReport& r, const std::vector<std::string>& terms,
-                   int64_t samples) {
+                   int64_t samples, const run::Sparsity& sparsity) {
   nb::dict row;
   row["epoch"] = r.epoch + 1;
   for (const std::string& t : terms) row[("train_" + t).c_str()] = run::term(r.train, t);
@@ -116,6 +117,11 @@ nb::dict epoch_row(const models::EpochReport& r, const std::vector<std::string>&
   row["steps"] = r.steps;
   row["seconds"] = r.seconds;
   row["samples_per_second"] = r.seconds > 0 ? static_cast<double>(samples) / r.seconds : 0.0;
+  if (sparsity.measured) {
+    row["l0"] = sparsity.l0;
+    row["dead_fraction"] = sparsity.dead_fraction;
+    row["dense_fraction"] = sparsity.dense_fraction;
+  }
   return row;
 }
 
@@ -171,8 +177,9 @@ class FittedModel {
                            models::TrainStep& step) {
       m->state_ = state;
       m->optimizer_steps_ = step.optimizer().steps();
+      const run::Sparsity sparsity = run::epoch_sparsity(*m->model_, m->spec_, data.train.x);
       nb::gil_scoped_acquire gil;
-      nb::dict row = epoch_row(r, terms, data.train.size());
+      nb::dict row = epoch_row(r, terms, data.train.size(), sparsity);
       m->history_.append(row);
       if (!on_epoch.is_none()) on_epoch(row);
     };
@@ -180,15 +187,27 @@ class FittedModel {
       nb::gil_scoped_acquire gil;
       if (!on_epoch.is_none()) on_epoch(nb::str(note.c_str()));
     };
+    std::optional<run::CodeDiagnosis> diagnosis;
     try {
       nb::gil_scoped_release release;
       const models::TrainResult result = models::Trainer(trainer).fit(
           *m->model_, data.train.x, data.val.size() > 0 ? data.val.x : Tensor(), {});
       m->state_ = result.state;
+      // The checks `ae train` prints after training, for the Python layer to raise as warnings.
+      diagnosis = run::diagnose_code(*m->model_, m->spec_, config, data);
     } catch (nb::python_error& e) {
       // Stopped between two steps: the parameters are whole; keep the model for the caller.
       m->interrupted_ = true;
       m->pending_ = std::make_unique<nb::python_error>(std::move(e));
+    }
+    if (diagnosis) {
+      nb::dict& d = m->diagnosis_;
+      d["warning"] = diagnosis->warning;
+      d["split"] = diagnosis->split;
+      d["units"] = diagnosis->activity.units;
+      d["constant_units"] = static_cast<int64_t>(diagnosis->activity.constant.size());
+      d["collapsed"] = diagnosis->collapsed;
+      if (diagnosis->firing) d["dead_units"] = diagnosis->dead;
     }
     return m;
   }
@@ -309,6 +328,9 @@ class FittedModel {
   std::string device() const { return device_.str(); }
   int64_t epochs() const { return state_.epoch; }
   nb::list history() const { return history_; }
+  // What run::diagnose_code found after fit (empty for a loaded or interrupted model): warning
+  // ("" when none), split, units, constant_units, collapsed, and dead_units for a sparse code.
+  nb::dict diagnosis() const { return diagnosis_; }
   bool interrupted() const { return interrupted_; }
   // Re-raises what stopped fit (KeyboardInterrupt, or an exception from a callback), once.
   void raise_pending() {
@@ -346,6 +368,7 @@ class FittedModel {
   models::TrainingState state_;
   int64_t optimizer_steps_ = 0;
   nb::list history_;
+  nb::dict diagnosis_;
   bool interrupted_ = false;
   std::unique_ptr<nb::python_error> pending_;
 };
@@ -418,6 +441,7 @@ NB_MODULE(_core, m) {
       .def_prop_ro("device", &FittedModel::device)
       .def_prop_ro("epochs", &FittedModel::epochs)
       .def_prop_ro("history", &FittedModel::history)
+      .def_prop_ro("diagnosis", &FittedModel::diagnosis)
       .def_prop_ro("interrupted", &FittedModel::interrupted);
 
   // The engine's view of an array, for checking that nothing was copied: (data pointer, device).

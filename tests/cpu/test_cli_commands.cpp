@@ -207,6 +207,25 @@ TEST_F(CliCommands, EverySubcommandOnCsv) {
   EXPECT_NE(r.out.find("normaliser: standardize"), std::string::npos) << r.out;
 }
 
+// `eval --data FILE` evaluates every row of the file (--split chooses among the run's own data
+// only), and says so: all N samples (the first N with --limit), and whether the file is the one
+// the run trained on, so that its training samples are among them.
+TEST_F(CliCommands, EvalOfAFileSaysWhichRowsItEvaluated) {
+  write_text(path("plane.csv"), plane_csv(600, 5));
+  write_text(path("other.csv"), plane_csv(300, 6));
+  const std::string labels = " --label-column class";
+  ok("train --model ae --hidden none --code 2 --data plane.csv" + labels +
+     " --epochs 1 --batch-size 32 --no-pictures --out ae -q");
+  Result r = ok("eval ae --data plane.csv" + labels);
+  EXPECT_NE(r.out.find("(all 600 samples of plane.csv, the file the run was trained on: its "
+                       "training samples included)"), std::string::npos) << r.out;
+  r = ok("eval ae --data other.csv" + labels);
+  EXPECT_NE(r.out.find("(all 300 samples of other.csv)"), std::string::npos) << r.out;
+  r = ok("eval ae --data plane.csv --limit 100" + labels);
+  EXPECT_NE(r.out.find("(the first 100 samples of plane.csv, the file the run was trained on"),
+            std::string::npos) << r.out;
+}
+
 // A run trained without a class is scored by default on what it never saw: its validation
 // split and the left-out class, the anomalies, with the PCA baseline in the same table; each
 // row of scores.csv names its row in the source file.

@@ -154,6 +154,19 @@ TEST_F(CliErrors, BadValuesNameTheFlag) {
   EXPECT_EQ(r.err.find("parse_"), std::string::npos) << r.err;
 }
 
+// Dropout at 1 would scale the kept inputs by 1/0: refused before anything is written, in the
+// flag's terms, by ae train and ae denoise alike.
+TEST_F(CliErrors, DropoutAtOneSaysWhy) {
+  const std::vector<std::string> why = {"--noise-level", " 1 is out of range for --noise dropout",
+                                        "[0, 1)", "1/(1 - level)"};
+  Result r = fails("train --model dae --noise dropout --noise-level 1 --out run" + kQuick, why);
+  EXPECT_EQ(r.err.find("corrupt"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(path("run")));
+  ok("train --model ae --out plain" + kQuick);
+  r = fails("denoise plain --noise dropout --noise-level 1", why);
+  EXPECT_EQ(r.err.find("corrupt"), std::string::npos) << r.err;
+}
+
 TEST_F(CliErrors, UnknownModelOrOption) {
   fails("train --model transformer", {"--model", "transformer", "vae"});
   fails("train --bogus", {"--bogus"});

@@ -143,6 +143,14 @@ TEST_F(CliMpi, ResumesExactlyOnTheSameRanksAndWithinRoundingOnOthers) {
                              "there, up to the float rounding of the gradient sums"),
             std::string::npos) << resumed.out;
   expect_within_rounding(path("straight1/latest.safetensors"), path("split1/latest.safetensors"));
+  // A two-rank run resumed by one process: it says so, and that this process takes every row
+  // of each batch (not "data-parallel over 1 rank").
+  const Result alone = one_rank("train --resume split2 --epochs 5 --no-pictures");
+  EXPECT_NE(alone.out.find("the run was trained on 2 ranks so far and continues as it would have "
+                           "there, up to the float rounding of the gradient sums; this one process "
+                           "trains on every row of each batch of 32"),
+            std::string::npos) << alone.out;
+  EXPECT_EQ(alone.out.find("data-parallel"), std::string::npos) << alone.out;
 }
 
 // --stream: each rank reads only the rows of its shards from the file, block by block.
@@ -171,6 +179,84 @@ TEST_F(CliMpi, AFailingRankEndsEveryRankWithItsError) {
   EXPECT_NE(r.err.find("missing-folder"), std::string::npos) << r.err;
   EXPECT_LT(seconds, 30);
   models::test::measured(cat("a failing rank ended the 2-rank job in ", seconds, " s"));
+}
+
+// Ranks that disagree on their data or settings: every rank ends with exit code 2 before writing
+// anything, and the rank that differs names what and both values, once. `rank1` is the shell text
+// rank 1 adds to (or puts in place of) rank 0's arguments; each rank's exit code is written to
+// rc.<rank> (the shell itself exits 0, so that mpirun ends neither before it has), and a bound of
+// 60 s per rank turns a hang into exit code 124.
+class CliMpiDisagree : public CliMpi {
+ protected:
+  void SetUp() override {
+    CliMpi::SetUp();
+    write_rows("a.csv", 1000, 12);
+    write_rows("b.csv", 1200, 12);
+    write_rows("c.csv", 1000, 11);
+  }
+  void write_rows(const std::string& name, int rows, int features) const {
+    Generator g(static_cast<uint64_t>(rows + features));
+    const std::vector<double> v = g.rand(Shape{rows, features}, DType::f64, Device::cpu()).to_vector();
+    std::string text;
+    for (int i = 0; i < rows; ++i)
+      for (int j = 0; j < features; ++j) text += cat(v[static_cast<size_t>(i * features + j)], j + 1 < features ? "," : "\n");
+    write_text(path(name), text);
+  }
+  // `rank0` and `rank1`: each rank's arguments after `ae train`.
+  void expect_refused(const std::string& rank0, const std::string& rank1,
+                      const std::string& line) const {
+    const Result r = mpirun("sh -c 'args=\"" + rank0 + "\"; [ \"$OMPI_COMM_WORLD_RANK\" = 1 ] && args=\"" +
+                            rank1 + "\"; timeout -k 5 60 \"$AE\" train $args --no-pictures -q --out run; "
+                            "echo $? > rc.$OMPI_COMM_WORLD_RANK'");
+    for (const char* rank : {"0", "1"})
+      EXPECT_EQ(read_text(path(std::string("rc.") + rank)), "2\n") << "rank " << rank << "\n" << r.err;
+    EXPECT_EQ(count(r.err, "ae: "), 1u) << r.err;
+    EXPECT_NE(r.err.find("ae: rank 1 of 2: " + line + " (every rank of a data-parallel run trains "
+                         "on the same data with the same settings; only --device may differ)\n"),
+              std::string::npos) << r.err;
+    EXPECT_EQ(r.out, "");
+    EXPECT_FALSE(fs::exists(path("run"))) << "a run folder was written";
+  }
+};
+
+TEST_F(CliMpiDisagree, RowsDiffer) {
+  expect_refused("--data a.csv --model ae --epochs 2", "--data b.csv --model ae --epochs 2",
+                 "the data's number of rows differs: 1200 here, 1000 on rank 0");
+}
+
+TEST_F(CliMpiDisagree, FeaturesDiffer) {
+  expect_refused("--data a.csv --model ae --epochs 2", "--data c.csv --model ae --epochs 2",
+                 "the data's number of features differs: 11 here, 12 on rank 0");
+}
+
+TEST_F(CliMpiDisagree, EpochsDiffer) {
+  expect_refused("--data a.csv --model ae --epochs 2", "--data a.csv --model ae --epochs 4",
+                 "--epochs (train.epochs) differs: 4 here, 2 on rank 0");
+}
+
+TEST_F(CliMpiDisagree, SeedDiffers) {
+  expect_refused("--data a.csv --model ae --epochs 2 --seed 1", "--data a.csv --model ae --epochs 2 --seed 2",
+                 "--seed (seed) differs: 2 here, 1 on rank 0");
+}
+
+// Only the device may differ: each rank may take its own.
+TEST_F(CliMpiDisagree, TheDeviceMayDiffer) {
+  const Result r = mpirun("sh -c 'd=cpu; [ \"$OMPI_COMM_WORLD_RANK\" = 1 ] && d=auto; "
+                          "exec \"$AE\" train --data a.csv --model ae --epochs 1 --device $d "
+                          "--no-pictures -q --out run'");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(path("run/latest.safetensors")));
+}
+
+// A flag CLI11 refuses is found before any communicator exists: rank 0 alone prints it, and every
+// rank exits with code 2.
+TEST_F(CliMpi, AFlagErrorIsPrintedOnce) {
+  const Result r = mpirun("sh -c 'timeout -k 5 60 \"$AE\" train --no-such-flag 3; "
+                          "echo $? > rc.$OMPI_COMM_WORLD_RANK'");
+  for (const char* rank : {"0", "1"})
+    EXPECT_EQ(read_text(path(std::string("rc.") + rank)), "2\n") << "rank " << rank << "\n" << r.err;
+  EXPECT_EQ(count(r.err, "ae: "), 1u) << r.err;
+  EXPECT_NE(r.err.find("--no-such-flag"), std::string::npos) << r.err;
 }
 
 #if AE_HAVE_NCCL

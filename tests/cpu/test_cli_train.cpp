@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/device.h"
 #include "train/checkpoint.h"
 #include "data/safetensors.h"
 #include "tests/cpu/test_cli_util.h"
@@ -137,28 +138,40 @@ TEST_F(CliTrain, ResumeContinuesExactly) {
   EXPECT_TRUE(before == read_bytes(path("split-vae/latest.safetensors")));
 }
 
+// `ae train` started in a child process, its stderr in `err` and stdout discarded, SIGINT at its
+// default action as from a terminal (whatever the test runner was given).
+pid_t start_train(const fs::path& folder, const fs::path& err, const std::vector<std::string>& args) {
+  const pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  const int fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  const int null = ::open("/dev/null", O_WRONLY);
+  if (fd < 0 || null < 0 || ::chdir(folder.c_str()) != 0) ::_exit(99);
+  ::dup2(fd, 2);
+  ::dup2(null, 1);
+  ::signal(SIGINT, SIG_DFL);
+  ::setenv("AE_DEVICE", "cpu", 1);
+  std::vector<char*> argv{const_cast<char*>(AE_CLI_PATH), const_cast<char*>("train")};
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  ::execv(AE_CLI_PATH, argv.data());
+  ::_exit(98);
+}
+
+// Waits at most a minute for `file`; whether it came.
+bool wait_for(const fs::path& file) {
+  for (int i = 0; i < 600 && !fs::exists(file); ++i) ::usleep(100000);
+  return fs::exists(file);
+}
+
 // Ctrl-C during training: exit code 130 and one line on stderr that says after which epoch the
 // run stopped and how to continue it; the checkpoint on disk loads and the run resumes from it.
 TEST_F(CliTrain, InterruptSaysHowToResume) {
-  const std::string err = path("stderr.txt").string(), folder = dir_.string();
-  const pid_t pid = ::fork();
+  const fs::path err = path("stderr.txt");
+  const pid_t pid = start_train(dir_, err, {"--model", "ae", "--epochs", "100000", "--shapes-samples",
+                                            "600", "--batch-size", "32", "--no-pictures", "-q", "--out", "run"});
   ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    const int fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int null = ::open("/dev/null", O_WRONLY);
-    if (fd < 0 || null < 0 || ::chdir(folder.c_str()) != 0) ::_exit(99);
-    ::dup2(fd, 2);
-    ::dup2(null, 1);
-    ::signal(SIGINT, SIG_DFL);  // as from a terminal, whatever the test runner was given
-    ::setenv("AE_DEVICE", "cpu", 1);
-    ::execl(AE_CLI_PATH, AE_CLI_PATH, "train", "--model", "ae", "--epochs", "100000",
-            "--shapes-samples", "600", "--batch-size", "32", "--no-pictures", "-q", "--out", "run",
-            static_cast<char*>(nullptr));
-    ::_exit(98);
-  }
   // Ctrl-C once the first checkpoint is there (at most a minute).
-  for (int i = 0; i < 600 && !fs::exists(path("run/latest.safetensors")); ++i) ::usleep(100000);
-  const bool started = fs::exists(path("run/latest.safetensors"));
+  const bool started = wait_for(path("run/latest.safetensors"));
   ::kill(pid, started ? SIGINT : SIGKILL);
   int status = 0;
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
@@ -177,6 +190,32 @@ TEST_F(CliTrain, InterruptSaysHowToResume) {
   ok("train --resume run --epochs " + std::to_string(c.state.epoch + 1) + " -q --no-pictures");
   EXPECT_EQ(models::read_checkpoint(path("run/latest.safetensors").string()).state.epoch,
             c.state.epoch + 1);
+}
+
+// Ctrl-C in the first epoch: no checkpoint yet, but config.json is there, and `--resume` starts
+// the run again from it; the line says so (not that there is nothing to resume). The epoch is
+// long (100,000 samples through 2048-wide layers), so the signal comes well before its end.
+TEST_F(CliTrain, InterruptBeforeTheFirstCheckpointSaysResumeStartsAgain) {
+  const fs::path err = path("stderr.txt");
+  const pid_t pid = start_train(dir_, err, {"--model", "ae", "--hidden", "2048,2048", "--epochs", "2",
+                                            "--shapes-samples", "100000", "--batch-size", "32",
+                                            "--no-pictures", "-q", "--out", "run"});
+  ASSERT_GE(pid, 0);
+  // Ctrl-C once config.json is written and the handler installed (a moment after the file).
+  const bool started = wait_for(path("run/config.json"));
+  if (started) ::usleep(1000000);
+  const bool checkpointed = fs::exists(path("run/latest.safetensors"));
+  ::kill(pid, started ? SIGINT : SIGKILL);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(started) << read_text(err);
+  ASSERT_FALSE(checkpointed) << "the first epoch ended within a second";
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  const std::string e = read_text(err);
+  EXPECT_EQ(e, "ae: interrupted in epoch 1, before any checkpoint was saved; run holds the run's "
+               "settings (config.json), and `ae train --resume run` starts it again from epoch 1\n");
+  EXPECT_FALSE(fs::exists(path("run/latest.safetensors")));
 }
 
 // The step modes compute the same function: on the CPU the fused default and the eager reference
@@ -265,6 +304,59 @@ TEST_F(CliTrain, PythonSafetensorsReadsTheCheckpoint) {
   const std::string command = "cd '" + dir_.string() + "' && python3 read.py > py.out 2>&1";
   ASSERT_EQ(std::system(command.c_str()), 0) << read_text(path("py.out"));
   EXPECT_EQ(read_text(path("py.out")), "256 64 vae 1\n");
+}
+
+// An --out that already holds a run is refused before the data is read: with a file that would
+// not even parse, the message is the run folder's, not the data's.
+TEST_F(CliTrain, AnOutThatHoldsARunIsRefusedBeforeTheData) {
+  ok("train --epochs 1 --out run" + kSmall);
+  write_text(path("broken.npy"), "\x93NUMPY this is no array");
+  const Result r = fails("train --data broken.npy --epochs 1 --out run -q",
+                         {"run: already holds a run", "--resume run", "another --out"});
+  EXPECT_EQ(r.err.find("broken.npy"), std::string::npos) << r.err;
+}
+
+// A checkpoint without the optimizer's state (Adam's moments), as the Python package's save
+// writes it, resumes with a one-line warning saying that the moments start again from zero.
+TEST_F(CliTrain, ResumingWithoutOptimizerStateSaysSo) {
+  ok("train --epochs 1 --out run" + kSmall);
+  const std::string latest = path("run/latest.safetensors").string();
+  io::SafeTensorsFile file = io::read_safetensors(latest);
+  std::vector<io::SafeTensor> kept;
+  for (io::SafeTensor& t : file.tensors)
+    if (t.name.rfind("optimizer.", 0) != 0) kept.push_back(std::move(t));
+  ASSERT_LT(kept.size(), file.tensors.size());  // the run's own checkpoint holds the moments
+  file.metadata.at("ae.optimizer_steps") = "0";
+  io::write_safetensors(latest, kept, file.metadata);
+  const Result r = ok("train --resume run --epochs 2");
+  const size_t at = r.err.find("ae: warning: run/latest.safetensors holds no optimizer state "
+                               "(Adam's moments");
+  ASSERT_NE(at, std::string::npos) << r.err;
+  const std::string line = r.err.substr(at, r.err.find('\n', at) - at);
+  EXPECT_NE(line.find("starts again from zero"), std::string::npos) << line;
+  EXPECT_NE(line.find("first steps of epoch 2"), std::string::npos) << line;
+  // A checkpoint with its moments resumes without it.
+  const Result again = ok("train --resume run --epochs 3");
+  EXPECT_EQ(again.err.find("optimizer state"), std::string::npos) << again.err;
+}
+
+// A run trained on a CUDA device, resumed where there is none: the error names the device its
+// config.json records (not a --device the user did not pass) and suggests --device cpu, with
+// which the run then goes on.
+TEST_F(CliTrain, ResumingARunOfAMissingDeviceNamesItsConfig) {
+  ok("train --epochs 1 --out run" + kSmall);
+  // A CUDA device this machine lacks: cuda:0 where there is none.
+  const std::string device = "cuda:" + std::to_string(cuda_device_count());
+  const fs::path config = path("run/config.json");
+  nlohmann::json j = nlohmann::json::parse(read_text(config));
+  ASSERT_EQ(j["device"], "auto");  // where ae train records the device
+  j["device"] = device;
+  write_text(config, j.dump(2));
+  const Result r = fails("train --resume run --epochs 2",
+                         {"run/config.json", "trained with --device " + device, "add --device cpu"});
+  EXPECT_EQ(r.err.rfind("ae: --device", 0), std::string::npos) << r.err;
+  ok("train --resume run --epochs 2 --device cpu");
+  EXPECT_EQ(nlohmann::json::parse(read_text(config))["device"], "cpu");
 }
 
 }  // namespace

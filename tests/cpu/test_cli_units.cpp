@@ -17,6 +17,7 @@
 #include "analysis/metrics.h"
 #include "run/config.h"
 #include "run/prepare.h"
+#include "run/ranks.h"
 
 namespace ae {
 namespace {
@@ -426,6 +427,50 @@ TEST(CliConfig, AutoModelFollowsTheData) {
   run::RunConfig dae = run::preset("dae");
   EXPECT_EQ(run::resolve_auto_model(dae, 21, false), "");
   EXPECT_EQ(run::to_json(dae), run::to_json(run::preset("dae")));
+}
+
+// What data-parallel ranks compare (run/ranks.h): the data first, then each setting in the
+// table's order named by flag and key, then what the data made of them; the device may differ.
+TEST(CliRanks, FingerprintNamesTheFirstDifference) {
+  const run::RunConfig c = run::preset("ae");
+  const std::string spec = R"({"kind":"autoencoder","widths":[12,8,3],"data":"real"})";
+  const run::json here = run::rank_fingerprint(c, 1000, 12, "standardize", spec);
+  EXPECT_EQ(run::fingerprint_difference(here, here), "");
+  run::RunConfig other = c;
+  other.device = "cuda:1";
+  EXPECT_EQ(run::fingerprint_difference(run::rank_fingerprint(other, 1000, 12, "standardize", spec), here), "");
+  other.train.epochs = 4;
+  other.seed = 9;
+  EXPECT_EQ(run::fingerprint_difference(run::rank_fingerprint(other, 1000, 12, "standardize", spec), here),
+            cat("--epochs (train.epochs) differs: 4 here, ", c.train.epochs, " on rank 0"));
+  EXPECT_EQ(run::fingerprint_difference(run::rank_fingerprint(other, 1200, 11, "standardize", spec), here),
+            "the data's number of rows differs: 1200 here, 1000 on rank 0");
+  EXPECT_EQ(run::fingerprint_difference(run::rank_fingerprint(c, 1000, 12, "none", spec), here),
+            "the normalisation (--normalize auto chose) differs: \"none\" here, \"standardize\" on rank 0");
+  const std::string binary = R"({"kind":"autoencoder","widths":[12,8,3],"data":"binary"})";
+  EXPECT_EQ(run::fingerprint_difference(run::rank_fingerprint(c, 1000, 12, "standardize", binary), here),
+            "the model's data differs: \"binary\" here, \"real\" on rank 0");
+  // One rank: nothing to compare, nothing thrown.
+  auto single = make_communicator(CommKind::single);
+  EXPECT_NO_THROW(run::check_ranks_agree(*single, here, Device::cpu()));
+}
+
+// Two descriptions' first difference, a key one side lacks included (a resumed run's model
+// against its checkpoint's).
+TEST(CliRanks, JsonDifferenceNamesTheKeyAndBothValues) {
+  const run::json a = run::json::parse(R"({"widths":[64,8],"noise":{"kind":"none","level":0}})");
+  EXPECT_FALSE(run::json_difference(a, a).found);
+  run::json b = a;
+  b["noise"]["level"] = 0.5;
+  const run::Difference d = run::json_difference(a, b);
+  EXPECT_TRUE(d.found);
+  EXPECT_EQ(d.what, "noise.level");
+  EXPECT_EQ(d.a, "0");
+  EXPECT_EQ(d.b, "0.5");
+  b = a;
+  b.erase("widths");
+  EXPECT_EQ(run::json_difference(a, b).what, "widths");
+  EXPECT_EQ(run::json_difference(a, b).b, "absent");
 }
 
 }  // namespace

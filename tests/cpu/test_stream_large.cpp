@@ -2,10 +2,6 @@
 // (in a temporary folder, removed afterwards whatever happens) keeps its peak resident memory
 // under the bound the buffer sets, the file is at least 4x that peak, and the parameters are
 // those of in-memory training on the same rows in the same order, bit for bit.
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -14,6 +10,7 @@
 #include "train/checkpoint.h"
 #include "data/stream.h"
 #include "train/trainer.h"
+#include "tests/common/child_rss.h"
 #include "tests/common/io_testing.h"
 #include "tests/common/large_npy.h"
 #include "tests/cpu/test_models_util.h"
@@ -30,29 +27,8 @@ double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-std::string read_log(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-// Runs `ae` with args (output into log); returns the exit status and the child's peak RSS in KiB.
-std::pair<int, long> run_ae(std::vector<std::string> args, const std::string& log) {
-  args.insert(args.begin(), AE_CLI_PATH);
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::fflush(stdout);  // the child must not write the parent's buffered lines again
-  const pid_t pid = fork();
-  if (pid == 0) {
-    if (std::freopen(log.c_str(), "w", stdout) && std::freopen(log.c_str(), "a", stderr))
-      execv(argv[0], argv.data());
-    _exit(127);
-  }
-  int status = 0;
-  struct rusage usage {};
-  if (pid < 0 || wait4(pid, &status, 0, &usage) != pid) return {-1, 0};
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), usage.ru_maxrss};
-}
+using testing::read_log;
+using testing::run_ae;
 
 TEST(StreamLarge, TwoGiBFileTrainsWithinItsBufferAndMatchesInMemoryTraining) {
   // AE_STREAM_TEST_MIB makes the file smaller while working on this test; CI runs 2 GiB.
