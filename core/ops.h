@@ -190,5 +190,10 @@ Tensor sparse_preactivation(const Tensor& x, const Tensor& w, const Tensor& b);
 Tensor sparse_decode(const SparseCode& z, const Tensor& w, const Tensor& b);
 // The code as a dense (rows, latents) matrix, outside the graph.
 Tensor to_dense(const SparseCode& z);
+// A dictionary's rows at unit norm, in place and outside the graph (kernels/backend.h): each row
+// of w (rows, cols) scaled to norm 1; and each row of g (the gradient of w, unit rows) stripped
+// of its component along its row of w, so that a step along g keeps the norms to first order.
+void normalize_rows_(const Tensor& w);
+void project_out_rows_(const Tensor& w, const Tensor& g);
 
 }  // namespace ae

@@ -174,6 +174,11 @@ struct Backend {
   void (*sparse_outer_grad)(DType dt, const void* g, const int32_t* offsets, const int32_t* order,
                             int64_t width, const void* x, int64_t latents, int64_t dim,
                             double beta, void* dw, void* db, Stream);
+  // Rows of a dictionary W (rows, cols) kept at unit norm (Bricken et al. 2023): row_normalize
+  // sets w_r = w_r / ‖w_r‖ (a zero row stays zero); row_project_out removes from each gradient
+  // row its component along the (unit) weight row, g_r = g_r − (g_r · w_r) w_r. Sums in float64.
+  void (*row_normalize)(DType dt, void* w, int64_t rows, int64_t cols, Stream);
+  void (*row_project_out)(DType dt, const void* w, void* g, int64_t rows, int64_t cols, Stream);
   // JumpReLU's straight-through pieces (Rajamanoharan et al. 2024, eqs. 11-12) at the slots of a
   // threshold selection with band eps / 2: with theta_i = exp(log_theta_i) at the slot's latent
   // and K = 1 when |x_at - theta_i| < eps / 2, else 0,

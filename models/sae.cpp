@@ -35,11 +35,6 @@ Tensor on(const std::vector<double>& v, const Shape& shape, DType dt, Device d) 
   return Tensor::from_host(v, shape, Device::cpu()).to(dt).to(d);
 }
 
-// m (rows, cols) with row r multiplied by s[r] (s (rows, 1)): s spread over the columns by a
-// rank-one product, the ops having no column broadcast.
-Tensor scale_rows(const Tensor& m, const Tensor& s) {
-  return mul(m, matmul(s, Tensor::ones({1, m.size(1)}, m.dtype(), m.device())));
-}
 
 }  // namespace
 
@@ -332,20 +327,11 @@ std::string SparseAutoencoder::graph_obstacle() const {
 
 void SparseAutoencoder::before_update() {
   if (!config_.unit_norm_decoder) return;
-  Tensor g = w_dec_.grad();
-  if (!g.defined()) return;
-  // g_i ← g_i − (g_i · w_i) w_i for unit rows w_i: the update cannot change a row's norm to
-  // first order.
-  NoGradGuard no_grad;
-  const Tensor along = sum(mul(g, w_dec_), 1, true);
-  g.copy_(sub(g, scale_rows(w_dec_, along)));
+  if (const Tensor g = w_dec_.grad(); g.defined()) project_out_rows_(w_dec_, g);
 }
 
 void SparseAutoencoder::after_update() {
-  if (!config_.unit_norm_decoder) return;
-  NoGradGuard no_grad;
-  const Tensor norms = sqrt(sum(square(w_dec_), 1, true));
-  w_dec_.copy_(scale_rows(w_dec_, pow(add(norms, std::numeric_limits<float>::min()), -1.0)));
+  if (config_.unit_norm_decoder) normalize_rows_(w_dec_);
 }
 
 }  // namespace ae::models

@@ -285,4 +285,17 @@ Tensor to_dense(const SparseCode& z) {
   return y;
 }
 
+void normalize_rows_(const Tensor& w) {
+  check_matrix("normalize_rows_", w, "W");
+  be(w).row_normalize(w.dtype(), w.data(), w.size(0), w.size(1), st(w));
+}
+
+void project_out_rows_(const Tensor& w, const Tensor& g) {
+  check_matrix("project_out_rows_", w, "W");
+  check_compatible("project_out_rows_", w, g);
+  AE_CHECK(w.shape() == g.shape(), "project_out_rows_: W ", w.shape(), " and its gradient ",
+           g.shape(), " differ");
+  be(w).row_project_out(w.dtype(), w.data(), g.data(), w.size(0), w.size(1), st(w));
+}
+
 }  // namespace ae

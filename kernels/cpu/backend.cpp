@@ -226,6 +226,8 @@ const Backend& cpu_backend() {
       .sparse_decode_backward = cpu::sparse_decode_backward,
       .group_by_latent = cpu::group_by_latent,
       .sparse_outer_grad = cpu::sparse_outer_grad,
+      .row_normalize = cpu::row_normalize,
+      .row_project_out = cpu::row_project_out,
       .jumprelu_l0 = cpu::jumprelu_l0,
       .jumprelu_threshold_grad = cpu::jumprelu_threshold_grad,
       .adam_update_indirect = cpu::adam_update_indirect,

@@ -20,37 +20,85 @@ int64_t row_grain(int64_t work_per_row) {
   return std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(work_per_row, 1));
 }
 
+// The k largest of one row: a min-heap (under `better`) of the best k so far, whose front is the
+// worst of them; blocks of 16 entries whose largest does not beat it are skipped whole, which
+// is most of a long row.
+template <class T>
+AE_CPU_CLONES void topk_row(const T* xr, int64_t n, int64_t k, std::pair<T, int32_t>* heap,
+                            T* values, int32_t* index) {
+  auto better = [](const std::pair<T, int32_t>& a, const std::pair<T, int32_t>& b) {
+    return a.first > b.first || (a.first == b.first && a.second < b.second);
+  };
+  int64_t size = 0;
+  auto offer = [&](int64_t i) {
+    const std::pair<T, int32_t> e{xr[i], static_cast<int32_t>(i)};
+    if (size < k) {
+      heap[size++] = e;
+      std::push_heap(heap, heap + size, better);
+    } else if (better(e, heap[0])) {
+      std::pop_heap(heap, heap + size, better);
+      heap[size - 1] = e;
+      std::push_heap(heap, heap + size, better);
+    }
+  };
+  int64_t i = 0;
+  for (; i < n && size < k; ++i) offer(i);
+  constexpr int64_t kBlock = 16;
+  for (; i + kBlock <= n; i += kBlock) {
+    T top = xr[i];
+    for (int64_t j = 1; j < kBlock; ++j) top = std::max(top, xr[i + j]);
+    // An entry equal to the worst kept one loses the tie (its latent is higher): skip at <=.
+    if (!(top >= heap[0].first)) continue;
+    for (int64_t j = 0; j < kBlock; ++j) offer(i + j);
+  }
+  for (; i < n; ++i) offer(i);
+  std::sort(heap, heap + k, better);
+  for (int64_t s = 0; s < k; ++s) {
+    values[s] = std::max(heap[s].first, T(0));
+    index[s] = heap[s].second;
+  }
+}
+
 template <class T>
 void topk_rows_loop(const T* x, int64_t rows, int64_t n, int64_t k, T* values, int32_t* index) {
   parallel_for(rows, row_grain(n), [&](int64_t r0, int64_t r1) {
-    // (value, latent) pairs; `better` orders by value, then the lower latent.
-    std::vector<std::pair<T, int32_t>> heap;
-    heap.reserve(k + 1);
-    auto better = [](const std::pair<T, int32_t>& a, const std::pair<T, int32_t>& b) {
-      return a.first > b.first || (a.first == b.first && a.second < b.second);
-    };
-    for (int64_t r = r0; r < r1; ++r) {
-      const T* xr = x + r * n;
-      heap.clear();
-      // A min-heap (under `better`) of the k best so far: its front is the worst of them.
-      for (int64_t i = 0; i < n; ++i) {
-        const std::pair<T, int32_t> e{xr[i], static_cast<int32_t>(i)};
-        if (static_cast<int64_t>(heap.size()) < k) {
-          heap.push_back(e);
-          std::push_heap(heap.begin(), heap.end(), better);
-        } else if (better(e, heap.front())) {
-          std::pop_heap(heap.begin(), heap.end(), better);
-          heap.back() = e;
-          std::push_heap(heap.begin(), heap.end(), better);
-        }
-      }
-      std::sort(heap.begin(), heap.end(), better);
-      for (int64_t s = 0; s < k; ++s) {
-        values[r * k + s] = std::max(heap[s].first, T(0));
-        index[r * k + s] = heap[s].second;
-      }
-    }
+    std::vector<std::pair<T, int32_t>> heap(static_cast<size_t>(k));
+    for (int64_t r = r0; r < r1; ++r)
+      topk_row(x + r * n, n, k, heap.data(), values + r * k, index + r * k);
   });
+}
+
+// y (dim) = b + Σ_s v[s] W[index[s], :], the slots of one row.
+template <class T>
+AE_CPU_CLONES void decode_row(const T* v, const int32_t* index, int64_t width, const T* w,
+                              int64_t dim, const T* b, T* y) {
+  if (b) std::copy(b, b + dim, y);
+  else std::fill(y, y + dim, T(0));
+  for (int64_t s = 0; s < width; ++s) {
+    const int32_t i = index[s];
+    const T vs = v[s];
+    if (i < 0 || vs == T(0)) continue;
+    const T* wi = w + static_cast<int64_t>(i) * dim;
+    for (int64_t j = 0; j < dim; ++j) y[j] += vs * wi[j];
+  }
+}
+
+// Σ_j a[j] b[j] in float64, over 8 interleaved partial sums added in a fixed order at the end:
+// the same value on any CPU and thread count, and a loop the compiler can vectorise.
+template <class T>
+AE_CPU_CLONES double dot(const T* a, const T* b, int64_t n) {
+  double part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int l = 0; l < 8; ++l) part[l] += static_cast<double>(a[j + l]) * b[j + l];
+  for (int l = 0; j < n; ++j, ++l) part[l] += static_cast<double>(a[j]) * b[j];
+  return ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+}
+
+// acc (dim) += g x (dim), in float64.
+template <class T>
+AE_CPU_CLONES void axpy(double g, const T* x, double* acc, int64_t dim) {
+  for (int64_t j = 0; j < dim; ++j) acc[j] += g * static_cast<double>(x[j]);
 }
 
 // Order-preserving unsigned keys of floats: a larger float has a larger key.
@@ -199,18 +247,8 @@ void sparse_decode(DType dt, const void* values, const int32_t* index, int64_t r
     const T* bs = static_cast<const T*>(b);
     T* ys = static_cast<T*>(y);
     parallel_for(rows, row_grain(width * dim), [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) {
-        T* yr = ys + r * dim;
-        if (bs) std::copy(bs, bs + dim, yr);
-        else std::fill(yr, yr + dim, T(0));
-        for (int64_t s = 0; s < width; ++s) {
-          const int32_t i = index[r * width + s];
-          const T vs = v[r * width + s];
-          if (i < 0 || vs == T(0)) continue;
-          const T* wi = ws + static_cast<int64_t>(i) * dim;
-          for (int64_t j = 0; j < dim; ++j) yr[j] += vs * wi[j];
-        }
-      }
+      for (int64_t r = r0; r < r1; ++r)
+        decode_row(v + r * width, index + r * width, width, ws, dim, bs, ys + r * dim);
     });
   });
 }
@@ -246,10 +284,7 @@ void sparse_decode_backward(DType dt, const void* dy, const int32_t* index, int6
             dvs[r * width + s] = T(0);
             continue;
           }
-          const T* wi = ws + static_cast<int64_t>(i) * dim;
-          double acc = 0;
-          for (int64_t j = 0; j < dim; ++j) acc += static_cast<double>(dyr[j]) * wi[j];
-          dvs[r * width + s] = static_cast<T>(acc);
+          dvs[r * width + s] = static_cast<T>(dot(dyr, ws + static_cast<int64_t>(i) * dim, dim));
         }
       }
     });
@@ -290,10 +325,7 @@ void sparse_outer_grad(DType dt, const void* g, const int32_t* offsets, const in
           const int32_t p = order[q];
           const double gp = gs[p];
           bsum += gp;
-          if (dws && gp != 0) {
-            const T* xr = xs + (p / width) * dim;
-            for (int64_t j = 0; j < dim; ++j) acc[j] += gp * xr[j];
-          }
+          if (dws && gp != 0) axpy(gp, xs + (p / width) * dim, acc.data(), dim);
         }
         if (dws) {
           T* dwi = dws + i * dim;
@@ -301,6 +333,38 @@ void sparse_outer_grad(DType dt, const void* g, const int32_t* offsets, const in
             dwi[j] = (beta == 0 ? T(0) : bt * dwi[j]) + static_cast<T>(acc[j]);
         }
         if (dbs) dbs[i] = (beta == 0 ? T(0) : bt * dbs[i]) + static_cast<T>(bsum);
+      }
+    });
+  });
+}
+
+void row_normalize(DType dt, void* w, int64_t rows, int64_t cols, Stream) {
+  dispatch(dt, [&](auto tag) {
+    using T = elem_t<decltype(tag)>;
+    T* ws = static_cast<T*>(w);
+    parallel_for(rows, row_grain(cols), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        T* wr = ws + r * cols;
+        const double norm = std::sqrt(dot(wr, wr, cols));
+        if (norm == 0) continue;
+        const T inv = static_cast<T>(1 / norm);
+        for (int64_t j = 0; j < cols; ++j) wr[j] *= inv;
+      }
+    });
+  });
+}
+
+void row_project_out(DType dt, const void* w, void* g, int64_t rows, int64_t cols, Stream) {
+  dispatch(dt, [&](auto tag) {
+    using T = elem_t<decltype(tag)>;
+    const T* ws = static_cast<const T*>(w);
+    T* gs = static_cast<T*>(g);
+    parallel_for(rows, row_grain(cols), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const T* wr = ws + r * cols;
+        T* gr = gs + r * cols;
+        const T along = static_cast<T>(dot(gr, wr, cols));
+        for (int64_t j = 0; j < cols; ++j) gr[j] -= along * wr[j];
       }
     });
   });

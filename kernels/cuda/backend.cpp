@@ -55,6 +55,8 @@ const Backend* cuda_backend() {
       .sparse_decode_backward = cu::sparse_decode_backward,
       .group_by_latent = cu::group_by_latent,
       .sparse_outer_grad = cu::sparse_outer_grad,
+      .row_normalize = cu::row_normalize,
+      .row_project_out = cu::row_project_out,
       .jumprelu_l0 = cu::jumprelu_l0,
       .jumprelu_threshold_grad = cu::jumprelu_threshold_grad,
       .adam_update_indirect = cu::adam_update_indirect,

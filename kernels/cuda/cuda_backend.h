@@ -128,6 +128,8 @@ void group_by_latent(const int32_t* index, int64_t slots, int64_t latents, int32
 void sparse_outer_grad(DType dt, const void* g, const int32_t* offsets, const int32_t* order,
                        int64_t width, const void* x, int64_t latents, int64_t dim, double beta,
                        void* dw, void* db, Stream s);
+void row_normalize(DType dt, void* w, int64_t rows, int64_t cols, Stream s);
+void row_project_out(DType dt, const void* w, void* g, int64_t rows, int64_t cols, Stream s);
 void jumprelu_l0(DType dt, const void* values, int64_t slots, int64_t rows, void* l0, Stream s);
 void jumprelu_threshold_grad(DType dt, const void* dv, const void* dl0, const void* x_at,
                              const int32_t* index, int64_t rows, int64_t width,

@@ -491,6 +491,39 @@ __global__ void sparse_outer_grad_kernel(const T* g, const int32_t* offsets, con
   }
 }
 
+// --- unit-norm dictionary rows ----------------------------------------------------------------
+
+// One block per row: the row's dot product (w_r · w_r, or g_r · w_r) summed in float64, then the
+// row updated.
+template <class T>
+__global__ void __launch_bounds__(kBlock) unit_rows_kernel(const T* w, T* out, int64_t rows,
+                                                           int64_t cols, bool normalize) {
+  using Reduce = cub::BlockReduce<double, kBlock>;
+  __shared__ typename Reduce::TempStorage temp;
+  __shared__ double total;
+  for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+    const T* wr = w + r * cols;
+    T* o = out + r * cols;
+    double part = 0;
+    for (int64_t j = threadIdx.x; j < cols; j += kBlock)
+      part += static_cast<double>(o[j]) * static_cast<double>(wr[j]);
+    const double sum = Reduce(temp).Sum(part);
+    if (threadIdx.x == 0) total = sum;
+    __syncthreads();
+    if (normalize) {
+      if (total > 0) {
+        const T inv = static_cast<T>(1 / sqrt(total));
+        for (int64_t j = threadIdx.x; j < cols; j += kBlock) o[j] = mul_rn(o[j], inv);
+      }
+    } else {
+      const T along = static_cast<T>(total);
+      for (int64_t j = threadIdx.x; j < cols; j += kBlock)
+        o[j] = add_rn(o[j], -mul_rn(along, wr[j]));
+    }
+    __syncthreads();
+  }
+}
+
 // --- JumpReLU ------------------------------------------------------------------------------
 
 constexpr int kL0Threads = 1024;
@@ -699,6 +732,30 @@ void sparse_outer_grad(DType dt, const void* g, const int32_t* offsets, const in
   });
   AE_CUDA_CHECK_LAUNCH("cuda sparse_outer_grad (", dtype_name(dt), ", latents=", latents,
                        ", dim=", dim, ")");
+}
+
+void row_normalize(DType dt, void* w, int64_t rows, int64_t cols, Stream s) {
+  if (rows <= 0 || cols <= 0) return;
+  activate(s);
+  dispatch_dtype(dt, [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    unit_rows_kernel<T><<<row_grid(rows), kBlock, 0, static_cast<cudaStream_t>(s)>>>(
+        static_cast<const T*>(w), static_cast<T*>(w), rows, cols, true);
+  });
+  AE_CUDA_CHECK_LAUNCH("cuda row_normalize (", dtype_name(dt), ", rows=", rows, ", cols=", cols,
+                       ")");
+}
+
+void row_project_out(DType dt, const void* w, void* g, int64_t rows, int64_t cols, Stream s) {
+  if (rows <= 0 || cols <= 0) return;
+  activate(s);
+  dispatch_dtype(dt, [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    unit_rows_kernel<T><<<row_grid(rows), kBlock, 0, static_cast<cudaStream_t>(s)>>>(
+        static_cast<const T*>(w), static_cast<T*>(g), rows, cols, false);
+  });
+  AE_CUDA_CHECK_LAUNCH("cuda row_project_out (", dtype_name(dt), ", rows=", rows, ", cols=",
+                       cols, ")");
 }
 
 void jumprelu_l0(DType dt, const void* values, int64_t slots, int64_t rows, void* l0, Stream s) {

@@ -276,6 +276,36 @@ TEST(SparseOps, JumpReluSelectsAboveTheThresholdAndItsStraightThroughGradientIsT
       {x, w, b}, {1e-6, 1e-5, 1e-4});
 }
 
+TEST(SparseOps, UnitNormRowsAndTheGradientAlongThem) {
+  Tensor w = leaf({4, 5}, 950, {}, false);
+  std::vector<double> before = w.to_vector();
+  std::fill(before.begin() + 5, before.begin() + 10, 0.0);  // a zero row
+  w = Tensor::from_host(before, {4, 5});
+  normalize_rows_(w);
+  std::vector<double> after = w.to_vector();
+  for (int r = 0; r < 4; ++r) {
+    double sq = 0, sq0 = 0;
+    for (int j = 0; j < 5; ++j) sq += after[r * 5 + j] * after[r * 5 + j];
+    for (int j = 0; j < 5; ++j) sq0 += before[r * 5 + j] * before[r * 5 + j];
+    EXPECT_NEAR(sq, r == 1 ? 0.0 : 1.0, 1e-15);
+    for (int j = 0; j < 5 && sq0 > 0; ++j)
+      EXPECT_NEAR(after[r * 5 + j], before[r * 5 + j] / std::sqrt(sq0), 1e-15);
+  }
+  Tensor g = leaf({4, 5}, 951, {}, false);
+  std::vector<double> g0 = g.to_vector();
+  project_out_rows_(w, g);
+  std::vector<double> g1 = g.to_vector();
+  for (int r = 0; r < 4; ++r) {
+    double along = 0, left = 0;
+    for (int j = 0; j < 5; ++j) along += g0[r * 5 + j] * after[r * 5 + j];
+    for (int j = 0; j < 5; ++j) {
+      EXPECT_NEAR(g1[r * 5 + j], g0[r * 5 + j] - along * after[r * 5 + j], 1e-15);
+      left += g1[r * 5 + j] * after[r * 5 + j];
+    }
+    EXPECT_NEAR(left, 0.0, 1e-15);
+  }
+}
+
 TEST(SparseOps, BadShapesAndSettingsAreNamed) {
   Tensor x = leaf({3, 4}, 1), w = leaf({5, 4}, 2), b = leaf({5}, 3);
   Tensor pre = sparse_preactivation(x, w, b);

@@ -299,6 +299,28 @@ void check_jumprelu(int64_t rows, int64_t width, int64_t latents) {
   }
 }
 
+// Unit-norm rows: the row's float64 dot product summed in another order than the CPU's (8
+// interleaved partial sums there, a block reduction here), so results agree to the dtype's
+// elementwise bound.
+template <class T>
+void check_unit_rows(int64_t rows, int64_t cols) {
+  const DType dt = dtype_of<T>();
+  const std::string shape = cat(dtype_name(dt), " (", rows, ", ", cols, ")");
+  std::vector<T> w = uniform<T>(rows * cols, case_seed(), -1, 1);
+  if (rows > 1) std::fill(w.begin() + cols, w.begin() + 2 * cols, T(0));  // a zero row stays zero
+  std::vector<T> w_cpu = w;
+  cpu().row_normalize(dt, w_cpu.data(), rows, cols, nullptr);
+  DeviceArray<T> d_w(w);
+  gpu().row_normalize(dt, d_w.data(), rows, cols, gpu_stream());
+  expect_close(d_w.download(), w_cpu, elementwise_tol<T>(), "row_normalize " + shape);
+  const std::vector<T> g = uniform<T>(rows * cols, case_seed(), -1, 1);
+  std::vector<T> g_cpu = g;
+  cpu().row_project_out(dt, w_cpu.data(), g_cpu.data(), rows, cols, nullptr);
+  DeviceArray<T> d_unit(w_cpu), d_g(g);
+  gpu().row_project_out(dt, d_unit.data(), d_g.data(), rows, cols, gpu_stream());
+  expect_close(d_g.download(), g_cpu, elementwise_tol<T>(), "row_project_out " + shape);
+}
+
 // (rows, width, latents, dim) of the decoder and gradient tests.
 const std::tuple<int64_t, int64_t, int64_t, int64_t> kDecodeShapes[] = {
     {1, 1, 1, 1}, {1, 5, 7, 33}, {7, 5, 100, 1}, {33, 32, 100, 768}, {33, 7, 31, 65}};
@@ -351,6 +373,12 @@ TYPED_TEST(BackendSparse, JumpreluL0AndThresholdGrad) {
   for (auto [rows, width, latents] :
        {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {7, 5, 33}, {33, 40, 100}})
     check_jumprelu<TypeParam>(rows, width, latents);
+}
+
+TYPED_TEST(BackendSparse, UnitNormRows) {
+  for (auto [rows, cols] : {std::pair<int64_t, int64_t>{1, 1}, {3, 7}, {33, 768}, {100, 257},
+                            {16384, 768}})
+    check_unit_rows<TypeParam>(rows, cols);
 }
 
 // The sizes of a sparse autoencoder's step: a batch of 4096, 16384 (65536) latents, k = 32,
