@@ -5,6 +5,7 @@
 #   gpu_carry/bin/ae_tests_gpu      the GPU-vs-CPU test suite
 #   gpu_carry/bin/ae_bench_kernels  the kernel benchmark
 #   gpu_carry/bin/ae_bench_steps    the training-step benchmark (and the PyTorch peers' files)
+#   gpu_carry/bin/ae_bench_sae_step a sparse autoencoder's step against its encoder GEMM
 #   gpu_carry/bin/ae                the command line
 #   gpu_carry/lib/                  the shared libraries they need that are not the C/C++
 #                                   runtime (libpng, zlib): the GPU machine has no -dev packages
@@ -41,11 +42,11 @@ case $arch in
      exit 1 ;;
 esac
 
-targets=(ae_tests_gpu ae_bench_kernels ae_bench_steps ae_cli)
+targets=(ae_tests_gpu ae_bench_kernels ae_bench_steps ae_bench_sae_step ae_cli)
 t0=$SECONDS
 cmake --build "$BUILD" --target "${targets[@]}" >/dev/null
 bins=("$BUILD/tests/ae_tests_gpu" "$BUILD/bench/ae_bench_kernels" "$BUILD/bench/ae_bench_steps"
-      "$BUILD/tools/ae")
+      "$BUILD/bench/ae_bench_sae_step" "$BUILD/tools/ae")
 
 rm -rf "$CARRY"
 mkdir -p "$CARRY/bin" "$CARRY/lib"
@@ -90,6 +91,7 @@ if [ $check = 1 ]; then
   expect 77 ae_tests_gpu "$CARRY/bin/ae_tests_gpu"
   expect 0 ae_bench_kernels "$CARRY/bin/ae_bench_kernels" --quick
   expect 0 ae_bench_steps "$CARRY/bin/ae_bench_steps" --quick --out "$(mktemp -d)"
+  expect 0 ae_bench_sae_step "$CARRY/bin/ae_bench_sae_step" --device cuda
   expect 0 "ae info" "$CARRY/bin/ae" info
   [ $failed = 0 ] || exit 1
 fi

@@ -26,7 +26,9 @@
 #                         GEMM references ~1 s per dtype; the step, trainer and one-rank NCCL
 #                         runs of five small models ~10 s; the 2^32 __sincosf angles ~1 s
 #   steps      70    80   ae_bench_steps --quick at batch 256 and 4096 (eager, fused, graph;
-#                         fp32; ~15 s with the cuBLAS peak and the peer files), then the PyTorch
+#                         fp32; ~15 s with the cuBLAS peak and the peer files), a sparse
+#                         autoencoder's step against its encoder GEMM (ae_bench_sae_step, four
+#                         configurations, ~8 s; sae_steps.json), then the PyTorch
 #                         peers on the same files (import and loss check ~10 s, 20 eager and
 #                         CUDA-graph timings ~20 s, then torch.compile, ~20 s per configuration,
 #                         largest batch first, until the part's deadline) and compare.py's table
@@ -179,6 +181,7 @@ part_steps() {
   elif [ $rc != 0 ]; then
     result FAILED "ae_bench_steps exit $rc: $(tail -1 "$PART_LOG")"; return
   fi
+  sae_steps
   if ! torch=$("$PYTHON" -c 'import torch; print(torch.__version__, "CUDA", torch.version.cuda, "available" if torch.cuda.is_available() else "no device")' 2>/dev/null | tail -1) || [ -z "$torch" ]; then
     result "ae only" "PyTorch not importable by $PYTHON: no peers"; return
   fi
@@ -202,6 +205,25 @@ part_steps() {
     rm -f "$OUT/compare.md"
     result FAILED "peers exit $prc, no comparison: $(tail -1 "$PART_LOG")"
   fi
+}
+
+# A sparse autoencoder's training step against its encoder GEMM alone (d 768, batch 4096, k 32):
+# topk at 16384 and 65536 latents, batchtopk and jumprelu at 16384, ~2 s each (the model's
+# initialisation, 5 timed groups of a step and a GEMM of a few ms). One JSON line each in
+# sae_steps.json, the ratios in the summary. Run by the steps part before the PyTorch peers, whose
+# timings fill what is left of the part's budget.
+sae_steps() {
+  local rc=0 line ratios
+  : >"$OUT/sae_steps.json"
+  for args in "--kind topk --latents 16384" "--kind topk --latents 65536" \
+              "--kind batchtopk --latents 16384" "--kind jumprelu --latents 16384"; do
+    # shellcheck disable=SC2086
+    line=$(ae_bin ae_bench_sae_step --device cuda $args --samples 5 --group-ms 50) || rc=$?
+    echo "$line"
+    case $line in "{"*) echo "$line" >>"$OUT/sae_steps.json" ;; esac
+  done
+  ratios=$(sed -n 's/.*"kind": "\([a-z]*\)".*"latents": \([0-9]*\).*"ratio": \([0-9.]*\).*/\1 n=\2: \3/p' "$OUT/sae_steps.json" | paste -sd, -)
+  say "  sae step / encoder GEMM (ae_bench_sae_step, exit $rc): ${ratios:-none measured}"
 }
 
 sanitizer_part() {  # sanitizer_part TOOL FILTER ARGS...

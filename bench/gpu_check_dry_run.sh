@@ -91,6 +91,11 @@ mkdir -p "$out"
 echo '{"results": []}' >"$out/ae_steps.json"
 echo "| ae stub table |"
 EOF
+cat >"$STUB/carry/bin/ae_bench_sae_step" <<'EOF'
+#!/usr/bin/env bash
+. "$(dirname "$0")/../../behave.sh"
+echo '{"device": "cuda:0", "kind": "topk", "inputs": 768, "latents": 16384, "k": 32, "batch": 4096, "step_us": 12, "gemm_us": 10, "ratio": 1.200}'
+EOF
 cp "$STUB/carry/bin/ae_tests_gpu" "$STUB/carry/bin/ae_bench_kernels"
 cat >"$STUB/compute-sanitizer" <<'EOF'
 #!/usr/bin/env bash
@@ -181,6 +186,8 @@ check "nccl trains plain, through NCCL and through the id file" \
   [ "$(grep -c '^nccl ae train' "$TMP/ok.calls" | tr -d ' ')" = 3 ]
 check "the comparison table prints in the summary" has "$TMP/ok.txt" "^\| ae \| 256 \| 1.0 \| 2.0 \|"
 check "summary.txt holds the table" has "$TMP/ok/summary.txt" "^\| part +\| status"
+check "steps measures four sparse autoencoder steps" [ "$(grep -c '^steps ae_bench_sae_step --device cuda' "$TMP/ok.calls" | tr -d ' ')" = 4 ]
+check "their ratios print in the summary" has "$TMP/ok/summary.txt" "sae step / encoder GEMM .*topk n=16384: 1.200"
 check "peers.json and ae_steps.json are kept" [ -f "$TMP/ok/peers.json" ] && [ -f "$TMP/ok/ae_steps.json" ]
 
 # --- parts that hang, ignore SIGTERM, fail or differ, at SCALE=0.5 -------------------------------
