@@ -142,12 +142,17 @@ SparseSelection SparseAutoencoder::selection(bool training) const {
           Tensor::full({}, std::numeric_limits<double>::min(), config_.dtype, device_), 0};
 }
 
+Tensor SparseAutoencoder::encoder_bias() const {
+  const Tensor w_b = matmul(w_enc_, reshape(b_dec_, {config_.inputs, 1}));
+  return sub(b_enc_, reshape(w_b, {config_.latents}));
+}
+
 SparseCode SparseAutoencoder::encode(const Tensor& x) const {
   AE_CHECK(x.defined() && x.ndim() == 2 && x.size(1) == config_.inputs,
            "sparse autoencoder: input ", x.defined() ? x.shape().str() : "undefined",
            " for a model of ", config_.inputs, " inputs");
-  const Tensor xc = sub(x, b_dec_);
-  return sparse_code(sparse_preactivation(xc, w_enc_, b_enc_), xc, w_enc_, b_enc_,
+  const Tensor b = encoder_bias();
+  return sparse_code(sparse_preactivation(x, w_enc_, b), x, w_enc_, b,
                      selection(false));
 }
 
@@ -156,11 +161,11 @@ Losses SparseAutoencoder::loss(const Tensor& x, const LossContext& context) {
            "sparse autoencoder: input ", x.defined() ? x.shape().str() : "undefined",
            " for a model of ", config_.inputs, " inputs");
   const int64_t rows = x.size(0);
-  const Tensor xc = sub(x, b_dec_);
   Tensor x_hat, sparsity;
   SparseCode z;
   if (config_.kind == SaeKind::relu_l1) {
     // Dense: every latent may fire. λ Σ_i z_i ‖W_dec,i‖₂, averaged over the batch.
+    const Tensor xc = sub(x, b_dec_);
     const Tensor h = linear(xc, w_enc_, b_enc_, UnaryOp::relu, {}, true);
     x_hat = add(matmul(h, w_dec_), b_dec_);
     const Tensor norms = sqrt(sum(square(w_dec_), 1));
@@ -171,8 +176,9 @@ Losses SparseAutoencoder::loss(const Tensor& x, const LossContext& context) {
       z = sparse_code(hd, xc.detach(), w_enc_.detach(), b_enc_.detach(), selection(false));
     }
   } else {
-    const Tensor pre = sparse_preactivation(xc, w_enc_, b_enc_);
-    z = sparse_code(pre, xc, w_enc_, b_enc_, selection(context.training));
+    const Tensor b = encoder_bias();
+    const Tensor pre = sparse_preactivation(x, w_enc_, b);
+    z = sparse_code(pre, x, w_enc_, b, selection(context.training));
     x_hat = sparse_decode(z, w_dec_, b_dec_);
     if (config_.kind == SaeKind::jumprelu) sparsity = mul(z.l0, config_.l0);
     if (context.training && config_.kind == SaeKind::batch_topk) {
@@ -195,7 +201,7 @@ Losses SparseAutoencoder::loss(const Tensor& x, const LossContext& context) {
                                                         : -std::numeric_limits<double>::infinity();
       const Tensor masked = add(pre, on(mask, {config_.latents}, config_.dtype, device_));
       const SparseCode za =
-          sparse_code(masked, xc, w_enc_, b_enc_, {SparseSelection::Kind::topk, k_aux, {}, 0});
+          sparse_code(masked, x, w_enc_, b, {SparseSelection::Kind::topk, k_aux, {}, 0});
       const Tensor e = sub(x, x_hat).detach();
       const Tensor e_hat = sparse_decode(za, w_dec_, Tensor());
       const Tensor centred = sub(e, mean(e, 0));

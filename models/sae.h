@@ -121,6 +121,10 @@ class SparseAutoencoder : public Model {
 
  private:
   SparseSelection selection(bool training) const;
+  // b_enc − W_enc b_dec (latents): pre = (x − b_dec) W_encᵀ + b_enc = x W_encᵀ + this, so the
+  // encoder reads x itself and b_dec's gradient through it is one product with W_enc (latents ×
+  // inputs), not a pass over the batch's selected rows.
+  Tensor encoder_bias() const;
   void record(const SparseCode& z, const Tensor& x, const Tensor& x_hat);
 
   SaeConfig config_;
