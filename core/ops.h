@@ -184,8 +184,13 @@ struct SparseCode {
 // dx through W's selected rows.
 SparseCode sparse_code(const Tensor& pre, const Tensor& x, const Tensor& w, const Tensor& b,
                        const SparseSelection& selection);
-// pre = x Wᵀ + b (rows, latents), outside the graph.
-Tensor sparse_preactivation(const Tensor& x, const Tensor& w, const Tensor& b);
+// pre = x Wᵀ + b (rows, latents), outside the graph, written into `reuse` when it is a tensor of
+// that shape, dtype and device (a buffer kept from step to step: a large block is not cached by
+// the CPU allocator, and fresh pages cost a fault each), else into a new tensor.
+Tensor sparse_preactivation(const Tensor& x, const Tensor& w, const Tensor& b,
+                            const Tensor& reuse = {});
+// y (rows, cols) += b (cols) in every row, in place, outside the graph.
+void add_rows_(const Tensor& y, const Tensor& b);
 // x̂ (rows, d) = Σ_slots z · W[latent, :] + b, W (latents, d) the dictionary, b (d) or undefined.
 Tensor sparse_decode(const SparseCode& z, const Tensor& w, const Tensor& b);
 // The code as a dense (rows, latents) matrix, outside the graph.

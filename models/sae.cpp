@@ -177,7 +177,8 @@ Losses SparseAutoencoder::loss(const Tensor& x, const LossContext& context) {
     }
   } else {
     const Tensor b = encoder_bias();
-    const Tensor pre = sparse_preactivation(x, w_enc_, b);
+    const Tensor pre = sparse_preactivation(x, w_enc_, b, context.training ? pre_ : Tensor());
+    if (context.training) pre_ = pre;
     z = sparse_code(pre, x, w_enc_, b, selection(context.training));
     x_hat = sparse_decode(z, w_dec_, b_dec_);
     if (config_.kind == SaeKind::jumprelu) sparsity = mul(z.l0, config_.l0);
@@ -199,9 +200,10 @@ Losses SparseAutoencoder::loss(const Tensor& x, const LossContext& context) {
       for (int64_t i = 0; i < config_.latents; ++i)
         mask[i] = since_fired_[i] >= config_.dead_after ? 0.0
                                                         : -std::numeric_limits<double>::infinity();
-      const Tensor masked = add(pre, on(mask, {config_.latents}, config_.dtype, device_));
+      // pre is not read again: the mask goes into it in place.
+      add_rows_(pre, on(mask, {config_.latents}, config_.dtype, device_));
       const SparseCode za =
-          sparse_code(masked, x, w_enc_, b, {SparseSelection::Kind::topk, k_aux, {}, 0});
+          sparse_code(pre, x, w_enc_, b, {SparseSelection::Kind::topk, k_aux, {}, 0});
       const Tensor e = sub(x, x_hat).detach();
       const Tensor e_hat = sparse_decode(za, w_dec_, Tensor());
       const Tensor centred = sub(e, mean(e, 0));

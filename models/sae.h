@@ -134,6 +134,7 @@ class SparseAutoencoder : public Model {
   Tensor log_threshold_;  // jumprelu
   Tensor threshold_;      // batch_topk: () the inference threshold
   bool threshold_seen_ = false;
+  Tensor pre_;  // the training steps' pre-activations, reused from step to step
 
   std::vector<int64_t> since_fired_;
   // Since take_activity(): per-latent firing counts, samples, and the sums of FVU.

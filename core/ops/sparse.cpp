@@ -103,9 +103,27 @@ const SparseIndex::Grouping& SparseIndex::grouping() const {
   return *grouping_;
 }
 
-Tensor sparse_preactivation(const Tensor& x, const Tensor& w, const Tensor& b) {
-  NoGradGuard no_grad;
-  return linear(x, w, b, UnaryOp::identity, {}, true);
+Tensor sparse_preactivation(const Tensor& x, const Tensor& w, const Tensor& b,
+                            const Tensor& reuse) {
+  const char* op = "sparse_preactivation";
+  check_matrix(op, x, "x");
+  check_matrix(op, w, "W");
+  check_compatible(op, x, w);
+  check_compatible(op, x, b);
+  AE_CHECK(x.size(1) == w.size(1) && b.ndim() == 1 && b.size(0) == w.size(0), op, ": x ",
+           x.shape(), ", W ", w.shape(), " and b ", b.shape(), " do not fit x Wᵀ + b");
+  const int64_t rows = x.size(0), latents = w.size(0);
+  // b in every row, then the GEMM adds x Wᵀ onto it (beta = 1): one pass over the (rows,
+  // latents) result besides the GEMM's, where a GEMM and a bias epilogue would take two.
+  const Shape shape{rows, latents};
+  Tensor pre = reuse.defined() && reuse.shape() == shape && reuse.dtype() == x.dtype() &&
+                       reuse.device() == x.device()
+                   ? reuse
+                   : empty_like(x, shape);
+  be(x).expand(x.dtype(), b.data(), pre.data(), 1, rows, latents, 1.0, st(x));
+  be(x).gemm(x.dtype(), false, true, rows, latents, x.size(1), 1.0, x.data(), w.data(), 1.0,
+             pre.data(), st(x));
+  return pre;
 }
 
 SparseCode sparse_code(const Tensor& pre, const Tensor& x, const Tensor& w, const Tensor& b,
@@ -283,6 +301,15 @@ Tensor to_dense(const SparseCode& z) {
   be(y).sparse_to_dense(y.dtype(), z.values.data(), idx.data(), idx.rows, idx.width, idx.latents,
                         y.data(), st(y));
   return y;
+}
+
+void add_rows_(const Tensor& y, const Tensor& b) {
+  check_matrix("add_rows_", y, "y");
+  check_compatible("add_rows_", y, b);
+  AE_CHECK(b.ndim() == 1 && b.size(0) == y.size(1), "add_rows_: b ", b.shape(), " for rows of ",
+           y.size(1));
+  be(y).binary_forward(BinaryOp::add, y.dtype(), y.data(), b.data(), y.data(), y.size(0),
+                       y.size(1), Broadcast::row, st(y));
 }
 
 void normalize_rows_(const Tensor& w) {
