@@ -7,7 +7,7 @@ import pytest
 
 import ae
 
-SMALL = dict(latents=96, k=4, epochs=2, batch_size=128, lr_warmup=5, random_state=0)
+SMALL = dict(latents=96, k=4, epochs=2, batch_size=64, lr_warmup=5, random_state=0)
 
 
 def activations(n=1024, d=24, atoms=64, seed=0):
