@@ -342,6 +342,9 @@ class FittedModel {
   // Fits the anomaly scorer (analysis/anomaly.h) on the rows the model trained on; saved with
   // the model from then on.
   void fit_scorer(const InputArray& x) {
+    AE_CHECK(spec_.kind != models::ModelKind::sae, "AnomalyDetector: a sparse autoencoder (",
+             config_.model.kind, ", ", spec_.code_width(), " latents) has no anomaly scorer: its "
+             "Mahalanobis distance would span latents × latents; use ae.SparseAutoencoder");
     scorer_ = models::AnomalyScorer::fit(*model_, normalised(as_tensor(x, "fit")));
   }
   bool has_scorer() const { return scorer_.has_value(); }

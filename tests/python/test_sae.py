@@ -88,5 +88,8 @@ def test_bad_settings_are_value_errors():
         ae.SparseAutoencoder(decoder_bias_init="sparse", epochs=1).fit(X)
     with pytest.raises(ValueError, match="model.kind"):
         ae.SparseAutoencoder("gated", epochs=1).fit(X)
+    with pytest.raises(ValueError, match="has no anomaly scorer"):
+        ae.AnomalyDetector(model="topk", options={"model.latents": 96, "model.k": 4},
+                           epochs=1).fit(X)
     with pytest.raises(FileNotFoundError):
         ae.SparseAutoencoder(epochs=1).fit("no-such-file.npy")
