@@ -73,14 +73,15 @@ const char* norm_kind_name(NormKind kind) {
     case NormKind::min_max: return "min_max";
     case NormKind::standardize: return "standardize";
     case NormKind::pca: return "pca";
+    case NormKind::mean_norm: return "mean_norm";
   }
   return "?";
 }
 
 NormKind parse_norm_kind(const std::string& name) {
-  for (NormKind k : {NormKind::min_max, NormKind::standardize, NormKind::pca})
+  for (NormKind k : {NormKind::min_max, NormKind::standardize, NormKind::pca, NormKind::mean_norm})
     if (name == norm_kind_name(k)) return k;
-  fail(cat("normalisation '", name, "': expected min_max, standardize or pca"));
+  fail(cat("normalisation '", name, "': expected min_max, standardize, pca or mean_norm"));
 }
 
 namespace {
@@ -135,6 +136,25 @@ Normalizer fit_normalizer(const Tensor& x, NormKind kind) {
         }
     });
     return min_max_from(lo, hi);
+  }
+  if (kind == NormKind::mean_norm) {
+    double norms = 0;
+    int64_t rows = 0, f = 0;
+    with_checked_values(x, "fit_normalizer", [&](const auto* v, int64_t m, int64_t features) {
+      f = features;
+      rows = std::min(m, kMeanNormRows);
+      for (int64_t i = 0; i < rows; ++i) {
+        double sq = 0;
+        for (int64_t j = 0; j < f; ++j) sq += static_cast<double>(v[i * f + j]) * v[i * f + j];
+        norms += std::sqrt(sq);
+      }
+    });
+    const double mean = rows > 0 ? norms / static_cast<double>(rows) : 0;
+    Normalizer nz;
+    nz.kind = NormKind::mean_norm;
+    nz.shift.assign(static_cast<size_t>(f), 0.0);
+    nz.scale.assign(static_cast<size_t>(f), mean > 0 ? std::sqrt(static_cast<double>(f)) / mean : 1.0);
+    return nz;
   }
   FeatureStats s = feature_stats(x, "fit_normalizer");
   return centred_from(kind, s.mean, s.var, x.size(0));
@@ -211,6 +231,8 @@ void FeatureMoments::merge(const FeatureMoments& b) {
 Normalizer normalizer_from(const FeatureMoments& m, NormKind kind) {
   AE_CHECK(m.count > 0, "normalizer_from: no rows were seen");
   if (kind == NormKind::min_max) return min_max_from(m.lo, m.hi);
+  AE_CHECK(kind != NormKind::mean_norm, "normalizer_from: mean_norm needs the rows' norms; fit it "
+           "on a sample of the rows (fit_normalizer)");
   std::vector<double> var(m.m2.size());
   for (size_t j = 0; j < var.size(); ++j) var[j] = m.m2[j] / static_cast<double>(m.count);
   return centred_from(kind, m.mean, var, m.count);

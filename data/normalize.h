@@ -24,7 +24,13 @@ enum class NormKind : uint8_t {
   pca,         // per feature: centred, scaled by 1/sqrt(m) (m samples), so that Xᵀ X is the
                // covariance: the normalisation under which a linear autoencoder spans the PCA
                // subspace
+  mean_norm,   // one scale for every feature, no shift: y = x · √d / E‖x‖ (d features), so that
+               // the rows' mean norm is √d; E‖x‖ over the first kMeanNormRows rows. The inputs
+               // of a sparse autoencoder (Gao et al. 2024, "Scaling and evaluating sparse
+               // autoencoders"), whose hyperparameters then carry over between models
 };
+// The rows mean_norm's E‖x‖ is estimated on (the first ones of the training split).
+inline constexpr int64_t kMeanNormRows = 10000;
 
 struct Normalizer {
   NormKind kind = NormKind::standardize;
@@ -72,7 +78,7 @@ class DeviceNormalizer {
   Tensor shift_, scale_;  // (features)
 };
 
-const char* norm_kind_name(NormKind kind);  // "min_max", "standardize", "pca"
+const char* norm_kind_name(NormKind kind);  // "min_max", "standardize", "pca", "mean_norm"
 NormKind parse_norm_kind(const std::string& name);
 // Statistics of x (n, features), computed in float64 on the host.
 Normalizer fit_normalizer(const Tensor& x, NormKind kind);
@@ -107,7 +113,8 @@ struct FeatureMoments {
   void merge(const FeatureMoments& other);
 };
 // The normaliser of `kind` from statistics gathered by FeatureMoments (the formulas of
-// fit_normalizer, with the population variance m2 / count).
+// fit_normalizer, with the population variance m2 / count); not mean_norm, which needs the rows'
+// norms (fit_normalizer on a sample of the rows).
 Normalizer normalizer_from(const FeatureMoments& m, NormKind kind);
 // What `--normalize auto` makes of the data the statistics describe (as choose_normalization).
 NormChoice choose_normalization(const FeatureMoments& m);

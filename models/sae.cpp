@@ -297,6 +297,14 @@ Tensor SparseAutoencoder::code(const Tensor& x) const {
   return to_dense(encode(x));
 }
 
+Tensor SparseAutoencoder::decode(const Tensor& z) const {
+  AE_CHECK(z.defined() && z.ndim() == 2 && z.size(1) == config_.latents, "sparse autoencoder: ",
+           "codes ", z.defined() ? z.shape().str() : "undefined", " for a model of ",
+           config_.latents, " latents");
+  NoGradGuard no_grad;
+  return add(matmul(z, w_dec_), b_dec_);
+}
+
 std::vector<Parameter> SparseAutoencoder::parameters() const {
   std::vector<Parameter> p{{"encoder.weight", w_enc_, true},
                            {"encoder.bias", b_enc_, false},

@@ -99,6 +99,8 @@ class SparseAutoencoder : public Model {
   Losses loss(const Tensor& x, const LossContext& context) override;
   Tensor reconstruct(const Tensor& x) override;
   Tensor code(const Tensor& x) const override;  // dense (rows, latents)
+  // A dense code z (rows, latents) decoded: z W_dec + b_dec (rows, inputs).
+  Tensor decode(const Tensor& z) const;
   // encoder.weight, encoder.bias, decoder.weight, decoder.bias, and for jumprelu log_threshold
   // (latents).
   std::vector<Parameter> parameters() const override;

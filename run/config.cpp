@@ -13,6 +13,7 @@
 #include "models/activation.h"
 #include "models/autoencoder.h"
 #include "models/noise.h"
+#include "models/sae.h"
 #include "train/optim.h"
 #include "models/beta_schedule.h"
 #include "train/schedule.h"
@@ -212,7 +213,7 @@ Field make_field(std::string key, std::string flag, std::string group, std::stri
 const std::vector<Field>& fields() {
   static const std::vector<Field> table = {
       // model
-      AE_FIELD(model.kind, "--model", "Model", "auto (a VAE for pictures, the anomaly-detection autoencoder for a table), ae, dae (denoising), sparse, contractive or vae"),
+      AE_FIELD(model.kind, "--model", "Model", "auto (a VAE for pictures, the anomaly-detection autoencoder for a table), ae, dae (denoising), sparse, contractive or vae; or a sparse autoencoder for a model's activations: topk, batchtopk, jumprelu or relu-l1 (docs/sae.md)"),
       AE_FIELD(model.hidden, "--hidden", "Model",
                "hidden layer widths from the input towards the code, e.g. 256,64 (none: no hidden layer)"),
       AE_FIELD(model.code, "--code", "Model", "code width (the VAE's latent size)"),
@@ -227,7 +228,9 @@ const std::vector<Field>& fields() {
       AE_FIELD(model.l2, "--l2", "Model", "L2 weight penalty λ‖W‖²"),
       AE_FIELD(model.l1, "--l1", "Model", "L1 weight penalty λ‖W‖₁"),
       AE_FIELD(model.penalty, "--penalty", "Model", "code penalty: none, l1, kl_sparsity, contractive"),
-      AE_FIELD(model.penalty_weight, "--penalty-weight", "Model", "the code penalty's weight"),
+      AE_FIELD(model.penalty_weight, "--penalty-weight", "Model",
+               "the code penalty's weight; relu-l1 and jumprelu: the sparsity coefficient λ (5 and "
+               "1 by default)"),
       AE_FIELD(model.sparsity_target, "--sparsity", "Model", "kl_sparsity: target mean activation ρ"),
       AE_FIELD(model.noise, "--noise", "Model",
                "input corruption in training: none, gaussian, salt_and_pepper, masking, dropout"),
@@ -239,6 +242,27 @@ const std::vector<Field>& fields() {
       AE_FIELD(model.beta_period, "--beta-period", "Model", "VAE: steps per cycle of β"),
       AE_FIELD(model.beta_ratio, "--beta-ratio", "Model", "VAE: rising fraction of a β cycle"),
       AE_FIELD(model.dtype, "--dtype", "Model", "float32 or float64"),
+      // the sparse autoencoders (models/sae.h, docs/sae.md)
+      AE_FIELD(model.latents, "--latents", "Sparse autoencoder",
+               "latents n (0: 16 × the input width)"),
+      AE_FIELD(model.k, "--k", "Sparse autoencoder",
+               "topk: active latents per row; batchtopk: their mean over a batch"),
+      AE_FIELD(model.auxk_alpha, "--auxk-alpha", "Sparse autoencoder",
+               "topk, batchtopk: weight α of the AuxK loss on dead latents (Gao et al. 2024)"),
+      AE_FIELD(model.auxk_k, "--auxk-k", "Sparse autoencoder",
+               "topk, batchtopk: dead latents in the AuxK code (0: inputs / 2)"),
+      AE_FIELD(model.dead_after, "--dead-after", "Sparse autoencoder",
+               "a latent is dead after this many training samples without firing (0: "
+               "min(10,000,000, the training rows))"),
+      AE_FIELD(model.bandwidth, "--bandwidth", "Sparse autoencoder",
+               "jumprelu: bandwidth ε of the straight-through estimators"),
+      AE_FIELD(model.initial_threshold, "--initial-threshold", "Sparse autoencoder",
+               "jumprelu: every latent's threshold θ at the start"),
+      AE_FIELD(model.unit_norm_decoder, "--unit-norm-decoder", "Sparse autoencoder",
+               "decoder rows kept at unit norm: auto (on except relu-l1), on or off"),
+      AE_FIELD(model.decoder_bias_init, "--decoder-bias-init", "Sparse autoencoder",
+               "b_dec at the start: median (geometric median of the first 10,000 training "
+               "rows), mean or zero"),
       // data
       AE_FIELD(data.path, "--data", "Data",
                "an MNIST-style IDX folder or file (raw or .gz), a CSV text file, a .npy or a .npz "
@@ -277,9 +301,10 @@ const std::vector<Field>& fields() {
                "draw the samples as HxW (or HxWxC, channels last) pictures; default: the shape "
                "IDX or NPY files give, or a square of side 8 or more; else the data is a table"),
       AE_FIELD(data.normalize, "--normalize", "Data",
-               "auto (data in [0, 1] as it is, else standardize), none, min_max (each feature to "
-               "[0, 1]), standardize (each feature to mean 0, variance 1) or pca (centred, 1/√m), "
-               "fitted on the training split"),
+               "auto (data in [0, 1] as it is, else standardize; mean_norm for the sparse "
+               "autoencoders), none, min_max (each feature to [0, 1]), standardize (each feature "
+               "to mean 0, variance 1), pca (centred, 1/√m) or mean_norm (x · √d / E‖x‖, one "
+               "scale, no shift), fitted on the training split"),
       AE_FIELD(data.validation, "--validation", "Data",
                "fraction of the samples held out for validation (0: none)"),
       AE_FIELD(data.seed, "--data-seed", "Data", "seed of the validation split and of the synthetic data"),
@@ -299,7 +324,11 @@ const std::vector<Field>& fields() {
       AE_FIELD(train.epochs, "--epochs", "Training", "passes over the training data"),
       AE_FIELD(train.batch_size, "--batch-size", "Training", "samples per optimizer step"),
       AE_FIELD(train.optimizer, "--optimizer", "Training", "sgd, adam or adamw"),
-      AE_FIELD(train.lr, "--lr", "Training", "learning rate"),
+      AE_FIELD(train.lr, "--lr", "Training",
+               "learning rate (the sparse autoencoders: 2e-4 / √(latents / 2^14) unless given)"),
+      AE_FIELD(train.lr_warmup, "--lr-warmup", "Training",
+               "steps of a linear warm-up of the learning rate, times the --lr-schedule's "
+               "(the sparse autoencoders: 1000, others: 0)"),
       AE_FIELD(train.momentum, "--momentum", "Training", "sgd: momentum"),
       AE_FIELD(train.nesterov, "--nesterov", "Training", "sgd: Nesterov momentum"),
       AE_FIELD(train.weight_decay, "--weight-decay", "Training",
@@ -362,6 +391,9 @@ void check_name(const std::string& value, const char* flag, const char* key, Par
   }
 }
 
+constexpr std::initializer_list<const char*> kModelKinds = {
+    "auto", "ae", "dae", "sparse", "contractive", "vae", "topk", "batchtopk", "jumprelu", "relu-l1"};
+
 void check_one_of(const std::string& value, const char* flag, const char* key,
                   std::initializer_list<const char*> allowed) {
   std::string list;
@@ -392,11 +424,22 @@ void check_noise_level(const std::string& noise, double level, const std::string
            "1/(1 - level), which has no value at 1; --noise masking zeroes inputs without scaling");
 }
 
+bool is_sae(const std::string& model_kind) { return models::is_sae_kind(model_kind); }
+
 RunConfig preset(const std::string& kind) {
-  check_one_of(kind, "--model", "model.kind", {"auto", "ae", "dae", "sparse", "contractive", "vae"});
+  check_one_of(kind, "--model", "model.kind", kModelKinds);
   RunConfig c;
   c.model.kind = kind;
   if (kind == "vae" || kind == "auto") return c;
+  if (is_sae(kind)) {
+    // The recipe of docs/sae.md: large batches, a warm-up and a cosine decay to 0; λ as in
+    // Anthropic's April 2024 update (relu-l1) and Rajamanoharan et al. 2024 (jumprelu).
+    c.train.batch_size = 4096;
+    c.train.lr_schedule = "cosine";
+    c.train.lr_warmup = 1000;
+    c.model.penalty_weight = kind == "relu-l1" ? 5 : kind == "jumprelu" ? 1 : 0;
+    return c;
+  }
   c.model.code = 16;
   if (kind == "dae") {
     c.model.noise = "masking";
@@ -568,9 +611,64 @@ std::string requested_model_kind(const ConfigFlags& flags, const json* file) {
   return "auto";
 }
 
+namespace {
+
+// The sparse autoencoders' settings: in range, and only with a sparse autoencoder; the other
+// models' code settings not with one.
+void check_sae(const RunConfig& c) {
+  const ModelSettings& m = c.model;
+  if (!is_sae(m.kind)) {
+    // Compared with the defaults, not by whether they were given: a config.json of any run
+    // holds every setting.
+    const ModelSettings d;
+    const std::pair<const char*, bool> set[] = {
+        {"--latents", m.latents != d.latents},
+        {"--k", m.k != d.k},
+        {"--auxk-alpha", m.auxk_alpha != d.auxk_alpha},
+        {"--auxk-k", m.auxk_k != d.auxk_k},
+        {"--dead-after", m.dead_after != d.dead_after},
+        {"--bandwidth", m.bandwidth != d.bandwidth},
+        {"--initial-threshold", m.initial_threshold != d.initial_threshold},
+        {"--unit-norm-decoder", m.unit_norm_decoder != d.unit_norm_decoder},
+        {"--decoder-bias-init", m.decoder_bias_init != d.decoder_bias_init}};
+    for (const auto& [flag, differs] : set)
+      AE_CHECK(!differs, flag, " is a setting of the sparse autoencoders (--model topk, "
+               "batchtopk, jumprelu or relu-l1), not of --model ", m.kind);
+    return;
+  }
+  AE_CHECK(m.penalty == "none", "--model ", m.kind, " takes no --penalty (got ", m.penalty,
+           "): its sparsity is its own (docs/sae.md); --penalty-weight sets λ of relu-l1 and "
+           "jumprelu");
+  AE_CHECK(m.noise == "none" && !m.tied && m.l1 == 0 && m.l2 == 0, "--model ", m.kind,
+           " takes no --noise, --tied, --l1 or --l2 (got noise ", m.noise, ", tied ",
+           m.tied ? "true" : "false", ", l1 ", m.l1, ", l2 ", m.l2, ")");
+  const bool selecting = m.kind == "topk" || m.kind == "batchtopk";
+  AE_CHECK(!selecting || c.given.count("model.penalty_weight") == 0 || m.penalty_weight == 0,
+           "--penalty-weight is λ of relu-l1 and jumprelu; --model ", m.kind, " sets its "
+           "sparsity with --k");
+  AE_CHECK(m.latents >= 0, "--latents (model.latents) must be >= 0 (0: 16 × the input width), "
+           "got ", m.latents);
+  AE_CHECK(m.k >= 1, "--k (model.k) must be >= 1, got ", m.k);
+  AE_CHECK(!selecting || m.latents == 0 || m.k <= m.latents, "--k ", m.k, " exceeds --latents ",
+           m.latents, ": at most every latent can be active");
+  AE_CHECK(m.auxk_alpha >= 0, "--auxk-alpha (model.auxk_alpha) must be >= 0, got ", m.auxk_alpha);
+  AE_CHECK(m.auxk_k >= 0, "--auxk-k (model.auxk_k) must be >= 0 (0: inputs / 2), got ", m.auxk_k);
+  AE_CHECK(m.dead_after >= 0, "--dead-after (model.dead_after) must be >= 0 samples (0: auto), "
+           "got ", m.dead_after);
+  AE_CHECK(m.bandwidth > 0, "--bandwidth (model.bandwidth) must be positive, got ", m.bandwidth);
+  AE_CHECK(m.initial_threshold > 0, "--initial-threshold (model.initial_threshold) must be "
+           "positive, got ", m.initial_threshold);
+  check_one_of(m.unit_norm_decoder, "--unit-norm-decoder", "model.unit_norm_decoder",
+               {"auto", "on", "off"});
+  check_one_of(m.decoder_bias_init, "--decoder-bias-init", "model.decoder_bias_init",
+               {"median", "mean", "zero"});
+}
+
+}  // namespace
+
 void validate(const RunConfig& c) {
   const ModelSettings& m = c.model;
-  check_one_of(m.kind, "--model", "model.kind", {"auto", "ae", "dae", "sparse", "contractive", "vae"});
+  check_one_of(m.kind, "--model", "model.kind", kModelKinds);
   AE_CHECK(m.code > 0, "--code (model.code) must be positive, got ", m.code);
   check_name(m.activation, "--activation", "model.activation", models::parse_activation);
   check_name(m.code_activation, "--code-activation", "model.code_activation", models::parse_activation);
@@ -594,11 +692,12 @@ void validate(const RunConfig& c) {
   AE_CHECK(m.kind != "vae" || (m.penalty == "none" && m.noise == "none" && !m.tied),
            "--model vae takes no --penalty, --noise or --tied (got penalty ", m.penalty, ", noise ",
            m.noise, ", tied ", m.tied ? "true" : "false", ")");
+  check_sae(c);
 
   const DataSettings& d = c.data;
   check_one_of(d.format, "--format", "data.format", {"auto", "idx", "csv", "npy", "npz"});
   check_one_of(d.header, "--header", "data.header", {"auto", "yes", "no"});
-  check_one_of(d.normalize, "--normalize", "data.normalize", {"auto", "none", "min_max", "standardize", "pca"});
+  check_one_of(d.normalize, "--normalize", "data.normalize", {"auto", "none", "min_max", "standardize", "pca", "mean_norm"});
   const char delimiter = delimiter_char(d.delimiter);
   AE_CHECK(delimiter != '"' && delimiter != '#' && delimiter != '\n' && delimiter != '\r' &&
                delimiter != '.' && !(delimiter >= '0' && delimiter <= '9'),
@@ -631,6 +730,7 @@ void validate(const RunConfig& c) {
   check_name(t.optimizer, "--optimizer", "train.optimizer", models::parse_optimizer);
   check_name(t.lr_schedule, "--lr-schedule", "train.lr_schedule", models::parse_lr_schedule);
   AE_CHECK(t.lr > 0, "--lr (train.lr) must be positive, got ", t.lr);
+  AE_CHECK(t.lr_warmup >= 0, "--lr-warmup (train.lr_warmup) must be >= 0, got ", t.lr_warmup);
   AE_CHECK(t.momentum >= 0 && t.momentum < 1, "--momentum (train.momentum) must lie in [0, 1), got ",
            t.momentum);
   AE_CHECK(!t.nesterov || t.momentum > 0, "--nesterov needs --momentum > 0");

@@ -24,7 +24,8 @@ struct LabelList {
 };
 
 struct ModelSettings {
-  // ae, dae, sparse, contractive, vae, or auto: chosen from the data (resolve_auto_model)
+  // ae, dae, sparse, contractive, vae, or auto: chosen from the data (resolve_auto_model); topk,
+  // batchtopk, jumprelu, relu-l1: the sparse autoencoders of models/sae.h (docs/sae.md)
   std::string kind = "auto";
   std::vector<int64_t> hidden{256, 64};
   int64_t code = 2;
@@ -45,6 +46,17 @@ struct ModelSettings {
   int64_t beta_period = 1000;
   double beta_ratio = 0.5;
   std::string dtype = "float32";
+  // The sparse autoencoders (models/sae.h); 0 and "auto" are decided by resolve_sae once the
+  // data is known.
+  int64_t latents = 0;               // 0: 16 × the input width
+  int64_t k = 32;                    // topk, batchtopk
+  double auxk_alpha = 1.0 / 32;
+  int64_t auxk_k = 0;                // 0: inputs / 2
+  int64_t dead_after = 0;            // samples; 0: min(10,000,000, the training rows)
+  double bandwidth = 0.001;          // jumprelu: ε
+  double initial_threshold = 0.001;  // jumprelu: θ at the start
+  std::string unit_norm_decoder = "auto";  // auto (on except relu-l1), on, off
+  std::string decoder_bias_init = "median";  // median, mean, zero
 };
 
 struct DataSettings {
@@ -74,7 +86,8 @@ struct TrainSettings {
   int64_t epochs = 30;
   int64_t batch_size = 64;
   std::string optimizer = "adam";
-  double lr = 4e-3;
+  double lr = 4e-3;                // the sparse autoencoders: 2e-4 / √(latents / 2^14) unless given
+  int64_t lr_warmup = 0;           // steps of a linear warm-up of the learning rate
   double momentum = 0;
   bool nesterov = false;
   double weight_decay = 0;
@@ -107,6 +120,8 @@ struct RunConfig {
 // adds a KL sparsity penalty, `contractive` a contractive one; `auto` has the VAE's settings
 // until the data decides (resolve_auto_model). Unknown kinds are an error.
 RunConfig preset(const std::string& model_kind);
+// Whether a model kind is one of the sparse autoencoders (topk, batchtopk, jumprelu, relu-l1).
+bool is_sae(const std::string& model_kind);
 
 // The settings in config.given, as a JSON object of the shape apply_json reads.
 json given_settings(const RunConfig& config);

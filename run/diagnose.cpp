@@ -77,6 +77,23 @@ models::CodeFiring measure_firing(models::Model& model, const models::ModelSpec&
 }
 
 Sparsity epoch_sparsity(models::Model& model, const models::ModelSpec& spec, const Tensor& train) {
+  if (auto* sae = dynamic_cast<models::SparseAutoencoder*>(&model)) {
+    // Its own counts over the epoch's training steps: no second pass over the data.
+    models::LatentActivity a = sae->take_activity();
+    const double n = static_cast<double>(sae->config().latents);
+    Sparsity s;
+    s.measured = s.sae = true;
+    s.l0 = a.l0;
+    s.dead_latents = a.dead;
+    s.dead_fraction = static_cast<double>(a.dead) / n;
+    s.dense_fraction = static_cast<double>(a.dense) / n;
+    s.mse = a.mse;
+    s.fvu = a.fvu;
+    s.auxk = a.auxk;
+    s.fired = std::move(a.fired);
+    s.samples = a.samples;
+    return s;
+  }
   const std::optional<double> threshold = firing_threshold(spec);
   if (!threshold || !train.defined() || train.size(0) == 0) return {};
   const models::CodeFiring firing = measure_firing(model, spec, train, *threshold);
@@ -102,7 +119,9 @@ std::optional<CodeDiagnosis> diagnose_code(models::Model& model, const models::M
                                            const RunConfig& config, const PreparedData& data) {
   const bool val = data.val.size() > 1;
   const models::Dataset& shown = val ? data.val : data.train;
-  if (shown.size() < 2) return std::nullopt;
+  // A sparse autoencoder's latents are measured during training (epoch_sparsity): a check over
+  // dense codes of its many latents would cost rows × latents of memory.
+  if (shown.size() < 2 || spec.kind == models::ModelKind::sae) return std::nullopt;
   NoGradGuard no_grad;
   CodeDiagnosis d;
   d.split = val ? "validation" : "training";

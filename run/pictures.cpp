@@ -212,6 +212,55 @@ void write_loss_png(const std::string& path, const std::vector<EpochMetrics>& hi
   io::write_png(path, models::plot_curves(curves, o));
 }
 
+void write_firing_png(const std::string& path, const std::vector<int64_t>& fired, int64_t samples,
+                      const std::string& title) {
+  AE_CHECK(samples > 0 && !fired.empty(), "write_firing_png: ", path, ": ", fired.size(),
+           " latents over ", samples, " samples");
+  models::Histogram firing{"latents", {}};
+  int64_t never = 0;
+  for (int64_t f : fired) {
+    if (f > 0)
+      firing.values.push_back(std::log10(static_cast<double>(f) / static_cast<double>(samples)));
+    else
+      ++never;
+  }
+  std::vector<models::Histogram> groups{firing};
+  if (never > 0) {
+    // One bin's worth to the left of the rarest latent that fired: below log10(1 / samples).
+    const double rarest = firing.values.empty()
+                              ? -std::log10(static_cast<double>(samples))
+                              : *std::min_element(firing.values.begin(), firing.values.end());
+    groups.push_back({cat("never fired: ", never, " of ", fired.size()),
+                      std::vector<double>(static_cast<size_t>(never), std::floor(rarest) - 1)});
+  }
+  models::PlotOptions o;
+  o.title = title;
+  o.x_label = cat("log10 firing frequency (over ", samples, " samples of the last epoch)");
+  o.y_label = "latents";
+  io::write_png(path, models::plot_histograms(groups, {}, o));
+}
+
+void write_sparsity_png(const std::string& path, const std::vector<EpochMetrics>& history,
+                        const std::string& title) {
+  auto panel = [&](const std::string& name, double Sparsity::*field) {
+    models::Curve c;
+    c.name = name;
+    for (const EpochMetrics& m : history) {
+      if (!m.sparsity.measured) continue;
+      c.x.push_back(static_cast<double>(m.epoch));
+      c.y.push_back(m.sparsity.*field);
+    }
+    models::PlotOptions o;
+    o.title = cat(title, ": ", name);
+    o.x_label = "epoch";
+    o.y_label = name;
+    o.width = 480;
+    return models::plot_curves({c}, o);
+  };
+  io::write_png(path, models::beside({panel("L0 (active latents per sample)", &Sparsity::l0),
+                                      panel("FVU (unexplained variance)", &Sparsity::fvu)}));
+}
+
 void write_latent_png(const std::string& path, const Tensor& codes,
                       const std::vector<int64_t>& labels, const std::string& title) {
   AE_CHECK(codes.ndim() == 2 && codes.size(0) > 0, "write_latent_png: ", path, ": codes ",

@@ -71,6 +71,16 @@ void write_scores_png(const std::string& path, const std::vector<ScoredMethod>& 
 void write_loss_png(const std::string& path, const std::vector<EpochMetrics>& history,
                     const std::vector<std::string>& terms, const std::string& title);
 
+// A sparse autoencoder's latents: the histogram of log10 of each latent's firing frequency (its
+// count in `fired` over `samples` rows), the latents that never fired in a bin of their own at
+// the left, labelled with their number.
+void write_firing_png(const std::string& path, const std::vector<int64_t>& fired, int64_t samples,
+                      const std::string& title);
+// A sparse autoencoder's L0 and FVU over the epochs (the sparsity figures of `history`), side
+// by side.
+void write_sparsity_png(const std::string& path, const std::vector<EpochMetrics>& history,
+                        const std::string& title);
+
 // Codes (n, k) as a 2-D scatter coloured by label: the code itself for k = 2, its first two
 // principal components for k > 2, the code against the sample index for k = 1.
 void write_latent_png(const std::string& path, const Tensor& codes,

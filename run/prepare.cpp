@@ -205,13 +205,32 @@ PreparedData prepare_for_model(RunConfig& config, std::string& reason) {
   models::Dataset all = load_data(config.data);
   models::validate(all);
   reason = resolve_auto_model(config, all.features(), all.is_image());
+  resolve_sae_normalization(config);
   return prepare_data(std::move(all), config.data);
 }
 
 PreparedData prepare_for_model(RunConfig& config, const models::Dataset& all, std::string& reason) {
   models::validate(all);
   reason = resolve_auto_model(config, all.features(), all.is_image());
+  resolve_sae_normalization(config);
   return prepare_data(all, config.data);
+}
+
+void open_stream(StreamPlan& plan, const RunConfig& config, Device device, DType dtype,
+                 std::optional<models::StreamedRows>& train,
+                 std::optional<models::StreamedRows>& val) {
+  plan.train.device = device;
+  plan.train.dtype = dtype;
+  train.emplace(plan.files, plan.train);
+  AE_CHECK(config.train.batch_size <= train->max_read(), "--batch-size ",
+           config.train.batch_size, " does not fit in a window of the stream's buffer (",
+           train->max_read(), " rows of ", train->features(), " features); raise --buffer-mb (",
+           config.data.buffer_mb, ")");
+  if (plan.val) {
+    plan.val->device = device;
+    plan.val->dtype = dtype;
+    val.emplace(plan.files, *plan.val);
+  }
 }
 
 StreamPlan plan_stream(const DataSettings& d, uint64_t order_seed) {
@@ -295,8 +314,14 @@ PreparedData prepare_stream(const DataSettings& d, uint64_t order_seed, StreamPl
     out.normalization = choice.kind ? models::norm_kind_name(*choice.kind) : "none";
     out.normalization_reason = choice.reason;
   }
-  if (out.normalization != "none")
+  if (out.normalization == "mean_norm") {
+    // The rows' norms: from the first rows of the training part, as in memory.
+    models::StreamedRows first(files, o);
+    out.normalizer = models::fit_normalizer(
+        first.stored_rows(0, std::min(models::kMeanNormRows, first.size())), models::NormKind::mean_norm);
+  } else if (out.normalization != "none") {
     out.normalizer = models::normalizer_from(moments, models::parse_norm_kind(out.normalization));
+  }
   std::tie(out.low, out.high) = models::normalized_range(moments, out.normalizer);
   plan.train.normalizer = out.normalizer;
   if (plan.val) plan.val->normalizer = out.normalizer;
@@ -463,7 +488,28 @@ models::ModelSpec model_spec(const RunConfig& c, int64_t features, double low, d
 
   models::ModelSpec spec;
   spec.seed = c.seed;
-  if (m.kind == "vae") {
+  if (is_sae(m.kind)) {
+    spec.kind = models::ModelKind::sae;
+    models::SaeConfig& s = spec.sae;
+    s.kind = models::parse_sae_kind(m.kind);
+    s.inputs = features;
+    s.latents = m.latents > 0 ? m.latents : kSaeExpansion * features;
+    s.k = m.k;
+    s.auxk_alpha = m.auxk_alpha;
+    s.auxk_k = m.auxk_k;
+    s.dead_after = m.dead_after > 0 ? m.dead_after : kSaeDeadAfter;
+    s.l1 = m.penalty_weight;
+    s.l0 = m.penalty_weight;
+    s.bandwidth = m.bandwidth;
+    s.initial_threshold = m.initial_threshold;
+    s.unit_norm_decoder = m.unit_norm_decoder == "auto" ? s.kind != models::SaeKind::relu_l1
+                                                        : m.unit_norm_decoder == "on";
+    s.dtype = dtype;
+    const bool selecting = s.kind == models::SaeKind::topk || s.kind == models::SaeKind::batch_topk;
+    AE_CHECK(!selecting || s.k <= s.latents, "--k ", s.k, " exceeds the ", s.latents,
+             " latents (--latents ", m.latents, m.latents == 0 ? cat(": 16 × ", features, " inputs") : "",
+             "): at most every latent can be active");
+  } else if (m.kind == "vae") {
     spec.kind = models::ModelKind::vae;
     models::VaeConfig& v = spec.vae;
     v.widths = widths;
@@ -511,7 +557,49 @@ models::TrainerConfig trainer_config(const RunConfig& config) {
   t.restore_best = false;  // the best parameters are in best.safetensors
   t.shuffle_seed = config.seed;
   t.step_mode = models::parse_step_mode(config.train.step_mode);
+  t.lr_warmup_steps = config.train.lr_warmup;
   return t;
+}
+
+std::string resolve_sae(RunConfig& config, int64_t features, int64_t train_rows) {
+  ModelSettings& m = config.model;
+  if (!is_sae(m.kind)) return "";
+  std::string note;
+  if (m.latents == 0) {
+    m.latents = kSaeExpansion * features;
+    note += cat("latents ", m.latents, " = 16 × ", features, " inputs");
+  }
+  if (m.dead_after == 0) {
+    m.dead_after = std::max<int64_t>(1, std::min(kSaeDeadAfter, train_rows));
+    note += cat(note.empty() ? "" : ", ", "dead after ", m.dead_after, " samples (min(10,000,000, ",
+                train_rows, " training rows))");
+  }
+  if (config.given.count("train.lr") == 0) {
+    config.train.lr = 2e-4 / std::sqrt(static_cast<double>(m.latents) / 16384.0);
+    config.given.insert("train.lr");
+    note += cat(note.empty() ? "" : ", ", "lr ", config.train.lr, " = 2e-4 / √(", m.latents,
+                " / 2^14)");
+  }
+  return note;
+}
+
+void resolve_sae_normalization(RunConfig& config) {
+  if (is_sae(config.model.kind) && config.data.normalize == "auto")
+    config.data.normalize = "mean_norm";
+}
+
+Tensor decoder_bias_sample(const Tensor& train) {
+  return slice(train, 0, std::min<int64_t>(train.size(0), kSaeBiasRows));
+}
+
+void init_sae(models::Model& model, const RunConfig& config, const Tensor& sample) {
+  auto* sae = dynamic_cast<models::SparseAutoencoder*>(&model);
+  if (sae == nullptr || config.model.decoder_bias_init == "zero" || !sample.defined() ||
+      sample.size(0) == 0)
+    return;
+  NoGradGuard no_grad;
+  sae->init_decoder_bias(sample.to(Device::cpu()).to(DType::f64),
+                         config.model.decoder_bias_init == "median");
 }
 
 }  // namespace ae::run

@@ -82,6 +82,12 @@ struct StreamPlan {
 // (With model kind auto, call resolve_auto_model on plan_stream's files first: the
 // normalisation it chooses decides how the stream is normalised.)
 PreparedData prepare_stream(const DataSettings& data, uint64_t order_seed, StreamPlan& plan);
+// The sources of a plan's parts on `device` in `dtype` (its options' device and dtype set);
+// an error naming --batch-size and --buffer-mb when a batch does not fit in a window of the
+// buffer. No reading starts before training does.
+void open_stream(StreamPlan& plan, const RunConfig& config, Device device, DType dtype,
+                 std::optional<models::StreamedRows>& train,
+                 std::optional<models::StreamedRows>& val);
 // The plan alone: the files opened (headers checked), the blocks split, the options of each part
 // without a normaliser; nothing else is read.
 StreamPlan plan_stream(const DataSettings& data, uint64_t order_seed);
@@ -100,6 +106,24 @@ models::Dataset load_for_model(const DataSettings& data,
 // outside [0, 1] is an error naming the range.
 models::ModelSpec model_spec(const RunConfig& config, int64_t features, double low, double high,
                              const std::string& data_name);
+
+// The sparse autoencoders (docs/sae.md): latents = 16 × the inputs when --latents is 0; a latent
+// is dead after min(10,000,000, the training rows) samples without firing when --dead-after is 0;
+// the first 10,000 training rows give b_dec.
+inline constexpr int64_t kSaeExpansion = 16;
+inline constexpr int64_t kSaeDeadAfter = 10000000;
+inline constexpr int64_t kSaeBiasRows = 10000;
+// Makes a sparse autoencoder's automatic settings concrete once the data is known: --latents 0,
+// --dead-after 0, and --lr when not given (2e-4 / √(latents / 2^14), Gao et al. 2024). Returns
+// what it decided in one line ("" for other models, or when nothing was automatic).
+std::string resolve_sae(RunConfig& config, int64_t features, int64_t train_rows);
+// --normalize auto for a sparse autoencoder: mean_norm (called before the data is normalised).
+void resolve_sae_normalization(RunConfig& config);
+// The training rows b_dec is initialised from: the first kSaeBiasRows of them.
+Tensor decoder_bias_sample(const Tensor& train);
+// A sparse autoencoder's b_dec from `sample` by --decoder-bias-init (median, mean; zero leaves
+// it); nothing for other models. Not for a resumed run, whose b_dec is in its checkpoint.
+void init_sae(models::Model& model, const RunConfig& config, const Tensor& sample);
 
 // The trainer a configuration describes (optimizer, schedule, batches, seeds, step mode); the
 // hooks are left empty. restore_best is off: ae train keeps the best epoch in best.safetensors.

@@ -75,6 +75,8 @@ std::vector<std::string> loss_terms(const models::ModelSpec& spec) {
   std::vector<std::string> terms{"total", "reconstruction"};
   if (spec.kind == models::ModelKind::vae) {
     terms.push_back("kl");
+  } else if (spec.kind == models::ModelKind::sae) {
+    terms.push_back("penalty");  // the sparsity term (λ) and AuxK (α)
   } else {
     const models::AutoencoderConfig& a = spec.autoencoder;
     if (a.penalty != models::CodePenalty::none || a.l1 > 0 || a.l2 > 0) terms.push_back("penalty");
@@ -129,9 +131,13 @@ void write_metrics(const std::string& folder, const std::vector<EpochMetrics>& h
     for (const std::string& t : terms) csv += cat(",", part, "_", t);
   csv += ",lr,steps,seconds,samples_per_second";
   // A sparse code's columns (all of a run's epochs have them, or none).
-  const bool sparse = std::any_of(history.begin(), history.end(),
-                                  [](const EpochMetrics& m) { return m.sparsity.measured; });
-  csv += sparse ? ",l0,dead_fraction,dense_fraction\n" : "\n";
+  const auto measured = std::find_if(history.begin(), history.end(),
+                                     [](const EpochMetrics& m) { return m.sparsity.measured; });
+  std::vector<std::string> columns;
+  if (measured != history.end())
+    for (const auto& [name, value] : sparsity_columns(measured->sparsity)) columns.push_back(name);
+  for (const std::string& c : columns) csv += "," + c;
+  csv += "\n";
   json rows = json::array();
   for (const EpochMetrics& m : history) {
     csv += std::to_string(m.epoch);
@@ -140,10 +146,10 @@ void write_metrics(const std::string& folder, const std::vector<EpochMetrics>& h
     csv += cat(",", number(m.lr), ",", m.steps, ",", number(m.seconds), ",",
                number(m.samples_per_second));
     const Sparsity& sp = m.sparsity;
-    if (sparse)
-      csv += sp.measured ? cat(",", number(sp.l0), ",", number(sp.dead_fraction), ",",
-                               number(sp.dense_fraction))
-                         : ",,,";
+    const std::vector<std::pair<std::string, double>> values =
+        sp.measured ? sparsity_columns(sp) : std::vector<std::pair<std::string, double>>{};
+    for (size_t i = 0; i < columns.size(); ++i)
+      csv += "," + (i < values.size() ? number(values[i].second) : std::string());
     csv += "\n";
     json row = {{"epoch", m.epoch}, {"lr", json_number(m.lr)}, {"steps", m.steps},
                 {"seconds", json_number(m.seconds)},
@@ -155,10 +161,10 @@ void write_metrics(const std::string& folder, const std::vector<EpochMetrics>& h
     }
     row["train"] = train;
     if (m.has_val) row["val"] = val;
-    if (sp.measured)
-      row["code"] = {{"l0", json_number(sp.l0)},
-                     {"dead_fraction", json_number(sp.dead_fraction)},
-                     {"dense_fraction", json_number(sp.dense_fraction)}};
+    if (sp.measured) {
+      row["code"] = json::object();
+      for (const auto& [name, value] : values) row["code"][name] = json_number(value);
+    }
     rows.push_back(row);
   }
   write_text(join_path(folder, kMetricsCsv), csv);
@@ -170,6 +176,19 @@ void write_metrics(const std::string& folder, const std::vector<EpochMetrics>& h
                    {"constant", code->constant},
                    {"stddev_tolerance", json_number(code->tolerance)}};
   write_text(join_path(folder, kMetricsJson), doc.dump(2) + "\n");
+}
+
+std::vector<std::pair<std::string, double>> sparsity_columns(const Sparsity& s) {
+  std::vector<std::pair<std::string, double>> out{
+      {"l0", s.l0}, {"dead_fraction", s.dead_fraction}, {"dense_fraction", s.dense_fraction}};
+  if (s.sae) {
+    out.insert(out.end(), {{"mse", s.mse},
+                           {"fvu", s.fvu},
+                           {"explained_variance", 1 - s.fvu},
+                           {"dead_latents", static_cast<double>(s.dead_latents)},
+                           {"auxk", s.auxk}});
+  }
+  return out;
 }
 
 std::vector<EpochMetrics> read_metrics(const std::string& folder) {
@@ -202,9 +221,19 @@ std::vector<EpochMetrics> read_metrics(const std::string& folder) {
       m.samples_per_second = from_json_number(row["samples_per_second"]);
     if (row.contains("code") && row["code"].is_object()) {
       const json& c = row["code"];
-      m.sparsity = {true, from_json_number(c.value("l0", json())),
-                    from_json_number(c.value("dead_fraction", json())),
-                    from_json_number(c.value("dense_fraction", json()))};
+      Sparsity& sp = m.sparsity;
+      sp.measured = true;
+      sp.l0 = from_json_number(c.value("l0", json()));
+      sp.dead_fraction = from_json_number(c.value("dead_fraction", json()));
+      sp.dense_fraction = from_json_number(c.value("dense_fraction", json()));
+      sp.sae = c.contains("fvu");
+      if (sp.sae) {
+        sp.mse = from_json_number(c.value("mse", json()));
+        sp.fvu = from_json_number(c.value("fvu", json()));
+        sp.auxk = from_json_number(c.value("auxk", json()));
+        const double dead = from_json_number(c.value("dead_latents", json()));
+        sp.dead_latents = std::isfinite(dead) ? static_cast<int64_t>(dead) : 0;
+      }
     }
     out.push_back(m);
   }

@@ -44,10 +44,25 @@ std::string run_folder_of(const std::string& checkpoint_path);
 // A sparse code's firing over the training rows after an epoch (models::CodeFiring; which codes
 // are sparse: run/diagnose.h): L0, the mean number of units firing per sample, and the shares of
 // units that never fired (dead) and that fired on more than 10% of the samples (dense).
+// A sparse autoencoder (models/sae.h) fills the same figures from its own counts of the epoch's
+// training steps (SparseAutoencoder::take_activity), with its dead latents those past
+// --dead-after samples without firing, and adds its reconstruction's figures.
 struct Sparsity {
   bool measured = false;
   double l0 = 0, dead_fraction = 0, dense_fraction = 0;
+  // A sparse autoencoder's: mean ‖x − x̂‖² per sample, FVU = Σ‖x − x̂‖² / Σ‖x − x̄‖² (x̄ the
+  // epoch's mean row), its dead latents and the mean AuxK loss (before α).
+  bool sae = false;
+  double mse = 0, fvu = 0, auxk = 0;
+  int64_t dead_latents = 0;
+  // The epoch's firing counts per latent over `samples` rows (the firing picture; not saved).
+  std::vector<int64_t> fired;
+  int64_t samples = 0;
 };
+// The figures by the names of their metrics.csv columns, in column order: l0, dead_fraction,
+// dense_fraction, and for a sparse autoencoder mse, fvu, explained_variance (1 − fvu),
+// dead_latents, auxk.
+std::vector<std::pair<std::string, double>> sparsity_columns(const Sparsity& s);
 
 struct EpochMetrics {
   int64_t epoch = 0;  // from 1

@@ -92,6 +92,14 @@ LoadedRun load_run(const RunArgs& a) {
   return load_run(a.run, a.checkpoint, flags.device);
 }
 
+void refuse_sae(const LoadedRun& run, const char* command, const char* why) {
+  const models::ModelSpec& spec = run.checkpoint.spec;
+  AE_CHECK(spec.kind != models::ModelKind::sae, command, ": ", run.checkpoint.path,
+           " holds a sparse autoencoder (", models::sae_kind_name(spec.sae.kind), ", ",
+           spec.sae.latents, " latents), for which ", command, " would ", why,
+           "; ae encode, reconstruct and eval serve it (docs/sae.md)");
+}
+
 Tensor encode(models::Model& model, const models::ModelSpec& spec, const Tensor& x) {
   NoGradGuard no_grad;
   const Tensor input = x.to(model.device()).to(model.dtype());

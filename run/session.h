@@ -68,7 +68,12 @@ models::CheckpointExtras run_extras(const RunConfig& config,
                                     const std::optional<models::Normalizer>& norm,
                                     const PictureShape& picture, const std::string& data_name);
 
-// The model's code for x (n, features): the autoencoder's code, the VAE's posterior mean.
+// An ae::Error for a command that a sparse autoencoder's run does not serve (`why`: what the
+// command would build over its many latents); nothing for other runs.
+void refuse_sae(const LoadedRun& run, const char* command, const char* why);
+
+// The model's code for x (n, features): the autoencoder's code, the VAE's posterior mean, a
+// sparse autoencoder's latents as a dense (n, latents) matrix.
 Tensor encode(models::Model& model, const models::ModelSpec& spec, const Tensor& x);
 
 // The data an analysis command works on: --data (read as its flags say, normalised with the

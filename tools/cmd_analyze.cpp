@@ -98,6 +98,12 @@ int run_encode(RunArgs& a) {
   if (stem == npy) npy += ".npy";
   const std::string csv_path = stem + ".csv";
   io::write_npy(npy, {n, k}, v.data());
+  if (run.checkpoint.spec.kind == models::ModelKind::sae) {
+    // Many latents: the .npy alone, no CSV of as many columns nor a PCA picture of them.
+    std::printf("encoded %s: the sparse autoencoder's latents (%lld, %lld), dense -> %s\n",
+                what.c_str(), static_cast<long long>(n), static_cast<long long>(k), npy.c_str());
+    return 0;
+  }
   std::string csv;
   for (int64_t j = 0; j < k; ++j) csv += cat(j ? "," : "", "z", j + 1);
   csv += data.has_labels() ? ",label\n" : "\n";
@@ -128,6 +134,7 @@ int run_score(ScoreArgs& s) {
   AE_CHECK(s.contamination > 0 && s.contamination < 1, "--contamination must lie in (0, 1), got ",
            s.contamination);
   LoadedRun run = load_run(a);
+  refuse_sae(run, "score", "fit a Mahalanobis distance over latents × latents");
   std::string what;
   std::vector<int64_t> rows;
   // Each method's threshold comes from the training data: the score above which the top
@@ -226,6 +233,7 @@ int run_score(ScoreArgs& s) {
 int run_pca(RunArgs& a) {
   const int64_t count = count_or(a, 12);
   LoadedRun run = load_run(a);
+  refuse_sae(run, "pca", "compare PCA of as many components as latents");
   std::string what;
   const models::Dataset train = training_data(run, "pca");
   const models::Dataset data = analysis_data(a, run, what);
@@ -285,6 +293,7 @@ int run_retrieve(RetrieveArgs& r) {
   AE_CHECK(r.k >= 1, "--k must be at least 1, got ", r.k);
   count_or(a, 1);  // checked before anything is loaded
   LoadedRun run = load_run(a);
+  refuse_sae(run, "retrieve", "hold dense codes of rows × latents");
   std::string what;
   const models::Dataset database = training_data(run, "retrieve");
   const models::Dataset asked = analysis_data(a, run, what);

@@ -113,10 +113,13 @@ RunConfig resolve_config(TrainArgs& a, std::string& config_source) {
 // reconstructions and, for a VAE, samples from the prior. A table: the reconstruction error per
 // feature beside PCA's, and the anomaly scores of the held-out samples (validation and
 // --exclude-labels) with the threshold at 10% contamination and, with excluded labels, the ROC
-// curve. Both: the code coloured by label. A picture that cannot be drawn is a one-line note.
+// curve. Both: the code coloured by label. A sparse autoencoder: its latents' firing frequencies
+// and its L0 and FVU per epoch instead of the table's pictures and the code's. A picture that
+// cannot be drawn is a one-line note.
 void write_pictures(const std::string& folder, models::Model& model, const models::ModelSpec& spec,
                     const RunConfig& config, const PreparedData& data, const PictureShape& shape,
-                    const std::string& title, Progress& progress) {
+                    const std::vector<EpochMetrics>& history, const std::string& title,
+                    Progress& progress) {
   NoGradGuard no_grad;
   const models::Dataset& shown = data.val.size() > 0 ? data.val : data.train;
   double lo, hi;  // not a structured binding: clang 14 cannot capture one in a lambda
@@ -131,6 +134,19 @@ void write_pictures(const std::string& folder, models::Model& model, const model
     else
       progress.note(note);
   };
+  const bool sae = spec.kind == models::ModelKind::sae;
+  if (sae) {
+    // Its latents' firing instead of pictures of the code: a scatter, a PCA or a scorer over
+    // dense codes of many latents would cost rows × latents of memory (docs/sae.md).
+    const Sparsity& last = history.back().sparsity;
+    if (last.samples > 0)
+      draw("firing.png", [&] {
+        write_firing_png(join_path(folder, "firing.png"), last.fired, last.samples,
+                         title + ": latents");
+      });
+    draw("sparsity.png",
+         [&] { write_sparsity_png(join_path(folder, "sparsity.png"), history, title); });
+  }
   if (shape.is_image()) {
     const int64_t n = std::min<int64_t>(shown.size(), 12);
     const Tensor originals = slice(shown.x, 0, n);
@@ -148,7 +164,7 @@ void write_pictures(const std::string& folder, models::Model& model, const model
                        lo, hi);
       });
     }
-  } else {
+  } else if (!sae) {
     // The held-out samples: validation, then the excluded labels (the anomalies).
     Tensor held_out = shown.x;
     std::vector<bool> positive;
@@ -175,13 +191,15 @@ void write_pictures(const std::string& folder, models::Model& model, const model
                        cat("anomaly scores, ", positive.empty() ? shown.name : data.name + " held out"));
     });
   }
-  const int64_t m = std::min<int64_t>(shown.size(), 5000);
-  const Tensor codes = encode(model, spec, slice(shown.x, 0, m));
-  std::vector<int64_t> labels;
-  if (shown.has_labels()) labels.assign(shown.labels.begin(), shown.labels.begin() + m);
-  draw("latent.png", [&] {
-    write_latent_png(join_path(folder, "latent.png"), codes, labels, title + ": code");
-  });
+  if (!sae) {
+    const int64_t m = std::min<int64_t>(shown.size(), 5000);
+    const Tensor codes = encode(model, spec, slice(shown.x, 0, m));
+    std::vector<int64_t> labels;
+    if (shown.has_labels()) labels.assign(shown.labels.begin(), shown.labels.begin() + m);
+    draw("latent.png", [&] {
+      write_latent_png(join_path(folder, "latent.png"), codes, labels, title + ": code");
+    });
+  }
   std::string list;
   for (const std::string& w : written) list += (list.empty() ? "" : ", ") + w;
   progress.note(cat("pictures: ", list));
@@ -216,6 +234,7 @@ int run_train(TrainArgs& a) {
       model_reason =
           resolve_auto_model(config, peek.files->features(), peek.files->image_h() > 0);
     }
+    resolve_sae_normalization(config);
     return prepare_stream(config.data, config.seed, stream);
   }();
   const int64_t train_rows = config.data.stream ? stream.train_rows : data.train.size();
@@ -223,6 +242,8 @@ int run_train(TrainArgs& a) {
   const PictureShape picture =
       picture_shape(config.data.image_shape, data.train.image_h, data.train.image_w,
                     data.train.image_c, data.train.features());
+  // A sparse autoencoder's automatic settings, made concrete before config.json is written.
+  const std::string sae_note = resolve_sae(config, data.train.features(), train_rows);
   const models::ModelSpec spec =
       model_spec(config, data.train.features(), data.low, data.high, data.name);
   // Every rank must train on the same data with the same settings: compared before anything is
@@ -237,23 +258,12 @@ int run_train(TrainArgs& a) {
   // The model is built before anything is written, so that a setting it refuses leaves no
   // half-made run folder behind.
   std::unique_ptr<models::Model> model = models::build_model(spec, device);
+  init_sae(*model, config, decoder_bias_sample(data.train.x));  // a resumed run's is restored
   // A streamed run's sources, and whether a batch fits in a window of the buffer, likewise (no
   // reading starts before training does).
   std::optional<models::StreamedRows> streamed_train, streamed_val;
-  if (config.data.stream) {
-    stream.train.device = device;
-    stream.train.dtype = model->dtype();
-    streamed_train.emplace(stream.files, stream.train);
-    AE_CHECK(config.train.batch_size <= streamed_train->max_read(), "--batch-size ",
-             config.train.batch_size, " does not fit in a window of the stream's buffer (",
-             streamed_train->max_read(), " rows of ", streamed_train->features(),
-             " features); raise --buffer-mb (", config.data.buffer_mb, ")");
-    if (stream.val) {
-      stream.val->device = device;
-      stream.val->dtype = model->dtype();
-      streamed_val.emplace(stream.files, *stream.val);
-    }
-  }
+  if (config.data.stream)
+    open_stream(stream, config, device, model->dtype(), streamed_train, streamed_val);
   const std::vector<std::string> terms = loss_terms(spec);
 
   std::string folder;
@@ -318,6 +328,7 @@ int run_train(TrainArgs& a) {
                     config.data.normalize == "auto" ? cat(": ", data.normalization_reason) : "",
                     ")", data.normalizer ? ", fitted on the training split" : ""));
   for (const std::string& note : data.notes) progress.note(note);
+  if (!sae_note.empty()) progress.note(cat("sparse autoencoder: ", sae_note));
   progress.note(cat(resuming ? "resuming " : "training ", title, " (", spec.input_width(), " -> ",
                     spec.code_width(), ", ", parameters, " parameters) on ", device.str(), ": ",
                     train_rows, " training and ", val_rows, " validation samples; ",
@@ -441,7 +452,7 @@ int run_train(TrainArgs& a) {
     else
       progress.warn(code->warning);
   }
-  if (!a.no_pictures) write_pictures(folder, *model, spec, config, data, picture, title, progress);
+  if (!a.no_pictures) write_pictures(folder, *model, spec, config, data, picture, history, title, progress);
   if (has_val)
     progress.note(cat("best validation loss ", state.best_loss, " at epoch ", state.best_epoch + 1,
                       ": ", join_path(folder, kBestCheckpoint)));

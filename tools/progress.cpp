@@ -129,6 +129,9 @@ void Progress::end_epoch(const EpochMetrics& m, bool best) {
   clear_bar();
   std::string line = cat("epoch ", m.epoch, "/", total_epochs_, "  train ", format_terms(m.train));
   if (m.has_val) line += cat("  val ", format_terms(m.val));
+  if (m.sparsity.sae)
+    line += cat("  L0 ", short_number(m.sparsity.l0), "  FVU ", short_number(m.sparsity.fvu),
+                "  dead ", m.sparsity.dead_latents);
   line += cat("  ", short_number(m.seconds), " s  ", rate(m.samples_per_second), " samples/s");
   if (best) line += "  *";
   std::printf("%s\n", line.c_str());

@@ -503,13 +503,19 @@ TrainResult Trainer::fit(Model& model, RowSource& train, RowSource* val,
   std::vector<Tensor> best;  // the best epoch's parameters (restore_best with validation)
   for (int64_t epoch = start.epoch; epoch < c.epochs; ++epoch) {
     auto started = std::chrono::steady_clock::now();
-    step.set_lr(c.lr_schedule.at(c.optimizer.lr, epoch));
+    const double epoch_lr = c.lr_schedule.at(c.optimizer.lr, epoch);
+    step.set_lr(epoch_lr);
     // Batch b is the positions [b * batch_size, (b + 1) * batch_size) of the epoch's order.
     train.seek_epoch(epoch);
     const int64_t n = train.size();
     int64_t samples = 0;
     for (int64_t lo = 0; lo < n; lo += c.batch_size) {
       const int64_t hi = std::min(n, lo + c.batch_size);
+      if (c.lr_warmup_steps > 0) {
+        const int64_t t = step.optimizer().steps();
+        step.set_lr(epoch_lr * std::min(1.0, static_cast<double>(t + 1) /
+                                                 static_cast<double>(c.lr_warmup_steps)));
+      }
       if (comm == nullptr) {
         step.run(train.read(lo, hi));
       } else {  // every rank walks the global batches and reads and trains on its shard of each

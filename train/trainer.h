@@ -174,6 +174,9 @@ struct TrainerConfig {
   int64_t batch_size = 128;  // the last batch of an epoch may be smaller
   OptimizerConfig optimizer;
   LrSchedule lr_schedule;    // evaluated at each epoch from optimizer.lr
+  // A linear warm-up over the first steps, times the schedule's rate: step t (from 0, counted
+  // over the whole run, so a resumed run goes on where it was) runs at min(1, (t + 1) / W).
+  int64_t lr_warmup_steps = 0;
   double clip_norm = 0;      // max global gradient norm; 0 leaves gradients alone
   int64_t patience = 0;      // stop after this many epochs without a lower validation loss; 0 never
   bool restore_best = true;  // with validation data, end with the best epoch's parameters

@@ -9,7 +9,9 @@ Two estimators, each over every model of the engine (``model="ae"``, ``"dae"``, 
   ``decision_function``, ``decision_scores_``, ``threshold_``, ``labels_``, ``predict``,
   ``predict_proba``.
 
-Both save and load the safetensors checkpoints of ``ae train`` (:meth:`Autoencoder.save`,
+And :class:`SparseAutoencoder` for a model's activations (``ae train --model topk``, docs/sae.md).
+
+All save and load the safetensors checkpoints of ``ae train`` (:meth:`Autoencoder.save`,
 :meth:`Autoencoder.load`). Arrays: float32 C-contiguous NumPy arrays and DLPack tensors are read
 in place; anything else is converted once (see :class:`Autoencoder`).
 """
@@ -36,9 +38,10 @@ def _load_engine():
 
 _core = _load_engine()
 from ._base import ConvergenceWarning  # noqa: E402
-from ._estimators import AnomalyDetector, Autoencoder  # noqa: E402  (after the engine loads)
+from ._estimators import AnomalyDetector, Autoencoder, SparseAutoencoder  # noqa: E402
 
-__all__ = ["Autoencoder", "AnomalyDetector", "ConvergenceWarning", "default_device",
+__all__ = ["Autoencoder", "AnomalyDetector", "SparseAutoencoder", "ConvergenceWarning",
+           "default_device",
            "cuda_device_count"]
 __version__ = "0.1.0"
 

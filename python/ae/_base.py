@@ -246,10 +246,13 @@ class _Progress:
 class _Base(BaseEstimator):
     """What both estimators share: the settings, fit, the checkpoint and the array rules."""
 
+    # Estimator parameter -> config.json field, for this estimator's parameters.
+    _fields = _FIELDS
+
     # --- settings ---------------------------------------------------------------------------
     def _config(self) -> dict:
         config: dict = {}
-        for name, key in _FIELDS.items():
+        for name, key in self._fields.items():
             value = getattr(self, name)
             if value is not None:
                 _set_field(config, key, value)
@@ -265,7 +268,7 @@ class _Base(BaseEstimator):
     def _named(self, error: Exception) -> Exception:
         """ae's message with the estimator parameter that a configuration field stands for."""
         text = str(error)
-        for name, key in _FIELDS.items():
+        for name, key in self._fields.items():
             if f"'{key}'" in text or f"({key})" in text:
                 text += f" (parameter {name}={getattr(self, name)!r})"
                 break
@@ -379,13 +382,14 @@ class _Base(BaseEstimator):
         that is not a valid checkpoint."""
         model = _core.FittedModel.load(os.fspath(path), device or "auto")
         config = json.loads(model.config_json)
-        params = {name: _get_field(config, key) for name, key in _FIELDS.items()}
-        params["hidden"] = tuple(params["hidden"])
+        params = {name: _get_field(config, key) for name, key in cls._fields.items()}
+        if "hidden" in params:
+            params["hidden"] = tuple(params["hidden"])
         params["random_state"] = config["seed"]
         # The other settings that differ from the model's defaults, so that a clone refits the
         # same model (the data source fields do not apply to arrays).
-        preset = json.loads(_core.preset_json(params["model"]))
-        taken = set(_FIELDS.values()) | {"seed", "data.seed"}
+        preset = json.loads(_core.preset_json(_get_field(config, "model.kind")))
+        taken = set(cls._fields.values()) | {"seed", "data.seed"}
         options = {key: value for key, value in _leaves(config)
                    if key not in taken and not key.startswith("data.")
                    and value != _get_field(preset, key)}

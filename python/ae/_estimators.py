@@ -319,3 +319,139 @@ class AnomalyDetector(_Base):
         X: without it, ValueError naming the file (a threshold is not derived from anything
         else)."""
         return super().load(path, device, X=X)
+
+
+# SparseAutoencoder parameter -> field of a run's config.json.
+_SAE_FIELDS = {
+    "kind": "model.kind",
+    "latents": "model.latents",
+    "k": "model.k",
+    "auxk_alpha": "model.auxk_alpha",
+    "auxk_k": "model.auxk_k",
+    "dead_after": "model.dead_after",
+    "penalty_weight": "model.penalty_weight",
+    "bandwidth": "model.bandwidth",
+    "initial_threshold": "model.initial_threshold",
+    "unit_norm_decoder": "model.unit_norm_decoder",
+    "decoder_bias_init": "model.decoder_bias_init",
+    "normalize": "data.normalize",
+    "validation_fraction": "data.validation",
+    "epochs": "train.epochs",
+    "batch_size": "train.batch_size",
+    "lr": "train.lr",
+    "lr_warmup": "train.lr_warmup",
+    "device": "device",
+}
+
+
+class SparseAutoencoder(TransformerMixin, _Base):
+    """A sparse autoencoder for a model's activations (``ae train --model topk`` and its kin;
+    docs/sae.md): ``transform`` gives each row's latents, few of them non-zero.
+
+    Parameters (``None``: ``ae train``'s default for the kind)
+    ----------
+    kind : {"topk", "batchtopk", "jumprelu", "relu-l1"}, default "topk"
+    latents : int (``--latents``; 16 × n_features), k (``--k``; 32), auxk_alpha (1/32),
+        auxk_k (n_features / 2), dead_after (min(10,000,000, the training rows)),
+        penalty_weight (λ: relu-l1 5, jumprelu 1), bandwidth (0.001), initial_threshold
+        (0.001), unit_norm_decoder ("auto": on except relu-l1), decoder_bias_init ("median")
+    normalize : {"auto", "none", "mean_norm", ...}; "auto" is mean_norm: x · √d / E‖x‖
+    validation_fraction : float, default 0
+    epochs, batch_size (4096), lr (2e-4 / √(latents / 2^14)), lr_warmup (1000 steps)
+    sparse_output : bool, default False
+        transform returns a scipy.sparse CSR matrix (scipy is needed) instead of a dense array.
+    options, random_state, device, verbose : as for :class:`Autoencoder`.
+
+    ``fit(X)`` takes an array (float32; other float dtypes are converted once) or the path of a
+    ``.npy`` file or a folder of ``.npy``/``.safetensors`` shards, read in blocks while training
+    as ``ae train --stream`` reads it.
+
+    Attributes: ``n_features_in_``, ``history_`` (per epoch, as metrics.csv: the loss terms,
+    lr, ..., l0, dead_fraction, dense_fraction, mse, fvu, explained_variance, dead_latents,
+    auxk), ``n_dead_latents_`` (latents past dead_after samples without firing after the last
+    epoch; None after load), ``n_epochs_``, ``device_``, ``model_``.
+    """
+
+    _fields = _SAE_FIELDS
+
+    def __init__(self, kind: str = "topk", *, latents: Optional[int] = None,
+                 k: Optional[int] = None, auxk_alpha: Optional[float] = None,
+                 auxk_k: Optional[int] = None, dead_after: Optional[int] = None,
+                 penalty_weight: Optional[float] = None, bandwidth: Optional[float] = None,
+                 initial_threshold: Optional[float] = None,
+                 unit_norm_decoder: Optional[str] = None,
+                 decoder_bias_init: Optional[str] = None, normalize: Optional[str] = None,
+                 validation_fraction: float = 0.0, epochs: Optional[int] = None,
+                 batch_size: Optional[int] = None, lr: Optional[float] = None,
+                 lr_warmup: Optional[int] = None, sparse_output: bool = False,
+                 options: Optional[dict] = None, random_state: Any = None,
+                 device: Optional[str] = None, verbose: int = 0):
+        self.kind = kind
+        self.latents = latents
+        self.k = k
+        self.auxk_alpha = auxk_alpha
+        self.auxk_k = auxk_k
+        self.dead_after = dead_after
+        self.penalty_weight = penalty_weight
+        self.bandwidth = bandwidth
+        self.initial_threshold = initial_threshold
+        self.unit_norm_decoder = unit_norm_decoder
+        self.decoder_bias_init = decoder_bias_init
+        self.normalize = normalize
+        self.validation_fraction = validation_fraction
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.lr_warmup = lr_warmup
+        self.sparse_output = sparse_output
+        self.options = options
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+
+    def fit(self, X: Union[ArrayLike, str, os.PathLike], y: Any = None) -> "SparseAutoencoder":
+        """Trains on the rows of X (an array, or a .npy file or folder of shards, streamed);
+        y is ignored. Returns self."""
+        if isinstance(X, (str, os.PathLike)):
+            config = self._config()
+            try:
+                model = _core.FittedModel.fit_stream(json.dumps(config), os.fspath(X), None, None)
+            except (ValueError, TypeError) as e:
+                raise self._named(e) from None
+            self.model_ = model
+            self.n_features_in_ = model.input_width
+            self.n_epochs_ = model.epochs
+            self.device_ = model.device
+            self._set_history(list(model.history))
+            self._set_diagnosis(dict(model.diagnosis))
+            if model.interrupted:
+                model.raise_pending()
+            return self
+        self._fit_model(X)
+        return self
+
+    def transform(self, X: ArrayLike):
+        """Each row's latents: (n_samples, latents) float32, dense, or a scipy.sparse CSR
+        matrix with sparse_output=True."""
+        check_is_fitted(self)
+        Z = self.model_.encode(self._engine(self._input(X, reset=False)))
+        if self.sparse_output:
+            from scipy.sparse import csr_matrix
+            return csr_matrix(Z)
+        return Z
+
+    def inverse_transform(self, Z: ArrayLike) -> np.ndarray:
+        """Latents (n_samples, latents), dense or scipy.sparse, decoded: (n_samples,
+        n_features) float32 in data space (the normalisation inverted)."""
+        check_is_fitted(self)
+        if hasattr(Z, "toarray"):
+            Z = Z.toarray()
+        return self.model_.decode(_checked_array(
+            Z, "Z", lambda Z: check_array(Z, dtype=np.float32, order="C")))
+
+    def _set_diagnosis(self, d: dict) -> None:
+        self.n_dead_latents_ = d.get("dead_units")
+
+    @property
+    def _n_features_out(self) -> int:
+        return self.model_.code_width

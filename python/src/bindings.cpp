@@ -117,11 +117,8 @@ nb::dict epoch_row(const models::EpochReport& r, const std::vector<std::string>&
   row["steps"] = r.steps;
   row["seconds"] = r.seconds;
   row["samples_per_second"] = r.seconds > 0 ? static_cast<double>(samples) / r.seconds : 0.0;
-  if (sparsity.measured) {
-    row["l0"] = sparsity.l0;
-    row["dead_fraction"] = sparsity.dead_fraction;
-    row["dense_fraction"] = sparsity.dense_fraction;
-  }
+  if (sparsity.measured)
+    for (const auto& [name, value] : run::sparsity_columns(sparsity)) row[name.c_str()] = value;
   return row;
 }
 
@@ -138,12 +135,7 @@ class FittedModel {
                                           nb::object on_batch, nb::object on_epoch) {
     auto m = std::make_unique<FittedModel>();
     run::RunConfig& config = m->config_;
-    {
-      const run::json j = parse_json(config_json, "the estimator's settings");
-      config = run::preset(run::requested_model_kind(run::ConfigFlags{}, &j));
-      run::apply_json(config, j, "the estimator's settings");
-      run::validate(config);
-    }
+    config = settings(config_json);
     // The engine's split and normaliser run on the host; a CUDA array is copied there once.
     models::Dataset all;
     all.x = as_tensor(x, "fit").to(Device::cpu());
@@ -151,64 +143,30 @@ class FittedModel {
     std::string model_reason;
     const run::PreparedData data = run::prepare_for_model(config, all, model_reason);
     m->model_reason_ = model_reason;
-    m->spec_ = run::model_spec(config, data.train.features(), data.low, data.high, data.name);
-    m->device_ = run::choose_device(config.device);
-    set_matmul_precision(m->device_,
-                         config.train.tf32 ? MatmulPrecision::tf32 : MatmulPrecision::float32);
-    m->model_ = models::build_model(m->spec_, m->device_);
-    m->normalizer_ = data.normalizer;
-    m->extras_ = run::run_extras(config, data.normalizer,
-                                 run::picture_shape(config.data.image_shape, data.train.image_h,
-                                                    data.train.image_w, data.train.image_c,
-                                                    data.train.features()),
-                                 data.name);
+    m->train(data, nullptr, on_batch, on_epoch);
+    return m;
+  }
 
-    const std::vector<std::string> terms = run::loss_terms(m->spec_);
-    models::TrainerConfig trainer = run::trainer_config(config);
-    // The estimator ends with the best epoch's parameters when it holds out validation data,
-    // as scikit-learn's early-stopping estimators do.
-    trainer.restore_best = true;
-    trainer.on_batch = [&](int64_t samples, models::TrainStep&) {
-      nb::gil_scoped_acquire gil;
-      if (PyErr_CheckSignals() != 0) throw nb::python_error();
-      if (!on_batch.is_none()) on_batch(samples);
-    };
-    trainer.on_epoch = [&](const models::EpochReport& r, const models::TrainingState& state,
-                           models::TrainStep& step) {
-      m->state_ = state;
-      m->optimizer_steps_ = step.optimizer().steps();
-      const run::Sparsity sparsity = run::epoch_sparsity(*m->model_, m->spec_, data.train.x);
-      nb::gil_scoped_acquire gil;
-      nb::dict row = epoch_row(r, terms, data.train.size(), sparsity);
-      m->history_.append(row);
-      if (!on_epoch.is_none()) on_epoch(row);
-    };
-    trainer.on_note = [&](const std::string& note) {
-      nb::gil_scoped_acquire gil;
-      if (!on_epoch.is_none()) on_epoch(nb::str(note.c_str()));
-    };
-    std::optional<run::CodeDiagnosis> diagnosis;
-    try {
-      nb::gil_scoped_release release;
-      const models::TrainResult result = models::Trainer(trainer).fit(
-          *m->model_, data.train.x, data.val.size() > 0 ? data.val.x : Tensor(), {});
-      m->state_ = result.state;
-      // The checks `ae train` prints after training, for the Python layer to raise as warnings.
-      diagnosis = run::diagnose_code(*m->model_, m->spec_, config, data);
-    } catch (nb::python_error& e) {
-      // Stopped between two steps: the parameters are whole; keep the model for the caller.
-      m->interrupted_ = true;
-      m->pending_ = std::make_unique<nb::python_error>(std::move(e));
+  // fit on the rows of a .npy file or a folder of .npy or .safetensors shards, read in blocks
+  // while training as `ae train --stream` reads them (data/stream.h).
+  static std::unique_ptr<FittedModel> fit_stream(const std::string& config_json,
+                                                 const std::string& path, nb::object on_batch,
+                                                 nb::object on_epoch) {
+    auto m = std::make_unique<FittedModel>();
+    run::RunConfig& config = m->config_;
+    run::json j = parse_json(config_json, "the estimator's settings");
+    j["data"]["path"] = std::filesystem::absolute(path).lexically_normal().string();
+    j["data"]["stream"] = true;
+    config = settings(j.dump());
+    if (config.model.kind == "auto") {
+      const run::StreamPlan peek = run::plan_stream(config.data, config.seed);
+      m->model_reason_ =
+          run::resolve_auto_model(config, peek.files->features(), peek.files->image_h() > 0);
     }
-    if (diagnosis) {
-      nb::dict& d = m->diagnosis_;
-      d["warning"] = diagnosis->warning;
-      d["split"] = diagnosis->split;
-      d["units"] = diagnosis->activity.units;
-      d["constant_units"] = static_cast<int64_t>(diagnosis->activity.constant.size());
-      d["collapsed"] = diagnosis->collapsed;
-      if (diagnosis->firing) d["dead_units"] = diagnosis->dead;
-    }
+    run::resolve_sae_normalization(config);
+    run::StreamPlan plan;
+    const run::PreparedData data = run::prepare_stream(config.data, config.seed, plan);
+    m->train(data, &plan, on_batch, on_epoch);
     return m;
   }
 
@@ -253,6 +211,91 @@ class FittedModel {
     models::save_checkpoint(path, spec_, *model_, nullptr, state_, extras);
   }
 
+  // The settings of the estimator (a run's config.json fields; absent ones take the model
+  // kind's defaults), checked.
+  static run::RunConfig settings(const std::string& config_json) {
+    const run::json j = parse_json(config_json, "the estimator's settings");
+    run::RunConfig config = run::preset(run::requested_model_kind(run::ConfigFlags{}, &j));
+    run::apply_json(config, j, "the estimator's settings");
+    run::validate(config);
+    return config;
+  }
+
+  // Builds the model the settings describe for `data` and trains it, on data.train (and
+  // data.val) in memory, or on the streamed files of `plan`.
+  void train(const run::PreparedData& data, run::StreamPlan* plan, nb::object on_batch,
+             nb::object on_epoch) {
+    run::RunConfig& config = config_;
+    const int64_t train_rows = plan ? plan->train_rows : data.train.size();
+    run::resolve_sae(config, data.train.features(), train_rows);
+    spec_ = run::model_spec(config, data.train.features(), data.low, data.high, data.name);
+    device_ = run::choose_device(config.device);
+    set_matmul_precision(device_, config.train.tf32 ? MatmulPrecision::tf32 : MatmulPrecision::float32);
+    model_ = models::build_model(spec_, device_);
+    run::init_sae(*model_, config, run::decoder_bias_sample(data.train.x));
+    normalizer_ = data.normalizer;
+    extras_ = run::run_extras(config, data.normalizer,
+                              run::picture_shape(config.data.image_shape, data.train.image_h,
+                                                 data.train.image_w, data.train.image_c,
+                                                 data.train.features()),
+                              data.name);
+    std::optional<models::StreamedRows> streamed_train, streamed_val;
+    if (plan) run::open_stream(*plan, config, device_, model_->dtype(), streamed_train, streamed_val);
+    const std::vector<std::string> terms = run::loss_terms(spec_);
+    models::TrainerConfig trainer = run::trainer_config(config);
+    // The estimator ends with the best epoch's parameters when it holds out validation data,
+    // as scikit-learn's early-stopping estimators do.
+    trainer.restore_best = true;
+    trainer.on_batch = [&](int64_t samples, models::TrainStep&) {
+      nb::gil_scoped_acquire gil;
+      if (PyErr_CheckSignals() != 0) throw nb::python_error();
+      if (!on_batch.is_none()) on_batch(samples);
+    };
+    trainer.on_epoch = [&](const models::EpochReport& r, const models::TrainingState& state,
+                           models::TrainStep& step) {
+      state_ = state;
+      optimizer_steps_ = step.optimizer().steps();
+      const run::Sparsity sparsity = run::epoch_sparsity(*model_, spec_, data.train.x);
+      if (sparsity.sae) dead_latents_ = sparsity.dead_latents;
+      nb::gil_scoped_acquire gil;
+      nb::dict row = epoch_row(r, terms, train_rows, sparsity);
+      history_.append(row);
+      if (!on_epoch.is_none()) on_epoch(row);
+    };
+    trainer.on_note = [&](const std::string& note) {
+      nb::gil_scoped_acquire gil;
+      if (!on_epoch.is_none()) on_epoch(nb::str(note.c_str()));
+    };
+    std::optional<run::CodeDiagnosis> diagnosis;
+    try {
+      nb::gil_scoped_release release;
+      const models::TrainResult result =
+          streamed_train
+              ? models::Trainer(trainer).fit(*model_, *streamed_train,
+                                             streamed_val ? &*streamed_val : nullptr, {})
+              : models::Trainer(trainer).fit(*model_, data.train.x,
+                                             data.val.size() > 0 ? data.val.x : Tensor(), {});
+      state_ = result.state;
+      // The checks `ae train` prints after training, for the Python layer to raise as warnings.
+      diagnosis = run::diagnose_code(*model_, spec_, config, data);
+    } catch (nb::python_error& e) {
+      // Stopped between two steps: the parameters are whole; keep the model for the caller.
+      interrupted_ = true;
+      pending_ = std::make_unique<nb::python_error>(std::move(e));
+    }
+    if (diagnosis) {
+      nb::dict& d = diagnosis_;
+      d["warning"] = diagnosis->warning;
+      d["split"] = diagnosis->split;
+      d["units"] = diagnosis->activity.units;
+      d["constant_units"] = static_cast<int64_t>(diagnosis->activity.constant.size());
+      d["collapsed"] = diagnosis->collapsed;
+      if (diagnosis->firing) d["dead_units"] = diagnosis->dead;
+    } else if (dead_latents_ >= 0) {
+      diagnosis_["dead_units"] = dead_latents_;  // a sparse autoencoder's, after its last epoch
+    }
+  }
+
   // A string the checkpoint carries for the Python layer (keys "python.*").
   void set_metadata(const std::string& key, const std::string& value) {
     AE_CHECK(key.rfind("python.", 0) == 0, "set_metadata: key '", key, "' must start with 'python.'");
@@ -278,6 +321,8 @@ class FittedModel {
              ", the model's code has ", spec_.code_width());
     const Tensor out = spec_.kind == models::ModelKind::vae
                            ? static_cast<models::Vae&>(*model_).decode(t)
+                       : spec_.kind == models::ModelKind::sae
+                           ? static_cast<models::SparseAutoencoder&>(*model_).decode(t)
                            : static_cast<models::Autoencoder&>(*model_).decode(t);
     return to_numpy(run::to_data_space(normalizer_, out));
   }
@@ -297,6 +342,9 @@ class FittedModel {
   // Fits the anomaly scorer (analysis/anomaly.h) on the rows the model trained on; saved with
   // the model from then on.
   void fit_scorer(const InputArray& x) {
+    AE_CHECK(spec_.kind != models::ModelKind::sae, "AnomalyDetector: a sparse autoencoder (",
+             config_.model.kind, ", ", spec_.code_width(), " latents) has no anomaly scorer: its "
+             "Mahalanobis distance would span latents × latents; use ae.SparseAutoencoder");
     scorer_ = models::AnomalyScorer::fit(*model_, normalised(as_tensor(x, "fit")));
   }
   bool has_scorer() const { return scorer_.has_value(); }
@@ -368,6 +416,7 @@ class FittedModel {
   models::TrainingState state_;
   int64_t optimizer_steps_ = 0;
   nb::list history_;
+  int64_t dead_latents_ = -1;  // a sparse autoencoder's after the last epoch; -1 otherwise
   nb::dict diagnosis_;
   bool interrupted_ = false;
   std::unique_ptr<nb::python_error> pending_;
@@ -420,6 +469,8 @@ NB_MODULE(_core, m) {
   nb::class_<FittedModel>(m, "FittedModel")
       .def_static("fit", &FittedModel::fit, "config_json"_a, "x"_a.noconvert(), "on_batch"_a.none(),
                   "on_epoch"_a.none())
+      .def_static("fit_stream", &FittedModel::fit_stream, "config_json"_a, "path"_a,
+                  "on_batch"_a.none(), "on_epoch"_a.none())
       .def_static("load", &FittedModel::load, "path"_a, "device"_a = "auto")
       .def("save", &FittedModel::save, "path"_a, "data_path"_a = "")
       .def("set_metadata", &FittedModel::set_metadata, "key"_a, "value"_a)

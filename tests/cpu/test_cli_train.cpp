@@ -19,22 +19,6 @@ namespace {
 // Small and quick: a few hundred synthetic shapes.
 const std::string kSmall = " --shapes-samples 600 --batch-size 32 --no-pictures -q";
 
-// Every tensor of two checkpoint files, byte for byte, and their training state.
-void expect_same_checkpoint(const fs::path& a, const fs::path& b) {
-  const io::SafeTensorsFile fa = io::read_safetensors(a.string());
-  const io::SafeTensorsFile fb = io::read_safetensors(b.string());
-  ASSERT_EQ(fa.tensors.size(), fb.tensors.size());
-  for (const io::SafeTensor& t : fa.tensors) {
-    const io::SafeTensor* u = fb.find(t.name);
-    ASSERT_NE(u, nullptr) << t.name;
-    EXPECT_EQ(t.shape, u->shape) << t.name;
-    EXPECT_TRUE(t.bytes == u->bytes) << t.name << " differs";
-  }
-  for (const char* key : {"ae.epoch", "ae.step", "ae.rng_offset", "ae.best_loss", "ae.best_epoch",
-                          "ae.optimizer_steps", "ae.model"})
-    EXPECT_EQ(fa.metadata.at(key), fb.metadata.at(key)) << key;
-}
-
 using CliTrain = CliTest;
 
 TEST_F(CliTrain, WritesTheRunFolder) {

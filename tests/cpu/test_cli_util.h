@@ -13,6 +13,8 @@
 
 #include <gtest/gtest.h>
 
+#include "data/safetensors.h"
+
 namespace ae::testing_cli {
 
 namespace fs = std::filesystem;
@@ -96,6 +98,22 @@ class CliTest : public ::testing::Test {
 
   fs::path dir_;
 };
+
+// Every tensor of two checkpoint files, byte for byte, and their training state.
+inline void expect_same_checkpoint(const fs::path& a, const fs::path& b) {
+  const io::SafeTensorsFile fa = io::read_safetensors(a.string());
+  const io::SafeTensorsFile fb = io::read_safetensors(b.string());
+  ASSERT_EQ(fa.tensors.size(), fb.tensors.size());
+  for (const io::SafeTensor& t : fa.tensors) {
+    const io::SafeTensor* u = fb.find(t.name);
+    ASSERT_NE(u, nullptr) << t.name;
+    EXPECT_EQ(t.shape, u->shape) << t.name;
+    EXPECT_TRUE(t.bytes == u->bytes) << t.name << " differs";
+  }
+  for (const char* key : {"ae.epoch", "ae.step", "ae.rng_offset", "ae.best_loss", "ae.best_epoch",
+                          "ae.optimizer_steps", "ae.model"})
+    EXPECT_EQ(fa.metadata.at(key), fb.metadata.at(key)) << key;
+}
 
 // Width and height of a PNG file, from its IHDR chunk.
 inline std::pair<uint32_t, uint32_t> png_size(const fs::path& p) {

@@ -1,0 +1,233 @@
+// ae train --model topk|batchtopk|jumprelu|relu-l1 end to end: the run folder, the sparse
+// autoencoders' metrics and pictures, exact resume, --stream, the commands that serve such a run
+// and the settings refused.
+#include <cmath>
+#include <random>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "data/normalize.h"
+#include "data/npy.h"
+#include "tests/cpu/test_cli_util.h"
+
+namespace ae::testing_cli {
+namespace {
+
+constexpr int64_t kInputs = 32, kAtoms = 96;
+
+// "Activations": each row a sum of 4 of kAtoms unit directions with positive weights, plus a
+// little noise, shifted off the origin. `rows` rows from `seed`.
+std::vector<float> activations(int64_t rows, uint32_t seed) {
+  std::mt19937 gen(1234);  // the dictionary is the same for every call
+  std::normal_distribution<float> normal(0, 1);
+  std::vector<float> atoms(kAtoms * kInputs);
+  for (int64_t a = 0; a < kAtoms; ++a) {
+    float sq = 0;
+    for (int64_t j = 0; j < kInputs; ++j) sq += (atoms[a * kInputs + j] = normal(gen)) * atoms[a * kInputs + j];
+    for (int64_t j = 0; j < kInputs; ++j) atoms[a * kInputs + j] /= std::sqrt(sq);
+  }
+  std::mt19937 rows_gen(seed);
+  std::uniform_int_distribution<int64_t> pick(0, kAtoms - 1);
+  std::uniform_real_distribution<float> weight(0.5f, 2.0f);
+  std::vector<float> x(rows * kInputs);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t j = 0; j < kInputs; ++j) x[r * kInputs + j] = 0.3f + 0.01f * normal(rows_gen);
+    for (int i = 0; i < 4; ++i) {
+      const int64_t a = pick(rows_gen);
+      const float w = weight(rows_gen);
+      for (int64_t j = 0; j < kInputs; ++j) x[r * kInputs + j] += w * atoms[a * kInputs + j];
+    }
+  }
+  return x;
+}
+
+void write_activations(const fs::path& p, int64_t rows, uint32_t seed) {
+  const std::vector<float> x = activations(rows, seed);
+  io::write_npy(p.string(), {rows, kInputs}, x.data());
+}
+
+// metrics.csv as header names and rows of numbers (empty fields as NaN).
+struct Csv {
+  std::vector<std::string> header;
+  std::vector<std::vector<double>> rows;
+  double at(size_t row, const std::string& column) const {
+    for (size_t c = 0; c < header.size(); ++c)
+      if (header[c] == column) return rows.at(row).at(c);
+    ADD_FAILURE() << "no column " << column;
+    return NAN;
+  }
+};
+
+Csv read_csv(const fs::path& p) {
+  Csv csv;
+  std::stringstream in(read_text(p));
+  std::string line;
+  bool first = true;
+  while (std::getline(in, line)) {
+    std::stringstream fields(line);
+    std::string f;
+    std::vector<double> row;
+    while (std::getline(fields, f, ',')) {
+      if (first)
+        csv.header.push_back(f);
+      else
+        row.push_back(f.empty() ? NAN : std::stod(f));
+    }
+    if (!first) csv.rows.push_back(row);
+    first = false;
+  }
+  return csv;
+}
+
+class CliSae : public CliTest {
+ protected:
+  void SetUp() override {
+    CliTest::SetUp();
+    write_activations(path("acts.npy"), 2048, 1);
+  }
+};
+
+const std::string kSmall = " --latents 128 --k 4 --batch-size 64 --lr-warmup 10 -q";
+
+TEST_F(CliSae, TrainsEachKindWithItsMetricsAndPictures) {
+  for (const std::string kind : {"topk", "batchtopk", "jumprelu", "relu-l1"}) {
+    SCOPED_TRACE(kind);
+    ok("train --model " + kind + " --data acts.npy --epochs 2 --out run-" + kind + kSmall);
+    const fs::path run = path("run-" + kind);
+    const Csv csv = read_csv(run / "metrics.csv");
+    ASSERT_EQ(csv.rows.size(), 2u);
+    for (const char* c : {"train_penalty", "l0", "dead_fraction", "dense_fraction", "mse", "fvu",
+                          "explained_variance", "dead_latents", "auxk"})
+      EXPECT_NE(std::find(csv.header.begin(), csv.header.end(), c), csv.header.end()) << c;
+    // jumprelu starts with every latent above its small threshold active (FVU above 1): the
+    // last epoch's is checked.
+    const double last = csv.at(1, "fvu");
+    EXPECT_GT(last, 0);
+    EXPECT_LT(last, 1.5);
+    for (size_t e = 0; e < 2; ++e) {
+      const double fvu = csv.at(e, "fvu");
+      EXPECT_GT(fvu, 0);
+      EXPECT_NEAR(csv.at(e, "explained_variance"), 1 - fvu, 1e-6);
+      EXPECT_GT(csv.at(e, "mse"), 0);
+      EXPECT_GE(csv.at(e, "dead_latents"), 0);
+      EXPECT_LE(csv.at(e, "dead_latents"), 128);
+      EXPECT_NEAR(csv.at(e, "dead_fraction"), csv.at(e, "dead_latents") / 128, 1e-9);
+    }
+    if (kind == "topk") {
+      EXPECT_GT(csv.at(1, "l0"), 2);   // k = 4 active, but for pre-activations at or below 0
+      EXPECT_LE(csv.at(1, "l0"), 4);
+    }
+    // The resolved settings are in config.json: --resume and --config repeat them.
+    const nlohmann::json config = nlohmann::json::parse(read_text(run / "config.json"));
+    EXPECT_EQ(config["model"]["latents"], 128);
+    EXPECT_EQ(config["model"]["dead_after"], 1843);  // min(1e7, the 90% training rows)
+    EXPECT_EQ(config["resolved"]["normalize"], "mean_norm");
+    // metrics.json keeps the figures for --resume.
+    const nlohmann::json metrics = nlohmann::json::parse(read_text(run / "metrics.json"));
+    EXPECT_TRUE(metrics["epochs"][1]["code"].contains("fvu"));
+    for (const char* f : {"loss.png", "firing.png", "sparsity.png"})
+      EXPECT_GT(png_size(run / f).first, 0u) << f;
+    // Nothing drawn over dense codes of every latent.
+    for (const char* f : {"latent.png", "scores.png", "features.png"})
+      EXPECT_FALSE(fs::exists(run / f)) << f;
+  }
+}
+
+TEST_F(CliSae, DefaultLearningRateAndWarmUp) {
+  // lr = 2e-4 / √(128 / 2^14); the warm-up of 1000 steps has reached step 8 of 1000 after the
+  // first epoch's 8 batches of 256.
+  ok("train --model topk --data acts.npy --epochs 1 --validation 0 --latents 128 --k 4 "
+     "--batch-size 256 -q --no-pictures --out run");
+  const nlohmann::json config = nlohmann::json::parse(read_text(path("run/config.json")));
+  const double lr = 2e-4 / std::sqrt(128.0 / 16384);
+  EXPECT_NEAR(config["train"]["lr"].get<double>(), lr, 1e-12);
+  // Cosine over the run: epoch 0's factor is 1.
+  EXPECT_NEAR(read_csv(path("run/metrics.csv")).at(0, "lr"), lr * 8 / 1000, 1e-12);
+}
+
+// 4 epochs straight and 2 + 2 with --resume: the same parameters, moments, buffers (the
+// latents' counters) and metrics.
+TEST_F(CliSae, ResumeContinuesExactly) {
+  for (const std::string kind : {"topk", "batchtopk"}) {
+    SCOPED_TRACE(kind);
+    const std::string args = "train --model " + kind + " --data acts.npy --lr-cosine-epochs 4 "
+                             "--no-pictures --dead-after 300" + kSmall;
+    ok(args + " --epochs 4 --out straight-" + kind);
+    ok(args + " --epochs 2 --out split-" + kind);
+    ok("train --resume split-" + kind + " --epochs 4 -q --no-pictures");
+    expect_same_checkpoint(path("straight-" + kind + "/latest.safetensors"),
+                           path("split-" + kind + "/latest.safetensors"));
+    const Csv a = read_csv(path("straight-" + kind + "/metrics.csv"));
+    const Csv b = read_csv(path("split-" + kind + "/metrics.csv"));
+    ASSERT_EQ(b.rows.size(), 4u);
+    for (const char* c : {"fvu", "l0", "dead_latents", "lr"})
+      EXPECT_EQ(a.at(3, c), b.at(3, c)) << c;
+  }
+}
+
+TEST_F(CliSae, StreamsANpyFileAndAFolderOfShards) {
+  ok("train --model topk --data acts.npy --stream --epochs 2 --out file" + kSmall);
+  fs::create_directories(path("shards"));
+  write_activations(path("shards/a.npy"), 1024, 2);
+  write_activations(path("shards/b.npy"), 1024, 3);
+  ok("train --model jumprelu --data shards --stream --epochs 2 --validation 0 --out folder" + kSmall);
+  for (const char* run : {"file", "folder"}) {
+    const Csv csv = read_csv(path(run) / "metrics.csv");
+    ASSERT_EQ(csv.rows.size(), 2u) << run;
+    EXPECT_LT(csv.at(1, "fvu"), 1.5) << run;
+    EXPECT_EQ(nlohmann::json::parse(read_text(path(run) / "config.json"))["resolved"]["normalize"],
+              "mean_norm");
+  }
+}
+
+TEST_F(CliSae, CommandsServeTheRunOrRefuseIt) {
+  ok("train --model topk --data acts.npy --epochs 1 --out run --no-pictures" + kSmall);
+  ok("encode run --out codes.npy");
+  const io::Array codes = io::read_npy(path("codes.npy").string());
+  ASSERT_EQ(codes.shape.size(), 2u);
+  EXPECT_EQ(codes.shape[1], 128);
+  ok("eval run");
+  ok("reconstruct run --out r.png");
+  fails("score run", {"sparse autoencoder", "128 latents", "score"});
+  fails("pca run", {"sparse autoencoder", "pca"});
+}
+
+TEST_F(CliSae, RefusesBadSettingsInOneLine) {
+  const std::string data = " --data acts.npy --epochs 1 -q";
+  fails("train --model topk --penalty l1" + data, {"--model topk takes no --penalty", "l1"});
+  fails("train --model topk --latents 16 --k 32" + data, {"--k 32 exceeds --latents 16"});
+  fails("train --model batchtopk --k 600" + data, {"--k 600 exceeds the 512 latents"});
+  fails("train --model topk --k 0" + data, {"--k (model.k) must be >= 1, got 0"});
+  fails("train --model ae --k 5" + data, {"--k is a setting of the sparse autoencoders"});
+  fails("train --model jumprelu --bandwidth 0" + data, {"--bandwidth", "positive"});
+  fails("train --model topk --decoder-bias-init mode" + data, {"--decoder-bias-init", "mode"});
+  fails("train --model topk --unit-norm-decoder yes" + data, {"--unit-norm-decoder", "yes"});
+  fails("train --model topk --penalty-weight 3" + data, {"--penalty-weight is λ of relu-l1"});
+  fails("train --model topk --lr-warmup -1" + data, {"--lr-warmup", "-1"});
+  fails("train --model topk --noise masking" + data, {"takes no --noise"});
+}
+
+// mean_norm: one scale for every feature, the first rows' mean norm made √d, no shift.
+TEST(MeanNorm, ScalesTheMeanRowNormToRootD) {
+  const std::vector<float> x = activations(300, 4);
+  const Tensor t = Tensor::from_host(std::vector<double>(x.begin(), x.end()), {300, kInputs},
+                                     Device::cpu());
+  const models::Normalizer n = models::fit_normalizer(t, models::NormKind::mean_norm);
+  const std::vector<double> y = n.apply(t).to_vector();
+  double norms = 0;
+  for (int64_t r = 0; r < 300; ++r) {
+    double sq = 0;
+    for (int64_t j = 0; j < kInputs; ++j) sq += y[r * kInputs + j] * y[r * kInputs + j];
+    norms += std::sqrt(sq) / 300;
+  }
+  EXPECT_NEAR(norms, std::sqrt(static_cast<double>(kInputs)), 1e-9);
+  for (int64_t j = 0; j < kInputs; ++j) {
+    EXPECT_EQ(n.shift[j], 0);
+    EXPECT_EQ(n.scale[j], n.scale[0]);
+  }
+  EXPECT_EQ(models::parse_norm_kind("mean_norm"), models::NormKind::mean_norm);
+}
+
+}  // namespace
+}  // namespace ae::testing_cli
