@@ -134,7 +134,7 @@ class HeaderParser {
   size_t i_ = 0;
 };
 
-enum class Kind { Float, Signed, Unsigned };
+enum class Kind { Float, Half, BFloat16, Signed, Unsigned };
 
 struct Descr {
   Kind kind;
@@ -143,6 +143,10 @@ struct Descr {
 };
 
 Descr parse_descr(const std::string& d, const std::string& name) {
+  if (d == "<f2") return {Kind::Half, 2, std::endian::little};
+  if (d == ">f2") return {Kind::Half, 2, std::endian::big};
+  // ml_dtypes' bfloat16, which np.save writes as a 2-byte void ('<V2'), little-endian.
+  if (d == "<V2" || d == "|V2") return {Kind::BFloat16, 2, std::endian::little};
   if (d == "<f4") return {Kind::Float, 4, std::endian::little};
   if (d == ">f4") return {Kind::Float, 4, std::endian::big};
   if (d == "<f8") return {Kind::Float, 8, std::endian::little};
@@ -154,7 +158,8 @@ Descr parse_descr(const std::string& d, const std::string& name) {
   if (d == "<i8") return {Kind::Signed, 8, std::endian::little};
   if (d == ">i8") return {Kind::Signed, 8, std::endian::big};
   fail(cat(name, ": .npy dtype '", d,
-           "' is not supported (expected <f4, >f4, <f8, >f8, |u1, |i1, <i4, >i4, <i8 or >i8)"));
+           "' is not supported (expected <f2, >f2, <V2 (bfloat16), <f4, >f4, <f8, >f8, |u1, |i1, "
+           "<i4, >i4, <i8 or >i8)"));
 }
 
 // Integers above 2^24 would silently change when stored as float32.
@@ -332,6 +337,8 @@ void npy_to_f32(const std::string& descr_text, const uint8_t* raw, uint64_t coun
         v = descr.size == 4 ? load_as<float>(p, descr.order)
                             : static_cast<float>(load_as<double>(p, descr.order));
         break;
+      case Kind::Half: v = f16_to_f32(load_as<uint16_t>(p, descr.order)); break;
+      case Kind::BFloat16: v = bf16_to_f32(load_as<uint16_t>(p, descr.order)); break;
       case Kind::Unsigned: v = static_cast<float>(p[0]); break;
       case Kind::Signed:
         v = descr.size == 1   ? static_cast<float>(static_cast<int8_t>(p[0]))

@@ -10,8 +10,9 @@
 
 namespace ae::io {
 
-// Reads a .npy file into float32. Element types: '<f4' '>f4' '<f8' '>f8' (float64 is rounded to
-// float32), '|u1' '|i1' '<i4' '>i4' '<i8' '>i8' (integers must be exactly representable in
+// Reads a .npy file into float32. Element types: '<f2' '>f2' (float16) and '<V2' (bfloat16 as
+// np.save writes ml_dtypes.bfloat16, a 2-byte void), both widened exactly; '<f4' '>f4' '<f8' '>f8'
+// (float64 is rounded to float32), '|u1' '|i1' '<i4' '>i4' '<i8' '>i8' (integers must be exactly representable in
 // float32, |v| <= 2^24). fortran_order True is refused. A gzipped .npy is inflated in memory. A
 // file that is not a .npy is named for what its first bytes say it is (data/sniff.h).
 Array read_npy(const std::string& path);

@@ -97,9 +97,8 @@ FileKind kind_of_head(const uint8_t* h, size_t n, const std::string& path) {
   } else if (n >= 9 && h[8] == '{' && h[4] == 0 && h[5] == 0 && h[6] == 0 && h[7] == 0 &&
              (h[0] != 0 || h[1] != 0 || h[2] != 0 || h[3] != 0)) {
     // safetensors: an 8-byte little-endian header length, then the JSON header.
+    k.format = "safetensors";
     k.what = "a safetensors file";
-    k.advice = "only --stream reads .safetensors files (the tensor 'x', or the only one); to load "
-               "it in memory, save the array as .npy";
   }
   if (k.what.empty() && is_text(h, n)) {
     k.format = "csv";

@@ -9,7 +9,8 @@
 namespace ae::io {
 
 struct FileKind {
-  // What ae reads it as: "npy", "npz", "idx" or "csv" (text); empty when it reads none of them.
+  // What ae reads it as: "npy", "npz", "safetensors", "idx" or "csv" (text); empty when it reads
+  // none of them.
   std::string format;
   // What was found, for people: "a Parquet file (PAR1)"; empty when nothing was recognised.
   std::string what;

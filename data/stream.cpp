@@ -12,6 +12,7 @@
 #include "kernels/cpu/random.h"
 #include "data/npy.h"
 #include "data/safetensors.h"
+#include "data/sniff.h"
 
 namespace ae::models {
 
@@ -24,6 +25,8 @@ constexpr uint64_t kBlockSplitOffset = ((uint64_t{1} << 24) - 4) << 32;
 
 // The safetensors dtypes a shard may hold, as the .npy dtype of the same values.
 std::string npy_descr_of(const std::string& dtype) {
+  if (dtype == "F16") return "<f2";
+  if (dtype == "BF16") return "<V2";
   if (dtype == "F32") return "<f4";
   if (dtype == "F64") return "<f8";
   if (dtype == "U8") return "|u1";
@@ -56,7 +59,7 @@ struct RowFiles::Shard {
   explicit Shard(const std::string& p) : path(p), file(p) {}
 };
 
-RowFiles::RowFiles(const std::string& path) : path_(path) {
+RowFiles::RowFiles(const std::string& path, const std::string& key) : path_(path) {
   std::vector<std::string> paths;
   bool safetensors = false;
   if (fs::is_directory(path)) {
@@ -75,21 +78,30 @@ RowFiles::RowFiles(const std::string& path) : path_(path) {
     std::sort(paths.begin(), paths.end());
   } else {
     paths.push_back(path);
-    safetensors = fs::path(path).extension() == ".safetensors";
+    safetensors = fs::path(path).extension() == ".safetensors" ||
+                  io::sniff_file(path).format == "safetensors";
   }
+  AE_CHECK(safetensors || key.empty(), path, ": the tensor name '", key,
+           "' is for .safetensors shards; these are .npy files");
   for (const std::string& p : paths) {
     auto shard = std::make_unique<Shard>(p);
     if (safetensors) {
       const std::vector<io::SafeTensorInfo> tensors = io::read_safetensors_layout(p);
       const io::SafeTensorInfo* t = nullptr;
-      for (const io::SafeTensorInfo& i : tensors)
-        if (i.name == "x") t = &i;
-      if (t == nullptr && tensors.size() == 1) t = &tensors[0];
-      AE_CHECK(t != nullptr, p, ": holds ", tensors.size(),
-               " tensors and none named 'x'; a shard holds its rows as 'x' or as its only tensor");
+      std::string names;
+      for (const io::SafeTensorInfo& i : tensors) {
+        if (i.name == (key.empty() ? "x" : key)) t = &i;
+        names += cat(names.empty() ? "" : ", ", i.name);
+      }
+      if (t == nullptr && key.empty() && tensors.size() == 1) t = &tensors[0];
+      AE_CHECK(t != nullptr || key.empty(), p, ": no tensor '", key, "' (it holds ",
+               names.empty() ? std::string("none") : names, ")");
+      AE_CHECK(t != nullptr, p, ": holds ", tensors.size(), " tensors (", names,
+               ") and none named 'x'; a shard holds its rows as 'x' or as its only tensor, or "
+               "--npz-key names it");
       shard->descr = npy_descr_of(t->dtype);
       AE_CHECK(!shard->descr.empty(), p, ": tensor '", t->name, "' is ", t->dtype,
-               "; a shard's rows must be F32, F64, U8, I8, I32 or I64");
+               "; a shard's rows must be F16, BF16, F32, F64, U8, I8, I32 or I64");
       shard->shape = t->shape;
       shard->offset = t->offset;
       shard->element_size = io::safetensors_dtype_size(t->dtype);
@@ -160,6 +172,23 @@ void RowFiles::read(int64_t first, int64_t count, float* out) const {
     first += n;
     count -= n;
   }
+}
+
+Dataset load_rows(const std::string& path, const std::string& key) {
+  const RowFiles files(path, key);
+  const int64_t f = files.features();
+  Tensor x = Tensor::empty({files.rows(), f}, DType::f32, Device::cpu());
+  const int64_t block = std::max<int64_t>(1, (int64_t{1} << 20) / (f * 4));
+  for (int64_t r = 0; r < files.rows(); r += block)
+    files.read(r, std::min(block, files.rows() - r), x.data_as<float>() + r * f);
+  Dataset d;
+  d.x = std::move(x);
+  d.image_h = files.image_h();
+  d.image_w = files.image_w();
+  d.image_c = files.image_c();
+  d.name = fs::path(path).filename().string();
+  if (d.name.empty()) d.name = fs::path(path).parent_path().filename().string();  // "dir/"
+  return d;
 }
 
 // --- the split ------------------------------------------------------------------------------

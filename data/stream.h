@@ -31,14 +31,16 @@
 namespace ae::models {
 
 // The rows of a .npy file, or of a folder of shards sorted by name: all .npy files, or all
-// .safetensors files (the tensor named "x" in each, else its only tensor), with the same
+// .safetensors files (the tensor `key` in each; with no key, the one named "x", else its only
+// tensor), with the same
 // features (dims 1... of every shard alike). Every header is read and checked when opened, before
 // any value; a shard that does not fit is a one-line error naming it. Dim 0 is the row, the rest
-// are flattened (3-d and 4-d shards are pictures, channels last). Values as read_npy converts them (float64 rounded
-// to float32; integers exactly representable).
+// are flattened (3-d and 4-d shards are pictures, channels last). Values as read_npy converts them
+// (float16 and bfloat16 widened exactly, safetensors F16 and BF16 too; float64 rounded to
+// float32; integers exactly representable).
 class RowFiles {
  public:
-  explicit RowFiles(const std::string& path);
+  explicit RowFiles(const std::string& path, const std::string& key = "");
   ~RowFiles();
   RowFiles(const RowFiles&) = delete;
   RowFiles& operator=(const RowFiles&) = delete;
@@ -62,6 +64,10 @@ class RowFiles {
   std::vector<std::unique_ptr<Shard>> shards_;
   int64_t rows_ = 0, features_ = 0, image_h_ = 0, image_w_ = 0, image_c_ = 1;
 };
+
+// Every row of RowFiles(path, key) in memory, converted as it reads them, a block at a time (no
+// second copy of the file is held): a Dataset as load_npy gives (3-d and 4-d shards are pictures).
+Dataset load_rows(const std::string& path, const std::string& key = "");
 
 // Which blocks of a file a source walks: all of them (every == 0), or, of a split that holds out
 // every `every`-th block from block `phase` on, the held-out ones or the rest.

@@ -269,10 +269,11 @@ const std::vector<Field>& fields() {
                "file; empty: the built-in synthetic 8x8 shapes",
                Scope::data_source),
       AE_FIELD(data.format, "--format", "Data",
-               "auto (from the file's first bytes, else its name), idx, csv, npy or npz",
+               "auto (from the file's first bytes, else its name), idx, csv, npy, npz or safetensors",
                Scope::data_source),
       AE_FIELD(data.npz_key, "--npz-key", "Data",
-               "NPZ: the array to read (empty: the archive's only array)", Scope::data_source),
+               "NPZ and safetensors: the array to read (empty: the archive's only array; a "
+               "safetensors file's tensor 'x', else its only tensor)", Scope::data_source),
       AE_FIELD(data.labels, "--labels", "Data",
                "a labels file for IDX, NPY or NPZ data (.npy, IDX, or a .npz of one array)",
                Scope::data_source),
@@ -695,7 +696,8 @@ void validate(const RunConfig& c) {
   check_sae(c);
 
   const DataSettings& d = c.data;
-  check_one_of(d.format, "--format", "data.format", {"auto", "idx", "csv", "npy", "npz"});
+  check_one_of(d.format, "--format", "data.format",
+               {"auto", "idx", "csv", "npy", "npz", "safetensors"});
   check_one_of(d.header, "--header", "data.header", {"auto", "yes", "no"});
   check_one_of(d.normalize, "--normalize", "data.normalize", {"auto", "none", "min_max", "standardize", "pca", "mean_norm"});
   const char delimiter = delimiter_char(d.delimiter);
@@ -716,12 +718,13 @@ void validate(const RunConfig& c) {
   if (d.stream) {
     AE_CHECK(!d.path.empty(), "--stream reads a file or folder given by --data; the synthetic "
              "shapes are made in memory");
-    AE_CHECK(d.format == "auto" || d.format == "npy", "--stream reads .npy files or folders of "
-             ".npy or .safetensors shards, not --format ", d.format);
-    AE_CHECK(d.labels.empty() && d.labels_key.empty() && d.npz_key.empty() &&
-                 d.exclude_labels.values.empty() && d.limit == 0 && d.label_column.empty(),
-             "--stream takes no --labels, --labels-key, --npz-key, --label-column, "
-             "--exclude-labels or --limit");
+    AE_CHECK(d.format == "auto" || d.format == "npy" || d.format == "safetensors",
+             "--stream reads .npy and .safetensors files and folders of their shards, not "
+             "--format ", d.format);
+    AE_CHECK(d.labels.empty() && d.labels_key.empty() && d.exclude_labels.values.empty() &&
+                 d.limit == 0 && d.label_column.empty(),
+             "--stream takes no --labels, --labels-key, --label-column, --exclude-labels or "
+             "--limit");
   }
 
   const TrainSettings& t = c.train;

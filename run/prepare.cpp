@@ -87,7 +87,17 @@ models::LrSchedule lr_schedule(const TrainSettings& t) {
 std::string detect_format(const std::string& path) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  if (fs::is_directory(path, ec)) return "idx";
+  if (fs::is_directory(path, ec)) {
+    // A folder of .npy or .safetensors shards (models::RowFiles), else MNIST-style IDX files.
+    bool npy = false, st = false, idx = false;
+    for (const fs::directory_entry& e : fs::directory_iterator(path, ec)) {
+      const std::string name = e.path().filename().string();
+      npy |= ends_with(name, ".npy");
+      st |= ends_with(name, ".safetensors");
+      idx |= name.find("ubyte") != std::string::npos;
+    }
+    return idx || (!npy && !st) ? "idx" : npy ? "npy" : "safetensors";
+  }
   // The content first (this also reports a missing file by name): a file ae does not read is
   // named for what it is, whatever it is called.
   const io::FileKind kind = io::sniff_file(path);
@@ -134,8 +144,8 @@ models::Dataset load_data(const DataSettings& d) {
       const io::FileKind kind = io::sniff_file(d.path);
       if (kind.format.empty() && !kind.what.empty()) fail(io::not_readable_message(d.path, kind));
     }
-    AE_CHECK(d.npz_key.empty() || format == "npz", "--npz-key is for .npz data; ", d.path, " is ",
-             format);
+    AE_CHECK(d.npz_key.empty() || format == "npz" || format == "safetensors",
+             "--npz-key is for .npz and .safetensors data; ", d.path, " is ", format);
     if (format == "csv") {
       AE_CHECK(d.labels.empty() && d.labels_key.empty(), "--labels is for IDX, NPY and NPZ data; "
                "a CSV file names its label column with --label-column");
@@ -143,7 +153,15 @@ models::Dataset load_data(const DataSettings& d) {
     } else {
       AE_CHECK(d.label_column.empty(), "--label-column is for CSV data; ", d.path, " is ", format);
       AE_CHECK(d.skip_rows == 0, "--skip-rows is for CSV data; ", d.path, " is ", format);
-      if (format == "npy") {
+      if (format == "safetensors" || (format == "npy" && std::filesystem::is_directory(d.path))) {
+        // One .safetensors file, or a folder of shards: read as --stream reads them.
+        AE_CHECK(d.labels.empty() && d.labels_key.empty(), "--labels and --labels-key are for "
+                 "IDX, single .npy and .npz data; ", d.path, " is ",
+                 std::filesystem::is_directory(d.path) ? "a folder of shards" : "a safetensors file");
+        AE_CHECK(std::filesystem::is_directory(d.path) || !io::sniff_file(d.path).gzip, d.path,
+                 ": a gzip-compressed safetensors file: gunzip it first");
+        data = models::load_rows(d.path, d.npz_key);
+      } else if (format == "npy") {
         data = models::load_npy(d.path, d.labels, d.labels_key);
       } else if (format == "npz") {
         data = models::load_npz(d.path, d.npz_key, d.labels, d.labels_key);
@@ -251,12 +269,12 @@ StreamPlan plan_stream(const DataSettings& d, uint64_t order_seed) {
                                                        "stream that"
                              : kind.format == "idx" ? "an IDX file: train on it without --stream"
                                                     : "";
-    AE_CHECK(kind.format == "npy" && !kind.gzip,
-             "--stream reads .npy files and folders of .npy or .safetensors shards; ", d.path,
+    AE_CHECK((kind.format == "npy" || kind.format == "safetensors") && !kind.gzip,
+             "--stream reads .npy and .safetensors files and folders of their shards; ", d.path,
              " is ", what.empty() ? "none of them" : what);
   }
   StreamPlan plan;
-  auto files = std::make_shared<models::RowFiles>(d.path);
+  auto files = std::make_shared<models::RowFiles>(d.path, d.npz_key);
   plan.files = files;
   models::StreamOptions o;
   o.buffer_bytes = d.buffer_mb << 20;

@@ -119,6 +119,29 @@ inline std::vector<uint8_t> st_bytes(std::string header, const std::vector<uint8
   return b;
 }
 
+// A .npy file as numpy writes it: magic, version, header length, the dict padded with spaces and
+// ended by '\n' so that the data starts at a multiple of 64, then the payload.
+inline std::vector<uint8_t> npy_bytes(const std::string& dict, const std::vector<uint8_t>& payload,
+                                      int major = 1) {
+  std::vector<uint8_t> b = {0x93, 'N', 'U', 'M', 'P', 'Y', static_cast<uint8_t>(major), 0};
+  const size_t prefix = major == 1 ? 10 : 12;
+  std::string header = dict;
+  const size_t total = (prefix + header.size() + 1 + 63) / 64 * 64;
+  header.append(total - prefix - header.size() - 1, ' ');
+  header += '\n';
+  append_le(b, header.size(), major == 1 ? 2 : 4);
+  b.insert(b.end(), header.begin(), header.end());
+  b.insert(b.end(), payload.begin(), payload.end());
+  return b;
+}
+
+// 16-bit values (float16 or bfloat16 bit patterns), little-endian.
+inline std::vector<uint8_t> le16(const std::vector<uint16_t>& bits) {
+  std::vector<uint8_t> b;
+  for (uint16_t v : bits) append_le(b, v, 2);
+  return b;
+}
+
 #if AE_HAVE_ZLIB
 // gzip-compresses bytes with zlib, as `gzip` would.
 inline std::vector<uint8_t> gzip(const std::vector<uint8_t>& in) {

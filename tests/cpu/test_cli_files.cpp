@@ -5,6 +5,8 @@
 #ifdef AE_CLI_PATH
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
+
 #include "core/error.h"
 #include "tests/common/io_testing.h"
 #include "tests/cpu/test_cli_util.h"
@@ -42,7 +44,7 @@ TEST_F(CliFiles, NpzFromSavezAndSavezCompressedTrain) {
   fails(cat("train --data ", two, " --npz-key nothing", kQuick, " --out bad"),
         {"no array 'nothing' (it holds features and labels)"});
   fails(cat("train --data ", input("semicolon.csv"), " --npz-key features", kQuick, " --out bad"),
-        {"--npz-key is for .npz data"});
+        {"--npz-key is for .npz and .safetensors data"});
   EXPECT_FALSE(fs::exists(path("bad")));
 }
 
@@ -153,7 +155,7 @@ TEST_F(CliFiles, StreamAndBufferSayWhatTheyRead) {
   EXPECT_FALSE(fs::exists(path("b")));
   // --stream on a CSV file said "not a .npy file".
   const Result r = fails(cat("train --data ", input("semicolon.csv"), " --stream", kQuick, " --out b"),
-                         {"--stream reads .npy files and folders of .npy or .safetensors shards",
+                         {"--stream reads .npy and .safetensors files and folders of their shards",
                           "is CSV text", "train on it without --stream"});
   EXPECT_EQ(r.err.find("not a .npy file"), std::string::npos) << r.err;
   fails(cat("train --data ", input("one_array.npz"), " --stream", kQuick, " --out b"),
@@ -165,6 +167,31 @@ TEST_F(CliFiles, StreamAndBufferSayWhatTheyRead) {
   ok(cat("train --data ", input("pictures_nhwc.npy"), " --stream --buffer-mb 1 --validation 0 --batch-size 8",
          " --model ae --epochs 1 -q --out s"));
   EXPECT_TRUE(fs::exists(path("s/reconstructions.png")));
+}
+
+// Activations saved as float16 shards (np.save of a float16 array): bit patterns written here.
+TEST_F(CliFiles, AFolderOfFloat16ShardsTrainsInMemoryAndStreamed) {
+  const std::string dir = path("acts").string();
+  std::filesystem::create_directory(dir);
+  for (int s = 0; s < 3; ++s) {
+    std::vector<uint16_t> bits;
+    for (int i = 0; i < 41 * 6; ++i) bits.push_back(static_cast<uint16_t>(0x3000 + (i * 37 + s) % 0x0C00));
+    io::test::write_raw(cat(dir, "/shard-", s, ".npy"),
+                        io::test::npy_bytes("{'descr': '<f2', 'fortran_order': False, "
+                                            "'shape': (41, 6), }",
+                                            io::test::le16(bits)));
+  }
+  ok(cat("train --data ", dir, " --stream --model ae --epochs 1 --no-pictures -q --out s"));
+  const Result r = ok(cat("train --data ", dir, kQuick, " --out m"));
+  EXPECT_NE(r.out.find("(6 -> "), std::string::npos) << r.out;
+  // A shard of another width is named with both shapes, in memory and streamed.
+  io::test::write_raw(cat(dir, "/shard-3.npy"),
+                      io::test::npy_bytes("{'descr': '<f2', 'fortran_order': False, "
+                                          "'shape': (2, 5), }",
+                                          io::test::le16(std::vector<uint16_t>(10, 0x3C00))));
+  for (const char* stream : {"", " --stream"})
+    fails(cat("train --data ", dir, stream, kQuick, " --out bad"),
+          {"shard-3.npy: shape (2, 5) does not match the first shard's (41, 6)"});
 }
 
 TEST_F(CliFiles, HelpListsTheNewFlags) {

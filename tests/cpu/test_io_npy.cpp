@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <bit>
+#include <cmath>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -18,20 +19,7 @@ using test::TempDir;
 using Floats = std::vector<float>;
 using Shape = std::vector<int64_t>;
 
-// A .npy file as numpy writes it: magic, version, header length, the dict padded with spaces and
-// ended by '\n' so that the data starts at a multiple of 64, then the payload.
-Bytes npy_bytes(const std::string& dict, const Bytes& payload, int major = 1) {
-  Bytes b = {0x93, 'N', 'U', 'M', 'P', 'Y', static_cast<uint8_t>(major), 0};
-  const size_t prefix = major == 1 ? 10 : 12;
-  std::string header = dict;
-  const size_t total = (prefix + header.size() + 1 + 63) / 64 * 64;
-  header.append(total - prefix - header.size() - 1, ' ');
-  header += '\n';
-  test::append_le(b, header.size(), major == 1 ? 2 : 4);
-  b.insert(b.end(), header.begin(), header.end());
-  b.insert(b.end(), payload.begin(), payload.end());
-  return b;
-}
+using test::npy_bytes;
 
 template <class T>
 Bytes le_payload(const std::vector<T>& values) {
@@ -111,6 +99,51 @@ TEST(IoNpy, ReadsOtherDtypesAndVersions) {
                      le_payload<int32_t>({-3, 9}), 2));
   EXPECT_EQ(v2.shape, (Shape{2, 1}));
   EXPECT_EQ(v2.data, (Floats{-3, 9}));
+}
+
+// Activations as language models save them. The bit patterns are written here, not by ae:
+// float16 0x3C00 = 1, 0xC000 = -2, 0x3555 = 1365 / 4096, 0x7BFF = 65504 (the largest),
+// 0x0001 = 2^-24 (the smallest subnormal), 0x03FF = 1023 * 2^-24 (the largest), 0x0400 = 2^-14,
+// 0x8000 = -0, 0x7C00 / 0xFC00 = +/-inf, 0x7E00 = NaN; bfloat16 is a float32's top half.
+TEST(IoNpy, ReadsFloat16AndBfloat16Exactly) {
+  TempDir dir;
+  auto read = [&](const std::string& descr, const std::string& shape, const Bytes& payload) {
+    test::write_raw(dir.path("h.npy"),
+                    npy_bytes(cat("{'descr': '", descr, "', 'fortran_order': False, 'shape': ",
+                                  shape, ", }"),
+                              payload));
+    return read_npy(dir.path("h.npy"));
+  };
+  const Array h = read("<f2", "(3, 3)",
+                       test::le16({0x3C00, 0xC000, 0x3555, 0x7BFF, 0x0001, 0x03FF, 0x0400, 0x8000,
+                                   0x0000}));
+  EXPECT_EQ(h.shape, (Shape{3, 3}));
+  const Floats want = {1.0f,  -2.0f, 1365.0f / 4096, 65504.0f, std::ldexp(1.0f, -24),
+                       std::ldexp(1023.0f, -24), std::ldexp(1.0f, -14), -0.0f, 0.0f};
+  ASSERT_EQ(h.data.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i)
+    EXPECT_EQ(std::bit_cast<uint32_t>(h.data[i]), std::bit_cast<uint32_t>(want[i])) << i;
+  // Big-endian float16: 1.5 is 3e 00.
+  EXPECT_EQ(read(">f2", "(1,)", {0x3e, 0x00}).data, (Floats{1.5f}));
+  const Array inf = read("<f2", "(3,)", test::le16({0x7C00, 0xFC00, 0x7E00}));
+  EXPECT_EQ(inf.data[0], INFINITY);
+  EXPECT_EQ(inf.data[1], -INFINITY);
+  EXPECT_TRUE(std::isnan(inf.data[2]));
+
+  // ml_dtypes.bfloat16 as np.save writes it: a 2-byte void.
+  for (const char* descr : {"<V2", "|V2"}) {
+    const Array b = read(descr, "(5, 1)", test::le16({0x3F80, 0xC0A0, 0x4049, 0x0001, 0x7F7F}));
+    EXPECT_EQ(b.shape, (Shape{5, 1}));
+    EXPECT_EQ(b.data, (Floats{1.0f, -5.0f, 3.140625f, std::ldexp(1.0f, -133),
+                              std::bit_cast<float>(0x7F7F0000u)}))
+        << descr;
+  }
+  const Array bn = read("<V2", "(2,)", test::le16({0xFF80, 0x7FC0}));
+  EXPECT_EQ(bn.data[0], -INFINITY);
+  EXPECT_TRUE(std::isnan(bn.data[1]));
+  // Other widths of void are no dtype ae knows.
+  EXPECT_TRUE(contains(error_of([&] { read("|V4", "(1,)", Bytes(4, 0)); }),
+                       "h.npy: .npy dtype '|V4' is not supported (expected <f2, >f2, <V2 (bfloat16)"));
 }
 
 TEST(IoNpy, FortranOrderIsRefused) {

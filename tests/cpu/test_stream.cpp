@@ -2,7 +2,9 @@
 // are checked up front, a streamed epoch is the in-memory epoch of the same block order, training
 // on either gives the same parameters bit for bit, and the one-pass statistics match the
 // two-pass ones.
+#include <bit>
 #include <cmath>
+#include <filesystem>
 #include <numeric>
 
 #include "models/autoencoder.h"
@@ -112,7 +114,11 @@ TEST(StreamFiles, ShardsThatDoNotFitAreRefusedUpFrontNamingTheFile) {
   io::write_safetensors(dir.path("two.safetensors"), {io::safetensor_f32("a", {6, 4}, v.data()),
                                                       io::safetensor_f32("b", {6, 4}, v.data())});
   e = error_of([&] { RowFiles f(dir.path("two.safetensors")); });
-  EXPECT_TRUE(contains(e, "two.safetensors: holds 2 tensors and none named 'x'")) << e;
+  EXPECT_TRUE(contains(e, "two.safetensors: holds 2 tensors (a, b) and none named 'x'")) << e;
+  RowFiles b(dir.path("two.safetensors"), "b");  // named by key (--npz-key)
+  EXPECT_EQ(b.rows(), 6);
+  e = error_of([&] { RowFiles f(dir.path("two.safetensors"), "c"); });
+  EXPECT_TRUE(contains(e, "two.safetensors: no tensor 'c' (it holds a, b)")) << e;
 
   std::vector<float> bad = v;
   bad[9] = NAN;
@@ -120,6 +126,98 @@ TEST(StreamFiles, ShardsThatDoNotFitAreRefusedUpFrontNamingTheFile) {
   StreamedRows rows(open(dir.path("nan.npy")), StreamOptions{});
   e = error_of([&] { rows.read(0, 6); });
   EXPECT_TRUE(contains(e, "nan.npy: row 2 (from 0), feature 1: nan is not a finite number")) << e;
+}
+
+// float16 bits of small integers and halves and of infinities, computed here without ae: v = k / 2
+// for |k| < 2048 is exact in float16, with bits sign | (e + 15) << 10 | mantissa.
+uint16_t f16_bits(float v) {
+  if (v == 0) return std::signbit(v) ? 0x8000 : 0;
+  if (std::isinf(v)) return v > 0 ? 0x7C00 : 0xFC00;
+  const uint32_t f = std::bit_cast<uint32_t>(v);  // float32 -> float16 for normal, exact values
+  return static_cast<uint16_t>(((f >> 16) & 0x8000) | ((((f >> 23) & 0xFF) - 112) << 10) |
+                               ((f >> 13) & 0x3FF));
+}
+
+// (n, f) rows whose value (i, j) is (first + i) / 2 - j, all exact in float16 and bfloat16.
+std::vector<float> halves(int64_t n, int64_t f, int64_t first = 0) {
+  std::vector<float> v(static_cast<size_t>(n * f));
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < f; ++j) v[i * f + j] = static_cast<float>(first + i) / 2 - j;
+  return v;
+}
+
+void write_f16_npy(const std::string& path, int64_t rows, int64_t cols, const float* v) {
+  std::vector<uint16_t> bits(static_cast<size_t>(rows * cols));
+  for (size_t i = 0; i < bits.size(); ++i) bits[i] = f16_bits(v[i]);
+  io::test::write_raw(path, io::test::npy_bytes(cat("{'descr': '<f2', 'fortran_order': False, "
+                                                    "'shape': (", rows, ", ", cols, "), }"),
+                                                io::test::le16(bits)));
+}
+
+io::SafeTensor half_tensor(const char* dtype, int64_t rows, int64_t cols, const float* v) {
+  std::vector<uint16_t> bits(static_cast<size_t>(rows * cols));
+  for (size_t i = 0; i < bits.size(); ++i)
+    bits[i] = std::string(dtype) == "F16" ? f16_bits(v[i])
+                                          : static_cast<uint16_t>(std::bit_cast<uint32_t>(v[i]) >> 16);
+  return io::SafeTensor{"x", dtype, {rows, cols}, io::test::le16(bits)};
+}
+
+TEST(StreamFiles, Float16ShardsInMemoryAndStreamedAreTheRowsOfOneFile) {
+  TempDir dir;
+  std::filesystem::create_directory(dir.path("npy"));
+  std::filesystem::create_directory(dir.path("f16"));
+  std::filesystem::create_directory(dir.path("bf16"));
+  const int64_t sizes[] = {7, 1, 13}, f = 3;  // odd rows and width
+  int64_t first = 0;
+  for (int s = 0; s < 3; ++s) {
+    const std::vector<float> v = halves(sizes[s], f, first);
+    const std::string name = "part-" + std::to_string(s);
+    write_f16_npy(dir.path("npy/" + name + ".npy"), sizes[s], f, v.data());
+    io::write_safetensors(dir.path("f16/" + name + ".safetensors"),
+                          {half_tensor("F16", sizes[s], f, v.data())});
+    io::write_safetensors(dir.path("bf16/" + name + ".safetensors"),
+                          {half_tensor("BF16", sizes[s], f, v.data())});
+    first += sizes[s];
+  }
+  const std::vector<float> all = halves(21, f);
+  write_f16_npy(dir.path("one.npy"), 21, f, all.data());
+  EXPECT_EQ(load_npy(dir.path("one.npy")).x.to_floats(), all);
+  for (const char* source : {"one.npy", "npy", "f16", "bf16"}) {
+    const Dataset d = load_rows(dir.path(source));
+    EXPECT_EQ(d.x.shape(), (Shape{21, f})) << source;
+    EXPECT_EQ(floats(d.x), all) << source;
+    StreamOptions o;
+    o.block_bytes = 2 * f * 4;  // blocks of 2 rows: reads across the shards
+    o.buffer_bytes = 8 * o.block_bytes;
+    o.shuffle = false;
+    StreamedRows rows(open(dir.path(source)), o);
+    EXPECT_EQ(epoch_values(rows, 0, 5), all) << source;
+  }
+}
+
+TEST(StreamFiles, HalfShardsOfOtherWidthsOrNonFiniteValuesAreRefused) {
+  TempDir dir;
+  std::filesystem::create_directory(dir.path("mixed"));
+  const std::vector<float> v = halves(5, 4);
+  write_f16_npy(dir.path("mixed/a.npy"), 5, 4, v.data());
+  write_f16_npy(dir.path("mixed/b.npy"), 4, 5, v.data());
+  const std::string e = error_of([&] { load_rows(dir.path("mixed")); });
+  EXPECT_TRUE(contains(e, "b.npy: shape (4, 5) does not match the first shard's (5, 4)")) << e;
+  EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+
+  // +inf (0x7C00) at row 3, feature 2 of the second shard; bfloat16 NaN likewise.
+  std::filesystem::remove(dir.path("mixed/b.npy"));
+  std::vector<float> bad = v;
+  bad[3 * 4 + 2] = INFINITY;
+  write_f16_npy(dir.path("mixed/b.npy"), 5, 4, bad.data());
+  const std::string want = "b.npy: row 3 (from 0), feature 2: inf is not a finite number";
+  EXPECT_TRUE(contains(error_of([&] { load_rows(dir.path("mixed")); }), want));
+  StreamedRows rows(open(dir.path("mixed")), StreamOptions{});
+  EXPECT_TRUE(contains(error_of([&] { rows.read(0, 10); }), want));
+  bad[3 * 4 + 2] = NAN;
+  io::write_safetensors(dir.path("nan.safetensors"), {half_tensor("BF16", 5, 4, bad.data())});
+  EXPECT_TRUE(contains(error_of([&] { load_rows(dir.path("nan.safetensors")); }),
+                       "nan.safetensors: row 3 (from 0), feature 2: nan is not a finite number"));
 }
 
 TEST(StreamSplit, EveryKthBlockIsHeldOutTheRestTrains) {
