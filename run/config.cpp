@@ -329,7 +329,7 @@ const std::vector<Field>& fields() {
                "learning rate (the sparse autoencoders: 2e-4 / √(latents / 2^14) unless given)"),
       AE_FIELD(train.lr_warmup, "--lr-warmup", "Training",
                "steps of a linear warm-up of the learning rate, times the --lr-schedule's "
-               "(the sparse autoencoders: 1000, others: 0)"),
+               "(the sparse autoencoders: 1000, at most a tenth of the run's steps; others: 0)"),
       AE_FIELD(train.momentum, "--momentum", "Training", "sgd: momentum"),
       AE_FIELD(train.nesterov, "--nesterov", "Training", "sgd: Nesterov momentum"),
       AE_FIELD(train.weight_decay, "--weight-decay", "Training",

@@ -598,6 +598,18 @@ std::string resolve_sae(RunConfig& config, int64_t features, int64_t train_rows)
     note += cat(note.empty() ? "" : ", ", "lr ", config.train.lr, " = 2e-4 / √(", m.latents,
                 " / 2^14)");
   }
+  // A warm-up takes at most a tenth of the run: 1000 steps of a run of 60 would leave its
+  // learning rate near 0 throughout.
+  if (config.given.count("train.lr_warmup") == 0) {
+    const int64_t batch = std::max<int64_t>(1, config.train.batch_size);
+    const int64_t steps = (std::max<int64_t>(train_rows, 1) + batch - 1) / batch * config.train.epochs;
+    if (config.train.lr_warmup > steps / 10) {
+      config.train.lr_warmup = steps / 10;
+      note += cat(note.empty() ? "" : ", ", "lr warm-up ", config.train.lr_warmup,
+                  " steps (a tenth of the run's ", steps, ")");
+    }
+    config.given.insert("train.lr_warmup");
+  }
   return note;
 }
 
