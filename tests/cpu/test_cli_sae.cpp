@@ -172,12 +172,18 @@ TEST_F(CliSae, ResumeContinuesExactly) {
 }
 
 TEST_F(CliSae, StreamsANpyFileAndAFolderOfShards) {
-  ok("train --model topk --data acts.npy --stream --epochs 2 --out file" + kSmall);
   fs::create_directories(path("shards"));
   write_activations(path("shards/a.npy"), 1024, 2);
   write_activations(path("shards/b.npy"), 1024, 3);
-  ok("train --model jumprelu --data shards --stream --epochs 2 --validation 0 --out folder" + kSmall);
-  for (const char* run : {"file", "folder"}) {
+  std::vector<std::string> runs;
+  for (const std::string kind : {"topk", "batchtopk", "jumprelu", "relu-l1"}) {
+    ok("train --model " + kind + " --data acts.npy --stream --epochs 2 --out file-" + kind + kSmall);
+    ok("train --model " + kind + " --data shards --stream --epochs 2 --validation 0 --out folder-" +
+       kind + kSmall);
+    runs.push_back("file-" + kind);
+    runs.push_back("folder-" + kind);
+  }
+  for (const std::string& run : runs) {
     const Csv csv = read_csv(path(run) / "metrics.csv");
     ASSERT_EQ(csv.rows.size(), 2u) << run;
     EXPECT_LT(csv.at(1, "fvu"), 1.5) << run;
