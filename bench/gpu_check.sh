@@ -293,6 +293,11 @@ if ! plan=$(check_plan); then
   echo "gpu_check: refusing to start: the plan does not fit its time (PARTS, SCALE)"
   exit 2
 fi
+# Binaries and libraries bench/gpu_carry.sh gzip'd to fit the carry unpack in place, once.
+for z in "$CARRY"/bin/*.gz "$CARRY"/lib/*.gz; do
+  if [ -e "$z" ]; then gunzip -f "$z"; fi
+done
+chmod +x "$CARRY"/bin/* 2>/dev/null
 if [ ! -x "$CARRY/bin/ae_tests_gpu" ]; then
   echo "gpu_check: $CARRY/bin is missing: run bench/gpu_carry.sh on the development machine and carry gpu_carry"
   exit 2
@@ -318,10 +323,6 @@ if [ -z "${SANITIZER:-}" ]; then
   done
 fi
 export SANITIZER
-# Libraries bench/gpu_carry.sh gzip'd to fit the carry (OpenBLAS) unpack in place, once.
-for z in "$CARRY"/lib/*.gz; do
-  if [ -e "$z" ]; then gunzip -f "$z"; fi
-done
 say "== ae GPU check, $(date -u +%Y-%m-%dT%H:%MZ), $(head -1 "$CARRY/MANIFEST" 2>/dev/null); SCALE=$SCALE, parts: $PARTS"
 
 rows=()
