@@ -40,7 +40,7 @@ TEST(SparseOps, TopkRowsMatchesSortingEachRow) {
       std::vector<int> order(n);
       std::iota(order.begin(), order.end(), 0);
       std::stable_sort(order.begin(), order.end(),
-                       [&](int a, int b) { return xv[r * n + a] > xv[r * n + b]; });
+                       [&, n = n](int a, int b) { return xv[r * n + a] > xv[r * n + b]; });
       for (int s = 0; s < k; ++s) {
         EXPECT_EQ(index[r * k + s], order[s]) << "row " << r << " slot " << s;
         EXPECT_EQ(v[r * k + s], std::max(0.0, xv[r * n + order[s]]));
@@ -98,7 +98,7 @@ TEST(SparseOps, TopkCodeValuesAndGradientMatchTheDenseCode) {
       EXPECT_LE(nonzero, k);
     }
     expect_gradcheck(
-        [&](const std::vector<Tensor>& in) {
+        [&, k = k](const std::vector<Tensor>& in) {
           return sparse_code(sparse_preactivation(in[0], in[1], in[2]), in[0], in[1], in[2],
                              topk(k))
               .values;
