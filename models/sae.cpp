@@ -222,7 +222,7 @@ Losses SparseAutoencoder::loss(const Tensor& x, const LossContext& context) {
     }
   }
   const Tensor reconstruction = mse_loss(x_hat, x, Reduction::batch_mean);
-  if (context.training) record(z, x, x_hat.detach());
+  if (context.training) record(z, x, reconstruction);
   Losses out;
   out.total = sparsity.defined() ? add(reconstruction, sparsity) : reconstruction;
   out.reconstruction = reconstruction.detach();
@@ -231,7 +231,8 @@ Losses SparseAutoencoder::loss(const Tensor& x, const LossContext& context) {
   return out;
 }
 
-void SparseAutoencoder::record(const SparseCode& z, const Tensor& x, const Tensor& x_hat) {
+void SparseAutoencoder::record(const SparseCode& z, const Tensor& x,
+                               const Tensor& reconstruction) {
   NoGradGuard no_grad;
   const SparseIndex& idx = *z.index;
   const std::vector<double> values = z.values.detach().to_vector();
@@ -247,7 +248,8 @@ void SparseAutoencoder::record(const SparseCode& z, const Tensor& x, const Tenso
     active_ += 1;
   }
   samples_ += idx.rows;
-  err_ += sum(square(sub(x, x_hat))).item();
+  // The reconstruction loss is Σ ‖x − x̂‖² / rows already: no second pass over the batch.
+  err_ += reconstruction.item() * static_cast<double>(idx.rows);
   x_sq_ += sum(square(x)).item();
   const std::vector<double> col = sum(x, 0).to_vector();
   for (size_t j = 0; j < col.size(); ++j) x_sum_[j] += col[j];

@@ -127,7 +127,9 @@ class SparseAutoencoder : public Model {
   // encoder reads x itself and b_dec's gradient through it is one product with W_enc (latents ×
   // inputs), not a pass over the batch's selected rows.
   Tensor encoder_bias() const;
-  void record(const SparseCode& z, const Tensor& x, const Tensor& x_hat);
+  // Adds a training batch's firing, rows and FVU sums; `reconstruction` is its loss term
+  // Σ ‖x − x̂‖² / rows.
+  void record(const SparseCode& z, const Tensor& x, const Tensor& reconstruction);
 
   SaeConfig config_;
   Device device_;
