@@ -342,12 +342,12 @@ SafeTensor safetensor_i64(std::string name, std::vector<int64_t> shape, const in
 }
 
 std::vector<double> safetensor_to_f64(const SafeTensor& t) {
-  if (t.dtype == "F32") {
+  if (t.dtype == "F32" || t.dtype == "F16" || t.dtype == "BF16") {
     const std::vector<float> f = safetensor_to_f32(t);
     return {f.begin(), f.end()};
   }
   AE_CHECK(t.dtype == "F64", "safetensor '", t.name, "': dtype ", t.dtype,
-           " cannot be read as float64 (F64 or F32)");
+           " cannot be read as float64 (F64, F32, F16 or BF16)");
   check_size(t, 8);
   std::vector<double> out(t.bytes.size() / 8);
   for (size_t i = 0; i < out.size(); ++i) out[i] = unpack<double>(t, i);
@@ -364,9 +364,17 @@ std::vector<float> safetensor_to_f32(const SafeTensor& t) {
     check_size(t, 8);
     out.resize(t.bytes.size() / 8);
     for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<float>(unpack<double>(t, i));
+  } else if (t.dtype == "F16" || t.dtype == "BF16") {
+    check_size(t, 2);
+    out.resize(t.bytes.size() / 2);
+    const bool half = t.dtype == "F16";
+    for (size_t i = 0; i < out.size(); ++i) {
+      const uint16_t bits = unpack<uint16_t>(t, i);
+      out[i] = half ? f16_to_f32(bits) : bf16_to_f32(bits);
+    }
   } else {
     fail(cat("safetensor '", t.name, "': dtype ", t.dtype,
-             " cannot be read as float32 (F32 or F64)"));
+             " cannot be read as float32 (F32, F64, F16 or BF16)"));
   }
   return out;
 }

@@ -62,9 +62,10 @@ SafeTensor safetensor_f64(std::string name, std::vector<int64_t> shape,
                           const double* data);  // data: (product(shape))
 SafeTensor safetensor_i64(std::string name, std::vector<int64_t> shape,
                           const int64_t* data);  // data: (product(shape))
-// The values of an F32 tensor (F64 is rounded to float32); any other dtype is an error.
+// The values of an F32 tensor (F64 is rounded to float32, F16 and BF16 widened exactly); any other
+// dtype is an error.
 std::vector<float> safetensor_to_f32(const SafeTensor& t);
-// The values of an F64 tensor (F32 is widened exactly); any other dtype is an error.
+// The values of an F64 tensor (F32, F16 and BF16 are widened exactly); any other dtype is an error.
 std::vector<double> safetensor_to_f64(const SafeTensor& t);
 // The values of an I64, I32 or U8 tensor; any other dtype is an error.
 std::vector<int64_t> safetensor_to_i64(const SafeTensor& t);

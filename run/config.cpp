@@ -263,6 +263,10 @@ const std::vector<Field>& fields() {
       AE_FIELD(model.decoder_bias_init, "--decoder-bias-init", "Sparse autoencoder",
                "b_dec at the start: median (geometric median of the first 10,000 training "
                "rows), mean or zero"),
+      AE_FIELD(model.init, "--init", "Sparse autoencoder",
+               "a SAELens or sparsify SAE folder whose weights start the training (ae export "
+               "writes them): --model, --latents, --k and --unit-norm-decoder default to its, "
+               "--normalize auto becomes none (its weights read the data as it is)"),
       // data
       AE_FIELD(data.path, "--data", "Data",
                "an MNIST-style IDX folder or file (raw or .gz), a CSV text file, a .npy or a .npz "
@@ -618,6 +622,7 @@ namespace {
 // models' code settings not with one.
 void check_sae(const RunConfig& c) {
   const ModelSettings& m = c.model;
+  if (m.kind == "auto" && !m.init.empty()) return;  // --init names the kind (resolve_init)
   if (!is_sae(m.kind)) {
     // Compared with the defaults, not by whether they were given: a config.json of any run
     // holds every setting.
@@ -631,7 +636,8 @@ void check_sae(const RunConfig& c) {
         {"--bandwidth", m.bandwidth != d.bandwidth},
         {"--initial-threshold", m.initial_threshold != d.initial_threshold},
         {"--unit-norm-decoder", m.unit_norm_decoder != d.unit_norm_decoder},
-        {"--decoder-bias-init", m.decoder_bias_init != d.decoder_bias_init}};
+        {"--decoder-bias-init", m.decoder_bias_init != d.decoder_bias_init},
+        {"--init", m.init != d.init}};
     for (const auto& [flag, differs] : set)
       AE_CHECK(!differs, flag, " is a setting of the sparse autoencoders (--model topk, "
                "batchtopk, jumprelu or relu-l1), not of --model ", m.kind);

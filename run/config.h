@@ -57,6 +57,7 @@ struct ModelSettings {
   double initial_threshold = 0.001;  // jumprelu: θ at the start
   std::string unit_norm_decoder = "auto";  // auto (on except relu-l1), on, off
   std::string decoder_bias_init = "median";  // median, mean, zero
+  std::string init;                  // a SAELens or sparsify folder whose SAE starts training
 };
 
 struct DataSettings {

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "data/file.h"
 #include "data/sniff.h"
+#include "run/sae_formats.h"
 
 namespace ae::run {
 namespace {
@@ -622,8 +623,40 @@ Tensor decoder_bias_sample(const Tensor& train) {
   return slice(train, 0, std::min<int64_t>(train.size(0), kSaeBiasRows));
 }
 
+void resolve_init(RunConfig& config) {
+  if (config.model.init.empty()) return;
+  const models::Checkpoint c = read_sae_folder(config.model.init);
+  const models::SaeConfig& s = c.spec.sae;
+  const std::string from = cat("the SAE of --init ", config.model.init);
+  auto given = [&](const char* key) { return config.given.count(key) > 0; };
+  ModelSettings& m = config.model;
+  const std::string kind = models::sae_kind_name(s.kind);
+  if (!given("model.kind") || m.kind == "auto") m.kind = kind;
+  AE_CHECK(m.kind == kind, "--model ", m.kind, " differs from ", from, ": ", kind);
+  if (!given("model.latents") || m.latents == 0) m.latents = s.latents;
+  AE_CHECK(m.latents == s.latents, "--latents ", m.latents, " differs from ", from, ": ", s.latents,
+           " latents");
+  const bool selecting = s.kind == models::SaeKind::topk || s.kind == models::SaeKind::batch_topk;
+  if (selecting && !given("model.k")) m.k = s.k;
+  if (!given("model.unit_norm_decoder")) m.unit_norm_decoder = s.unit_norm_decoder ? "on" : "off";
+  if (config.data.normalize == "auto") config.data.normalize = "none";
+  validate(config);  // the settings as they now are (--k within --latents, ...)
+}
+
 void init_sae(models::Model& model, const RunConfig& config, const Tensor& sample) {
   auto* sae = dynamic_cast<models::SparseAutoencoder*>(&model);
+  if (sae != nullptr && !config.model.init.empty()) {
+    AE_CHECK(config.data.normalize == "none", "--init ", config.model.init, ": its SAE reads the "
+             "data as it is; --normalize ", config.data.normalize, " would change what it reads "
+             "(use none, or auto)");
+    models::Checkpoint c = read_sae_folder(config.model.init);
+    AE_CHECK(c.spec.sae.inputs == sae->config().inputs, "--init ", config.model.init, ": its SAE reads ",
+             c.spec.sae.inputs, " inputs, the data has ", sae->config().inputs, " features");
+    c.rng_seed = model.generator().seed();  // the run's own noise stream, from its start
+    c.rng_offset = model.generator().offset();
+    models::restore_model(c, model);
+    return;
+  }
   if (sae == nullptr || config.model.decoder_bias_init == "zero" || !sample.defined() ||
       sample.size(0) == 0)
     return;

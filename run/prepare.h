@@ -121,8 +121,15 @@ std::string resolve_sae(RunConfig& config, int64_t features, int64_t train_rows)
 void resolve_sae_normalization(RunConfig& config);
 // The training rows b_dec is initialised from: the first kSaeBiasRows of them.
 Tensor decoder_bias_sample(const Tensor& train);
-// A sparse autoencoder's b_dec from `sample` by --decoder-bias-init (median, mean; zero leaves
-// it); nothing for other models. Not for a resumed run, whose b_dec is in its checkpoint.
+// --init (model.init): the settings of the SAE in that SAELens or sparsify folder
+// (run/sae_formats.h) made the run's where not given: --model, --latents, --k (selecting kinds)
+// and --unit-norm-decoder; --normalize auto becomes none. A given setting that differs is an
+// ae::Error naming both. Nothing without --init. Called before the data is read.
+void resolve_init(RunConfig& config);
+// A sparse autoencoder's starting weights: those of --init's SAE (its data must not be
+// normalised: --normalize none), else b_dec from `sample` by --decoder-bias-init (median, mean;
+// zero leaves it); nothing for other models. Not for a resumed run, whose weights are in its
+// checkpoint.
 void init_sae(models::Model& model, const RunConfig& config, const Tensor& sample);
 
 // The trainer a configuration describes (optimizer, schedule, batches, seeds, step mode); the

@@ -11,6 +11,7 @@
 #include "analysis/metrics.h"
 #include "run/prepare.h"
 #include "run/run_folder.h"
+#include "run/sae_formats.h"
 
 namespace ae::run {
 
@@ -54,9 +55,11 @@ models::CheckpointExtras run_extras(const RunConfig& config,
 
 LoadedRun load_run(const std::string& where, const std::string& which, const std::string& device) {
   LoadedRun run;
-  const std::string path = find_checkpoint(where, which);
-  run.folder = run_folder_of(path);
-  run.checkpoint = models::read_checkpoint(path);
+  // A SAELens or sparsify folder is read as a checkpoint of its own (run/sae_formats.h).
+  const bool foreign = is_sae_folder(where);
+  const std::string path = foreign ? where : find_checkpoint(where, which);
+  run.folder = foreign ? where : run_folder_of(path);
+  run.checkpoint = foreign ? read_sae_folder(where) : models::read_checkpoint(path);
   const models::Checkpoint& c = run.checkpoint;
   const json config = [&] {
     try {

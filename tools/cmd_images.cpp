@@ -6,6 +6,7 @@
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/ops.h"
+#include "data/npy.h"
 #include "models/noise.h"
 #include "tools/commands.h"
 #include "run/pictures.h"
@@ -35,6 +36,17 @@ int run_reconstruct(RunArgs& a) {
   const models::Dataset data = analysis_data(a, run, what);
   const std::string out = output_path(a, run, run.picture.is_image() ? "reconstructions.png"
                                                                       : "features.png");
+  if (out.size() > 4 && out.compare(out.size() - 4, 4, ".npy") == 0) {
+    // The reconstructions themselves, of every sample, in the data's space (float32).
+    const Tensor recon = reconstruct_all(*run.model, data.x);
+    const Tensor values = to_data_space(run, recon);
+    const std::vector<float> v = values.to_floats();
+    io::write_npy(out, {values.size(0), values.size(1)}, v.data());
+    std::printf("%lld samples of %s, squared error per sample %.4f -> %s (reconstructions, data "
+                "space)\n", static_cast<long long>(data.size()), what.c_str(),
+                mean_squared_error(recon, data.x), out.c_str());
+    return 0;
+  }
   if (!run.picture.is_image()) {
     // A table: the error per feature over all the samples.
     const Tensor recon = reconstruct_all(*run.model, data.x);

@@ -216,6 +216,7 @@ int run_train(TrainArgs& a) {
   std::string config_source;
   RunConfig config = resolve_config(a, config_source);
   const bool resuming = !a.resume.empty();
+  if (!resuming) resolve_init(config);  // a resumed run's config.json holds what it resolved to
   // What can be refused without the data is refused before it is read (a large file takes a
   // while): an --out that holds a run, a device this machine lacks.
   if (!resuming && !a.out.empty() && writer) check_new_run_folder(a.out);

@@ -51,6 +51,21 @@ struct RetrieveArgs {
 };
 int run_retrieve(RetrieveArgs& args);
 
+// A sparse autoencoder's run to SAELens's or sparsify's format (run/sae_formats.h): --out is the
+// folder written.
+struct ExportArgs {
+  RunArgs run;
+  std::string format;  // saelens or sparsify
+};
+int run_export(ExportArgs& args);
+
+// A SAELens or sparsify folder to a run folder of ae's (config.json, best and latest checkpoints).
+struct ImportArgs {
+  std::string dir;
+  std::string out;
+};
+int run_import(ImportArgs& args);
+
 struct InfoArgs {
   std::string run;  // optional: a run folder or checkpoint to describe
   std::string checkpoint = "best";

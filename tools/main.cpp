@@ -19,7 +19,8 @@ namespace {
 
 // The flags every analysis command shares.
 void add_run_args(CLI::App& cmd, RunArgs& a, const char* out_help) {
-  cmd.add_option("run", a.run, "a run folder (runs/<name>) or a .safetensors checkpoint")
+  cmd.add_option("run", a.run, "a run folder (runs/<name>), a .safetensors checkpoint, or a "
+                               "SAELens or sparsify SAE folder")
       ->required();
   cmd.add_option("--checkpoint", a.checkpoint, "best or latest (for a run folder)")
       ->capture_default_str();
@@ -118,7 +119,9 @@ int main(int argc, char** argv) {
                            "ae eval runs/mnist-vae/latest.safetensors --data other-digits/"}));
 
   CLI::App* c_rec = app.add_subcommand("reconstruct", "PNG grid: originals above their reconstructions");
-  add_run_args(*c_rec, reconstruct, "the PNG file (default <run>/reconstructions.png)");
+  add_run_args(*c_rec, reconstruct, "the PNG file (default <run>/reconstructions.png), or a "
+                                     ".npy file: every sample's reconstruction, in the data's "
+                                     "space, as float32 rows");
   c_rec->add_option("-n,--count", reconstruct.count, "samples to show (default 16)");
   c_rec->footer(examples({"ae reconstruct runs/mnist-vae -n 32 -o rec.png"}));
 
@@ -211,6 +214,41 @@ int main(int argc, char** argv) {
                 "ae retrieve runs/mnist-ae --hash -k 20        # semantic hashing",
                 "ae retrieve runs/mnist-vae --data other-digits/ -n 50 -o found.csv"}));
 
+  ExportArgs exporting;
+  CLI::App* c_export = app.add_subcommand(
+      "export", "a sparse autoencoder's run to SAELens's or sparsify's format (docs/sae.md)");
+  c_export->add_option("run", exporting.run.run, "a run folder or .safetensors checkpoint of "
+                                                 "ae train --model topk|batchtopk|jumprelu|relu-l1")
+      ->required();
+  c_export->add_option("--checkpoint", exporting.run.checkpoint, "best or latest (for a run folder)")
+      ->capture_default_str();
+  c_export->add_option("--format", exporting.format,
+                       "saelens (cfg.json + sae_weights.safetensors: topk, jumprelu and batchtopk "
+                       "as jumprelu, relu-l1 as standard) or sparsify (cfg.json + sae.safetensors: "
+                       "topk)")
+      ->required();
+  c_export->add_option("-o,--out", exporting.run.out,
+                       "the folder to write (made if missing; one holding cfg.json or the "
+                       "weights already is refused)")
+      ->required();
+  c_export->footer(
+      "\nThe run's normaliser (mean_norm by default) is folded into the weights: the exported "
+      "SAE reads\nthe activations as they are and gives ae's codes and reconstructions.\n" +
+      examples({"ae export runs/topk-1 --format saelens -o sae/layer6",
+                "ae export runs/topk-1 --format sparsify -o sparsify/layers.6"}));
+
+  ImportArgs importing;
+  CLI::App* c_import = app.add_subcommand(
+      "import", "a SAELens or sparsify SAE folder to a run folder of ae's");
+  c_import->add_option("dir", importing.dir, "a folder with cfg.json and sae_weights.safetensors "
+                                             "(SAELens) or sae.safetensors (sparsify)")
+      ->required();
+  c_import->add_option("-o,--out", importing.out, "the run folder to write")->required();
+  c_import->footer(
+      "\nThe analysis commands (ae eval, encode, reconstruct) also read such a folder directly, "
+      "with --data;\nae train --init DIR continues training from it.\n" +
+      examples({"ae import sae/layer6 -o runs/layer6", "ae eval sae/layer6 --data acts.npy"}));
+
   InfoArgs info;
   CLI::App* c_info = app.add_subcommand(
       "info", "the build, the devices, and a model summary with parameter counts");
@@ -262,6 +300,8 @@ int main(int argc, char** argv) {
     else if (c_encode->parsed()) code = run_encode(encode);
     else if (c_pca->parsed()) code = run_pca(pca);
     else if (c_retrieve->parsed()) code = run_retrieve(retrieve);
+    else if (c_export->parsed()) code = run_export(exporting);
+    else if (c_import->parsed()) code = run_import(importing);
     else if (c_info->parsed()) code = run_info(info);
   } catch (const ae::JobError& e) {
     // Every rank raised it together (core/comm.h): those with something to say print it, and

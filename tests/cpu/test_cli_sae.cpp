@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/error.h"
 #include "data/normalize.h"
 #include "data/npy.h"
 #include "tests/cpu/test_cli_util.h"
@@ -238,6 +239,58 @@ TEST(MeanNorm, ScalesTheMeanRowNormToRootD) {
     EXPECT_EQ(n.scale[j], n.scale[0]);
   }
   EXPECT_EQ(models::parse_norm_kind("mean_norm"), models::NormKind::mean_norm);
+}
+
+// ae export, ae import and ae train --init: the SAELens and sparsify folders give the run's
+// codes and reconstructions on the data as it is (the run's mean_norm folded into the weights),
+// the analysis commands read them directly, and training starts from their weights.
+void expect_same_rows(const fs::path& a, const fs::path& b, double tolerance) {
+  const io::Array x = io::read_npy(a.string()), y = io::read_npy(b.string());
+  ASSERT_EQ(x.shape, y.shape) << a << " " << b;
+  double scale = 0;
+  for (float v : y.data) scale = std::max(scale, static_cast<double>(std::abs(v)));
+  for (size_t i = 0; i < x.data.size(); ++i)
+    ASSERT_NEAR(x.data[i], y.data[i], tolerance * scale) << a << " vs " << b << " at " << i;
+}
+
+TEST_F(CliSae, ExportedImportedAndInitialisedSaesComputeTheRunsFunction) {
+  ok("train --model topk --data acts.npy --epochs 1 --out run" + kSmall);
+  ok("export run --format saelens -o sl");
+  ok("export run --format sparsify -o sp");
+  EXPECT_TRUE(fs::exists(path("sl/sae_weights.safetensors")));
+  EXPECT_TRUE(fs::exists(path("sp/sae.safetensors")));
+  ok("import sl -o imported");
+  ok("train --init sl --data acts.npy --epochs 1 --lr 1e-30 --batch-size 64 -q --out continued");
+  for (const char* source : {"run", "sl", "sp", "imported", "continued"}) {
+    ok(cat("encode ", source, " --data acts.npy -o codes-", source, ".npy"));
+    ok(cat("reconstruct ", source, " --data acts.npy -o recon-", source, ".npy"));
+  }
+  // float32 rounding: sums of 32 products, the normaliser folded in float64.
+  for (const char* other : {"sl", "sp", "imported", "continued"}) {
+    SCOPED_TRACE(other);
+    expect_same_rows(path(cat("codes-", other, ".npy")), path("codes-run.npy"), 1e-5);
+    expect_same_rows(path(cat("recon-", other, ".npy")), path("recon-run.npy"), 1e-5);
+  }
+  // --init took the SAE's settings and left the data as it is.
+  const std::string config = read_text(path("continued/config.json"));
+  EXPECT_NE(config.find("\"normalize\": \"none\""), std::string::npos) << config;
+  EXPECT_NE(config.find("\"latents\": 128"), std::string::npos) << config;
+}
+
+TEST_F(CliSae, ExportAndInitRefuseWhatTheyCannotDoInOneLine) {
+  ok("train --model jumprelu --data acts.npy --epochs 1 --out jump" + kSmall);
+  fails("export jump --format sparsify -o sp", {"sparsify's SAEs are TopK, this one is jumprelu"});
+  EXPECT_FALSE(fs::exists(path("sp")));
+  fails("export jump --format onnx -o x", {"--format: unknown value 'onnx' (saelens, sparsify)"});
+  ok("export jump --format saelens -o sl");
+  fails("export jump --format saelens -o sl", {"sl/cfg.json exists already"});
+  ok("train --model ae --data acts.npy --epochs 1 --out plain -q");
+  fails("export plain --format saelens -o p", {"not a sparse autoencoder"});
+  fails("train --init sl --model topk --data acts.npy --out t", {"--model topk differs from the SAE of --init sl: jumprelu"});
+  fails("train --init sl --latents 64 --data acts.npy --out t", {"--latents 64 differs from the SAE of --init sl: 128 latents"});
+  fails("train --init sl --normalize standardize --data acts.npy --out t", {"--normalize standardize would change what it reads"});
+  fails("train --init acts.npy --data acts.npy --out t", {"acts.npy: not a SAELens or sparsify folder"});
+  EXPECT_FALSE(fs::exists(path("t")));
 }
 
 }  // namespace

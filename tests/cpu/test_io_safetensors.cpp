@@ -200,7 +200,7 @@ TEST(IoSafetensors, DuplicateNamesInTheHeader) {
 TEST(IoSafetensors, ConversionsCheckTheDtype) {
   const SafeTensor u{"u", "U16", {1}, Bytes(2)};
   EXPECT_EQ(error_of([&] { safetensor_to_f32(u); }),
-            "safetensor 'u': dtype U16 cannot be read as float32 (F32 or F64)");
+            "safetensor 'u': dtype U16 cannot be read as float32 (F32, F64, F16 or BF16)");
   EXPECT_EQ(error_of([&] { safetensor_to_i64(u); }),
             "safetensor 'u': dtype U16 cannot be read as int64 (I64, I32 or U8)");
   const SafeTensor short_f32{"s", "F32", {2}, Bytes(4)};
