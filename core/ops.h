@@ -160,6 +160,7 @@ struct SparseIndex {
   std::shared_ptr<Storage> index;
   int64_t rows = 0, width = 0, latents = 0;
   const int32_t* data() const { return static_cast<const int32_t*>(index->data); }
+  std::vector<int32_t> to_host() const;  // (rows · width), row-major, read once from the device
   struct Grouping {
     std::shared_ptr<Storage> offsets, order;  // int32 (latents + 1), int32 (rows · width)
   };

@@ -236,10 +236,7 @@ void SparseAutoencoder::record(const SparseCode& z, const Tensor& x,
   NoGradGuard no_grad;
   const SparseIndex& idx = *z.index;
   const std::vector<double> values = z.values.detach().to_vector();
-  std::vector<int32_t> index(static_cast<size_t>(idx.rows * idx.width));
-  const Backend& b = backend(device_);
-  b.copy(index.data(), idx.data(), index.size() * 4, CopyKind::device_to_host, stream(device_));
-  b.synchronize(stream(device_));
+  const std::vector<int32_t> index = idx.to_host();
   for (int64_t& s : since_fired_) s += idx.rows;
   for (size_t p = 0; p < index.size(); ++p) {
     if (index[p] < 0 || values[p] <= 0) continue;

@@ -588,7 +588,9 @@ std::string resolve_sae(RunConfig& config, int64_t features, int64_t train_rows)
     m.latents = kSaeExpansion * features;
     note += cat("latents ", m.latents, " = 16 × ", features, " inputs");
   }
-  if (m.dead_after == 0) {
+  if (m.dead_after == 0 && train_rows < 0) {
+    m.dead_after = kSaeDeadAfter;
+  } else if (m.dead_after == 0) {
     m.dead_after = std::max<int64_t>(1, std::min(kSaeDeadAfter, train_rows));
     note += cat(note.empty() ? "" : ", ", "dead after ", m.dead_after, " samples (min(10,000,000, ",
                 train_rows, " training rows))");
@@ -601,7 +603,7 @@ std::string resolve_sae(RunConfig& config, int64_t features, int64_t train_rows)
   }
   // A warm-up takes at most a tenth of the run: 1000 steps of a run of 60 would leave its
   // learning rate near 0 throughout.
-  if (config.given.count("train.lr_warmup") == 0) {
+  if (config.given.count("train.lr_warmup") == 0 && train_rows >= 0) {
     const int64_t batch = std::max<int64_t>(1, config.train.batch_size);
     const int64_t steps = (std::max<int64_t>(train_rows, 1) + batch - 1) / batch * config.train.epochs;
     if (config.train.lr_warmup > steps / 10) {

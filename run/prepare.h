@@ -116,6 +116,8 @@ inline constexpr int64_t kSaeBiasRows = 10000;
 // Makes a sparse autoencoder's automatic settings concrete once the data is known: --latents 0,
 // --dead-after 0, and --lr when not given (2e-4 / √(latents / 2^14), Gao et al. 2024). Returns
 // what it decided in one line ("" for other models, or when nothing was automatic).
+// train_rows < 0: the rows arrive batch by batch and their number is not known (Python's
+// partial_fit): --dead-after 0 becomes kSaeDeadAfter and the warm-up is not shortened.
 std::string resolve_sae(RunConfig& config, int64_t features, int64_t train_rows);
 // --normalize auto for a sparse autoencoder: mean_norm (called before the data is normalised).
 void resolve_sae_normalization(RunConfig& config);

@@ -39,4 +39,9 @@ double LrSchedule::at(double base_lr, int64_t epoch) const {
   fail("LrSchedule: unknown kind");
 }
 
+double warmup_lr(double lr, int64_t step, int64_t warmup_steps) {
+  if (warmup_steps <= 0) return lr;
+  return lr * std::min(1.0, static_cast<double>(step + 1) / static_cast<double>(warmup_steps));
+}
+
 }  // namespace ae::models

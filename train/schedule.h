@@ -22,4 +22,8 @@ struct LrSchedule {
   double at(double base_lr, int64_t epoch) const;  // epoch counts from 0
 };
 
+// A linear warm-up over the first `warmup_steps` optimizer steps: step t (from 0) runs at
+// lr · min(1, (t + 1) / warmup_steps); lr itself when warmup_steps <= 0.
+double warmup_lr(double lr, int64_t step, int64_t warmup_steps);
+
 }  // namespace ae::models

@@ -511,11 +511,8 @@ TrainResult Trainer::fit(Model& model, RowSource& train, RowSource* val,
     int64_t samples = 0;
     for (int64_t lo = 0; lo < n; lo += c.batch_size) {
       const int64_t hi = std::min(n, lo + c.batch_size);
-      if (c.lr_warmup_steps > 0) {
-        const int64_t t = step.optimizer().steps();
-        step.set_lr(epoch_lr * std::min(1.0, static_cast<double>(t + 1) /
-                                                 static_cast<double>(c.lr_warmup_steps)));
-      }
+      if (c.lr_warmup_steps > 0)
+        step.set_lr(warmup_lr(epoch_lr, step.optimizer().steps(), c.lr_warmup_steps));
       if (comm == nullptr) {
         step.run(train.read(lo, hi));
       } else {  // every rank walks the global batches and reads and trains on its shard of each

@@ -90,6 +90,8 @@ std::vector<Tensor> code_backward(const Tensor& dv, const Tensor& values, const 
 
 }  // namespace
 
+std::vector<int32_t> SparseIndex::to_host() const { return read_ints(*index, rows * width); }
+
 const SparseIndex::Grouping& SparseIndex::grouping() const {
   if (!grouping_) {
     auto g = std::make_shared<Grouping>();

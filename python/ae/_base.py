@@ -287,6 +287,10 @@ class _Base(BaseEstimator):
             shape = tuple(X.shape)
             if len(shape) != 2:
                 raise ValueError(f"Expected a 2D array, got an array of shape {shape}")
+            if shape[0] == 0:
+                raise ValueError(f"X ({_describe(X)}): Found array with 0 sample(s) (shape="
+                                 f"{shape}) while a minimum of 1 is required by "
+                                 f"{type(self).__name__}")
             if reset:
                 self.n_features_in_ = shape[1]
             elif shape[1] != self.n_features_in_:

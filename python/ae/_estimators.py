@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _core
 from ._base import (_FITTED_DOC, _PARAMS_DOC, ArrayLike, _Base, _checked_array, _dlpack_input,
-                    _is_dlpack)
+                    _is_dlpack, _Progress)
 
 
 class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Base):
@@ -323,8 +323,8 @@ class AnomalyDetector(_Base):
 
 # SparseAutoencoder parameter -> field of a run's config.json.
 _SAE_FIELDS = {
-    "kind": "model.kind",
-    "latents": "model.latents",
+    "architecture": "model.kind",
+    "n_latents": "model.latents",
     "k": "model.k",
     "auxk_alpha": "model.auxk_alpha",
     "auxk_k": "model.auxk_k",
@@ -344,37 +344,60 @@ _SAE_FIELDS = {
 }
 
 
+# SparseAutoencoder's fitted figures -> the history_ column each is the last value of.
+_SAE_FIGURES = {
+    "fvu_": "fvu",
+    "explained_variance_": "explained_variance",
+    "l0_": "l0",
+    "mse_": "mse",
+    "dead_fraction_": "dead_fraction",
+    "dense_fraction_": "dense_fraction",
+}
+
+
 class SparseAutoencoder(TransformerMixin, _Base):
     """A sparse autoencoder for a model's activations (``ae train --model topk`` and its kin;
-    docs/sae.md): ``transform`` gives each row's latents, few of them non-zero.
+    docs/sae.md): ``encode``/``transform`` give each row's latents, few of them non-zero.
 
-    Parameters (``None``: ``ae train``'s default for the kind)
+    Parameters (``None``: ``ae train``'s default for the architecture)
     ----------
-    kind : {"topk", "batchtopk", "jumprelu", "relu-l1"}, default "topk"
-    latents : int (``--latents``; 16 × n_features), k (``--k``; 32), auxk_alpha (1/32),
-        auxk_k (n_features / 2), dead_after (min(10,000,000, the training rows)),
-        penalty_weight (λ: relu-l1 5, jumprelu 1), bandwidth (0.001), initial_threshold
-        (0.001), unit_norm_decoder ("auto": on except relu-l1), decoder_bias_init ("median")
+    architecture : {"topk", "batchtopk", "jumprelu", "relu-l1"}, default "topk"
+        ``ae train --model``.
+    n_latents : int (``--latents``; 16 × n_features), k (``--k``; 32), auxk_alpha (1/32),
+        auxk_k (n_features / 2), dead_after (min(10,000,000, the training rows); 10,000,000
+        for partial_fit), penalty_weight (λ: relu-l1 5, jumprelu 1), bandwidth (0.001),
+        initial_threshold (0.001), unit_norm_decoder ("auto": on except relu-l1),
+        decoder_bias_init ("median")
     normalize : {"auto", "none", "mean_norm", ...}; "auto" is mean_norm: x · √d / E‖x‖
-    validation_fraction : float, default 0
-    epochs, batch_size (4096), lr (2e-4 / √(latents / 2^14)), lr_warmup (1000 steps)
+    validation_fraction : float, default 0 (fit only)
+    epochs, batch_size (4096), lr (2e-4 / √(n_latents / 2^14)), lr_warmup (1000 steps)
     sparse_output : bool, default False
         transform returns a scipy.sparse CSR matrix (scipy is needed) instead of a dense array.
     options, random_state, device, verbose : as for :class:`Autoencoder`.
 
     ``fit(X)`` takes an array (float32; other float dtypes are converted once) or the path of a
     ``.npy`` file or a folder of ``.npy``/``.safetensors`` shards, read in blocks while training
-    as ``ae train --stream`` reads it.
+    as ``ae train --stream`` reads it. ``partial_fit(X)`` trains on activations that arrive
+    batch by batch (see there).
 
-    Attributes: ``n_features_in_``, ``history_`` (per epoch, as metrics.csv: the loss terms,
-    lr, ..., l0, dead_fraction, dense_fraction, mse, fvu, explained_variance, dead_latents,
-    auxk), ``n_dead_latents_`` (latents past dead_after samples without firing after the last
-    epoch; None after load), ``n_epochs_``, ``device_``, ``model_``.
+    Attributes
+    ----------
+    fvu_, explained_variance_, l0_, mse_, dead_fraction_, dense_fraction_ : float
+        After fit: the last epoch's figures; after partial_fit: those of the rows of the last
+        call (history_'s columns of the same names; docs/sae.md defines them). None after load.
+    n_dead_latents_ : int or None
+        Latents past dead_after samples without firing, after the last epoch or call; None
+        after load.
+    history_ : pandas.DataFrame or list of dict
+        One row per epoch of fit (as metrics.csv: the loss terms, lr, steps, ..., l0,
+        dead_fraction, dense_fraction, mse, fvu, explained_variance, dead_latents, auxk), or
+        per partial_fit call (its ``epoch`` counts the calls).
+    n_features_in_, n_epochs_ (0 after partial_fit alone), device_, model_
     """
 
     _fields = _SAE_FIELDS
 
-    def __init__(self, kind: str = "topk", *, latents: Optional[int] = None,
+    def __init__(self, architecture: str = "topk", *, n_latents: Optional[int] = None,
                  k: Optional[int] = None, auxk_alpha: Optional[float] = None,
                  auxk_k: Optional[int] = None, dead_after: Optional[int] = None,
                  penalty_weight: Optional[float] = None, bandwidth: Optional[float] = None,
@@ -386,8 +409,8 @@ class SparseAutoencoder(TransformerMixin, _Base):
                  lr_warmup: Optional[int] = None, sparse_output: bool = False,
                  options: Optional[dict] = None, random_state: Any = None,
                  device: Optional[str] = None, verbose: int = 0):
-        self.kind = kind
-        self.latents = latents
+        self.architecture = architecture
+        self.n_latents = n_latents
         self.k = k
         self.auxk_alpha = auxk_alpha
         self.auxk_k = auxk_k
@@ -430,18 +453,63 @@ class SparseAutoencoder(TransformerMixin, _Base):
         self._fit_model(X)
         return self
 
-    def transform(self, X: ArrayLike):
-        """Each row's latents: (n_samples, latents) float32, dense, or a scipy.sparse CSR
-        matrix with sparse_output=True."""
-        check_is_fitted(self)
-        Z = self.model_.encode(self._engine(self._input(X, reset=False)))
-        if self.sparse_output:
-            from scipy.sparse import csr_matrix
-            return csr_matrix(Z)
-        return Z
+    def partial_fit(self, X: ArrayLike, y: Any = None) -> "SparseAutoencoder":
+        """Trains on the rows of X (n_samples, n_features), for activations made on the fly
+        (e.g. batch by batch from a PyTorch forward hook); y is ignored. Returns self.
 
-    def inverse_transform(self, Z: ArrayLike) -> np.ndarray:
-        """Latents (n_samples, latents), dense or scipy.sparse, decoded: (n_samples,
+        X: a NumPy array (float32 read in place; other float dtypes converted once) or a DLPack
+        tensor (PyTorch, CuPy), float32, 2-d and C-contiguous (else TypeError), read in place:
+        a CPU tensor is trained on from its own memory, a CUDA tensor on its device, where the
+        model then lives (unless ``device`` names another; without CUDA in ae, ValueError).
+
+        The first call builds the model from X: its width, the normalisation (mean_norm's
+        E‖x‖) and the decoder bias (its geometric median) are estimated on this first batch
+        alone, so make it representative (a few thousand rows). Later calls continue with the
+        same model and optimizer state (Adam's moments and step count); X must have the same
+        width (ValueError naming both). Each call walks its rows in order, one optimizer step
+        per ``batch_size`` rows, a last chunk of fewer rows one step too (pass batches of a
+        multiple of batch_size, or exactly batch_size, for equal steps). The learning rate
+        warms up linearly over ``lr_warmup`` steps counted over all calls, then stays at
+        ``lr``: with no total known there is no decay (``epochs``, ``validation_fraction`` and
+        ``options["train.lr_schedule"]`` do not apply). Dead latents count samples since each
+        latent last fired over all calls (``dead_after``: 10,000,000 unless given), so AuxK
+        sees them across calls. The figures (``fvu_``, ``l0_``, ...) and a row of history_
+        describe the rows of this call.
+
+        After fit or load, partial_fit goes on training that model with a fresh optimizer
+        (its step count and the warm-up start again; a checkpoint holds no optimizer moments);
+        fit after partial_fit starts over (scikit-learn's rule)."""
+        first = not hasattr(self, "model_")
+        X = self._input(X, reset=first)
+        if first:
+            try:
+                self.model_ = _core.FittedModel.start(json.dumps(self._config()),
+                                                      self._engine(X))
+            except (ValueError, TypeError) as e:
+                raise self._named(e) from None
+            self.n_epochs_ = 0
+            self.device_ = self.model_.device
+        progress = _Progress(int(self.verbose or 0), type(self).__name__, 1, X.shape[0])
+        try:
+            self.model_.partial_fit(self._engine(X), progress.batch)
+        finally:
+            progress.close()
+            self._set_history(list(self.model_.history))
+        return self
+
+    def encode(self, X: ArrayLike, sparse: bool = False):
+        """Each row's latents: (n_samples, n_latents) float32; with ``sparse=True`` the pair
+        (values, indices), each (n_samples, width): values float32, indices int32, the latent
+        of each value, -1 for an empty slot (value 0). width is k for topk; for batchtopk,
+        jumprelu and relu-l1 the most latents active in one row of X."""
+        check_is_fitted(self)
+        X = self._input(X, reset=False)
+        if sparse:
+            return self.model_.encode_sparse(self._engine(X))
+        return self.model_.encode(self._engine(X))
+
+    def decode(self, Z: ArrayLike) -> np.ndarray:
+        """Latents (n_samples, n_latents), dense or scipy.sparse, decoded: (n_samples,
         n_features) float32 in data space (the normalisation inverted)."""
         check_is_fitted(self)
         if hasattr(Z, "toarray"):
@@ -449,8 +517,28 @@ class SparseAutoencoder(TransformerMixin, _Base):
         return self.model_.decode(_checked_array(
             Z, "Z", lambda Z: check_array(Z, dtype=np.float32, order="C")))
 
+    def transform(self, X: ArrayLike):
+        """encode(X): dense, or a scipy.sparse CSR matrix with sparse_output=True."""
+        Z = self.encode(X)
+        if self.sparse_output:
+            from scipy.sparse import csr_matrix
+            return csr_matrix(Z)
+        return Z
+
+    def inverse_transform(self, Z: ArrayLike) -> np.ndarray:
+        """decode(Z)."""
+        return self.decode(Z)
+
+    def _set_history(self, rows: list) -> None:
+        super()._set_history(rows)
+        last = rows[-1] if rows else {}
+        for name, column in _SAE_FIGURES.items():
+            setattr(self, name, last.get(column))
+        dead = last.get("dead_latents")
+        self.n_dead_latents_ = None if dead is None else int(dead)
+
     def _set_diagnosis(self, d: dict) -> None:
-        self.n_dead_latents_ = d.get("dead_units")
+        """A sparse autoencoder's figures are its history's (_set_history)."""
 
     @property
     def _n_features_out(self) -> int:

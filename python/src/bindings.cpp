@@ -37,6 +37,7 @@
 #include "models/vae.h"
 #include "run/config.h"
 #include "run/diagnose.h"
+#include "run/online.h"
 #include "run/prepare.h"
 #include "run/run_folder.h"
 #include "run/session.h"
@@ -97,12 +98,13 @@ OutputArray to_numpy(const Tensor& t) {
   return OutputArray(host.data_as<float>(), shape.size(), shape.data(), owner);
 }
 
-// float64 values as a 1-d NumPy array that owns them (moved, not copied).
-nb::ndarray<nb::numpy, double> to_numpy(std::vector<double>&& v) {
-  auto* keep = new std::vector<double>(std::move(v));
-  nb::capsule owner(keep, [](void* p) noexcept { delete static_cast<std::vector<double>*>(p); });
-  const size_t n = keep->size();
-  return nb::ndarray<nb::numpy, double>(keep->data(), 1, &n, owner);
+// Values as a NumPy array of `shape` (1-d when empty) that owns them (moved, not copied).
+template <typename T>
+nb::ndarray<nb::numpy, T> to_numpy(std::vector<T>&& v, std::vector<size_t> shape = {}) {
+  auto* keep = new std::vector<T>(std::move(v));
+  nb::capsule owner(keep, [](void* p) noexcept { delete static_cast<std::vector<T>*>(p); });
+  if (shape.empty()) shape.push_back(keep->size());
+  return nb::ndarray<nb::numpy, T>(keep->data(), shape.size(), shape.data(), owner);
 }
 
 // One epoch's numbers, named as the columns of a run's metrics.csv.
@@ -170,6 +172,65 @@ class FittedModel {
     return m;
   }
 
+  // The model the settings describe for rows that arrive batch by batch (partial_fit), built
+  // untrained from the first batch x (n, features): the normaliser (mean_norm's scale) and the
+  // decoder bias are estimated on x, and the automatic settings resolved for rows of unknown
+  // number (run::resolve_sae). No validation split. A CUDA x puts the model on its device
+  // unless the settings name one.
+  static std::unique_ptr<FittedModel> start(const std::string& config_json, const InputArray& x) {
+    auto m = std::make_unique<FittedModel>();
+    run::RunConfig& config = m->config_;
+    config = settings(config_json);
+    config.data.validation = 0;
+    const Tensor rows = as_tensor(x, "partial_fit");
+    if (rows.device().is_cuda() && config.device == "auto") config.device = rows.device().str();
+    models::Dataset first;
+    first.x = rows.to(Device::cpu());  // the normaliser is fitted on the host
+    first.name = "partial_fit";
+    std::string model_reason;
+    const run::PreparedData data = run::prepare_for_model(config, first, model_reason);
+    m->build(data, -1);
+    return m;
+  }
+
+  // One optimizer step per batch_size rows of x (n, features), in order, continuing the
+  // optimizer's state of the previous calls (run::OnlineTraining); then the call's figures
+  // become a row of history. on_batch(rows done) runs after each step; an exception from it
+  // (KeyboardInterrupt) stops after that step, the row is still recorded, and it propagates.
+  void partial_fit(const InputArray& x, nb::object on_batch) {
+    if (!online_) online_ = std::make_unique<run::OnlineTraining>(*model_, spec_, config_);
+    const Tensor rows =
+        normalised(as_tensor(x, "partial_fit")).to(model_->device()).to(model_->dtype());
+    rows_view_ = {reinterpret_cast<uintptr_t>(rows.data()), rows.device().str()};
+    std::unique_ptr<nb::python_error> stop;
+    {
+      nb::gil_scoped_release release;
+      try {
+        online_->fit(rows, [&](int64_t done) {
+          nb::gil_scoped_acquire gil;
+          if (PyErr_CheckSignals() != 0) throw nb::python_error();
+          if (!on_batch.is_none()) on_batch(done);
+        });
+      } catch (nb::python_error& e) {
+        stop = std::make_unique<nb::python_error>(std::move(e));
+      }
+    }
+    const run::OnlineTraining::Report r = online_->take_report();
+    state_.step = r.epoch.steps;
+    optimizer_steps_ = r.epoch.steps;
+    if (r.sparsity.sae) dead_latents_ = r.sparsity.dead_latents;
+    history_.append(epoch_row(r.epoch, run::loss_terms(spec_), r.rows, r.sparsity));
+    if (stop) {
+      stop->restore();
+      throw nb::python_error();
+    }
+  }
+
+  // The rows the last partial_fit stepped over, as the engine saw them after normalisation:
+  // (data pointer, device). Without normalisation, on the array's device and in the model's
+  // dtype, they are the caller's own memory (for checking that nothing was copied).
+  std::pair<uintptr_t, std::string> rows_view() const { return rows_view_; }
+
   static std::unique_ptr<FittedModel> load(const std::string& path, const std::string& device) {
     auto m = std::make_unique<FittedModel>();
     run::LoadedRun run = run::load_run(path, "best", device);
@@ -221,12 +282,10 @@ class FittedModel {
     return config;
   }
 
-  // Builds the model the settings describe for `data` and trains it, on data.train (and
-  // data.val) in memory, or on the streamed files of `plan`.
-  void train(const run::PreparedData& data, run::StreamPlan* plan, nb::object on_batch,
-             nb::object on_epoch) {
+  // Builds the model the settings describe for `data`, of `train_rows` training rows (< 0: not
+  // known, rows arriving batch by batch), untrained.
+  void build(const run::PreparedData& data, int64_t train_rows) {
     run::RunConfig& config = config_;
-    const int64_t train_rows = plan ? plan->train_rows : data.train.size();
     run::resolve_sae(config, data.train.features(), train_rows);
     spec_ = run::model_spec(config, data.train.features(), data.low, data.high, data.name);
     device_ = run::choose_device(config.device);
@@ -239,6 +298,15 @@ class FittedModel {
                                                  data.train.image_w, data.train.image_c,
                                                  data.train.features()),
                               data.name);
+  }
+
+  // Builds the model the settings describe for `data` and trains it, on data.train (and
+  // data.val) in memory, or on the streamed files of `plan`.
+  void train(const run::PreparedData& data, run::StreamPlan* plan, nb::object on_batch,
+             nb::object on_epoch) {
+    const int64_t train_rows = plan ? plan->train_rows : data.train.size();
+    build(data, train_rows);
+    const run::RunConfig& config = config_;
     std::optional<models::StreamedRows> streamed_train, streamed_val;
     if (plan) run::open_stream(*plan, config, device_, model_->dtype(), streamed_train, streamed_val);
     const std::vector<std::string> terms = run::loss_terms(spec_);
@@ -311,6 +379,20 @@ class FittedModel {
   OutputArray encode(const InputArray& x) {
     const Tensor t = normalised(as_tensor(x, "transform"));
     return to_numpy(run::encode(*model_, spec_, t));
+  }
+
+  // A sparse autoencoder's code of each row of x as slots (models::SparseAutoencoder::encode):
+  // the values (n, width) float32 and the latent of each slot (n, width) int32, -1 for an
+  // empty slot (its value 0). width is k for topk; for the thresholded kinds, the most latents
+  // active in one row.
+  std::pair<OutputArray, nb::ndarray<nb::numpy, int32_t>> encode_sparse(const InputArray& x) {
+    AE_CHECK(spec_.kind == models::ModelKind::sae, "encode(sparse=True): only a sparse "
+             "autoencoder has a sparse code; this model is '", config_.model.kind, "'");
+    NoGradGuard no_grad;
+    const Tensor t = normalised(as_tensor(x, "encode")).to(model_->device()).to(model_->dtype());
+    const SparseCode z = static_cast<models::SparseAutoencoder&>(*model_).encode(t);
+    const auto rows = static_cast<size_t>(z.rows()), width = static_cast<size_t>(z.index->width);
+    return {to_numpy(z.values.detach()), to_numpy(z.index->to_host(), {rows, width})};
   }
 
   // Codes z (n, code) decoded into data space (the normaliser inverted).
@@ -417,6 +499,8 @@ class FittedModel {
   int64_t optimizer_steps_ = 0;
   nb::list history_;
   int64_t dead_latents_ = -1;  // a sparse autoencoder's after the last epoch; -1 otherwise
+  std::unique_ptr<run::OnlineTraining> online_;  // partial_fit's step, from its first call
+  std::pair<uintptr_t, std::string> rows_view_{0, ""};
   nb::dict diagnosis_;
   bool interrupted_ = false;
   std::unique_ptr<nb::python_error> pending_;
@@ -471,11 +555,15 @@ NB_MODULE(_core, m) {
                   "on_epoch"_a.none())
       .def_static("fit_stream", &FittedModel::fit_stream, "config_json"_a, "path"_a,
                   "on_batch"_a.none(), "on_epoch"_a.none())
+      .def_static("start", &FittedModel::start, "config_json"_a, "x"_a.noconvert())
+      .def("partial_fit", &FittedModel::partial_fit, "x"_a.noconvert(), "on_batch"_a.none())
+      .def_prop_ro("rows_view", &FittedModel::rows_view)
       .def_static("load", &FittedModel::load, "path"_a, "device"_a = "auto")
       .def("save", &FittedModel::save, "path"_a, "data_path"_a = "")
       .def("set_metadata", &FittedModel::set_metadata, "key"_a, "value"_a)
       .def_prop_ro("metadata", &FittedModel::metadata)
       .def("encode", &FittedModel::encode, "x"_a.noconvert())
+      .def("encode_sparse", &FittedModel::encode_sparse, "x"_a.noconvert())
       .def("decode", &FittedModel::decode, "z"_a.noconvert())
       .def("reconstruct", &FittedModel::reconstruct, "x"_a.noconvert())
       .def("errors", &FittedModel::errors, "x"_a.noconvert())

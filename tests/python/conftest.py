@@ -1,9 +1,19 @@
-"""Shared fixtures: the `ae` command line (AE_CLI, set by ctest) and a synthetic anomaly table."""
+"""Shared fixtures: the `ae` command line (AE_CLI, set by ctest), optional peer packages
+(require) and a synthetic anomaly table."""
+import importlib
 import os
 import subprocess
 
 import numpy as np
 import pytest
+
+
+def require(name):
+    """The module `name` (e.g. "torch"); the test is skipped without it, unless AE_REQUIRE_PEERS=1,
+    where a missing module fails the test."""
+    if os.environ.get("AE_REQUIRE_PEERS") == "1":
+        return importlib.import_module(name)
+    return pytest.importorskip(name)
 
 
 @pytest.fixture(scope="session")
