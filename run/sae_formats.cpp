@@ -1,6 +1,7 @@
 #include "run/sae_formats.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -270,8 +271,9 @@ void export_sae(const models::ModelSpec& spec, models::Model& model,
       join_path(dir, format == SaeFormat::saelens ? kSaeLensWeights : kSparsifyWeights);
   std::error_code ec;
   for (const std::string& p : {cfg_path, weights_path})
-    AE_CHECK_KIND(file, !fs::exists(p, ec), "--out ", dir, ": ", p,
-                  " exists already (choose a new folder, or remove it)");
+    if (fs::exists(p, ec))
+      fail(cat("--out ", dir, ": ", p, " exists already (choose a new folder, or remove it)"),
+           ErrorKind::file, EEXIST);
   HostSae s = host_sae(spec, model);
   if (norm) fold(s, *norm, cat("export to ", dir));
   fs::create_directories(dir, ec);
@@ -329,8 +331,10 @@ bool is_sae_folder(const std::string& dir) {
 }
 
 models::Checkpoint read_sae_folder(const std::string& dir) {
-  AE_CHECK_KIND(file, is_sae_folder(dir), dir, ": not a SAELens or sparsify folder (cfg.json beside ",
-                kSaeLensWeights, " or ", kSparsifyWeights, ")");
+  if (!is_sae_folder(dir))
+    fail(cat(dir, ": not a SAELens or sparsify folder (cfg.json beside ", kSaeLensWeights, " or ",
+             kSparsifyWeights, ")"),
+         ErrorKind::file, ENOENT);
   std::error_code ec;
   const bool saelens = fs::exists(join_path(dir, kSaeLensWeights), ec);
   const ReadSae r = saelens ? read_saelens(dir) : read_sparsify(dir);

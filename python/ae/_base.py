@@ -381,7 +381,8 @@ class _Base(BaseEstimator):
     def load(cls, path: Union[str, os.PathLike], device: Optional[str] = None, **kwargs):
         """The estimator of a checkpoint written by ``ae train`` or by :meth:`save`: a
         ``.safetensors`` file or a run folder (its ``best.safetensors``, else
-        ``latest.safetensors``). Its parameters are the checkpoint's configuration.
+        ``latest.safetensors``), or for SparseAutoencoder a SAELens or sparsify SAE folder
+        (docs/sae.md). Its parameters are the checkpoint's configuration.
         Raises FileNotFoundError / OSError for a missing or unreadable file, ValueError for one
         that is not a valid checkpoint."""
         model = _core.FittedModel.load(os.fspath(path), device or "auto")

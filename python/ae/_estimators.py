@@ -529,6 +529,20 @@ class SparseAutoencoder(TransformerMixin, _Base):
         """decode(Z)."""
         return self.decode(Z)
 
+    def export(self, path: Union[str, os.PathLike], format: str = "saelens") -> None:
+        """Writes the fitted SAE to the folder ``path`` for the interpretability tools, as
+        ``ae export`` does (docs/sae.md): format "saelens" (cfg.json and
+        sae_weights.safetensors, read by ``sae_lens.SAE.load_from_disk``; every architecture,
+        batchtopk as a JumpReLU with its inference threshold, relu-l1 as "standard") or
+        "sparsify" (cfg.json and sae.safetensors, read by
+        ``sparsify.SparseCoder.load_from_disk``; topk only). The normalisation is folded into
+        the weights: the exported SAE reads the activations as they are and gives this
+        estimator's ``encode`` and ``reconstruct``. ``SparseAutoencoder.load(path)`` reads
+        such a folder back. Raises ValueError for another format or an architecture the
+        format lacks, FileExistsError when the folder already holds cfg.json or the weights."""
+        check_is_fitted(self)
+        self.model_.export_sae(os.fspath(path), format)
+
     def _set_history(self, rows: list) -> None:
         super()._set_history(rows)
         last = rows[-1] if rows else {}

@@ -40,6 +40,7 @@
 #include "run/online.h"
 #include "run/prepare.h"
 #include "run/run_folder.h"
+#include "run/sae_formats.h"
 #include "run/session.h"
 
 namespace nb = nanobind;
@@ -230,6 +231,11 @@ class FittedModel {
   // (data pointer, device). Without normalisation, on the array's device and in the model's
   // dtype, they are the caller's own memory (for checking that nothing was copied).
   std::pair<uintptr_t, std::string> rows_view() const { return rows_view_; }
+
+  // The sparse autoencoder in SAELens's or sparsify's format (run/sae_formats.h).
+  void export_sae(const std::string& dir, const std::string& format) {
+    run::export_sae(spec_, *model_, normalizer_, run::parse_sae_format(format), dir);
+  }
 
   static std::unique_ptr<FittedModel> load(const std::string& path, const std::string& device) {
     auto m = std::make_unique<FittedModel>();
@@ -560,6 +566,7 @@ NB_MODULE(_core, m) {
       .def_prop_ro("rows_view", &FittedModel::rows_view)
       .def_static("load", &FittedModel::load, "path"_a, "device"_a = "auto")
       .def("save", &FittedModel::save, "path"_a, "data_path"_a = "")
+      .def("export_sae", &FittedModel::export_sae, "path"_a, "format"_a)
       .def("set_metadata", &FittedModel::set_metadata, "key"_a, "value"_a)
       .def_prop_ro("metadata", &FittedModel::metadata)
       .def("encode", &FittedModel::encode, "x"_a.noconvert())
