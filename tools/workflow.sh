@@ -4,14 +4,32 @@
 #   tools/workflow.sh demo   the main job: trains the example autoencoder
 #   tools/workflow.sh test   builds everything and runs every test
 #   tools/workflow.sh asan   the CPU tests under AddressSanitizer + UndefinedBehaviorSanitizer
+#   tools/workflow.sh interop [--install-only]
+#                            the sparse autoencoders with SAELens, sparsify and PyTorch: installs
+#                            them (python/requirements-interop.txt) into build/venv-interop, then
+#                            runs tests/python/test_sae_interop.py and test_sae.py against the
+#                            release build (tools/workflow.sh test makes it), each peer required
 # Installing needs root or password-less sudo; without either it prints the apt-get command to
 # run and exits 2. On a system without dpkg it says what to install and tries the build anyway.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 workflow=${1:-}
+if [[ $workflow == interop && ( $# -eq 1 || ${2:-} == --install-only ) ]]; then
+  venv=$PWD/build/venv-interop
+  mkdir -p build
+  [[ -x $venv/bin/python ]] || python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check -r python/requirements-interop.txt
+  [[ ${2:-} == --install-only ]] && exit 0
+  [[ -x build/release/tools/ae && -d build/release/python/ae ]] ||
+    { echo "ae: no release build with the Python module: run tools/workflow.sh test first" >&2; exit 2; }
+  cd build/release
+  exec env PYTHONPATH=python AE_CLI=tools/ae AE_DEVICE=cpu AE_REQUIRE_PEERS=1 \
+    "$venv/bin/python" -m pytest -q -p no:cacheprovider ../../tests/python/test_sae_interop.py \
+    ../../tests/python/test_sae.py
+fi
 if [[ $# -ne 1 || ! $workflow =~ ^(demo|test|asan)$ ]]; then
-  echo "usage: tools/workflow.sh demo|test|asan" >&2
+  echo "usage: tools/workflow.sh demo|test|asan|interop [--install-only]" >&2
   exit 2
 fi
 
