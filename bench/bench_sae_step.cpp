@@ -5,11 +5,12 @@
 //
 // usage: ae_bench_sae_step [--device cpu|cuda] [--kind topk|batchtopk|jumprelu|relu-l1]
 //                          [--inputs 768] [--latents 16384] [--k 32] [--batch 4096]
-//                          [--samples 5] [--group-ms 200]
+//                          [--precision fp32|tf32] [--samples 5] [--group-ms 200]
 // Prints one JSON line: device, kind, inputs, latents, k, batch, threads, step_us (median of
 // fused steps, wall clock, the device synchronised), gemm_us (median of the encoder's GEMM alone,
 // the same shapes through the same backend), ratio = step_us / gemm_us, gemm_gflops,
-// peak_rss_mib. The batch is drawn once (standard normal); the model starts as models/sae.h
+// samples_per_s (batch / step), peak_rss_mib. --precision tf32 runs the float32 GEMMs on tensor
+// cores (CUDA; core/device.h set_matmul_precision), for the GEMM's share of the GPU's TF32 peak. The batch is drawn once (standard normal); the model starts as models/sae.h
 // initialises it.
 #include <sys/resource.h>
 
@@ -27,7 +28,7 @@
 int main(int argc, char** argv) {
   using namespace ae;
   try {
-    std::string device_name = "cpu", kind = "topk";
+    std::string device_name = "cpu", kind = "topk", precision = "fp32";
     int64_t inputs = 768, latents = 16384, k = 32, batch = 4096;
     int samples = 5;
     double group_ms = 200;
@@ -43,6 +44,7 @@ int main(int argc, char** argv) {
       else if (flag == "--batch") batch = std::stoll(value);
       else if (flag == "--samples") samples = std::stoi(value);
       else if (flag == "--group-ms") group_ms = std::stod(value);
+      else if (flag == "--precision") precision = value;
       else fail(cat("ae_bench_sae_step: unknown flag ", flag));
     }
     const Device device = Device::parse(device_name);
@@ -50,6 +52,9 @@ int main(int argc, char** argv) {
       std::printf("ae_bench_sae_step: no CUDA device; nothing to measure\n");
       return 0;
     }
+    AE_CHECK(precision == "fp32" || precision == "tf32", "ae_bench_sae_step: --precision '",
+             precision, "' (fp32, tf32)");
+    set_matmul_precision(device, precision == "tf32" ? MatmulPrecision::tf32 : MatmulPrecision::float32);
     models::SaeConfig c;
     c.kind = models::parse_sae_kind(kind);
     c.inputs = inputs;
@@ -76,13 +81,13 @@ int main(int argc, char** argv) {
     getrusage(RUSAGE_SELF, &ru);
     const double flops = 2.0 * static_cast<double>(batch) * latents * inputs;
     std::printf(
-        "{\"device\": \"%s\", \"kind\": \"%s\", \"inputs\": %lld, \"latents\": %lld, \"k\": %lld, "
-        "\"batch\": %lld, \"step_us\": %.0f, \"gemm_us\": %.0f, \"ratio\": %.3f, "
-        "\"gemm_gflops\": %.1f, \"peak_rss_mib\": %.0f}\n",
-        device.str().c_str(), kind.c_str(), static_cast<long long>(inputs),
+        "{\"device\": \"%s\", \"kind\": \"%s\", \"precision\": \"%s\", \"inputs\": %lld, "
+        "\"latents\": %lld, \"k\": %lld, \"batch\": %lld, \"step_us\": %.0f, \"gemm_us\": %.0f, "
+        "\"ratio\": %.3f, \"gemm_gflops\": %.1f, \"samples_per_s\": %.0f, \"peak_rss_mib\": %.0f}\n",
+        device.str().c_str(), kind.c_str(), precision.c_str(), static_cast<long long>(inputs),
         static_cast<long long>(latents), static_cast<long long>(k),
         static_cast<long long>(batch), step_us, gemm_us, step_us / gemm_us,
-        flops / gemm_us * 1e-3, ru.ru_maxrss / 1024.0);
+        flops / gemm_us * 1e-3, static_cast<double>(batch) / step_us * 1e6, ru.ru_maxrss / 1024.0);
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ae_bench_sae_step: %s\n", e.what());

@@ -208,7 +208,8 @@ part_steps() {
 }
 
 # A sparse autoencoder's training step against its encoder GEMM alone (d 768, batch 4096, k 32):
-# topk at 16384 and 65536 latents, batchtopk and jumprelu at 16384, ~2 s each (the model's
+# topk at 16384 and 65536 latents (float32, and TF32: the GEMM's share of the TF32 peak, 495
+# TFLOP/s dense on an H100 SXM or H200), batchtopk and jumprelu at 16384, ~2 s each (the model's
 # initialisation, 5 timed groups of a step and a GEMM of a few ms). One JSON line each in
 # sae_steps.json, the ratios in the summary. Run by the steps part before the PyTorch peers, whose
 # timings fill what is left of the part's budget.
@@ -216,13 +217,15 @@ sae_steps() {
   local rc=0 line ratios
   : >"$OUT/sae_steps.json"
   for args in "--kind topk --latents 16384" "--kind topk --latents 65536" \
-              "--kind batchtopk --latents 16384" "--kind jumprelu --latents 16384"; do
+              "--kind batchtopk --latents 16384" "--kind jumprelu --latents 16384" \
+              "--kind topk --latents 16384 --precision tf32" \
+              "--kind topk --latents 65536 --precision tf32"; do
     # shellcheck disable=SC2086
     line=$(ae_bin ae_bench_sae_step --device cuda $args --samples 5 --group-ms 50) || rc=$?
     echo "$line"
     case $line in "{"*) echo "$line" >>"$OUT/sae_steps.json" ;; esac
   done
-  ratios=$(sed -n 's/.*"kind": "\([a-z]*\)".*"latents": \([0-9]*\).*"ratio": \([0-9.]*\).*/\1 n=\2: \3/p' "$OUT/sae_steps.json" | paste -sd, -)
+  ratios=$(sed -n 's/.*"kind": "\([a-z]*\)", "precision": "\([a-z0-9]*\)".*"latents": \([0-9]*\).*"ratio": \([0-9.]*\), "gemm_gflops": \([0-9.]*\).*/\1 \2 n=\3: \4 (GEMM \5 GFLOP\/s)/p' "$OUT/sae_steps.json" | paste -sd, -)
   say "  sae step / encoder GEMM (ae_bench_sae_step, exit $rc): ${ratios:-none measured}"
 }
 

@@ -94,7 +94,7 @@ EOF
 cat >"$STUB/carry/bin/ae_bench_sae_step" <<'EOF'
 #!/usr/bin/env bash
 . "$(dirname "$0")/../../behave.sh"
-echo '{"device": "cuda:0", "kind": "topk", "inputs": 768, "latents": 16384, "k": 32, "batch": 4096, "step_us": 12, "gemm_us": 10, "ratio": 1.200}'
+echo '{"device": "cuda:0", "kind": "topk", "precision": "tf32", "inputs": 768, "latents": 16384, "k": 32, "batch": 4096, "step_us": 12, "gemm_us": 10, "ratio": 1.200, "gemm_gflops": 300000.0, "samples_per_s": 341333333, "peak_rss_mib": 900}'
 EOF
 cp "$STUB/carry/bin/ae_tests_gpu" "$STUB/carry/bin/ae_bench_kernels"
 cat >"$STUB/compute-sanitizer" <<'EOF'
@@ -186,8 +186,9 @@ check "nccl trains plain, through NCCL and through the id file" \
   [ "$(grep -c '^nccl ae train' "$TMP/ok.calls" | tr -d ' ')" = 3 ]
 check "the comparison table prints in the summary" has "$TMP/ok.txt" "^\| ae \| 256 \| 1.0 \| 2.0 \|"
 check "summary.txt holds the table" has "$TMP/ok/summary.txt" "^\| part +\| status"
-check "steps measures four sparse autoencoder steps" [ "$(grep -c '^steps ae_bench_sae_step --device cuda' "$TMP/ok.calls" | tr -d ' ')" = 4 ]
-check "their ratios print in the summary" has "$TMP/ok/summary.txt" "sae step / encoder GEMM .*topk n=16384: 1.200"
+check "steps measures six sparse autoencoder steps" [ "$(grep -c '^steps ae_bench_sae_step --device cuda' "$TMP/ok.calls" | tr -d ' ')" = 6 ]
+check "two of them in TF32" [ "$(grep -c '^steps ae_bench_sae_step --device cuda.*--precision tf32' "$TMP/ok.calls" | tr -d ' ')" = 2 ]
+check "their ratios print in the summary" has "$TMP/ok/summary.txt" "sae step / encoder GEMM .*topk tf32 n=16384: 1.200 \\(GEMM 300000.0 GFLOP/s\\)"
 check "peers.json and ae_steps.json are kept" [ -f "$TMP/ok/peers.json" ] && [ -f "$TMP/ok/ae_steps.json" ]
 
 # --- parts that hang, ignore SIGTERM, fail or differ, at SCALE=0.5 -------------------------------
