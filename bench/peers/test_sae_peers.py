@@ -7,7 +7,7 @@ and trainer that ran has the medians' fields; ae topk's L0 is its k; its dead fr
 (AuxK); and its decoder recovers the dictionary better than random directions do. The small size
 trains 128 steps at ae's default learning rate, far fewer than the 1920 steps at 1e-2 with which
 tests/cpu/test_models_sae.cpp reaches a recovery of 0.9, so the bound here is the untrained one:
-random directions (0.37 here) plus a margin; ae scores 0.40. Ends with "N passed, N failed".
+random directions (0.37 here) plus a margin; ae scores 0.40. Ends with "sae_peers --small: N passed, N failed".
 """
 import json
 import os
@@ -15,19 +15,11 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from checks import check, summary  # noqa: E402
+
 FIELDS = ["samples_per_s", "train_seconds", "process_seconds", "peak_rss_mib", "fvu", "l0",
           "dead_fraction", "recovery"]
-passed = failed = 0
-
-
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAILED: {what}")
-
 
 work = sys.argv[1]
 out = os.path.join(work, "small.json")
@@ -46,10 +38,8 @@ for trainer, m in small["median"].items():
     check(not missing, f"{trainer}: fields missing: {missing}")
     check(m["samples_per_s"] > 0 and m["peak_rss_mib"] > 0 and 0 <= m["fvu"],
           f"{trainer}: implausible {m}")
-if "ae-topk" not in small["median"]:
-    print(f"0 passed, {failed + 1} failed: ae-topk did not run")
-    sys.exit(1)
-topk = small["median"]["ae-topk"]
+check("ae-topk" in small["median"], "ae-topk ran")
+topk = small["median"].get("ae-topk", {key: float("nan") for key in FIELDS})
 k = small["config"]["k"]
 check(abs(topk["l0"] - k) < 1e-9, f"ae-topk: L0 {topk['l0']} on held-out rows, not k = {k}")
 check(topk["dead_fraction"] <= 0.05, f"ae-topk: dead fraction {topk['dead_fraction']} > 0.05")
@@ -57,5 +47,4 @@ check(topk["fvu"] < 0.6, f"ae-topk: FVU {topk['fvu']} >= 0.6")
 bound = small["random_recovery"] + 0.02
 check(topk["recovery"] > bound,
       f"ae-topk: recovery {topk['recovery']:.4f} not above random directions' + 0.02 = {bound:.4f}")
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+sys.exit(summary("sae_peers --small"))
