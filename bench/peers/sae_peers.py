@@ -19,7 +19,7 @@ samples/s counts the training steps only, not the start, the imports or the data
   SAELens   the wall clock around SAETrainer.fit() on an iterator of the batches;
   sparsify  the wall clock around the loop of its trainer's step (SparseCoder, its loss, the
             decoder-direction gradient projection, ScheduleFree SignSGD) on the same batches.
-Peak RSS is the child process's ru_maxrss (os.wait4).
+Peak RSS is the child process's maximum resident set, from /usr/bin/time (run_child).
 
 The peers need torch, sae-lens and eai-sparsify in --python's interpreter (bench/run_sae_peers.sh
 makes one); when that interpreter lacks them, only ae runs. ae is $AE_CLI, else
@@ -41,16 +41,17 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import st_lite  # noqa: E402
 
-# name: data (d, features F, true L0, training rows, held-out rows), SAE (n, k), batch, epochs
+# name: data (d, features F, true L0, training rows, held-out rows), SAE (n, k), batch, epochs,
+# repeats (--reps overrides)
 SIZES = {
     "small": dict(d=64, features=256, l0=8, rows=16384, heldout=2048, n=512, k=8, batch=256,
-                  epochs=2),
+                  epochs=2, reps=1),
     "medium": dict(d=64, features=512, l0=8, rows=65536, heldout=8192, n=1024, k=8,
-                   batch=1024, epochs=12),
+                   batch=1024, epochs=12, reps=2),
     "big16k": dict(d=768, features=16384, l0=32, rows=16384, heldout=4096, n=16384, k=32,
-                   batch=4096, epochs=1),
+                   batch=4096, epochs=1, reps=2),
     "big64k": dict(d=768, features=16384, l0=32, rows=16384, heldout=4096, n=65536, k=32,
-                   batch=4096, epochs=1),
+                   batch=4096, epochs=1, reps=1),
 }
 TRAINERS = ["ae-topk", "ae-batchtopk", "saelens-topk", "saelens-batchtopk", "sparsify-topk"]
 PEER_MODULES = "import torch, sae_lens, sparsify, schedulefree"
@@ -153,13 +154,25 @@ def recovery(decoder, dictionary):
 
 # --- the children ------------------------------------------------------------------------------
 def run_child(cmd, log_path, env=None):
-    """(exit status, peak RSS in MiB, wall seconds) of one child process."""
+    """(exit status, peak RSS in MiB, wall seconds) of one child process.
+
+    The child's ru_maxrss counts the pages it shared with this process between fork and exec,
+    so a child of a large driver would report the driver's size: /usr/bin/time (small when it
+    forks) measures it instead, when it is there."""
+    rss_file = log_path + ".rss"
+    timed = os.access("/usr/bin/time", os.X_OK)
+    if timed:
+        cmd = ["/usr/bin/time", "-f", "%M", "-o", rss_file] + cmd
     t0 = time.perf_counter()
     with open(log_path, "w") as log:
         p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
         _, status, usage = os.wait4(p.pid, 0)
-    p.returncode = os.waitstatus_to_exitcode(status)
-    return p.returncode, usage.ru_maxrss / 1024, time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    rss_kib = usage.ru_maxrss
+    if timed:
+        with open(rss_file) as f:
+            rss_kib = int(f.read().split()[-1])  # after "Command exited with non-zero status"
+    return os.waitstatus_to_exitcode(status), rss_kib / 1024, wall
 
 
 def ae_settings(kind, s):
@@ -303,7 +316,7 @@ def main():
     ap.add_argument("--small", action="store_true", help="the small size alone (under a minute)")
     ap.add_argument("--sizes", default="medium,big16k,big64k", help=",".join(SIZES))
     ap.add_argument("--trainers", default=",".join(TRAINERS))
-    ap.add_argument("--reps", type=int, default=0, help="repeats (0: 1 with --small, else 2)")
+    ap.add_argument("--reps", type=int, default=0, help="repeats (0: each size's own)")
     ap.add_argument("--python", default=sys.executable, help="the peers' interpreter")
     ap.add_argument("--work", default=os.path.join(ROOT, "build", "sae_peers"))
     ap.add_argument("--out", default="", help="a JSON file of every measurement and the medians")
@@ -319,7 +332,6 @@ def main():
         if name not in SIZES and name not in TRAINERS:
             sys.exit(f"sae_peers: unknown size or trainer '{name}' (sizes {', '.join(SIZES)}; "
                      f"trainers {', '.join(TRAINERS)})")
-    reps = a.reps or (1 if a.small else 2)
     ae = find_ae()
     have_peers = subprocess.run([a.python, "-c", PEER_MODULES], capture_output=True).returncode == 0
     if not have_peers:
@@ -327,7 +339,7 @@ def main():
         trainers = [t for t in trainers if t.startswith("ae-")]
         print(f"peers skipped ({', '.join(skipped)}): {a.python} cannot `{PEER_MODULES}`")
     print(f"ae: {ae}; peers: {a.python if have_peers else 'none'}; {os.cpu_count()} threads; "
-          f"{reps} repeat(s)")
+          f"repeats: {a.reps or 'each size its own'}")
     os.makedirs(a.work, exist_ok=True)
     started = time.perf_counter()
     result = {"machine": {"cpus": os.cpu_count(), "ae": ae, "python": a.python},
@@ -344,7 +356,7 @@ def main():
               f"held-out rows")
         runs = {t: [] for t in trainers}
         settings = {t: "" for t in trainers}
-        for rep in range(reps):
+        for rep in range(a.reps or s["reps"]):
             for i in range(len(trainers)):
                 t = trainers[(i + rep) % len(trainers)]  # alternated over the repeats
                 run_dir = os.path.join(a.work, f"{size}-{t}-{rep}")
@@ -376,6 +388,9 @@ def main():
         print(f"\nrecovery of {s['n']} random directions: {random_recovery:.4f}\nsettings:")
         for t in trainers:
             print(f"  {t}: {settings[t]}")
+        if a.out:  # after each size, so that a stopped run keeps the sizes it finished
+            with open(a.out, "w") as f:
+                json.dump(result, f, indent=1)
     result["seconds"] = time.perf_counter() - started
     print(f"\n{table(result)}\n\n{result['seconds']:.0f} s in all")
     if a.out:
