@@ -301,14 +301,22 @@ def train_peer(python, trainer, size, folder, run_dir):
 
 
 # --- the driver --------------------------------------------------------------------------------
+def fail(message):
+    """A bad argument: one line on stderr, exit status 2."""
+    print(f"sae_peers: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
 def find_ae():
     if os.environ.get("AE_CLI"):
+        if not os.access(os.environ["AE_CLI"], os.X_OK):
+            fail(f"AE_CLI={os.environ['AE_CLI']} is not an executable file")
         return os.environ["AE_CLI"]
     for rel in ("build/release/tools/ae", "build/cpu/tools/ae"):
         path = os.path.join(ROOT, rel)
         if os.access(path, os.X_OK):
             return path
-    sys.exit("sae_peers: no ae binary: set AE_CLI or build build/release")
+    fail(f"no ae binary: set AE_CLI or build {ROOT}/build/release (or build/cpu)")
 
 
 def main():
@@ -330,8 +338,8 @@ def main():
     trainers = a.trainers.split(",")
     for name in sizes + trainers:
         if name not in SIZES and name not in TRAINERS:
-            sys.exit(f"sae_peers: unknown size or trainer '{name}' (sizes {', '.join(SIZES)}; "
-                     f"trainers {', '.join(TRAINERS)})")
+            fail(f"unknown size or trainer '{name}' (sizes {', '.join(SIZES)}; trainers "
+                 f"{', '.join(TRAINERS)})")
     ae = find_ae()
     have_peers = subprocess.run([a.python, "-c", PEER_MODULES], capture_output=True).returncode == 0
     if not have_peers:
