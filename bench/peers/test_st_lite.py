@@ -15,17 +15,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import st_lite  # noqa: E402
-
-passed = failed = 0
-
-
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAILED: {what}")
+from checks import check, summary  # noqa: E402
 
 
 def expected_parameters(meta):
@@ -145,8 +135,7 @@ def main():
     for path in files:
         check_file(path)
     check_refusals()
-    print(f"st_lite: {passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    return summary("st_lite")
 
 
 if __name__ == "__main__":
