@@ -61,7 +61,10 @@ def main(folder, out):
     # (float32, contiguous: read in place, no copy).
     sae = ae.SparseAutoencoder("topk", n_latents=1024, k=16, batch_size=500, lr=2e-3,
                                lr_warmup=20, random_state=0)
-    hook = model[1].register_forward_hook(lambda m, i, output: sae.partial_fit(output.detach()))
+    def feed(module, inputs, output):  # returns None: the layer's output stays as it is
+        sae.partial_fit(output.detach())
+
+    hook = model[1].register_forward_hook(feed)
     with torch.no_grad():
         for _ in range(40):
             order = torch.randperm(8000)
