@@ -173,6 +173,25 @@ const T* theta_of(const void* theta) {
   return static_cast<const T*>(theta);
 }
 
+// How many of x[0, n) are kept against θ (per latent: theta[i], else theta[0]): kept() without
+// branches, so that the loop vectorises. Most pre-activations fail the threshold, so the count
+// and the select below scan for the few that pass rather than test each one in turn.
+template <class T>
+AE_CPU_CLONES int32_t count_kept(const T* x, int64_t n, const T* theta, bool per_latent, T band) {
+  int32_t c = 0;
+  if (per_latent) {
+    for (int64_t i = 0; i < n; ++i)
+      c += static_cast<int32_t>((x[i] > T(0)) & ((x[i] >= theta[i]) | (x[i] > theta[i] - band)));
+  } else {
+    const T t = theta[0], lo = theta[0] - band;
+    for (int64_t i = 0; i < n; ++i) c += static_cast<int32_t>((x[i] > T(0)) & ((x[i] >= t) | (x[i] > lo)));
+  }
+  return c;
+}
+
+// The latents of a block of x scanned at once by count_kept before any is looked at one by one.
+inline constexpr int64_t kKeptBlock = 64;
+
 }  // namespace
 
 void topk_rows(DType dt, const void* x, int64_t rows, int64_t n, int64_t k, void* values,
@@ -198,11 +217,7 @@ void threshold_count(DType dt, const void* x, int64_t rows, int64_t n, const voi
     const T* th = theta_of<T>(theta);
     const T bd = static_cast<T>(band);
     parallel_for(rows, row_grain(n), [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) {
-        int32_t c = 0;
-        for (int64_t i = 0; i < n; ++i) c += kept(xs[r * n + i], th[per_latent ? i : 0], bd);
-        counts[r] = c;
-      }
+      for (int64_t r = r0; r < r1; ++r) counts[r] = count_kept(xs + r * n, n, th, per_latent, bd);
     });
   });
 }
@@ -221,12 +236,17 @@ void threshold_select(DType dt, const void* x, int64_t rows, int64_t n, const vo
       for (int64_t r = r0; r < r1; ++r) {
         int64_t s = r * width;
         const int64_t end = s + width;
-        for (int64_t i = 0; i < n && s < end; ++i) {
-          const T xi = xs[r * n + i], t = th[per_latent ? i : 0];
-          if (!kept(xi, t, bd)) continue;
-          v[s] = xi >= t ? xi : T(0);
-          if (xa) xa[s] = xi;
-          index[s++] = static_cast<int32_t>(i);
+        for (int64_t b = 0; b < n && s < end; b += kKeptBlock) {
+          const int64_t e = std::min(n, b + kKeptBlock);
+          if (count_kept(xs + r * n + b, e - b, per_latent ? th + b : th, per_latent, bd) == 0)
+            continue;
+          for (int64_t i = b; i < e && s < end; ++i) {
+            const T xi = xs[r * n + i], t = th[per_latent ? i : 0];
+            if (!kept(xi, t, bd)) continue;
+            v[s] = xi >= t ? xi : T(0);
+            if (xa) xa[s] = xi;
+            index[s++] = static_cast<int32_t>(i);
+          }
         }
         for (; s < end; ++s) {
           v[s] = T(0);

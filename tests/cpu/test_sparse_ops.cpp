@@ -156,6 +156,50 @@ TEST(SparseOps, ThresholdSelectionKeepsWhatPassesEachLatentsThreshold) {
       {x, w, b}, {1e-6, 1e-5, 1e-4});
 }
 
+// Wider rows than the CPU kernel's scan block (64 latents), with whole blocks that nothing passes
+// and rows whose kept latents lie in several blocks: the selection is the elementwise rule.
+TEST(SparseOps, ThresholdSelectionOverManyBlocksKeepsExactlyWhatPasses) {
+  const int rows = 7, d = 5, n = 203;
+  Tensor x = leaf({rows, d}, 610), w = leaf({n, d}, 611), b = leaf({n}, 612);
+  std::vector<double> th(n);
+  for (int i = 0; i < n; ++i) th[i] = i >= 64 && i < 128 ? 1e9 : 0.02 * (i % 50);
+  Tensor theta = Tensor::from_host(th, {n});
+  const std::vector<double> p = add(matmul(x, w, false, true), b).to_vector();
+  for (const bool per_latent : {true, false}) {
+    SparseSelection s{SparseSelection::Kind::threshold, 0,
+                      per_latent ? theta : Tensor::full({}, 0.3, DType::f64), 0};
+    const std::vector<double> dense =
+        to_dense(sparse_code(sparse_preactivation(x, w, b), x, w, b, s)).to_vector();
+    for (int r = 0; r < rows; ++r)
+      for (int i = 0; i < n; ++i) {
+        const double v = p[r * n + i], t = per_latent ? th[i] : 0.3;
+        ASSERT_EQ(dense[r * n + i], v > 0 && v >= t ? v : 0.0) << "row " << r << " latent " << i;
+      }
+  }
+  // JumpReLU's band: slots within ε/2 below θ are kept (value 0, for the threshold's gradient).
+  std::vector<double> log_th(n);
+  for (int i = 0; i < n; ++i) log_th[i] = std::log(th[i] > 0 ? std::min(th[i], 1.0) : 0.01);
+  const double eps = 0.2;
+  SparseCode z = sparse_code(sparse_preactivation(x, w, b), x, w, b,
+                             SparseSelection{SparseSelection::Kind::jumprelu, 0,
+                                             Tensor::from_host(log_th, {n}), eps});
+  int64_t want_slots = 0;
+  for (int r = 0; r < rows; ++r)
+    for (int i = 0; i < n; ++i) {
+      const double v = p[r * n + i], t = std::exp(log_th[i]);
+      want_slots += v > 0 && (v >= t || v > t - eps / 2);
+    }
+  int64_t slots = 0;
+  for (const int32_t latent : z.index->to_host()) slots += latent >= 0;
+  EXPECT_EQ(slots, want_slots);
+  const std::vector<double> dense = to_dense(z).to_vector();
+  for (int r = 0; r < rows; ++r)
+    for (int i = 0; i < n; ++i) {
+      const double v = p[r * n + i], t = std::exp(log_th[i]);
+      ASSERT_EQ(dense[r * n + i], v > 0 && v >= t ? v : 0.0) << "row " << r << " latent " << i;
+    }
+}
+
 TEST(SparseOps, SparseDecodeEqualsTheDenseProductAndPassesGradcheck) {
   for (auto [rows, d, n, k] : {std::tuple{1, 1, 2, 1}, {5, 7, 12, 3}, {9, 4, 6, 6}}) {
     Tensor x = leaf({rows, d}, 700 + n, {}, false), we = leaf({n, d}, 701 + n, {}, false);
