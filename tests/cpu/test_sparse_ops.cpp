@@ -220,29 +220,35 @@ TEST(SparseOps, SparseDecodeEqualsTheDenseProductAndPassesGradcheck) {
 }
 
 TEST(SparseOps, EncoderAndDecoderTogetherMatchTheDenseModelsGradient) {
-  // A whole TopK autoencoder's loss: the sparse path's gradients equal those of the dense
-  // computation with the same selection as a constant mask.
+  // A whole TopK (and BatchTopK: rows of different widths, padded slots) autoencoder's loss: the
+  // sparse path's gradients equal those of the dense computation with the same selection as a
+  // constant mask.
   const int rows = 8, d = 6, n = 20, k = 3;
-  Tensor x = leaf({rows, d}, 800, {}, false);
-  Tensor we = leaf({n, d}, 801), be = leaf({n}, 802), wd = leaf({n, d}, 803), bd = leaf({d}, 804);
-  SparseCode z = sparse_code(sparse_preactivation(x, we, be), x, we, be, topk(k));
-  Tensor sparse_loss = half_sse_loss(sparse_decode(z, wd, bd), x);
-  sparse_loss.backward();
-  std::vector<std::vector<double>> sparse_grads;
-  for (Tensor* p : {&we, &be, &wd, &bd}) {
-    sparse_grads.push_back(p->grad().to_vector());
-    p->zero_grad();
-  }
-  Tensor mask = to_dense(z);
-  std::vector<double> m = mask.to_vector();
-  for (double& v : m) v = v != 0;
-  Tensor code = mul(relu(add(matmul(x, we, false, true), be)), Tensor::from_host(m, {rows, n}));
-  half_sse_loss(add(matmul(code, wd), bd), x).backward();
-  int i = 0;
-  for (Tensor* p : {&we, &be, &wd, &bd}) {
-    std::vector<double> g = p->grad().to_vector();
-    for (size_t e = 0; e < g.size(); ++e) EXPECT_NEAR(sparse_grads[i][e], g[e], 1e-12);
-    ++i;
+  for (const SparseSelection& selection : {topk(k), batch_topk(k)}) {
+    SCOPED_TRACE(selection.kind == SparseSelection::Kind::topk ? "topk" : "batch_topk");
+    Tensor x = leaf({rows, d}, 800, {}, false);
+    Tensor we = leaf({n, d}, 801), be = leaf({n}, 802), wd = leaf({n, d}, 803), bd = leaf({d}, 804);
+    SparseCode z = sparse_code(sparse_preactivation(x, we, be), x, we, be, selection);
+    Tensor sparse_loss = half_sse_loss(sparse_decode(z, wd, bd), x);
+    sparse_loss.backward();
+    std::vector<std::vector<double>> sparse_grads;
+    for (Tensor* p : {&we, &be, &wd, &bd}) {
+      sparse_grads.push_back(p->grad().to_vector());
+      p->zero_grad();
+    }
+    Tensor mask = to_dense(z);
+    std::vector<double> m = mask.to_vector();
+    for (double& v : m) v = v != 0;
+    if (selection.kind == SparseSelection::Kind::batch_topk)
+      EXPECT_GT(z.index->width, k);  // some row holds more than k: others are padded
+    Tensor code = mul(relu(add(matmul(x, we, false, true), be)), Tensor::from_host(m, {rows, n}));
+    half_sse_loss(add(matmul(code, wd), bd), x).backward();
+    int i = 0;
+    for (Tensor* p : {&we, &be, &wd, &bd}) {
+      std::vector<double> g = p->grad().to_vector();
+      for (size_t e = 0; e < g.size(); ++e) EXPECT_NEAR(sparse_grads[i][e], g[e], 1e-12);
+      ++i;
+    }
   }
 }
 
