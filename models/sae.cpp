@@ -183,11 +183,17 @@ Losses SparseAutoencoder::loss(const Tensor& x, const LossContext& context) {
     x_hat = sparse_decode(z, w_dec_, b_dec_);
     if (config_.kind == SaeKind::jumprelu) sparsity = mul(z.l0, config_.l0);
     if (context.training && config_.kind == SaeKind::batch_topk) {
-      // θ ← m θ + (1 − m) kth: the batches' smallest selected activation, averaged.
+      // θ ← m θ + (1 − m) kth: the batches' smallest selected activation, averaged. The
+      // momentum warms up as min(momentum, (1 + t) / (10 + t)) over the t updates so far (the
+      // moving average of TensorFlow's ExponentialMovingAverage with num_updates): the first
+      // batches' activations, larger than the trained model's, would otherwise hold θ above
+      // them for hundreds of steps (a run of 15 steps left the inference L0 at 2 of k 16).
       NoGradGuard no_grad;
-      const double m = threshold_seen_ ? config_.threshold_momentum : 0.0;
-      threshold_.copy_(add(mul(threshold_, m), mul(relu(z.kth), 1 - m)));
-      threshold_seen_ = true;
+      const double t = static_cast<double>(threshold_updates_);
+      const double m = std::min(config_.threshold_momentum, (1 + t) / (10 + t));
+      threshold_.copy_(add(mul(threshold_, threshold_updates_ > 0 ? m : 0.0),
+                           mul(relu(z.kth), threshold_updates_ > 0 ? 1 - m : 1.0)));
+      ++threshold_updates_;
     }
     // AuxK: the dead latents' k_aux largest pre-activations model the residual.
     const bool auxk = context.training && config_.auxk_alpha > 0 &&
@@ -317,7 +323,12 @@ std::vector<Parameter> SparseAutoencoder::buffers() const {
   std::vector<double> since(since_fired_.begin(), since_fired_.end());
   std::vector<Parameter> b{{"latents.samples_since_fired",
                             Tensor::from_host(since, {config_.latents}, Device::cpu()), false}};
-  if (config_.kind == SaeKind::batch_topk) b.push_back({"threshold", threshold_, false});
+  if (config_.kind == SaeKind::batch_topk) {
+    b.push_back({"threshold", threshold_, false});
+    b.push_back({"threshold_updates",
+                 Tensor::full({}, static_cast<double>(threshold_updates_), DType::f64, Device::cpu()),
+                 false});
+  }
   return b;
 }
 
@@ -325,7 +336,12 @@ void SparseAutoencoder::set_buffer(const std::string& name, const Tensor& value)
   NoGradGuard no_grad;
   if (name == "threshold" && config_.kind == SaeKind::batch_topk) {
     threshold_.copy_(value.to(config_.dtype).to(device_));
-    threshold_seen_ = true;
+    // A checkpoint written before the count was kept: its θ has had many updates.
+    threshold_updates_ = std::max<int64_t>(threshold_updates_, 1000);
+    return;
+  }
+  if (name == "threshold_updates" && config_.kind == SaeKind::batch_topk) {
+    threshold_updates_ = static_cast<int64_t>(value.item());
     return;
   }
   AE_CHECK(name == "latents.samples_since_fired" && value.numel() == config_.latents,

@@ -107,7 +107,8 @@ class SparseAutoencoder : public Model {
   Generator& generator() override { return gen_; }
   Device device() const override { return device_; }
   DType dtype() const override { return config_.dtype; }
-  // latents.samples_since_fired (latents, float64 on the CPU), and for batch_topk threshold ().
+  // latents.samples_since_fired (latents, float64 on the CPU), and for batch_topk threshold ()
+  // and threshold_updates () (float64 on the CPU: the moving average's count).
   std::vector<Parameter> buffers() const override;
   void set_buffer(const std::string& name, const Tensor& value) override;
   std::string graph_obstacle() const override;
@@ -137,7 +138,7 @@ class SparseAutoencoder : public Model {
   Tensor w_enc_, b_enc_, w_dec_, b_dec_;
   Tensor log_threshold_;  // jumprelu
   Tensor threshold_;      // batch_topk: () the inference threshold
-  bool threshold_seen_ = false;
+  int64_t threshold_updates_ = 0;  // batch_topk: training batches θ has averaged
   Tensor pre_;  // the training steps' pre-activations, reused from step to step
 
   std::vector<int64_t> since_fired_;

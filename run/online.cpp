@@ -40,6 +40,14 @@ void OnlineTraining::fit(const Tensor& x, const std::function<void(int64_t)>& on
   AE_CHECK(x.device() == model_.device() && x.dtype() == model_.dtype(), "partial_fit: rows ",
            x.str(), ", but the model is on ", model_.device().str(), " in ",
            dtype_name(model_.dtype()));
+  // Every value finite before any step: one non-finite row would turn every weight into NaN.
+  try {
+    models::value_range(x);
+  } catch (const Error& e) {
+    const std::string what = e.what(), prefix = "value_range: ";
+    fail(cat("partial_fit: X ", what.rfind(prefix, 0) == 0 ? what.substr(prefix.size()) : what,
+             "; nothing was trained on this call"));
+  }
   const int64_t n = x.size(0);
   for (int64_t lo = 0; lo < n; lo += batch_size_) {
     const int64_t hi = std::min(n, lo + batch_size_);

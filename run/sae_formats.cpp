@@ -7,6 +7,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <tuple>
 #include <vector>
 
 #include "core/error.h"
@@ -128,9 +129,14 @@ T field_or(const json& cfg, const std::string& path, const char* key, T fallback
   return cfg.contains(key) && !cfg.at(key).is_null() ? field<T>(cfg, path, key) : fallback;
 }
 
-int64_t positive(int64_t v, const std::string& path, const char* key) {
-  AE_CHECK(v > 0 && v <= (int64_t{1} << 31), path, ": field '", key, "' must be a positive size, got ", v);
-  return v;
+// An integer field: a JSON integer (not 16.7, not 1e20), in [lo, 2^31].
+int64_t int_field(const json& cfg, const std::string& path, const char* key, int64_t lo = 1) {
+  AE_CHECK(cfg.contains(key), path, ": no field '", key, "'");
+  const json& v = cfg.at(key);
+  const bool integer = v.is_number_integer() && (!v.is_number_unsigned() || v.get<uint64_t>() <= (uint64_t{1} << 31));
+  AE_CHECK(integer && v.get<int64_t>() >= lo && v.get<int64_t>() <= (int64_t{1} << 31), path,
+           ": field '", key, "' must be an integer in [", lo, ", 2^31], got ", v.dump());
+  return v.get<int64_t>();
 }
 
 // The tensor `name` of `file` (at `path`) with `shape`, in float64.
@@ -140,6 +146,8 @@ std::vector<double> weights(const io::SafeTensorsFile& file, const std::string& 
   AE_CHECK(t != nullptr, path, ": no tensor '", name, "' ", io::shape_string(shape));
   AE_CHECK(t->shape == shape, path, ": tensor '", name, "' has shape ", io::shape_string(t->shape),
            ", cfg.json's sizes give ", io::shape_string(shape));
+  AE_CHECK(t->dtype == "F32" || t->dtype == "F64" || t->dtype == "F16" || t->dtype == "BF16", path,
+           ": tensor '", name, "' is ", t->dtype, "; ae reads F32, F64, F16 and BF16 weights");
   std::vector<double> v = io::safetensor_to_f64(*t);
   for (size_t i = 0; i < v.size(); ++i)
     AE_CHECK(std::isfinite(v[i]), path, ": tensor '", name, "' holds ", v[i], " at flat index ", i);
@@ -159,34 +167,52 @@ struct ReadSae {
   HostSae w;
 };
 
+// The architecture of a SAELens cfg.json, and its k for a TopK. Before SAELens 6 a TopK was
+// "standard" (or had no architecture) with activation_fn_str "topk" and activation_fn_kwargs.k;
+// SAELens 6 reads those as TopK, and so does ae.
+std::pair<models::SaeKind, int64_t> saelens_kind(const json& cfg, const std::string& cfg_path) {
+  std::string arch = field_or<std::string>(cfg, cfg_path, "architecture", "standard");
+  const char* fn_key = cfg.contains("activation_fn_str") ? "activation_fn_str" : "activation_fn";
+  const std::string fn = field_or<std::string>(cfg, cfg_path, fn_key, "relu");
+  if (arch == "standard" && fn == "topk") {
+    AE_CHECK(cfg.contains("activation_fn_kwargs") && cfg.at("activation_fn_kwargs").is_object(),
+             cfg_path, ": field '", fn_key, "' is 'topk' without activation_fn_kwargs.k");
+    return {models::SaeKind::topk, int_field(cfg.at("activation_fn_kwargs"), cfg_path + " activation_fn_kwargs", "k")};
+  }
+  AE_CHECK(arch != "standard" || fn == "relu", cfg_path, ": field '", fn_key, "' is '", fn,
+           "'; ae reads standard SAEs with relu (or topk)");
+  if (arch == "topk") return {models::SaeKind::topk, int_field(cfg, cfg_path, "k")};
+  if (arch == "jumprelu") return {models::SaeKind::jumprelu, 0};
+  if (arch == "standard") return {models::SaeKind::relu_l1, 0};
+  fail(cat(cfg_path, ": field 'architecture' is '", arch,
+           "'; ae reads topk, jumprelu and standard SAEs"));
+}
+
 ReadSae read_saelens(const std::string& dir) {
   const std::string cfg_path = join_path(dir, kCfg), path = join_path(dir, kSaeLensWeights);
   const json cfg = read_cfg(cfg_path);
   ReadSae r;
-  const std::string arch = field<std::string>(cfg, cfg_path, "architecture");
-  if (arch == "topk") r.kind = models::SaeKind::topk;
-  else if (arch == "jumprelu") r.kind = models::SaeKind::jumprelu;
-  else if (arch == "standard") r.kind = models::SaeKind::relu_l1;
-  else
-    fail(cat(cfg_path, ": field 'architecture' is '", arch,
-             "'; ae reads topk, jumprelu and standard SAEs"));
-  const std::string norm = field_or<std::string>(cfg, cfg_path, "normalize_activations", "none");
+  std::tie(r.kind, r.k) = saelens_kind(cfg, cfg_path);
+  const std::string arch = models::sae_kind_name(r.kind);
+  // Before SAELens 6, normalize_activations could be a bool: false is "none".
+  const std::string norm = cfg.contains("normalize_activations") && cfg.at("normalize_activations").is_boolean()
+                               ? (cfg.at("normalize_activations").get<bool>() ? "true" : "none")
+                               : field_or<std::string>(cfg, cfg_path, "normalize_activations", "none");
   AE_CHECK(norm == "none", cfg_path, ": field 'normalize_activations' is '", norm,
            "'; ae reads SAEs that take the activations as they are ('none')");
   const std::string reshape = field_or<std::string>(cfg, cfg_path, "reshape_activations", "none");
   AE_CHECK(reshape == "none", cfg_path, ": field 'reshape_activations' is '", reshape,
            "'; ae reads SAEs over flat activation vectors ('none')");
   HostSae& s = r.w;
-  s.d = positive(field<int64_t>(cfg, cfg_path, "d_in"), cfg_path, "d_in");
-  s.n = positive(field<int64_t>(cfg, cfg_path, "d_sae"), cfg_path, "d_sae");
-  if (r.kind == models::SaeKind::topk) {
-    r.k = field<int64_t>(cfg, cfg_path, "k");
-    AE_CHECK(r.k > 0 && r.k <= s.n, cfg_path, ": field 'k' is ", r.k, ", outside [1, d_sae = ", s.n, "]");
-  }
+  s.d = int_field(cfg, cfg_path, "d_in");
+  s.n = int_field(cfg, cfg_path, "d_sae");
+  if (r.kind == models::SaeKind::topk)
+    AE_CHECK(r.k <= s.n, cfg_path, ": field 'k' is ", r.k, ", outside [1, d_sae = ", s.n, "]");
   const io::SafeTensorsFile file = io::read_safetensors(path);
   std::set<std::string> known{"W_enc", "b_enc", "W_dec", "b_dec"};
   if (r.kind == models::SaeKind::jumprelu) known.insert("threshold");
-  only_tensors(file, path, known, cat("a SAELens ", arch, " SAE").c_str());
+  only_tensors(file, path, known,
+               cat("a SAELens ", r.kind == models::SaeKind::relu_l1 ? "standard" : arch, " SAE").c_str());
   s.w_enc = transposed(weights(file, path, "W_enc", {s.d, s.n}), s.d, s.n);
   s.b_enc = weights(file, path, "b_enc", {s.n});
   s.w_dec = weights(file, path, "W_dec", {s.n, s.d});
@@ -231,12 +257,18 @@ ReadSae read_sparsify(const std::string& dir) {
   AE_CHECK(!field_or<bool>(cfg, cfg_path, "skip_connection", false), cfg_path,
            ": field 'skip_connection' is true: ae's SAEs have no linear skip connection");
   HostSae& s = r.w;
-  s.d = positive(field<int64_t>(cfg, cfg_path, "d_in"), cfg_path, "d_in");
-  const int64_t latents = field_or<int64_t>(cfg, cfg_path, "num_latents", 0);
-  s.n = positive(latents != 0 ? latents : s.d * field<int64_t>(cfg, cfg_path, "expansion_factor"),
-                 cfg_path, latents != 0 ? "num_latents" : "expansion_factor");
-  r.k = field<int64_t>(cfg, cfg_path, "k");
-  AE_CHECK(r.k > 0 && r.k <= s.n, cfg_path, ": field 'k' is ", r.k, ", outside [1, num_latents = ", s.n, "]");
+  s.d = int_field(cfg, cfg_path, "d_in");
+  const int64_t latents = cfg.contains("num_latents") ? int_field(cfg, cfg_path, "num_latents", 0) : 0;
+  if (latents != 0) {
+    s.n = latents;
+  } else {
+    const int64_t factor = int_field(cfg, cfg_path, "expansion_factor");
+    AE_CHECK(factor <= ((int64_t{1} << 31) / s.d), cfg_path, ": d_in ", s.d, " × expansion_factor ",
+             factor, " latents exceed 2^31");
+    s.n = s.d * factor;
+  }
+  r.k = int_field(cfg, cfg_path, "k");
+  AE_CHECK(r.k <= s.n, cfg_path, ": field 'k' is ", r.k, ", outside [1, num_latents = ", s.n, "]");
   const io::SafeTensorsFile file = io::read_safetensors(path);
   only_tensors(file, path, {"encoder.weight", "encoder.bias", "W_dec", "b_dec"}, "a sparsify TopK SAE");
   s.w_enc = weights(file, path, "encoder.weight", {s.n, s.d});
@@ -270,9 +302,9 @@ void export_sae(const models::ModelSpec& spec, models::Model& model,
   const std::string weights_path =
       join_path(dir, format == SaeFormat::saelens ? kSaeLensWeights : kSparsifyWeights);
   std::error_code ec;
-  for (const std::string& p : {cfg_path, weights_path})
+  for (const std::string& p : {cfg_path, join_path(dir, kSaeLensWeights), join_path(dir, kSparsifyWeights)})
     if (fs::exists(p, ec))
-      fail(cat("--out ", dir, ": ", p, " exists already (choose a new folder, or remove it)"),
+      fail(cat("export to ", dir, ": ", p, " exists already (choose a new folder, or remove it)"),
            ErrorKind::file, EEXIST);
   HostSae s = host_sae(spec, model);
   if (norm) fold(s, *norm, cat("export to ", dir));
@@ -321,7 +353,20 @@ void export_sae(const models::ModelSpec& spec, models::Model& model,
            {"transcode", false},
            {"d_in", s.d}};
   }
-  write_text(cfg_path, cfg.dump(2) + "\n");
+  try {
+    write_text(cfg_path, cfg.dump(2) + "\n");
+  } catch (...) {
+    fs::remove(weights_path, ec);  // no weights without their cfg.json
+    throw;
+  }
+}
+
+models::SaeKind sae_folder_kind(const std::string& dir) {
+  AE_CHECK_KIND(file, is_sae_folder(dir), dir, ": not a SAELens or sparsify folder (cfg.json beside ",
+                kSaeLensWeights, " or ", kSparsifyWeights, ")");
+  std::error_code ec;
+  if (!fs::exists(join_path(dir, kSaeLensWeights), ec)) return models::SaeKind::topk;
+  return saelens_kind(read_cfg(join_path(dir, kCfg)), join_path(dir, kCfg)).first;
 }
 
 bool is_sae_folder(const std::string& dir) {

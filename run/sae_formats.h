@@ -46,6 +46,9 @@ void export_sae(const models::ModelSpec& spec, models::Model& model,
 // sae.safetensors).
 bool is_sae_folder(const std::string& dir);
 
+// The kind of the SAE in such a folder, from its cfg.json alone (ae::Error as read_sae_folder's).
+models::SaeKind sae_folder_kind(const std::string& dir);
+
 // The SAE of such a folder as an ae checkpoint held in memory: ae's model spec (kind, inputs,
 // latents, k; the decoder kept at unit norm in further training when its rows are), the weights
 // under ae's parameter names in float32 (F32, F64, F16 and BF16 files are read), and the run

@@ -58,7 +58,8 @@ LoadedRun load_run(const std::string& where, const std::string& which, const std
   // A SAELens or sparsify folder is read as a checkpoint of its own (run/sae_formats.h).
   const bool foreign = is_sae_folder(where);
   const std::string path = foreign ? where : find_checkpoint(where, which);
-  run.folder = foreign ? where : run_folder_of(path);
+  // Outputs go beside a run's checkpoint; a SAELens or sparsify folder is left as it is.
+  run.folder = foreign ? "." : run_folder_of(path);
   run.checkpoint = foreign ? read_sae_folder(where) : models::read_checkpoint(path);
   const models::Checkpoint& c = run.checkpoint;
   const json config = [&] {
@@ -134,6 +135,11 @@ models::Dataset analysis_data(const RunArgs& a, const LoadedRun& run, std::strin
     all_rows(d.size());
     return d;
   }
+  // A sparse autoencoder read from SAELens or sparsify (or imported from one) has no data of its
+  // own: run.config's empty path would otherwise mean the built-in shapes.
+  AE_CHECK(!(run.checkpoint.spec.kind == models::ModelKind::sae && run.config.data.path.empty()),
+           run.checkpoint.path, ": this sparse autoencoder records no data file (one read from "
+           "a SAELens or sparsify folder has none); give the activations with --data");
   AE_CHECK(a.split == "val" || a.split == "train" || a.split == "all" || a.split == "held_out",
            "--split: unknown value '", a.split, "' (val, train, all, held_out)");
   PreparedData data = reload_data(config.data, run.normalizer);

@@ -1,6 +1,8 @@
 // ae export and ae import: a sparse autoencoder to and from the formats of SAELens and sparsify
 // (run/sae_formats.h).
+#include <cerrno>
 #include <cstdio>
+#include <filesystem>
 
 #include "core/error.h"
 #include "train/checkpoint.h"
@@ -33,15 +35,25 @@ int run_export(ExportArgs& a) {
 
 int run_import(ImportArgs& a) {
   AE_CHECK(!a.out.empty(), "ae import: --out (the run folder to write) is required");
+  if (!is_sae_folder(a.dir))
+    fail(cat("ae import: ", a.dir, " is not a SAELens or sparsify folder (cfg.json beside "
+             "sae_weights.safetensors or sae.safetensors); an ae run needs no import"),
+         ErrorKind::file, ENOENT);
   check_new_run_folder(a.out);
   const LoadedRun run = load_run(a.dir, "best", "cpu");
   create_run_folder(a.out);
-  write_text(join_path(a.out, kConfigFile), run.checkpoint.file.metadata.at(kRunConfigKey) + "\n");
-  models::CheckpointExtras extras;
-  extras.metadata = run.checkpoint.file.metadata;
-  for (const char* name : {kBestCheckpoint, kLatestCheckpoint})
-    models::save_checkpoint(join_path(a.out, name), run.checkpoint.spec, *run.model, nullptr,
-                            models::TrainingState{}, extras);
+  try {
+    models::CheckpointExtras extras;
+    extras.metadata = run.checkpoint.file.metadata;
+    for (const char* name : {kBestCheckpoint, kLatestCheckpoint})
+      models::save_checkpoint(join_path(a.out, name), run.checkpoint.spec, *run.model, nullptr,
+                              models::TrainingState{}, extras);
+    write_text(join_path(a.out, kConfigFile), run.checkpoint.file.metadata.at(kRunConfigKey) + "\n");
+  } catch (...) {
+    std::error_code ec;
+    std::filesystem::remove_all(a.out, ec);  // the folder made here: all or nothing
+    throw;
+  }
   std::printf("%s: run folder of the %s (%lld latents over %lld inputs) in %s\n", a.out.c_str(),
               models::sae_kind_name(run.checkpoint.spec.sae.kind),
               static_cast<long long>(run.checkpoint.spec.sae.latents),

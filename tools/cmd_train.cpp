@@ -29,6 +29,7 @@
 #include "run/ranks.h"
 #include "tools/progress.h"
 #include "run/run_folder.h"
+#include "run/sae_formats.h"
 #include "run/session.h"
 
 namespace ae::cli {
@@ -98,6 +99,14 @@ RunConfig resolve_config(TrainArgs& a, std::string& config_source) {
   RunConfig config = preset(requested_model_kind(a.flags, have_file ? &file : nullptr));
   if (have_file) apply_json(config, file, config_source);
   a.flags.apply(config);
+  if (config.model.kind == "auto" && !config.model.init.empty()) {
+    // --init names the model: the defaults of its kind (batch size, schedule), as --model would.
+    const std::string kind = models::sae_kind_name(sae_folder_kind(config.model.init));
+    config = preset(kind);
+    if (have_file) apply_json(config, file, config_source);
+    a.flags.apply(config);
+    config.model.kind = kind;
+  }
   validate(config);
   AE_CHECK(!a.flags.was_given("--buffer-mb") || config.data.stream, "--buffer-mb sizes the buffer "
            "of --stream; without --stream the data is read into memory whole: add --stream, or "
@@ -240,9 +249,13 @@ int run_train(TrainArgs& a) {
   }();
   const int64_t train_rows = config.data.stream ? stream.train_rows : data.train.size();
   const int64_t val_rows = config.data.stream ? stream.val_rows : data.val.size();
+  // A sparse autoencoder's rows are activations, not pictures, unless --image-shape says so (a
+  // width of 64 or 784 would otherwise be drawn as a square of pixels).
   const PictureShape picture =
-      picture_shape(config.data.image_shape, data.train.image_h, data.train.image_w,
-                    data.train.image_c, data.train.features());
+      is_sae(config.model.kind) && config.data.image_shape.empty()
+          ? PictureShape{}
+          : picture_shape(config.data.image_shape, data.train.image_h, data.train.image_w,
+                          data.train.image_c, data.train.features());
   // A sparse autoencoder's automatic settings, made concrete before config.json is written.
   const std::string sae_note = resolve_sae(config, data.train.features(), train_rows);
   const models::ModelSpec spec =
@@ -259,7 +272,12 @@ int run_train(TrainArgs& a) {
   // The model is built before anything is written, so that a setting it refuses leaves no
   // half-made run folder behind.
   std::unique_ptr<models::Model> model = models::build_model(spec, device);
-  init_sae(*model, config, decoder_bias_sample(data.train.x));  // a resumed run's is restored
+  // A resumed run's weights are restored from its checkpoint (its --init folder is not read
+  // again); one stopped before its first checkpoint starts again from its configuration.
+  const bool has_checkpoint =
+      resuming && (std::filesystem::exists(join_path(a.resume, kLatestCheckpoint)) ||
+                   std::filesystem::exists(join_path(a.resume, kMetricsJson)));
+  if (!has_checkpoint) init_sae(*model, config, decoder_bias_sample(data.train.x));
   // A streamed run's sources, and whether a batch fits in a window of the buffer, likewise (no
   // reading starts before training does).
   std::optional<models::StreamedRows> streamed_train, streamed_val;

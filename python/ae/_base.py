@@ -117,11 +117,21 @@ def _export_guard(X: Any, index: int):
 
 
 def _check_dlpack_dtype(X: Any) -> None:
-    """TypeError unless the DLPack tensor X is float32 (checked before any export or copy)."""
+    """TypeError unless the DLPack tensor X is float32 and, where it says (PyTorch's
+    ``is_contiguous``, CuPy's ``flags``), C-contiguous: ae reads it in place, so neither is
+    converted (checked before any export or copy)."""
     dtype = str(getattr(X, "dtype", "float32"))
     if not dtype.endswith("float32"):
         raise TypeError(f"{type(X).__name__} of dtype {dtype}: ae reads float32 DLPack tensors; "
                         "convert it first (PyTorch: x.float().contiguous())")
+    contiguous = getattr(X, "is_contiguous", None)
+    flags = getattr(X, "flags", None)
+    if (callable(contiguous) and not contiguous()) or (
+            flags is not None and getattr(flags, "c_contiguous", True) is False):
+        shape = tuple(getattr(X, "shape", ()))
+        raise TypeError(f"{type(X).__name__} of shape {shape} is not C-contiguous (a transpose or "
+                        "a strided slice): ae reads DLPack tensors in place; make it contiguous "
+                        "first (PyTorch: x.contiguous())")
 
 
 def _dlpack_input(X: Any) -> Any:

@@ -291,6 +291,28 @@ TEST_F(CliSae, ExportAndInitRefuseWhatTheyCannotDoInOneLine) {
   fails("train --init sl --normalize standardize --data acts.npy --out t", {"--normalize standardize would change what it reads"});
   fails("train --init acts.npy --data acts.npy --out t", {"acts.npy: not a SAELens or sparsify folder"});
   EXPECT_FALSE(fs::exists(path("t")));
+  // An ae run is no SAELens folder: refused before anything is written.
+  fails("import jump -o imported", {"ae import: jump is not a SAELens or sparsify folder"});
+  EXPECT_FALSE(fs::exists(path("imported")));
+  // A folder holding either format's weights is not written into.
+  fs::create_directories(path("mixed"));
+  fs::copy_file(path("sl/sae_weights.safetensors"), path("mixed/sae_weights.safetensors"));
+  ok("train --model topk --data acts.npy --epochs 1 --out top" + kSmall);
+  fails("export top --format sparsify -o mixed", {"mixed/sae_weights.safetensors exists already"});
+  EXPECT_FALSE(fs::exists(path("mixed/sae.safetensors")));
+  // The folder has no data of its own; outputs do not go into it.
+  fails("eval sl", {"records no data file", "give the activations with --data"});
+  ok("encode sl --data acts.npy");
+  EXPECT_TRUE(fs::exists(path("codes.npy")));
+  EXPECT_FALSE(fs::exists(path("sl/codes.npy")));
+  // --init without --model: the SAE's kind and its defaults (batch 4096, cosine), as --model
+  // would give; a resumed run does not read the folder again.
+  ok("train --init sl --data acts.npy --epochs 1 -q --out from-init");
+  const std::string config = read_text(path("from-init/config.json"));
+  EXPECT_NE(config.find("\"batch_size\": 4096"), std::string::npos) << config;
+  EXPECT_NE(config.find("\"kind\": \"jumprelu\""), std::string::npos) << config;
+  fs::remove_all(path("sl"));
+  ok("train --resume from-init --epochs 2 -q");
 }
 
 }  // namespace

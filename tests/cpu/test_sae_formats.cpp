@@ -158,7 +158,7 @@ TEST(SaeFormats, WhatAFormatCannotHoldIsRefusedAndNothingIsOverwritten) {
   export_sae(spec, *jump, std::nullopt, SaeFormat::saelens, dir.path("x"));
   const std::string before = text_of(dir.path("x/cfg.json"));
   EXPECT_EQ(testing::error_of([&] { export_sae(spec, *jump, std::nullopt, SaeFormat::saelens, dir.path("x")); }),
-            "--out " + dir.path("x") + ": " + dir.path("x/cfg.json") +
+            "export to " + dir.path("x") + ": " + dir.path("x/cfg.json") +
                 " exists already (choose a new folder, or remove it)");
   EXPECT_EQ(text_of(dir.path("x/cfg.json")), before);
   models::Normalizer zero = normaliser();
@@ -210,9 +210,15 @@ TEST(SaeFormats, AFolderAeCannotComputeIsRefusedInOneLine) {
   EXPECT_EQ(error("c", [](nlohmann::json& c) { c.erase("d_sae"); }),
             dir.path("c") + "/cfg.json: no field 'd_sae'");
   EXPECT_EQ(error("d", [](nlohmann::json& c) { c["k"] = 0; }),
-            dir.path("d") + "/cfg.json: field 'k' is 0, outside [1, d_sae = 23]");
+            dir.path("d") + "/cfg.json: field 'k' must be an integer in [1, 2^31], got 0");
+  EXPECT_EQ(error("d2", [](nlohmann::json& c) { c["k"] = 30; }),
+            dir.path("d2") + "/cfg.json: field 'k' is 30, outside [1, d_sae = 23]");
+  EXPECT_EQ(error("d3", [](nlohmann::json& c) { c["d_in"] = 7.5; }),
+            dir.path("d3") + "/cfg.json: field 'd_in' must be an integer in [1, 2^31], got 7.5");
+  EXPECT_EQ(error("d4", [](nlohmann::json& c) { c["d_sae"] = 1e20; }),
+            dir.path("d4") + "/cfg.json: field 'd_sae' must be an integer in [1, 2^31], got 1e+20");
   EXPECT_EQ(error("e", [](nlohmann::json& c) { c["d_in"] = "seven"; }),
-            dir.path("e") + "/cfg.json: field 'd_in' has the wrong type: \"seven\"");
+            dir.path("e") + "/cfg.json: field 'd_in' must be an integer in [1, 2^31], got \"seven\"");
   const float w[3] = {1, 2, 3};
   EXPECT_EQ(error("f", [](nlohmann::json&) {}, {io::safetensor_f32("b_dec", {3}, w)}),
             dir.path("f") + "/sae_weights.safetensors: tensor 'b_dec' has shape (3,), cfg.json's "
@@ -220,6 +226,27 @@ TEST(SaeFormats, AFolderAeCannotComputeIsRefusedInOneLine) {
   EXPECT_EQ(error("g", [](nlohmann::json&) {}, {io::safetensor_f32("W_skip", {3}, w)}),
             dir.path("g") + "/sae_weights.safetensors: tensor 'W_skip' (3,) is not part of a SAELens "
             "topk SAE (ae would compute another function)");
+  // Before SAELens 6 a TopK was "standard" with activation_fn_str "topk": read as the TopK it is.
+  const std::string old_topk = saelens_folder(dir, "pre6", [](nlohmann::json& c) {
+    c.erase("architecture");
+    c.erase("k");
+    c["activation_fn_str"] = "topk";
+    c["activation_fn_kwargs"] = {{"k", 4}};
+    c["normalize_activations"] = false;
+    c["metadata"]["sae_lens_version"] = "4.0.0";
+  });
+  EXPECT_EQ(read_sae_folder(old_topk).spec.sae.kind, SaeKind::topk);
+  EXPECT_EQ(read_sae_folder(old_topk).spec.sae.k, 4);
+  EXPECT_EQ(sae_folder_kind(old_topk), SaeKind::topk);
+  EXPECT_EQ(error("i", [](nlohmann::json& c) { c["architecture"] = "standard"; c["activation_fn_str"] = "tanh-relu"; }),
+            dir.path("i") + "/cfg.json: field 'activation_fn_str' is 'tanh-relu'; ae reads standard "
+            "SAEs with relu (or topk)");
+  const float ints[1] = {0};
+  io::SafeTensor int_b_dec{"b_dec", "I32", {kD}, std::vector<uint8_t>(4 * kD)};
+  (void)ints;
+  EXPECT_EQ(error("h", [](nlohmann::json&) {}, {int_b_dec}),
+            dir.path("h") + "/sae_weights.safetensors: tensor 'b_dec' is I32; ae reads F32, F64, "
+            "F16 and BF16 weights");
   EXPECT_EQ(testing::error_of([&] { read_sae_folder(dir.path("none")); }),
             dir.path("none") + ": not a SAELens or sparsify folder (cfg.json beside "
             "sae_weights.safetensors or sae.safetensors)");

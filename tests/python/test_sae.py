@@ -235,3 +235,17 @@ def test_save_and_load_a_partial_fit_model(tmp_path):
     np.testing.assert_array_equal(back.reconstruct(X), sae.reconstruct(X))
     back.partial_fit(X[:128])  # a loaded model trains on, with a fresh optimizer
     assert back.history_["steps"].iloc[-1] == 2
+
+
+def test_partial_fit_refuses_non_finite_and_strided_tensors():
+    torch = require("torch")
+    X = activations()
+    sae = ae.SparseAutoencoder("topk", **SMALL).partial_fit(X)
+    before = sae.encode(X)
+    t = torch.from_numpy(X.copy())
+    t[5, 3] = float("inf")
+    with pytest.raises(ValueError, match=r"partial_fit: X row 5, feature 3: inf is not a finite"):
+        sae.partial_fit(t)
+    np.testing.assert_array_equal(sae.encode(X), before)  # nothing was trained on it
+    with pytest.raises(TypeError, match="not C-contiguous"):
+        sae.partial_fit(torch.from_numpy(X).T.contiguous().T)
