@@ -40,10 +40,13 @@ struct HostSae {
   std::vector<double> w_enc, b_enc, w_dec, b_dec, threshold;
 };
 
-std::vector<double> host_values(const Tensor& t) {
-  const Tensor h = t.to(Device::cpu()).to(DType::f64);
-  const double* p = h.data_as<double>();
-  return {p, p + h.numel()};
+// SAELens's architecture name of an ae kind (batchtopk: the JumpReLU of its inference θ).
+const char* saelens_architecture(models::SaeKind kind) {
+  switch (kind) {
+    case models::SaeKind::topk: return "topk";
+    case models::SaeKind::relu_l1: return "standard";
+    default: return "jumprelu";
+  }
 }
 
 HostSae host_sae(const models::ModelSpec& spec, models::Model& model) {
@@ -51,18 +54,18 @@ HostSae host_sae(const models::ModelSpec& spec, models::Model& model) {
   s.n = spec.sae.latents;
   s.d = spec.sae.inputs;
   for (const models::Parameter& p : model.parameters()) {
-    if (p.name == "encoder.weight") s.w_enc = host_values(p.value);
-    else if (p.name == "encoder.bias") s.b_enc = host_values(p.value);
-    else if (p.name == "decoder.weight") s.w_dec = host_values(p.value);
-    else if (p.name == "decoder.bias") s.b_dec = host_values(p.value);
+    if (p.name == "encoder.weight") s.w_enc = p.value.to_vector();
+    else if (p.name == "encoder.bias") s.b_enc = p.value.to_vector();
+    else if (p.name == "decoder.weight") s.w_dec = p.value.to_vector();
+    else if (p.name == "decoder.bias") s.b_dec = p.value.to_vector();
     else if (p.name == "log_threshold") {
-      s.threshold = host_values(p.value);
+      s.threshold = p.value.to_vector();
       for (double& t : s.threshold) t = std::exp(t);
     }
   }
   if (spec.sae.kind == models::SaeKind::batch_topk)
     for (const models::Parameter& b : model.buffers())
-      if (b.name == "threshold") s.threshold.assign(static_cast<size_t>(s.n), host_values(b.value).at(0));
+      if (b.name == "threshold") s.threshold.assign(static_cast<size_t>(s.n), b.value.to_vector().at(0));
   return s;
 }
 
@@ -193,7 +196,6 @@ ReadSae read_saelens(const std::string& dir) {
   const json cfg = read_cfg(cfg_path);
   ReadSae r;
   std::tie(r.kind, r.k) = saelens_kind(cfg, cfg_path);
-  const std::string arch = models::sae_kind_name(r.kind);
   // Before SAELens 6, normalize_activations could be a bool: false is "none".
   const std::string norm = cfg.contains("normalize_activations") && cfg.at("normalize_activations").is_boolean()
                                ? (cfg.at("normalize_activations").get<bool>() ? "true" : "none")
@@ -211,8 +213,7 @@ ReadSae read_saelens(const std::string& dir) {
   const io::SafeTensorsFile file = io::read_safetensors(path);
   std::set<std::string> known{"W_enc", "b_enc", "W_dec", "b_dec"};
   if (r.kind == models::SaeKind::jumprelu) known.insert("threshold");
-  only_tensors(file, path, known,
-               cat("a SAELens ", r.kind == models::SaeKind::relu_l1 ? "standard" : arch, " SAE").c_str());
+  only_tensors(file, path, known, cat("a SAELens ", saelens_architecture(r.kind), " SAE").c_str());
   s.w_enc = transposed(weights(file, path, "W_enc", {s.d, s.n}), s.d, s.n);
   s.b_enc = weights(file, path, "b_enc", {s.n});
   s.w_dec = weights(file, path, "W_dec", {s.n, s.d});
@@ -291,8 +292,8 @@ SaeFormat parse_sae_format(const std::string& name) {
 void export_sae(const models::ModelSpec& spec, models::Model& model,
                 const std::optional<models::Normalizer>& norm, SaeFormat format,
                 const std::string& dir) {
-  AE_CHECK(spec.kind == models::ModelKind::sae, "export: the model is ", model_kind_name(spec.kind),
-           ", not a sparse autoencoder (the ", sae_format_name(format),
+  AE_CHECK(spec.kind == models::ModelKind::sae, "export: the model is an ", model_kind_name(spec.kind),
+           " model, not a sparse autoencoder (the ", sae_format_name(format),
            " format holds SAEs: ae train --model topk, batchtopk, jumprelu or relu-l1)");
   const models::SaeConfig& c = spec.sae;
   AE_CHECK(format == SaeFormat::saelens || c.kind == models::SaeKind::topk, "export --format sparsify: ",
@@ -320,9 +321,7 @@ void export_sae(const models::ModelSpec& spec, models::Model& model,
     const bool thresholded = c.kind == models::SaeKind::jumprelu || c.kind == models::SaeKind::batch_topk;
     if (thresholded) t.push_back(f32_tensor("threshold", {s.n}, s.threshold));
     io::write_safetensors(weights_path, t);
-    cfg = {{"architecture", c.kind == models::SaeKind::topk ? "topk"
-                            : thresholded                   ? "jumprelu"
-                                                            : "standard"},
+    cfg = {{"architecture", saelens_architecture(c.kind)},
            {"d_in", s.d},
            {"d_sae", s.n},
            {"dtype", "float32"},

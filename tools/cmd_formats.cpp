@@ -17,10 +17,6 @@ int run_export(ExportArgs& a) {
   const SaeFormat format = parse_sae_format(a.format);
   AE_CHECK(!a.run.out.empty(), "ae export: --out (the folder to write) is required");
   const LoadedRun run = load_run(a.run);
-  AE_CHECK(run.checkpoint.spec.kind == models::ModelKind::sae, "ae export: ", run.checkpoint.path,
-           " holds a ", models::model_kind_name(run.checkpoint.spec.kind),
-           ", not a sparse autoencoder (the ", sae_format_name(format),
-           " format holds SAEs: ae train --model topk, batchtopk, jumprelu or relu-l1)");
   export_sae(run.checkpoint.spec, *run.model, run.normalizer, format, a.run.out);
   std::printf("%s: %s SAE (%s, %lld latents over %lld inputs%s) from %s\n", a.run.out.c_str(),
               sae_format_name(format), models::sae_kind_name(run.checkpoint.spec.sae.kind),

@@ -116,7 +116,7 @@ def _export_guard(X: Any, index: int):
     return contextlib.nullcontext()
 
 
-def _check_dlpack_dtype(X: Any) -> None:
+def _check_dlpack(X: Any) -> None:
     """TypeError unless the DLPack tensor X is float32 and, where it says (PyTorch's
     ``is_contiguous``, CuPy's ``flags``), C-contiguous: ae reads it in place, so neither is
     converted (checked before any export or copy)."""
@@ -144,7 +144,7 @@ def _dlpack_input(X: Any) -> Any:
     The result of a CUDA export is a DLPack capsule: it has no shape and is consumed by the one
     engine call it is passed to, so call this once per engine call, right before it, and read
     shapes from X itself."""
-    _check_dlpack_dtype(X)
+    _check_dlpack(X)
     device_type, device_id = X.__dlpack_device__()
     if int(device_type) == _KDLCUDA:
         index = int(device_id)
@@ -293,7 +293,7 @@ class _Base(BaseEstimator):
         C-contiguous NumPy array is used in place; other dtypes and layouts are converted once to
         float32 C order (a copy)."""
         if _is_dlpack(X):
-            _check_dlpack_dtype(X)
+            _check_dlpack(X)
             shape = tuple(X.shape)
             if len(shape) != 2:
                 raise ValueError(f"Expected a 2D array, got an array of shape {shape}")

@@ -241,9 +241,7 @@ TEST(SaeFormats, AFolderAeCannotComputeIsRefusedInOneLine) {
   EXPECT_EQ(error("i", [](nlohmann::json& c) { c["architecture"] = "standard"; c["activation_fn_str"] = "tanh-relu"; }),
             dir.path("i") + "/cfg.json: field 'activation_fn_str' is 'tanh-relu'; ae reads standard "
             "SAEs with relu (or topk)");
-  const float ints[1] = {0};
   io::SafeTensor int_b_dec{"b_dec", "I32", {kD}, std::vector<uint8_t>(4 * kD)};
-  (void)ints;
   EXPECT_EQ(error("h", [](nlohmann::json&) {}, {int_b_dec}),
             dir.path("h") + "/sae_weights.safetensors: tensor 'b_dec' is I32; ae reads F32, F64, "
             "F16 and BF16 weights");
