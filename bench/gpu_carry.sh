@@ -24,7 +24,7 @@
 # ("skipped"), the benchmarks say so and exit 0, `ae info` exits 0; and installs the wheels into
 # an empty folder as the GPU machine will (pip --no-index --no-deps --target, for Python 3.12),
 # then imports sparsify from it with $PYTHON (python3) when that interpreter has torch,
-# transformers and accelerate. Exits 1 on any failure.
+# transformers and accelerate. pip runs as $PIP_PYTHON -m pip (python3). Exits 1 on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
