@@ -278,6 +278,8 @@ part_saepeers() {
     "$PYTHON" bench/peers/sae_peers.py --device cuda "${trainers[@]}" --work "$WORK/sae_peers" \
     --out "$OUT/sae_peers.json" --deadline "$(calc "$(now) + $left - 12 * $UNIT")"
   rc=$?
+  # Wheels that install but do not import: sae_peers.py leaves sparsify out and says so.
+  [ -n "$skipped" ] || skipped=$(grep -m1 '^peers skipped' "$PART_LOG")
   line=$(sed -n 's/^summary: //p' "$PART_LOG" | tail -1)
   gemm=$(sed -n 's/.*"kind": "topk", "precision": "tf32".*"latents": 16384,.*"gemm_gflops": \([0-9.]*\).*/\1/p' \
     "$OUT/sae_steps.json" 2>/dev/null | head -1)

@@ -9,11 +9,11 @@
 # starts; with every part passing, each part's row is ok, the suite leaves out the 2^31/2^32
 # tests, which run last, memcheck runs the filtered suite, and saepeers installs the carried
 # wheels, runs sae_peers.py on the GPU with them and the carried ae and names ae's encoder GEMM;
-# without wheels, or with wheels that do not install, saepeers runs ae alone and says why; with
-# parts that hang, ignore SIGTERM, fail or differ, each gets its status, the stopped ones leave no
-# process behind, the comparison table of a partial peers run still prints, and the whole run
-# ends within its planned total; without a device every part says so; stopped from outside
-# (SIGTERM), the summary prints what ran.
+# without wheels, or with wheels that do not install or import, saepeers runs ae alone and says
+# why; with parts that hang, ignore SIGTERM, fail or differ, each gets its status, the stopped
+# ones leave no process behind, the comparison table of a partial peers run still prints, and the
+# whole run ends within its planned total; without a device every part says so; stopped from
+# outside (SIGTERM), the summary prints what ran.
 set -uo pipefail
 export LC_ALL=C
 cd "$(dirname "$0")/.." || exit 2
@@ -127,6 +127,7 @@ case $1 in
     echo '{"sizes": {}}' >"$out"
     echo "| size | trainer | precision | samples/s | ae / it |" >"${out%.json}.md"
     echo "| gpu16k | sparsify-topk | bf16 autocast | 100 | 2.50 |" >>"${out%.json}.md"
+    [ "$mode" = noimport ] && echo "peers skipped (sparsify-topk, sparsify-topk-fp32): python3 cannot \`import torch, sparsify, schedulefree\`"
     case $mode in
       deadline) echo "summary: gpu16k: ae-topk-tf32 (tf32) / sparsify-topk (bf16 autocast) 2.50x"; exit 3 ;;
     esac
@@ -263,6 +264,9 @@ check "... with no wheels on its PYTHONPATH" has "$TMP/nowheels.calls" "^PYTHONP
 run_check badwheels DRY_SAEPEERS=badwheels PARTS="saepeers"
 check "wheels that do not install: saepeers runs ae alone and says why" \
   row_has "$TMP/badwheels.txt" saepeers "\| ae only +\|.*\| sparsify skipped: its wheels did not install \(ERROR: stub.whl is not a valid wheel filename.\)"
+run_check noimport DRY_SAEPEERS=noimport PARTS="saepeers"
+check "wheels that install but do not import: saepeers says ae only, and why" \
+  row_has "$TMP/noimport.txt" saepeers "\| ae only +\|.*\| peers skipped \(sparsify-topk, sparsify-topk-fp32\): python3 cannot"
 run_check deadline DRY_SAEPEERS=deadline PARTS="saepeers"
 check "runs left out at the deadline: saepeers is partial" row_has "$TMP/deadline.txt" saepeers "\| partial +\|.*past its deadline: gpu16k: "
 
