@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # Every GPU check of ae in ONE device call, from binaries built on the development machine:
 #
-#   1. here:            bash bench/gpu_carry.sh     (gpu_carry/: 4 binaries and their libraries)
-#   2. the device call: run(command="bash bench/gpu_check.sh", carry=["gpu_carry"], timeout_s=360)
+#   1. here:            bash bench/gpu_carry.sh     (gpu_carry/: 5 binaries, their libraries and
+#                       the wheels of sparsify's comparison; MANIFEST says the size)
+#   2. the device call: run(command="bash bench/gpu_check.sh", carry=["gpu_carry"], timeout_s=540)
 #      a second, shorter try, if one is needed, fits what is left of a 15-minute window:
-#                       run(command="SCALE=0.5 bash bench/gpu_check.sh", carry=..., timeout_s=200)
+#                       run(command="SCALE=0.5 bash bench/gpu_check.sh", carry=..., timeout_s=270)
 #
 # Nothing is compiled there. The parts run in order of value, each under its own budget; a part
 # still running at the end of its budget is stopped (SIGTERM to its process group, SIGKILL GRACE
 # s later, left behind ABANDON s after that) and the next one starts. The budgets, the stopping
-# slack of every part and a fixed OVERHEAD add up to at most TOTAL = 300 s; SCALE=0.5 halves
-# every budget and the total (150 s). The script checks that arithmetic before it starts
+# slack of every part and a fixed OVERHEAD add up to at most TOTAL = 440 s; SCALE=0.5 halves
+# every budget and the total (220 s). The script checks that arithmetic before it starts
 # (bash bench/gpu_check.sh --plan prints it) and gives a part only the time left of the total,
-# so under the device call's 360 s the summary always prints, whichever part hangs.
+# so under the device call's 540 s the summary always prints, whichever part hangs.
 #
 # Estimates (s, at SCALE=1) from each part's work, and budgets:
 #   part      est budget  what, and where the estimate comes from
@@ -32,6 +33,18 @@
 #                         peers on the same files (import and loss check ~10 s, 20 eager and
 #                         CUDA-graph timings ~20 s, then torch.compile, ~20 s per configuration,
 #                         largest batch first, until the part's deadline) and compare.py's table
+#   saepeers  115   135   ae's SAE trainer against EleutherAI's sparsify 1.3.3 on the GPU
+#                         (bench/peers/sae_peers.py --device cuda; d 768, k 32, batch 4096, 3
+#                         epochs of 65,536 rows, the first a warm-up): the carried wheels
+#                         installed (~3 s); the data drawn with torch on the GPU (the import and a
+#                         context ~4 s, 67,584 rows from F 16384 features ~1 s, written ~1 s); per
+#                         size, n 16384 then 65536 while its deadline allows, five trainers each in
+#                         its own process: ae in float32 and TF32 (a context, the 200 MB file, 48
+#                         steps of a few ms, each epoch's sparsity metrics and parameter check,
+#                         the checkpoints: ~4 s, ~8 s at 65536) and sparsify in its bf16 autocast,
+#                         float32 and TF32 (imports ~6 s, Triton's compilation ~3 s the first
+#                         time, 48 steps ~1 s, the weights back ~1 s), each scored in numpy on 2048
+#                         held-out rows (~1 s, ~3 s at 65536): ~45 s at 16384, ~60 s at 65536
 #   memcheck   30    40   compute-sanitizer memcheck --leak-check full over the suite FILTERED
 #                         to the kernel and op tests (MEMCHECK_FILTER: not the 2^31/2^32 and
 #                         large-buffer tests, the 2^32-angle test, the training-step and NCCL
@@ -49,12 +62,13 @@
 #   synccheck  15    20   compute-sanitizer synccheck over the same
 #
 # Writes to $OUT (returned by the device call; build/gpu_check without it): summary.txt (each
-# part's row as it ends, then the table), gpu_tests.log, steps.log, ae_steps.json, peers.json,
-# compare.md, sanitize.log (kernels.log with PARTS=kernels). Exit status 0 when every part passed,
+# part's row as it ends, then the tables), gpu_tests.log, steps.log, ae_steps.json, peers.json,
+# compare.md, sae_steps.json, sae_peers.json, sae_peers.md, sae_peers.log, sanitize.log
+# (kernels.log with PARTS=kernels). Exit status 0 when every part passed,
 # 1 when one did not, 2 when the script could not start or was stopped (its summary still prints).
 #
 # Variables: SCALE (1), PARTS (the default plan above, in order), OUT, CARRY (gpu_carry),
-# SANITIZER (compute-sanitizer's path), PYTHON (python3), MEMCHECK_FILTER. For the dry run
+# WHEELS (CARRY/wheels), SANITIZER (compute-sanitizer's path), PYTHON (python3), MEMCHECK_FILTER. For the dry run
 # (bench/gpu_check_dry_run.sh, ctest gpu_check.dry_run): UNIT, real seconds per planned second.
 #   bash bench/gpu_check.sh --plan    the plan and its arithmetic at SCALE; exit 1 when over TOTAL
 set -uo pipefail
@@ -64,14 +78,15 @@ ROOT=$PWD
 SELF=$ROOT/bench/gpu_check.sh
 export ROOT SELF
 export CARRY=${CARRY:-$ROOT/gpu_carry}
+export WHEELS=${WHEELS:-$CARRY/wheels}
 export OUT=${OUT:-$ROOT/build/gpu_check}
 export SCALE=${SCALE:-1}
 export UNIT=${UNIT:-1}
 export PYTHON=${PYTHON:-python3}
-export PARTS=${PARTS:-device suite steps memcheck nccl huge}
+export PARTS=${PARTS:-device suite steps saepeers memcheck nccl huge}
 export MEMCHECK_FILTER=${MEMCHECK_FILTER:--*Huge*:*Large*:*OutOfMemory*:*TooLarge*:PhiloxSincos.*:GpuStepTrain.*:CommNcclGpu.*}
 RACECHECK_FILTER='*ReduceSum*:*KlSparsity*:*Contractive*:*BiasActBackward*:*AccumulateScalars*:BackendSparse/*'
-TOTAL=300    # s at SCALE=1: the whole script
+TOTAL=440    # s at SCALE=1: the whole script
 GRACE=2      # s from SIGTERM to SIGKILL
 ABANDON=1    # s after SIGKILL before a part still running is left behind
 OVERHEAD=5   # s outside the parts: checks, unpacking the libraries, the summary
@@ -87,6 +102,7 @@ plan_of() {  # plan_of PART: "ESTIMATE BUDGET" in seconds at SCALE=1
     device) echo "5 10" ;;
     suite) echo "35 45" ;;
     steps) echo "70 80" ;;
+    saepeers) echo "115 135" ;;
     memcheck) echo "30 40" ;;
     nccl) echo "10 20" ;;
     huge) echo "45 55" ;;
@@ -103,7 +119,7 @@ check_plan() {
   printf '%-10s %9s %9s %9s\n' part estimate budget "ends by"
   for p in $PARTS; do
     if ! read -r est budget < <(plan_of "$p"); then
-      echo "gpu_check: unknown part '$p' (device suite steps memcheck nccl huge kernels racecheck synccheck)"
+      echo "gpu_check: unknown part '$p' (device suite steps saepeers memcheck nccl huge kernels racecheck synccheck)"
       return 1
     fi
     if is "$est > $budget"; then
@@ -229,6 +245,59 @@ sae_steps() {
   say "  sae step / encoder GEMM (ae_bench_sae_step, exit $rc): ${ratios:-none measured}"
 }
 
+# ae's sparse autoencoder trainer against EleutherAI's sparsify on the GPU: sae_peers.py
+# --device cuda (its docstring; docs/sae.md), every run in its own process, the JSON and the
+# table (sae_peers.md) rewritten after each one. sparsify comes from the carried wheels, installed
+# into $WORK/site; without them (gpu_carry.sh could not download them) or when they do not
+# install, ae runs alone. The row: each peer's ratio (ae's samples/s over its) and ae's encoder
+# GEMM alone, from the steps part's sae_steps.json (topk, TF32, n 16384).
+part_saepeers() {
+  local end site=$WORK/site trainers=() skipped="" rc line gemm left
+  end=$(calc "$(now) + $PART_LIMIT * $UNIT")
+  if ! "$PYTHON" -c 'import numpy, torch' >/dev/null 2>&1; then
+    result "not run" "numpy or PyTorch not importable by $PYTHON: no data to train on"; return
+  fi
+  if ! compgen -G "$WHEELS/*.whl" >/dev/null; then
+    skipped="sparsify skipped: no wheels in $WHEELS (bench/gpu_carry.sh could not download them)"
+  elif ! PIP_ROOT_USER_ACTION=ignore "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
+      --upgrade --target "$site" "$WHEELS"/*.whl; then
+    skipped="sparsify skipped: its wheels did not install ($(tail -1 "$PART_LOG"))"
+  else
+    export PYTHONPATH=$site${PYTHONPATH:+:$PYTHONPATH}
+  fi
+  [ -z "$skipped" ] || { echo "== $skipped"; trainers=(--trainers "ae-topk-tf32,ae-topk"); }
+  # ae from the carry, with the carried libraries (only ae gets them, not Python).
+  printf '#!/bin/sh\nLD_LIBRARY_PATH="%s/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" exec "%s/bin/ae" "$@"\n' \
+    "$CARRY" "$CARRY" >"$WORK/ae"
+  chmod +x "$WORK/ae"
+  # No run starts in the last 15 s (planned) of the part, about what one takes at n 65536; the
+  # last 3 s are the row's.
+  left=$(calc "$end - $(now) - 3 * $UNIT")
+  if is "$left < $UNIT"; then result skipped "no time left"; return; fi
+  AE_CLI=$WORK/ae PYTHONUNBUFFERED=1 timeout -k "$(calc "$GRACE * $UNIT")" "$left" \
+    "$PYTHON" bench/peers/sae_peers.py --device cuda "${trainers[@]}" --work "$WORK/sae_peers" \
+    --out "$OUT/sae_peers.json" --deadline "$(calc "$(now) + $left - 12 * $UNIT")"
+  rc=$?
+  # Wheels that install but do not import: sae_peers.py leaves sparsify out and says so.
+  [ -n "$skipped" ] || skipped=$(grep -m1 '^peers skipped' "$PART_LOG")
+  line=$(sed -n 's/^summary: //p' "$PART_LOG" | tail -1)
+  gemm=$(sed -n 's/.*"kind": "topk", "precision": "tf32".*"latents": 16384,.*"gemm_gflops": \([0-9.]*\).*/\1/p' \
+    "$OUT/sae_steps.json" 2>/dev/null | head -1)
+  if [ -n "$gemm" ]; then
+    gemm="ae's encoder GEMM alone (topk tf32 n=16384, steps part): $gemm GFLOP/s, $(awk "BEGIN { printf \"%.0f\", $gemm / 4950 }")% of 495 TFLOP/s"
+  else
+    gemm="ae's encoder GEMM alone: not measured (steps part, sae_steps.json)"
+  fi
+  case $rc in
+    0) if [ -n "$skipped" ]; then result "ae only" "$skipped; $line; $gemm"
+       else result ok "$line; $gemm"; fi ;;
+    3) result partial "${skipped:+$skipped; }past its deadline: $line; $gemm" ;;
+    124 | 137) result partial "${skipped:+$skipped; }stopped at the part's end; what ran is in sae_peers.md; $gemm" ;;
+    *) line=$(grep -E ': exit [0-9]+;|Error' "$PART_LOG" | tail -1)
+       result FAILED "sae_peers.py exit $rc: ${line:-$(tail -1 "$PART_LOG")}" ;;
+  esac
+}
+
 sanitizer_part() {  # sanitizer_part TOOL FILTER ARGS...
   local tool=$1 filter=$2 rc summary
   shift 2
@@ -317,7 +386,7 @@ export SUMMARY=$OUT/summary.txt
 : >"$OUT/gpu_tests.log"
 : >"$OUT/sanitize.log"
 : >"$OUT/steps.log"
-rm -f "$OUT/ae_steps.json" "$OUT/peers.json" "$OUT/compare.md"
+rm -f "$OUT/ae_steps.json" "$OUT/peers.json" "$OUT/compare.md" "$OUT/sae_peers.json" "$OUT/sae_peers.md"
 if [ -z "${SANITIZER:-}" ]; then
   SANITIZER=$(command -v compute-sanitizer)
   for c in /usr/local/cuda/bin/compute-sanitizer /usr/local/cuda/compute-sanitizer/compute-sanitizer \
@@ -343,6 +412,7 @@ print_summary() {
   {
     echo
     [ -s "$OUT/compare.md" ] && cat "$OUT/compare.md" && echo
+    [ -s "$OUT/sae_peers.md" ] && cat "$OUT/sae_peers.md" && echo
     echo "| part      | status    | time   | detail"
     echo "|-----------|-----------|--------|-------"
     printf '%s\n' "${rows[@]}"
@@ -434,6 +504,7 @@ run_part() {
     suite | huge | nccl) { echo "===== $name, exit $rc"; cat "$log"; } >>"$OUT/gpu_tests.log" ;;
     memcheck | racecheck | synccheck) { echo "===== $name, exit $rc"; cat "$log"; } >>"$OUT/sanitize.log" ;;
     steps) cat "$log" >>"$OUT/steps.log" ;;
+    saepeers) cat "$log" >"$OUT/sae_peers.log" ;;
     kernels) cat "$log" >"$OUT/kernels.log" ;;
   esac
   row "$name" "$status" "$(elapsed "$PART_START")" "$detail"
