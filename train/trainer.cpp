@@ -451,7 +451,14 @@ StepTotals TrainStep::take_totals() {
 namespace {
 
 // The index of the first NaN or infinity in t (any dtype or device), or -1 if all are finite.
+// Any NaN or infinity makes the sum non-finite, so a finite sum clears t with one reduction on its
+// device; only a non-finite sum (or one of finite values that overflows) reads t back to the host,
+// where an epoch's check of a 100-million-parameter model on the GPU would otherwise copy them all.
 int64_t first_non_finite(const Tensor& t) {
+  {
+    NoGradGuard no_grad;
+    if (std::isfinite(sum(t).item())) return -1;
+  }
   const std::vector<double> v = t.to_vector();
   for (size_t i = 0; i < v.size(); ++i)
     if (!std::isfinite(v[i])) return static_cast<int64_t>(i);

@@ -148,6 +148,19 @@ TEST(ModelsTrainer, DivergenceStopsTheRunWithAClearError) {
   EXPECT_NE(e.find("lower the learning rate (1e+30)"), std::string::npos) << e;
 }
 
+// The loss is taken before each step, so an epoch's only step can leave infinite parameters
+// behind a finite loss: the end-of-epoch check finds them (one reduction on the device clears a
+// finite parameter; a non-finite one is read back for the index) before any checkpoint holds them.
+TEST(ModelsTrainer, NonFiniteParametersAfterTheLastStepAreDivergence) {
+  Autoencoder model(noisy_sparse(), 7, Device::cpu());
+  TrainerConfig t = quick_trainer(1, 1e300);
+  t.optimizer.kind = OptimizerKind::sgd;
+  t.batch_size = 200;  // one step
+  const std::string e = ae::testing::error_of([&] { Trainer(t).fit(model, shapes_rows(200, 14)); });
+  EXPECT_NE(e.find("training diverged in epoch 1: parameter '"), std::string::npos) << e;
+  EXPECT_NE(e.find("' holds a non-finite value at flat index "), std::string::npos) << e;
+}
+
 // A non-finite validation loss ends the run at that epoch too, before on_epoch (where the command
 // line writes its checkpoints) sees it: NaN compares false and would otherwise pass for the best.
 // Validation rows scaled by 1e200 overflow the squared error while training stays finite.
