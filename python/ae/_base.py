@@ -259,6 +259,11 @@ class _Base(BaseEstimator):
     # Estimator parameter -> config.json field, for this estimator's parameters.
     _fields = _FIELDS
 
+    @staticmethod
+    def _loads(kind: str) -> bool:
+        """Whether load accepts a checkpoint of this model kind."""
+        return True
+
     # --- settings ---------------------------------------------------------------------------
     def _config(self) -> dict:
         config: dict = {}
@@ -394,16 +399,21 @@ class _Base(BaseEstimator):
         ``latest.safetensors``), or for SparseAutoencoder a SAELens or sparsify SAE folder
         (docs/sae.md). Its parameters are the checkpoint's configuration.
         Raises FileNotFoundError / OSError for a missing or unreadable file, ValueError for one
-        that is not a valid checkpoint."""
+        that is not a valid checkpoint or, for SparseAutoencoder, holds a model that is not a
+        sparse autoencoder."""
         model = _core.FittedModel.load(os.fspath(path), device or "auto")
         config = json.loads(model.config_json)
+        kind = _get_field(config, "model.kind")
+        if not cls._loads(kind):
+            raise ValueError(f"{os.fspath(path)}: holds a model of kind '{kind}', which "
+                             f"{cls.__name__} does not load; load it with ae.Autoencoder")
         params = {name: _get_field(config, key) for name, key in cls._fields.items()}
         if "hidden" in params:
             params["hidden"] = tuple(params["hidden"])
         params["random_state"] = config["seed"]
         # The other settings that differ from the model's defaults, so that a clone refits the
         # same model (the data source fields do not apply to arrays).
-        preset = json.loads(_core.preset_json(_get_field(config, "model.kind")))
+        preset = json.loads(_core.preset_json(kind))
         taken = set(cls._fields.values()) | {"seed", "data.seed"}
         options = {key: value for key, value in _leaves(config)
                    if key not in taken and not key.startswith("data.")

@@ -397,6 +397,10 @@ class SparseAutoencoder(TransformerMixin, _Base):
 
     _fields = _SAE_FIELDS
 
+    @staticmethod
+    def _loads(kind: str) -> bool:
+        return _core.is_sae(kind)
+
     def __init__(self, architecture: str = "topk", *, n_latents: Optional[int] = None,
                  k: Optional[int] = None, auxk_alpha: Optional[float] = None,
                  auxk_k: Optional[int] = None, dead_after: Optional[int] = None,

@@ -606,6 +606,8 @@ NB_MODULE(_core, m) {
   m.def("preset_json", [](const std::string& kind) {
     return ae::run::to_json(ae::run::preset(kind)).dump();
   }, "kind"_a);
+  // Whether a model kind is one of the sparse autoencoders (what SparseAutoencoder loads).
+  m.def("is_sae", &ae::run::is_sae, "kind"_a);
   m.def("default_device", [] { return ae::default_device().str(); });
   m.def("cuda_device_count", &ae::cuda_device_count);
 }

@@ -83,6 +83,17 @@ def test_save_and_load(tmp_path):
     assert back.n_dead_latents_ is None
 
 
+def test_load_refuses_a_model_that_is_not_a_sparse_autoencoder(tmp_path):
+    X = activations()
+    ae.Autoencoder(hidden=(16,), code=4, epochs=10).fit(X).save(tmp_path / "ae.safetensors")
+    with pytest.raises(ValueError, match=r"ae.safetensors: holds a model of kind 'ae', which "
+                                         r"SparseAutoencoder does not load"):
+        ae.SparseAutoencoder.load(tmp_path / "ae.safetensors")
+    # Autoencoder is the general one: it loads a sparse autoencoder too.
+    ae.SparseAutoencoder(**SMALL).fit(X).save(tmp_path / "sae.safetensors")
+    assert ae.Autoencoder.load(tmp_path / "sae.safetensors").model == "topk"
+
+
 def test_bad_settings_are_value_errors():
     X = activations()
     with pytest.raises(ValueError, match="exceeds --latents"):
