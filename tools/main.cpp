@@ -40,9 +40,9 @@ std::string examples(std::initializer_list<const char*> lines) {
 }
 
 // The defaults --help shows: those of the model named by --model on the command line (so that
-// `ae train --model ae --help` shows the plain autoencoder's code size), else the VAE's.
+// `ae train --model ae --help` shows the plain autoencoder's code size), else those of auto.
 RunConfig help_defaults(int argc, char** argv) {
-  std::string kind = "vae";
+  std::string kind = "auto";
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--model" && i + 1 < argc) kind = argv[i + 1];

@@ -52,7 +52,10 @@ TEST_F(CliTrain, WritesTheRunFolder) {
 
 // Small things a new user runs into.
 TEST_F(CliTrain, HelpShowsTheChosenModelsDefaults) {
-  EXPECT_NE(ok("train --help").out.find("--code INT=2 "), std::string::npos);
+  const Result plain = ok("train --help");
+  EXPECT_NE(plain.out.find("--code INT=2 "), std::string::npos);
+  EXPECT_NE(plain.out.find("--model TEXT=auto "), std::string::npos) << "the default model";
+  EXPECT_NE(ok("train --model topk --help").out.find("--model TEXT=topk "), std::string::npos);
   EXPECT_NE(ok("train --model ae --help").out.find("--code INT=16 "), std::string::npos);
   const Result sparse = ok("train --model=sparse --help");
   EXPECT_NE(sparse.out.find("--code INT=64 "), std::string::npos) << sparse.out;
