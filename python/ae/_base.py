@@ -366,12 +366,28 @@ class _Base(BaseEstimator):
                           stacklevel=4)
 
     def _set_history(self, rows: list) -> None:
-        try:
-            import pandas as pd
+        """rows: the history as a list of dicts, which may grow later (partial_fit passes the
+        model's own list): history_ is built from it when read, not on every call."""
+        self._history_rows = rows
+        self.__dict__.pop("_history_table", None)
 
-            self.history_ = pd.DataFrame(rows)
-        except ImportError:
-            self.history_ = rows
+    @property
+    def history_(self):
+        """The history as a DataFrame (a list of dict without pandas), built when read and kept
+        until more rows come: a loop of partial_fit calls pays nothing for it per call."""
+        rows = self.__dict__.get("_history_rows")
+        if rows is None:
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute 'history_'")
+        kept = self.__dict__.get("_history_table")
+        if kept is None or kept[0] != len(rows):
+            try:
+                import pandas as pd
+
+                kept = (len(rows), pd.DataFrame(list(rows)))
+            except ImportError:
+                kept = (len(rows), list(rows))
+            self._history_table = kept
+        return kept[1]
 
     # --- checkpoints --------------------------------------------------------------------------
     def save(self, path: Union[str, os.PathLike], data: Optional[Union[str, os.PathLike]] = None

@@ -498,7 +498,7 @@ class SparseAutoencoder(TransformerMixin, _Base):
             self.model_.partial_fit(self._engine(X), progress.batch)
         finally:
             progress.close()
-            self._set_history(list(self.model_.history))
+            self._set_history(self.model_.history)
         return self
 
     def encode(self, X: ArrayLike, sparse: bool = False):

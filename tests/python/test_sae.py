@@ -164,6 +164,29 @@ def test_partial_fit_learns_batch_by_batch():
     assert sae.history_["steps"].iloc[-1] == 16 * 8 + 2
 
 
+def test_partial_fit_builds_history_only_when_read(monkeypatch):
+    # A hook's loop calls partial_fit thousands of times: a table of every call's row built on
+    # each of them would make the n-th call cost O(n).
+    pd = pytest.importorskip("pandas")
+    built = []
+
+    class Counted(pd.DataFrame):
+        def __init__(self, *args, **kwargs):
+            built.append(1)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(pd, "DataFrame", Counted)
+    X = activations(n=2048)
+    sae = ae.SparseAutoencoder(**SMALL)
+    for lo in range(0, len(X), 128):
+        sae.partial_fit(X[lo:lo + 128])
+    assert built == [] and sae.l0_ is not None
+    assert len(sae.history_) == 16 and len(sae.history_) == 16 and len(built) == 1
+    sae.partial_fit(X[:128])
+    assert list(sae.history_["epoch"]) == list(range(1, 18)) and len(built) == 2
+    assert sae.fvu_ == sae.history_["fvu"].iloc[-1]
+
+
 def test_partial_fit_reads_torch_tensors_in_place():
     torch = require("torch")
     X = activations(n=2048)
