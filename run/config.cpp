@@ -330,7 +330,7 @@ const std::vector<Field>& fields() {
       AE_FIELD(train.batch_size, "--batch-size", "Training", "samples per optimizer step"),
       AE_FIELD(train.optimizer, "--optimizer", "Training", "sgd, adam or adamw"),
       AE_FIELD(train.lr, "--lr", "Training",
-               "learning rate (the sparse autoencoders: 2e-4 / √(latents / 2^14) unless given)"),
+               "learning rate (the sparse autoencoders: 4e-4 · √(2^14 / latents) · √(768 / inputs) unless given)"),
       AE_FIELD(train.lr_warmup, "--lr-warmup", "Training",
                "steps of a linear warm-up of the learning rate, times the --lr-schedule's "
                "(the sparse autoencoders: 1000, at most a tenth of the run's steps; others: 0)"),

@@ -87,7 +87,7 @@ struct TrainSettings {
   int64_t epochs = 30;
   int64_t batch_size = 64;
   std::string optimizer = "adam";
-  double lr = 4e-3;                // the sparse autoencoders: 2e-4 / √(latents / 2^14) unless given
+  double lr = 4e-3;                // the sparse autoencoders: run::sae_learning_rate unless given
   int64_t lr_warmup = 0;           // steps of a linear warm-up of the learning rate
   double momentum = 0;
   bool nesterov = false;

@@ -580,6 +580,13 @@ models::TrainerConfig trainer_config(const RunConfig& config) {
   return t;
 }
 
+double sae_learning_rate(int64_t latents, int64_t features) {
+  AE_CHECK(latents > 0 && features > 0, "sparse autoencoder learning rate: ", latents,
+           " latents and ", features, " inputs must be positive");
+  return 4e-4 * std::sqrt(16384.0 / static_cast<double>(latents)) *
+         std::sqrt(768.0 / static_cast<double>(features));
+}
+
 std::string resolve_sae(RunConfig& config, int64_t features, int64_t train_rows) {
   ModelSettings& m = config.model;
   if (!is_sae(m.kind)) return "";
@@ -596,10 +603,10 @@ std::string resolve_sae(RunConfig& config, int64_t features, int64_t train_rows)
                 train_rows, " training rows))");
   }
   if (config.given.count("train.lr") == 0) {
-    config.train.lr = 2e-4 / std::sqrt(static_cast<double>(m.latents) / 16384.0);
+    config.train.lr = sae_learning_rate(m.latents, features);
     config.given.insert("train.lr");
-    note += cat(note.empty() ? "" : ", ", "lr ", config.train.lr, " = 2e-4 / √(", m.latents,
-                " / 2^14)");
+    note += cat(note.empty() ? "" : ", ", "lr ", config.train.lr, " = 4e-4 · √(2^14 / ", m.latents,
+                ") · √(768 / ", features, ")");
   }
   // A warm-up takes at most a tenth of the run: 1000 steps of a run of 60 would leave its
   // learning rate near 0 throughout.

@@ -61,7 +61,7 @@ SIZES = {
     "small": dict(d=64, features=256, l0=8, rows=16384, heldout=2048, n=512, k=8, batch=256,
                   epochs=2, warmup=0, reps=1, recovery=True),
     "medium": dict(d=64, features=512, l0=8, rows=65536, heldout=8192, n=1024, k=8,
-                   batch=1024, epochs=12, warmup=0, reps=2, recovery=True),
+                   batch=1024, epochs=12, warmup=0, reps=3, recovery=True),
     "big16k": dict(d=768, features=16384, l0=32, rows=16384, heldout=4096, n=16384, k=32,
                    batch=4096, epochs=1, warmup=0, reps=2, recovery=True),
     "big64k": dict(d=768, features=16384, l0=32, rows=16384, heldout=4096, n=65536, k=32,
@@ -247,8 +247,9 @@ def precision(trainer, device):
 
 def ae_settings(trainer, s, device):
     return (f"ae train {' '.join(ae_flags(trainer, s, device))} ({precision(trainer, device)}); "
-            f"its defaults: lr 2e-4/sqrt(n/2^14) with warm-up and cosine decay, AuxK alpha "
-            f"1/32, mean_norm input scaling, b_dec at the geometric median, unit-norm decoder")
+            f"its defaults: lr 4e-4*sqrt(2^14/n)*sqrt(768/d) with warm-up and cosine decay, AuxK "
+            f"alpha 1/32, mean_norm input scaling, b_dec at the geometric median, unit-norm "
+            f"decoder")
 
 
 def train_ae(ae, trainer, s, folder, run_dir, device):
@@ -265,6 +266,13 @@ def train_ae(ae, trainer, s, folder, run_dir, device):
         timed = json.load(f)["epochs"][s["warmup"]:]
     seconds = sum(e["seconds"] for e in timed)
     samples = len(timed) * (s["rows"] // s["batch"]) * s["batch"]
+    return rc, rss, wall, seconds, samples, ae_weights(run_dir, s["k"],
+                                                       trainer.startswith("ae-batchtopk"))
+
+
+def ae_weights(run_dir, k, batchtopk):
+    """An ae run's SAE for score(): its latest checkpoint's weights and normaliser; batchtopk
+    selects by its inference threshold."""
     t, _ = st_lite.load(os.path.join(run_dir, "latest.safetensors"))
 
     def arr(name, dtype="<f4"):
@@ -272,10 +280,10 @@ def train_ae(ae, trainer, s, folder, run_dir, device):
     w = dict(W_enc=arr("encoder.weight"), b_enc=arr("encoder.bias"),
              W_dec=arr("decoder.weight"), b_dec=arr("decoder.bias"),
              shift=arr("norm.shift", "<f8"), scale=arr("norm.scale", "<f8"),
-             subtract_b_dec=True, k=s["k"], select="topk", threshold=0.0)
-    if trainer.startswith("ae-batchtopk"):
+             subtract_b_dec=True, k=k, select="topk", threshold=0.0)
+    if batchtopk:
         w.update(select="threshold", threshold=float(arr("threshold")))
-    return rc, rss, wall, seconds, samples, w
+    return w
 
 
 def child_main(trainer, size, folder, out, device):

@@ -370,7 +370,8 @@ class SparseAutoencoder(TransformerMixin, _Base):
         decoder_bias_init ("median")
     normalize : {"auto", "none", "mean_norm", ...}; "auto" is mean_norm: x · √d / E‖x‖
     validation_fraction : float, default 0 (fit only)
-    epochs, batch_size (4096), lr (2e-4 / √(n_latents / 2^14)), lr_warmup (1000 steps)
+    epochs, batch_size (4096), lr (4e-4 · √(2^14 / n_latents) · √(768 / n_features)),
+    lr_warmup (1000 steps)
     sparse_output : bool, default False
         transform returns a scipy.sparse CSR matrix (scipy is needed) instead of a dense array.
     options, random_state, device, verbose : as for :class:`Autoencoder`.

@@ -136,16 +136,17 @@ TEST_F(CliSae, TrainsEachKindWithItsMetricsAndPictures) {
 }
 
 TEST_F(CliSae, DefaultLearningRateAndWarmUp) {
-  // lr = 2e-4 / √(128 / 2^14). 20 epochs of 8 batches of 256 are 160 steps: the warm-up of 1000
-  // steps is cut to a tenth of them, 16, and the first epoch ends at step 8 of its 16.
+  // lr = 4e-4 · √(2^14 / 128) · √(768 / kInputs). 20 epochs of 8 batches of 256 are 160 steps:
+  // the warm-up of 1000 steps is cut to a tenth of them, 16, and the first epoch ends at step 8
+  // of its 16.
   ok("train --model topk --data acts.npy --epochs 20 --validation 0 --latents 128 --k 4 "
      "--batch-size 256 -q --no-pictures --out run");
   const nlohmann::json config = nlohmann::json::parse(read_text(path("run/config.json")));
-  const double lr = 2e-4 / std::sqrt(128.0 / 16384);
+  const double lr = 4e-4 * std::sqrt(16384.0 / 128) * std::sqrt(768.0 / kInputs);
   EXPECT_NEAR(config["train"]["lr"].get<double>(), lr, 1e-12);
   EXPECT_EQ(config["train"]["lr_warmup"].get<int64_t>(), 16);
   // Cosine over the run: epoch 0's factor is 1.
-  EXPECT_NEAR(read_csv(path("run/metrics.csv")).at(0, "lr"), lr * 8 / 16, 1e-12);
+  EXPECT_NEAR(read_csv(path("run/metrics.csv")).at(0, "lr"), lr * 8 / 16, 1e-8 * lr);  // 9 digits
   // A warm-up given is kept: step 8 of 1000 after the first epoch.
   ok("train --model topk --data acts.npy --epochs 1 --validation 0 --latents 128 --k 4 "
      "--batch-size 256 --lr-warmup 1000 -q --no-pictures --out run2");
