@@ -163,6 +163,59 @@ T kth_largest_loop(const T* x, int64_t count, int64_t k) {
   return from_key(prefix);
 }
 
+// The k-th largest when k is a small share of count (a batchtopk step seeks the k · rows largest
+// of its (rows, n) pre-activations, about k / n of them): the key at rank 1.5 k·S/count + 64 of a
+// random sample of S keys is, with high probability, a little below the k-th largest. One
+// counting pass checks that at least k keys reach that bound (and few enough to gather), a
+// second gathers them, and nth_element ranks them. Exact whenever it answers, since every key at
+// or above the bound is among the candidates; false (the caller runs the radix selection) when
+// k is a large share of count or the sample was unlucky. Two vectorised compare passes where the
+// radix selection makes two histogram passes with a scattered increment per key.
+template <class T>
+bool kth_largest_by_candidates(const T* x, int64_t count, int64_t k, T& out) {
+  using Key = decltype(sort_key(T()));
+  constexpr int64_t kSample = 4096;
+  if (count < 16 * kSample || k > count / 32) return false;
+  std::vector<Key> sample(kSample);
+  uint64_t state = 0x9e3779b97f4a7c15ull;  // a fixed LCG stream: the same bound every call
+  for (Key& key : sample) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    key = sort_key(x[static_cast<int64_t>((state >> 11) % static_cast<uint64_t>(count))]);
+  }
+  const int64_t rank = std::min<int64_t>(kSample - 1, 3 * k * kSample / (2 * count) + 64);
+  std::nth_element(sample.begin(), sample.begin() + rank, sample.end(), std::greater<Key>());
+  const Key bound = sample[static_cast<size_t>(rank)];
+  const int64_t chunks =
+      std::min<int64_t>(std::max<int64_t>(1, worker_threads()), std::max<int64_t>(1, count / kParallelGrain));
+  std::vector<int64_t> offset(static_cast<size_t>(chunks) + 1, 0);
+  parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      const int64_t b = count * c / chunks, e = count * (c + 1) / chunks;
+      int64_t n = 0;
+      for (int64_t i = b; i < e; ++i) n += sort_key(x[i]) >= bound;
+      offset[static_cast<size_t>(c) + 1] = n;
+    }
+  });
+  for (int64_t c = 0; c < chunks; ++c) offset[c + 1] += offset[c];
+  const int64_t total = offset[static_cast<size_t>(chunks)];
+  if (total < k || total > 4 * k + 4 * kSample) return false;
+  std::vector<Key> candidates(static_cast<size_t>(total));
+  parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      const int64_t b = count * c / chunks, e = count * (c + 1) / chunks;
+      Key* out_c = candidates.data() + offset[static_cast<size_t>(c)];
+      for (int64_t i = b; i < e; ++i) {
+        const Key key = sort_key(x[i]);
+        if (key >= bound) *out_c++ = key;
+      }
+    }
+  });
+  std::nth_element(candidates.begin(), candidates.begin() + (k - 1), candidates.end(),
+                   std::greater<Key>());
+  out = from_key(candidates[static_cast<size_t>(k - 1)]);
+  return true;
+}
+
 template <class T>
 inline bool kept(T x, T theta, T band) {
   return x > T(0) && (x >= theta || x > theta - band);
@@ -205,7 +258,9 @@ void topk_rows(DType dt, const void* x, int64_t rows, int64_t n, int64_t k, void
 void kth_largest(DType dt, const void* x, int64_t count, int64_t k, void* kth, Stream) {
   dispatch(dt, [&](auto tag) {
     using T = elem_t<decltype(tag)>;
-    *static_cast<T*>(kth) = kth_largest_loop(static_cast<const T*>(x), count, k);
+    const T* xs = static_cast<const T*>(x);
+    T& out = *static_cast<T*>(kth);
+    if (!kth_largest_by_candidates(xs, count, k, out)) out = kth_largest_loop(xs, count, k);
   });
 }
 

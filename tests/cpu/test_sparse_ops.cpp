@@ -57,6 +57,8 @@ TEST(SparseOps, TopkTiesGoToTheLowerLatent) {
   EXPECT_EQ(index, (std::vector<int32_t>{1, 2, 4}));
 }
 
+// k of 1, a few and up to a fortieth of count take the candidate path when count is large
+// (kth_largest_by_candidates); a third and all of count the radix selection.
 template <class T>
 void check_kth_largest(DType dt, int64_t count, uint64_t seed) {
   std::mt19937_64 rng(seed);
@@ -64,7 +66,14 @@ void check_kth_largest(DType dt, int64_t count, uint64_t seed) {
   std::vector<T> x(count);
   for (auto& v : x) v = static_cast<T>(normal(rng));
   if (count > 4) x[1] = x[3] = x[0];  // ties
-  for (int64_t k : {int64_t(1), count / 3 + 1, count}) {
+  if (count > 1000) {  // the value at the rank sought by k = count / 100, many times over
+    std::vector<T> sorted = x;
+    std::sort(sorted.begin(), sorted.end(), std::greater<T>());
+    for (int64_t i = 0; i < count; i += 97) x[i] = sorted[count / 100 - 1];
+  }
+  for (int64_t k : {int64_t(1), int64_t(17), count / 100 + 1, count / 40 + 1, count / 3 + 1,
+                    count}) {
+    if (k > count) continue;
     T kth;
     cpu_backend().kth_largest(dt, x.data(), count, k, &kth, nullptr);
     std::vector<T> sorted = x;
@@ -74,7 +83,7 @@ void check_kth_largest(DType dt, int64_t count, uint64_t seed) {
 }
 
 TEST(SparseOps, KthLargestMatchesSorting) {
-  for (int64_t count : {1, 2, 7, 1000, 70001}) {
+  for (int64_t count : {1, 2, 7, 1000, 70001, 1048583}) {
     check_kth_largest<float>(DType::f32, count, 7 + count);
     check_kth_largest<double>(DType::f64, count, 9 + count);
   }
