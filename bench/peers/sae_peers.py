@@ -61,7 +61,7 @@ SIZES = {
     "small": dict(d=64, features=256, l0=8, rows=16384, heldout=2048, n=512, k=8, batch=256,
                   epochs=2, warmup=0, reps=1, recovery=True),
     "medium": dict(d=64, features=512, l0=8, rows=65536, heldout=8192, n=1024, k=8,
-                   batch=1024, epochs=12, warmup=0, reps=3, recovery=True),
+                   batch=1024, epochs=12, warmup=0, reps=5, recovery=True),
     "big16k": dict(d=768, features=16384, l0=32, rows=16384, heldout=4096, n=16384, k=32,
                    batch=4096, epochs=1, warmup=0, reps=2, recovery=True),
     "big64k": dict(d=768, features=16384, l0=32, rows=16384, heldout=4096, n=65536, k=32,
