@@ -190,9 +190,8 @@ Losses SparseAutoencoder::loss(const Tensor& x, const LossContext& context) {
       // them for hundreds of steps (a run of 15 steps left the inference L0 at 2 of k 16).
       NoGradGuard no_grad;
       const double t = static_cast<double>(threshold_updates_);
-      const double m = std::min(config_.threshold_momentum, (1 + t) / (10 + t));
-      threshold_.copy_(add(mul(threshold_, threshold_updates_ > 0 ? m : 0.0),
-                           mul(relu(z.kth), threshold_updates_ > 0 ? 1 - m : 1.0)));
+      const double m = t == 0 ? 0.0 : std::min(config_.threshold_momentum, (1 + t) / (10 + t));
+      threshold_.copy_(add(mul(threshold_, m), mul(relu(z.kth), 1 - m)));
       ++threshold_updates_;
     }
     // AuxK: the dead latents' k_aux largest pre-activations model the residual.
