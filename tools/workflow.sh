@@ -19,7 +19,7 @@ if [[ $workflow == interop && ( $# -eq 1 || ${2:-} == --install-only ) ]]; then
   venv=$PWD/build/venv-interop
   mkdir -p build
   [[ -x $venv/bin/python ]] || python3 -m venv "$venv"
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check -r python/requirements-interop.txt
+  "$venv/bin/python" -m pip install -q --no-cache-dir --disable-pip-version-check -r python/requirements-interop.txt
   [[ ${2:-} == --install-only ]] && exit 0
   [[ -x build/release/tools/ae && -d build/release/python/ae ]] ||
     { echo "ae: no release build with the Python module: run tools/workflow.sh test first" >&2; exit 2; }
