@@ -163,6 +163,23 @@ T kth_largest_loop(const T* x, int64_t count, int64_t k) {
   return from_key(prefix);
 }
 
+// The keys of x[0, n) at or above bound, in order, to out (as many as there are). Blocks of 16
+// are counted by a vectorised compare and skipped when none passes, as nearly all are.
+template <class T, class Key>
+AE_CPU_CLONES void gather_at_or_above(const T* x, int64_t n, Key bound, Key* out) {
+  constexpr int64_t kBlock = 16;
+  for (int64_t b = 0; b < n; b += kBlock) {
+    const int64_t e = std::min(n, b + kBlock);
+    int passing = 0;
+    for (int64_t i = b; i < e; ++i) passing += sort_key(x[i]) >= bound;
+    if (passing == 0) continue;
+    for (int64_t i = b; i < e; ++i) {
+      const Key key = sort_key(x[i]);
+      if (key >= bound) *out++ = key;
+    }
+  }
+}
+
 // The k-th largest when k is a small share of count (a batchtopk step seeks the k · rows largest
 // of its (rows, n) pre-activations, about k / n of them): the key at rank 1.5 k·S/count + 64 of a
 // random sample of S keys is, with high probability, a little below the k-th largest. One
@@ -203,11 +220,7 @@ bool kth_largest_by_candidates(const T* x, int64_t count, int64_t k, T& out) {
   parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       const int64_t b = count * c / chunks, e = count * (c + 1) / chunks;
-      Key* out_c = candidates.data() + offset[static_cast<size_t>(c)];
-      for (int64_t i = b; i < e; ++i) {
-        const Key key = sort_key(x[i]);
-        if (key >= bound) *out_c++ = key;
-      }
+      gather_at_or_above(x + b, e - b, bound, candidates.data() + offset[static_cast<size_t>(c)]);
     }
   });
   std::nth_element(candidates.begin(), candidates.begin() + (k - 1), candidates.end(),
@@ -217,33 +230,73 @@ bool kth_largest_by_candidates(const T* x, int64_t count, int64_t k, T& out) {
 }
 
 template <class T>
-inline bool kept(T x, T theta, T band) {
-  return x > T(0) && (x >= theta || x > theta - band);
-}
-
-template <class T>
 const T* theta_of(const void* theta) {
   return static_cast<const T*>(theta);
 }
 
-// How many of x[0, n) are kept against θ (per latent: theta[i], else theta[0]): kept() without
-// branches, so that the loop vectorises. Most pre-activations fail the threshold, so the count
-// and the select below scan for the few that pass rather than test each one in turn.
+// Whether a pre-activation x is kept against its threshold θ (and, for JumpReLU, within half the
+// bandwidth below it, where the threshold's gradient lives): 0 or 1, without branches, so that
+// loops over it vectorise.
 template <class T>
-AE_CPU_CLONES int32_t count_kept(const T* x, int64_t n, const T* theta, bool per_latent, T band) {
+inline int32_t kept_flag(T x, T theta, T band) {
+  return static_cast<int32_t>((x > T(0)) & ((x >= theta) | (x > theta - band)));
+}
+
+// How many of x[0, n) are kept against θ (per latent: theta[i], else theta[0]). Most
+// pre-activations fail the threshold, so the count and the select below scan for the few that
+// pass rather than test each one in turn.
+template <class T>
+inline int32_t count_kept_inline(const T* x, int64_t n, const T* theta, bool per_latent, T band) {
   int32_t c = 0;
   if (per_latent) {
-    for (int64_t i = 0; i < n; ++i)
-      c += static_cast<int32_t>((x[i] > T(0)) & ((x[i] >= theta[i]) | (x[i] > theta[i] - band)));
+    for (int64_t i = 0; i < n; ++i) c += kept_flag(x[i], theta[i], band);
   } else {
-    const T t = theta[0], lo = theta[0] - band;
-    for (int64_t i = 0; i < n; ++i) c += static_cast<int32_t>((x[i] > T(0)) & ((x[i] >= t) | (x[i] > lo)));
+    const T t = theta[0];
+    for (int64_t i = 0; i < n; ++i) c += kept_flag(x[i], t, band);
   }
   return c;
 }
+template <class T>
+AE_CPU_CLONES int32_t count_kept(const T* x, int64_t n, const T* theta, bool per_latent, T band) {
+  return count_kept_inline(x, n, theta, per_latent, band);
+}
 
-// The latents of a block of x scanned at once by count_kept before any is looked at one by one.
-inline constexpr int64_t kKeptBlock = 64;
+// The kept entries of x[0, n) against θ (as in count_kept) into slots 0, 1, ... of v (x where
+// x ≥ θ, else 0: JumpReLU's band), xa (x itself; may be null) and index (the latent), at most
+// width of them; returns how many. Blocks of 16 latents are counted by a vectorised compare and
+// skipped when none is kept; a block with some is compacted without a branch per latent (each
+// latent's slot written, the slot advanced only when it is kept), where the slots after the last
+// kept one leave room for the write past it.
+template <class T>
+AE_CPU_CLONES int64_t select_kept(const T* x, int64_t n, const T* theta, bool per_latent, T band,
+                                  int64_t width, T* v, T* xa, int32_t* index) {
+  constexpr int64_t kBlock = 16;
+  int64_t s = 0;
+  for (int64_t b = 0; b < n && s < width; b += kBlock) {
+    const int64_t e = std::min(n, b + kBlock);
+    const int64_t c =
+        count_kept_inline(x + b, e - b, per_latent ? theta + b : theta, per_latent, band);
+    if (c == 0) continue;
+    if (s + c < width) {
+      for (int64_t i = b; i < e; ++i) {
+        const T xi = x[i], t = theta[per_latent ? i : 0];
+        v[s] = xi >= t ? xi : T(0);
+        if (xa) xa[s] = xi;
+        index[s] = static_cast<int32_t>(i);
+        s += kept_flag(xi, t, band);
+      }
+    } else {
+      for (int64_t i = b; i < e && s < width; ++i) {
+        const T xi = x[i], t = theta[per_latent ? i : 0];
+        if (!kept_flag(xi, t, band)) continue;
+        v[s] = xi >= t ? xi : T(0);
+        if (xa) xa[s] = xi;
+        index[s++] = static_cast<int32_t>(i);
+      }
+    }
+  }
+  return s;
+}
 
 }  // namespace
 
@@ -289,24 +342,14 @@ void threshold_select(DType dt, const void* x, int64_t rows, int64_t n, const vo
     T* xa = static_cast<T*>(x_at);
     parallel_for(rows, row_grain(n), [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
-        int64_t s = r * width;
-        const int64_t end = s + width;
-        for (int64_t b = 0; b < n && s < end; b += kKeptBlock) {
-          const int64_t e = std::min(n, b + kKeptBlock);
-          if (count_kept(xs + r * n + b, e - b, per_latent ? th + b : th, per_latent, bd) == 0)
-            continue;
-          for (int64_t i = b; i < e && s < end; ++i) {
-            const T xi = xs[r * n + i], t = th[per_latent ? i : 0];
-            if (!kept(xi, t, bd)) continue;
-            v[s] = xi >= t ? xi : T(0);
-            if (xa) xa[s] = xi;
-            index[s++] = static_cast<int32_t>(i);
-          }
-        }
-        for (; s < end; ++s) {
-          v[s] = T(0);
-          if (xa) xa[s] = T(0);
-          index[s] = -1;
+        T* vr = v + r * width;
+        T* xar = xa ? xa + r * width : nullptr;
+        int32_t* ir = index + r * width;
+        for (int64_t s = select_kept(xs + r * n, n, th, per_latent, bd, width, vr, xar, ir);
+             s < width; ++s) {
+          vr[s] = T(0);
+          if (xar) xar[s] = T(0);
+          ir[s] = -1;
         }
       }
     });

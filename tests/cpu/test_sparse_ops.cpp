@@ -201,6 +201,23 @@ TEST(SparseOps, ThresholdSelectionOverManyBlocksKeepsExactlyWhatPasses) {
   int64_t slots = 0;
   for (const int32_t latent : z.index->to_host()) slots += latent >= 0;
   EXPECT_EQ(slots, want_slots);
+  // Each row's slots hold its kept latents in increasing order, then -1 up to the busiest row's
+  // width (the order the sums over slots follow, on every backend).
+  const std::vector<int32_t> index = z.index->to_host();
+  for (int r = 0; r < rows; ++r) {
+    int32_t last = -1;
+    bool padding = false;
+    for (int64_t s = 0; s < z.index->width; ++s) {
+      const int32_t latent = index[static_cast<size_t>(r * z.index->width + s)];
+      if (latent < 0) {
+        padding = true;
+        continue;
+      }
+      ASSERT_FALSE(padding) << "row " << r << " slot " << s << ": a latent after the padding";
+      ASSERT_GT(latent, last) << "row " << r << " slot " << s;
+      last = latent;
+    }
+  }
   const std::vector<double> dense = to_dense(z).to_vector();
   for (int r = 0; r < rows; ++r)
     for (int i = 0; i < n; ++i) {
