@@ -163,23 +163,6 @@ T kth_largest_loop(const T* x, int64_t count, int64_t k) {
   return from_key(prefix);
 }
 
-// The keys of x[0, n) at or above bound, in order, to out (as many as there are). Blocks of 16
-// are counted by a vectorised compare and skipped when none passes, as nearly all are.
-template <class T, class Key>
-AE_CPU_CLONES void gather_at_or_above(const T* x, int64_t n, Key bound, Key* out) {
-  constexpr int64_t kBlock = 16;
-  for (int64_t b = 0; b < n; b += kBlock) {
-    const int64_t e = std::min(n, b + kBlock);
-    int passing = 0;
-    for (int64_t i = b; i < e; ++i) passing += sort_key(x[i]) >= bound;
-    if (passing == 0) continue;
-    for (int64_t i = b; i < e; ++i) {
-      const Key key = sort_key(x[i]);
-      if (key >= bound) *out++ = key;
-    }
-  }
-}
-
 // The k-th largest when k is a small share of count (a batchtopk step seeks the k · rows largest
 // of its (rows, n) pre-activations, about k / n of them): the key at rank 1.5 k·S/count + 64 of a
 // random sample of S keys is, with high probability, a little below the k-th largest. One
@@ -220,7 +203,11 @@ bool kth_largest_by_candidates(const T* x, int64_t count, int64_t k, T& out) {
   parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       const int64_t b = count * c / chunks, e = count * (c + 1) / chunks;
-      gather_at_or_above(x + b, e - b, bound, candidates.data() + offset[static_cast<size_t>(c)]);
+      Key* out_c = candidates.data() + offset[static_cast<size_t>(c)];
+      for (int64_t i = b; i < e; ++i) {
+        const Key key = sort_key(x[i]);
+        if (key >= bound) *out_c++ = key;
+      }
     }
   });
   std::nth_element(candidates.begin(), candidates.begin() + (k - 1), candidates.end(),
