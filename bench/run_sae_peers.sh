@@ -3,7 +3,7 @@
 # command: bench/peers/sae_peers.py (docs/sae.md, "Against SAELens and sparsify") in a virtual
 # environment that holds the peers, made here from PyPI on the first call.
 #
-#   bash bench/run_sae_peers.sh                # medium, big16k, big64k (~14 min on 2 cores, ~18
+#   bash bench/run_sae_peers.sh                # medium, big16k, big64k (~16 min on 2 cores, ~20
 #                                              # the first time, when it makes the data files)
 #   bash bench/run_sae_peers.sh --small        # under a minute
 #   bash bench/run_sae_peers.sh --sizes medium --reps 3

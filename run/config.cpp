@@ -246,7 +246,8 @@ const std::vector<Field>& fields() {
       AE_FIELD(model.latents, "--latents", "Sparse autoencoder",
                "latents n (0: 16 × the input width)"),
       AE_FIELD(model.k, "--k", "Sparse autoencoder",
-               "topk: active latents per row; batchtopk: their mean over a batch"),
+               "topk: active latents per row; batchtopk: their mean over a batch (jumprelu and "
+               "relu-l1 ignore it: --penalty-weight sets their sparsity)"),
       AE_FIELD(model.auxk_alpha, "--auxk-alpha", "Sparse autoencoder",
                "topk, batchtopk: weight α of the AuxK loss on dead latents (Gao et al. 2024)"),
       AE_FIELD(model.auxk_k, "--auxk-k", "Sparse autoencoder",
