@@ -75,6 +75,9 @@ struct DataSettings {
   LabelList exclude_labels;         // classes left out of training and validation
   std::string image_shape;          // "HxW" or "HxWxC": draw samples as pictures of this shape
   std::string normalize = "auto";   // auto, none, min_max, standardize, pca
+  // Not a setting: why normalize is what it is when ae chose it in place of auto (the sparse
+  // autoencoders' default, --init's weights); empty when given.
+  std::string normalize_chosen_by;
   double validation = 0.1;          // fraction held out; 0 none
   bool stream = false;              // ae train: read the file in blocks (data/stream.h)
   int64_t buffer_mb = 256;          // --stream: MiB of rows held in memory

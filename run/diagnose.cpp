@@ -97,7 +97,12 @@ Sparsity epoch_sparsity(models::Model& model, const models::ModelSpec& spec, con
   const std::optional<double> threshold = firing_threshold(spec);
   if (!threshold || !train.defined() || train.size(0) == 0) return {};
   const models::CodeFiring firing = measure_firing(model, spec, train, *threshold);
-  return {true, firing.l0(), firing.dead_fraction(), firing.dense_fraction()};
+  Sparsity s;
+  s.measured = true;
+  s.l0 = firing.l0();
+  s.dead_fraction = firing.dead_fraction();
+  s.dense_fraction = firing.dense_fraction();
+  return s;
 }
 
 std::string destroying_noise(const RunConfig& config, const Tensor& x) {

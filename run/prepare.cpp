@@ -241,6 +241,9 @@ void open_stream(StreamPlan& plan, const RunConfig& config, Device device, DType
   plan.train.device = device;
   plan.train.dtype = dtype;
   train.emplace(plan.files, plan.train);
+  AE_CHECK(config.train.batch_size <= train->size(), "--batch-size ", config.train.batch_size,
+           " exceeds the ", train->size(), " training rows of ", config.data.path,
+           ": lower --batch-size");
   AE_CHECK(config.train.batch_size <= train->max_read(), "--batch-size ",
            config.train.batch_size, " does not fit in a window of the stream's buffer (",
            train->max_read(), " rows of ", train->features(), " features); raise --buffer-mb (",
@@ -327,7 +330,7 @@ PreparedData prepare_stream(const DataSettings& d, uint64_t order_seed, StreamPl
     moments = models::stream_moments(pass);
   }
   out.normalization = d.normalize;
-  out.normalization_reason = "as asked";
+  out.normalization_reason = d.normalize_chosen_by.empty() ? "as asked" : d.normalize_chosen_by;
   if (d.normalize == "auto") {
     const models::NormChoice choice = models::choose_normalization(moments);
     out.normalization = choice.kind ? models::norm_kind_name(*choice.kind) : "none";
@@ -445,7 +448,7 @@ PreparedData prepare_parts(const models::Dataset& all, const DataSettings& d, mo
   if (out.val.size() > 0) out.val.name = all.name + "[validation]";
   if (out.excluded.size() > 0) out.excluded.name = all.name + "[excluded labels]";
   out.normalization = d.normalize;
-  out.normalization_reason = "as asked";
+  out.normalization_reason = d.normalize_chosen_by.empty() ? "as asked" : d.normalize_chosen_by;
   if (d.normalize == "auto") {
     const models::NormChoice choice = models::choose_normalization(out.train.x);
     out.normalization = choice.kind ? models::norm_kind_name(*choice.kind) : "none";
@@ -624,8 +627,11 @@ std::string resolve_sae(RunConfig& config, int64_t features, int64_t train_rows)
 }
 
 void resolve_sae_normalization(RunConfig& config) {
-  if (is_sae(config.model.kind) && config.data.normalize == "auto")
+  if (is_sae(config.model.kind) && config.data.normalize == "auto") {
     config.data.normalize = "mean_norm";
+    config.data.normalize_chosen_by =
+        "the sparse autoencoders' default: a mean norm of √d, as in Gao et al. 2024";
+  }
 }
 
 Tensor decoder_bias_sample(const Tensor& train) {
@@ -648,7 +654,10 @@ void resolve_init(RunConfig& config) {
   const bool selecting = s.kind == models::SaeKind::topk || s.kind == models::SaeKind::batch_topk;
   if (selecting && !given("model.k")) m.k = s.k;
   if (!given("model.unit_norm_decoder")) m.unit_norm_decoder = s.unit_norm_decoder ? "on" : "off";
-  if (config.data.normalize == "auto") config.data.normalize = "none";
+  if (config.data.normalize == "auto") {
+    config.data.normalize = "none";
+    config.data.normalize_chosen_by = "--init: its weights read the data as it is";
+  }
   validate(config);  // the settings as they now are (--k within --latents, ...)
 }
 

@@ -31,6 +31,10 @@ int run_export(ExportArgs& a) {
 
 int run_import(ImportArgs& a) {
   AE_CHECK(!a.out.empty(), "ae import: --out (the run folder to write) is required");
+  if (!std::filesystem::exists(a.dir))
+    fail(cat("ae import: ", a.dir, " does not exist (a SAELens or sparsify folder: cfg.json beside "
+             "sae_weights.safetensors or sae.safetensors)"),
+         ErrorKind::file, ENOENT);
   if (!is_sae_folder(a.dir))
     fail(cat("ae import: ", a.dir, " is not a SAELens or sparsify folder (cfg.json beside "
              "sae_weights.safetensors or sae.safetensors); an ae run needs no import"),

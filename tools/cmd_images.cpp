@@ -42,8 +42,9 @@ int run_reconstruct(RunArgs& a) {
     const Tensor values = to_data_space(run, recon);
     const std::vector<float> v = values.to_floats();
     io::write_npy(out, {values.size(0), values.size(1)}, v.data());
-    std::printf("%lld samples of %s, squared error per sample %.4f -> %s (reconstructions, data "
-                "space)\n", static_cast<long long>(data.size()), what.c_str(),
+    std::printf("%lld samples of %s, squared error per sample %.4f (in the model's normalised "
+                "units) -> %s (the reconstructions, in the data's units)\n",
+                static_cast<long long>(data.size()), what.c_str(),
                 mean_squared_error(recon, data.x), out.c_str());
     return 0;
   }

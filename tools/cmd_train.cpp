@@ -343,9 +343,10 @@ int run_train(TrainArgs& a) {
   Progress progress(Progress::choose(a.quiet || !writer), config.train.epochs, train_rows, terms);
   const int64_t parameters = models::parameter_count(model->parameters());
   if (!model_reason.empty()) progress.note(cat("model: ", config.model.kind, " (--model auto: ", model_reason, ")"));
-  progress.note(cat("normalize: ", data.normalization, " (--normalize ", config.data.normalize,
-                    config.data.normalize == "auto" ? cat(": ", data.normalization_reason) : "",
-                    ")", data.normalizer ? ", fitted on the training split" : ""));
+  const bool chosen = config.data.normalize == "auto" || !config.data.normalize_chosen_by.empty();
+  progress.note(cat("normalize: ", data.normalization, " (--normalize ",
+                    chosen ? cat("auto: ", data.normalization_reason) : config.data.normalize, ")",
+                    data.normalizer ? ", fitted on the training split" : ""));
   for (const std::string& note : data.notes) progress.note(note);
   if (!sae_note.empty()) progress.note(cat("sparse autoencoder: ", sae_note));
   progress.note(cat(resuming ? "resuming " : "training ", title, " (", spec.input_width(), " -> ",

@@ -195,7 +195,14 @@ TEST_F(CliSae, StreamsANpyFileAndAFolderOfShards) {
 }
 
 TEST_F(CliSae, CommandsServeTheRunOrRefuseIt) {
-  ok("train --model topk --data acts.npy --epochs 1 --out run --no-pictures" + kSmall);
+  const Result trained = ok("train --model topk --data acts.npy --epochs 1 --out run --no-pictures "
+                            "--latents 128 --k 4 --batch-size 64 --lr-warmup 10");
+  // The log says that ae chose the input scaling, and why: --normalize was not given.
+  const std::string log = trained.out + trained.err;
+  EXPECT_NE(log.find("normalize: mean_norm (--normalize auto: the sparse autoencoders' default: "
+                     "a mean norm of √d"),
+            std::string::npos)
+      << log;
   ok("encode run --out codes.npy");
   const io::Array codes = io::read_npy(path("codes.npy").string());
   ASSERT_EQ(codes.shape.size(), 2u);
@@ -219,6 +226,10 @@ TEST_F(CliSae, RefusesBadSettingsInOneLine) {
   fails("train --model topk --penalty-weight 3" + data, {"--penalty-weight is λ of relu-l1"});
   fails("train --model topk --lr-warmup -1" + data, {"--lr-warmup", "-1"});
   fails("train --model topk --noise masking" + data, {"takes no --noise"});
+  // The default batch of 4096 over fewer training rows, streamed: the rows are named, not the
+  // buffer.
+  fails("train --model topk --stream" + data,
+        {"--batch-size 4096 exceeds the 1840 training rows of", "acts.npy: lower --batch-size"});
 }
 
 // mean_norm: one scale for every feature, the first rows' mean norm made √d, no shift.
@@ -294,6 +305,7 @@ TEST_F(CliSae, ExportAndInitRefuseWhatTheyCannotDoInOneLine) {
   EXPECT_FALSE(fs::exists(path("t")));
   // An ae run is no SAELens folder: refused before anything is written.
   fails("import jump -o imported", {"ae import: jump is not a SAELens or sparsify folder"});
+  fails("import nowhere -o imported", {"ae import: nowhere does not exist"});
   EXPECT_FALSE(fs::exists(path("imported")));
   // A folder holding either format's weights is not written into.
   fs::create_directories(path("mixed"));
