@@ -590,9 +590,24 @@ double sae_learning_rate(int64_t latents, int64_t features) {
          std::sqrt(768.0 / static_cast<double>(features));
 }
 
-std::string resolve_sae(RunConfig& config, int64_t features, int64_t train_rows) {
+std::string resolve_sae(RunConfig& config, const models::Dataset& train, int64_t train_rows) {
   ModelSettings& m = config.model;
   if (!is_sae(m.kind)) return "";
+  // 3-d and 4-d arrays are read as pictures, a sample per entry along dim 0: activations saved
+  // as (batch, tokens, width) would become batch samples of tokens · width values. An array
+  // file (not IDX or PNG pictures) of that shape is refused, with both ways to reshape it.
+  std::error_code ec;
+  if (train.image_h > 0 && std::filesystem::exists(config.data.path, ec)) {
+    const std::string format = detect_format(config.data.path);
+    const int64_t width = train.image_c > 1 ? train.image_c : train.image_w;
+    if (format == "npy" || format == "npz" || format == "safetensors")
+      fail(cat(config.data.path, ": samples of shape (", train.image_h, ", ", train.image_w,
+               train.image_c > 1 ? cat(", ", train.image_c) : "", "), ", train.features(),
+               " values each; a sparse autoencoder reads (rows, width) activations: save them "
+               "as x.reshape(-1, ", width, "), or pictures as x.reshape(len(x), -1)"),
+           ErrorKind::data);
+  }
+  const int64_t features = train.features();
   std::string note;
   if (m.latents == 0) {
     m.latents = kSaeExpansion * features;

@@ -123,10 +123,12 @@ inline constexpr int64_t kSaeBiasRows = 10000;
 double sae_learning_rate(int64_t latents, int64_t features);
 // Makes a sparse autoencoder's automatic settings concrete once the data is known: --latents 0,
 // --dead-after 0, and --lr when not given (sae_learning_rate). Returns
-// what it decided in one line ("" for other models, or when nothing was automatic).
+// what it decided in one line ("" for other models, or when nothing was automatic). Throws
+// ae::Error (data) when the training samples are the entries of a 3-d or 4-d array file (.npy,
+// .npz, .safetensors), not rows: activations of (batch, tokens, width) would be read as pictures.
 // train_rows < 0: the rows arrive batch by batch and their number is not known (Python's
 // partial_fit): --dead-after 0 becomes kSaeDeadAfter and the warm-up is not shortened.
-std::string resolve_sae(RunConfig& config, int64_t features, int64_t train_rows);
+std::string resolve_sae(RunConfig& config, const models::Dataset& train, int64_t train_rows);
 // --normalize auto for a sparse autoencoder: mean_norm (called before the data is normalised).
 void resolve_sae_normalization(RunConfig& config);
 // The training rows b_dec is initialised from: the first kSaeBiasRows of them.

@@ -257,7 +257,7 @@ int run_train(TrainArgs& a) {
           : picture_shape(config.data.image_shape, data.train.image_h, data.train.image_w,
                           data.train.image_c, data.train.features());
   // A sparse autoencoder's automatic settings, made concrete before config.json is written.
-  const std::string sae_note = resolve_sae(config, data.train.features(), train_rows);
+  const std::string sae_note = resolve_sae(config, data.train, train_rows);
   const models::ModelSpec spec =
       model_spec(config, data.train.features(), data.low, data.high, data.name);
   // Every rank must train on the same data with the same settings: compared before anything is

@@ -292,7 +292,7 @@ class FittedModel {
   // known, rows arriving batch by batch), untrained.
   void build(const run::PreparedData& data, int64_t train_rows) {
     run::RunConfig& config = config_;
-    run::resolve_sae(config, data.train.features(), train_rows);
+    run::resolve_sae(config, data.train, train_rows);
     spec_ = run::model_spec(config, data.train.features(), data.low, data.high, data.name);
     device_ = run::choose_device(config.device);
     set_matmul_precision(device_, config.train.tf32 ? MatmulPrecision::tf32 : MatmulPrecision::float32);

@@ -230,6 +230,15 @@ TEST_F(CliSae, RefusesBadSettingsInOneLine) {
   // buffer.
   fails("train --model topk --stream" + data,
         {"--batch-size 4096 exceeds the 1840 training rows of", "acts.npy: lower --batch-size"});
+  // Activations saved as (batch, tokens, width) are not read as pictures of tokens × width, in
+  // memory or streamed; nothing is written.
+  std::vector<float> tokens(20 * 8 * kInputs, 0.5f);
+  io::write_npy(path("tokens.npy").string(), {20, 8, kInputs}, tokens.data());
+  const std::string reshape = "x.reshape(-1, " + std::to_string(kInputs) + ")";
+  fails("train --model topk --data tokens.npy --out t -q",
+        {"tokens.npy: samples of shape (8, " + std::to_string(kInputs) + ")", reshape});
+  fails("train --model batchtopk --data tokens.npy --stream --batch-size 4 --out t -q", {reshape});
+  EXPECT_FALSE(fs::exists(path("t")));
 }
 
 // mean_norm: one scale for every feature, the first rows' mean norm made √d, no shift.
