@@ -259,27 +259,24 @@ AE_CPU_CLONES int64_t select_kept(const T* x, int64_t n, const T* theta, bool pe
                                   int64_t width, T* v, T* xa, int32_t* index) {
   constexpr int64_t kBlock = 16;
   int64_t s = 0;
+  // Writes latent i into slot s and returns whether it is kept.
+  auto put = [&](int64_t i) {
+    const T xi = x[i], t = theta[per_latent ? i : 0];
+    v[s] = xi >= t ? xi : T(0);
+    if (xa) xa[s] = xi;
+    index[s] = static_cast<int32_t>(i);
+    return kept_flag(xi, t, band);
+  };
   for (int64_t b = 0; b < n && s < width; b += kBlock) {
     const int64_t e = std::min(n, b + kBlock);
     const int64_t c =
         count_kept_inline(x + b, e - b, per_latent ? theta + b : theta, per_latent, band);
     if (c == 0) continue;
     if (s + c < width) {
-      for (int64_t i = b; i < e; ++i) {
-        const T xi = x[i], t = theta[per_latent ? i : 0];
-        v[s] = xi >= t ? xi : T(0);
-        if (xa) xa[s] = xi;
-        index[s] = static_cast<int32_t>(i);
-        s += kept_flag(xi, t, band);
-      }
-    } else {
-      for (int64_t i = b; i < e && s < width; ++i) {
-        const T xi = x[i], t = theta[per_latent ? i : 0];
-        if (!kept_flag(xi, t, band)) continue;
-        v[s] = xi >= t ? xi : T(0);
-        if (xa) xa[s] = xi;
-        index[s++] = static_cast<int32_t>(i);
-      }
+      for (int64_t i = b; i < e; ++i) s += put(i);
+    } else {  // the row's last slots: only kept latents are written
+      for (int64_t i = b; i < e && s < width; ++i)
+        if (kept_flag(x[i], theta[per_latent ? i : 0], band)) s += put(i);
     }
   }
   return s;
